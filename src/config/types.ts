@@ -1,0 +1,111 @@
+// The validated, typed configuration. Every default is filled in by the loader:
+// nothing downstream needs to know what the YAML left out.
+//
+// Units: durations are milliseconds unless the name says otherwise; the VRRP
+// advertisement interval is kept in centiseconds (the v3 wire unit) so that
+// 0.1 s is exact.
+
+export type VrrpVersion = 2 | 3;
+
+/**
+ * How the VRRPv3 checksum over IPv4 is computed on send:
+ * - 'pseudo-header': over an IPv4 pseudo-header + message (keepalived, FRR, tcpdump);
+ * - 'message': over the VRRP message only (RFC 9568 text, some router vendors).
+ * Both forms are always accepted on receive.
+ */
+export type V3ChecksumMode = 'pseudo-header' | 'message';
+
+export interface VirtualIp {
+  /** Dotted quad (IPv4). */
+  address: string;
+  prefix: number;
+  /** Interface to add the address to; defaults to the instance interface. */
+  device: string;
+  /** Optional address label (ip addr ... label eth0:vip). */
+  label?: string;
+}
+
+export interface TrackInterface {
+  name: string;
+  /**
+   * 0: the instance goes to FAULT while this link is down (keepalived default).
+   * Non-zero: the priority changes by this amount while the link is down
+   * (keepalived: a negative weight lowers priority when down; we apply the weight
+   * when the link is down, sign included, so `weight: -20` lowers it by 20).
+   */
+  weight: number;
+}
+
+export interface NotifyScripts {
+  master?: string;
+  backup?: string;
+  fault?: string;
+  stop?: string;
+  /** Called on every transition, after the state-specific script (keepalived `notify`). */
+  any?: string;
+}
+
+export interface GarpConfig {
+  /** Gratuitous ARPs per burst (keepalived garp_master_repeat, default 5). */
+  count: number;
+  /** Spacing between the ARPs of one burst (keepalived garp_interval, default 0). */
+  intervalMs: number;
+  /** Delay of the second burst after becoming master; 0 = no second burst (garp_master_delay, default 5 s). */
+  repeatDelayMs: number;
+  /** Re-announce period while master; 0 = off (garp_master_refresh, default 0). */
+  refreshMs: number;
+}
+
+export interface VrrpInstanceConfig {
+  name: string;
+  interface: string;
+  vrid: number;
+  /** 1..255; 255 = address owner. */
+  priority: number;
+  /** Advertisement interval in centiseconds (v2: a multiple of 100). */
+  advertIntervalCs: number;
+  version: VrrpVersion;
+  v3Checksum: V3ChecksumMode;
+  virtualIps: VirtualIp[];
+  /** Source address for adverts; defaults to the interface's primary IPv4 address at run time. */
+  unicastSrcIp?: string;
+  /** Unicast peers; empty = multicast to 224.0.0.18. */
+  unicastPeers: string[];
+  /** v2 simple password (first 8 bytes are used on the wire); undefined = no authentication. */
+  authPass?: string;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /**
+   * A master that hears a lower-priority advert answers at once with its own
+   * (RFC 9568; keepalived's default too). false = keepalived's `lower_prio_no_advert`.
+   */
+  answerLowerPriority: boolean;
+  trackInterfaces: TrackInterface[];
+  notify: NotifyScripts;
+  garp: GarpConfig;
+}
+
+export interface SyncGroupConfig {
+  name: string;
+  /** Names of VRRP instances that move together. */
+  instances: string[];
+  notify: NotifyScripts;
+}
+
+export interface GlobalConfig {
+  /** Names this host in logs and status (keepalived router_id); defaults to the hostname. */
+  routerId: string;
+  /** Root-only unix socket `vipd status` talks to. */
+  controlSocket: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** Kill a notify script that runs longer than this. */
+  scriptTimeoutMs: number;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  file: string;
+  global: GlobalConfig;
+  instances: VrrpInstanceConfig[];
+  syncGroups: SyncGroupConfig[];
+}
