@@ -1,0 +1,451 @@
+// The VRRP state machine of one virtual router (RFC 5798/9568 section 6,
+// RFC 3768 for v2), with the operator features of keepalived on top:
+// preempt/nopreempt, preempt_delay, tracked links (FAULT or priority weight),
+// forced transitions from a sync group, split-brain re-announcement.
+//
+// Pure: no I/O, no timers, no clock of its own. Every entry point takes `now`
+// (milliseconds, monotonic, fractions allowed) and returns the actions the
+// router must perform, in order. Timers are named; arming one replaces it.
+
+import { ipv4ToInt } from './ipv4.js';
+import { AUTH_NONE, AUTH_PASS, authDataFromPassword, type VrrpAdvert } from './packet.js';
+
+export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
+export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh';
+
+export type Action =
+  | { kind: 'send-advert'; priority: number }
+  | { kind: 'add-vips' }
+  | { kind: 'del-vips' }
+  | { kind: 'garp'; reason: string }
+  | { kind: 'arm-timer'; timer: TimerName; at: number }
+  | { kind: 'cancel-timer'; timer: TimerName }
+  | { kind: 'transition'; from: VrrpState; to: VrrpState; reason: string; stop?: boolean }
+  | { kind: 'drop'; reason: DropReason; detail: string };
+
+/** Why a decoded advertisement was not acted upon. Counted per instance. */
+export type DropReason =
+  | 'ttl'
+  | 'version-mismatch'
+  | 'auth-mismatch'
+  | 'interval-mismatch'
+  | 'bad-interval'
+  | 'not-a-peer'
+  | 'own-advert';
+
+export interface FsmConfig {
+  name: string;
+  vrid: number;
+  version: 2 | 3;
+  /** Configured priority 1..255. */
+  priority: number;
+  advertIntervalCs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  answerLowerPriority: boolean;
+  authPass?: string;
+  unicastPeers: string[];
+  garp: { repeatDelayMs: number; refreshMs: number };
+}
+
+export interface ReceivedAdvert {
+  advert: VrrpAdvert;
+  /** IP source address of the advert. */
+  src: string;
+  ttl: number;
+}
+
+export interface FsmStatus {
+  state: VrrpState;
+  since: number;
+  lastReason: string;
+  priority: number;
+  effectivePriority: number;
+  masterIp?: string;
+  masterPriority?: number;
+  masterAdverIntervalCs: number;
+  masterDownIntervalMs: number;
+  faults: string[];
+}
+
+/** Not a real priority: marks "no master heard yet". */
+const NONE = -1;
+
+export class VrrpFsm {
+  private c: FsmConfig;
+  private st: VrrpState = 'INIT';
+  private since = 0;
+  private lastReason = 'not started';
+  private effPriority: number;
+  private masterAdverIntervalCs: number;
+  private localIp: string | undefined;
+  private startedAt = -Infinity;
+  private ownFaults: string[] = [];
+  private groupFault = false;
+  private masterIp: string | undefined;
+  private masterPriority = NONE;
+  private lastSplitBrainGarp = -Infinity;
+
+  constructor(cfg: FsmConfig, localIp?: string) {
+    this.c = cfg;
+    this.effPriority = cfg.priority;
+    this.masterAdverIntervalCs = cfg.advertIntervalCs;
+    this.localIp = localIp;
+  }
+
+  get cfg(): FsmConfig {
+    return this.c;
+  }
+
+  /**
+   * Take new settings without a transition (a reload that keeps the instance's
+   * identity). The caller follows up with setPriority if the effective
+   * priority changes.
+   */
+  reconfigure(cfg: FsmConfig): void {
+    this.c = cfg;
+  }
+
+  get state(): VrrpState {
+    return this.st;
+  }
+
+  get priority(): number {
+    return this.effPriority;
+  }
+
+  /** Skew_Time in ms: v3 scales with the master's interval, v2 is (256 - Priority)/256 s. */
+  skewMs(): number {
+    const p = this.effPriority;
+    return this.cfg.version === 3 ? ((256 - p) * this.masterAdverIntervalCs * 10) / 256 : ((256 - p) * 1000) / 256;
+  }
+
+  masterDownMs(): number {
+    return 3 * this.masterAdverIntervalCs * 10 + this.skewMs();
+  }
+
+  status(): FsmStatus {
+    return {
+      state: this.st,
+      since: this.since,
+      lastReason: this.lastReason,
+      priority: this.cfg.priority,
+      effectivePriority: this.effPriority,
+      ...(this.masterIp !== undefined ? { masterIp: this.masterIp } : {}),
+      ...(this.masterPriority !== NONE ? { masterPriority: this.masterPriority } : {}),
+      masterAdverIntervalCs: this.masterAdverIntervalCs,
+      masterDownIntervalMs: this.masterDownMs(),
+      faults: this.faults(),
+    };
+  }
+
+  faults(): string[] {
+    return this.groupFault ? [...this.ownFaults, 'sync group in FAULT'] : [...this.ownFaults];
+  }
+
+  /** True when this instance's own tracked links put it in FAULT (sync groups read this). */
+  get ownFault(): boolean {
+    return this.ownFaults.length > 0;
+  }
+
+  /** The address compared on equal priority, and the one we send from. */
+  setLocalIp(ip: string | undefined): void {
+    this.localIp = ip;
+  }
+
+  // ---- entry points -------------------------------------------------------
+
+  start(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.faults().length > 0) return this.enterFault(now, `fault at start: ${this.faults().join(', ')}`, out);
+    if (this.effPriority === 255) return this.enterMaster(now, 'address owner (priority 255)', out);
+    this.enterBackup(now, 'startup', out);
+    this.armPreemptDelay(now, out);
+    return out;
+  }
+
+  /** Graceful stop: a master resigns with priority 0 so a backup takes over after Skew_Time. */
+  stop(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.st === 'MASTER') {
+      out.push({ kind: 'send-advert', priority: 0 }, { kind: 'del-vips' });
+    }
+    this.cancelAll(out);
+    this.transition(now, 'INIT', 'shutdown', out, true);
+    return out;
+  }
+
+  onTimer(timer: TimerName, now: number): Action[] {
+    const out: Action[] = [];
+    switch (timer) {
+      case 'advert':
+        if (this.st !== 'MASTER') break;
+        out.push({ kind: 'send-advert', priority: this.effPriority });
+        this.armAdvert(now, out);
+        break;
+      case 'master-down':
+        if (this.st !== 'BACKUP') break;
+        return this.enterMaster(
+          now,
+          this.masterIp === undefined
+            ? `no master heard for ${fmtMs(this.masterDownMs())}`
+            : `master ${this.masterIp} silent for ${fmtMs(this.masterDownMs())}`,
+          out,
+        );
+      case 'preempt-delay':
+        // The delay is over: a live master we outrank is now preempted at once
+        // rather than after another Master_Down_Interval.
+        if (this.st === 'BACKUP' && this.masterPriority !== NONE && this.outranks(this.masterPriority, this.masterIp))
+          return this.enterMaster(now, `preempt_delay over, preempting ${this.masterIp} (priority ${this.masterPriority})`, out);
+        break;
+      case 'garp-repeat':
+        if (this.st === 'MASTER') out.push({ kind: 'garp', reason: 'second burst (garp_master_delay)' });
+        break;
+      case 'garp-refresh':
+        if (this.st !== 'MASTER') break;
+        out.push({ kind: 'garp', reason: 'refresh (garp_master_refresh)' });
+        out.push({ kind: 'arm-timer', timer: 'garp-refresh', at: now + this.cfg.garp.refreshMs });
+        break;
+    }
+    return out;
+  }
+
+  onAdvert(rx: ReceivedAdvert, now: number): Action[] {
+    const out: Action[] = [];
+    const bad = this.validate(rx);
+    if (bad) {
+      out.push({ kind: 'drop', reason: bad.reason, detail: bad.detail });
+      return out;
+    }
+    const a = rx.advert;
+    switch (this.st) {
+      case 'INIT':
+      case 'FAULT':
+        break;
+      case 'BACKUP':
+        this.backupReceive(rx, now, out);
+        break;
+      case 'MASTER':
+        this.masterReceive(rx, now, out);
+        break;
+    }
+    if (a.priority !== 0 && this.st === 'BACKUP') {
+      this.masterIp = rx.src;
+      this.masterPriority = a.priority;
+    }
+    return out;
+  }
+
+  /** Tracked-link faults of this instance. An empty list clears the fault. */
+  setFaults(reasons: string[], now: number): Action[] {
+    const was = this.faults().length > 0;
+    this.ownFaults = [...reasons];
+    return this.faultChanged(was, now);
+  }
+
+  /** Sync-group FAULT: another member is in FAULT, so this one must be too. */
+  setGroupFault(on: boolean, now: number): Action[] {
+    const was = this.faults().length > 0;
+    this.groupFault = on;
+    return this.faultChanged(was, now);
+  }
+
+  /** Effective priority changed (tracked link weights). */
+  setPriority(p: number, now: number, reason: string): Action[] {
+    const out: Action[] = [];
+    if (p === this.effPriority) return out;
+    this.effPriority = p;
+    this.lastReason = `priority ${p}: ${reason}`;
+    if (this.st === 'MASTER') {
+      // Tell the backups now rather than at the next tick: a backup that now
+      // outranks us (with preempt) takes over after its Master_Down_Interval.
+      out.push({ kind: 'send-advert', priority: p });
+      this.armAdvert(now, out);
+    }
+    return out;
+  }
+
+  /**
+   * A sync group moves this member with its peers. Only MASTER <-> BACKUP is
+   * forced here; group FAULT goes through setGroupFault.
+   */
+  force(to: 'MASTER' | 'BACKUP', now: number, reason: string): Action[] {
+    const out: Action[] = [];
+    if (this.st === to || this.st === 'INIT' || this.st === 'FAULT') return out;
+    if (to === 'MASTER') return this.enterMaster(now, reason, out);
+    this.enterBackup(now, reason, out);
+    return out;
+  }
+
+  // ---- receive rules ------------------------------------------------------
+
+  private validate(rx: ReceivedAdvert): { reason: DropReason; detail: string } | undefined {
+    const a = rx.advert;
+    if (rx.ttl !== 255) return { reason: 'ttl', detail: `TTL ${rx.ttl} from ${rx.src}, must be 255` };
+    if (a.version !== this.cfg.version)
+      return { reason: 'version-mismatch', detail: `VRRPv${a.version} from ${rx.src}, this instance runs v${this.cfg.version}` };
+    if (this.localIp !== undefined && rx.src === this.localIp) return { reason: 'own-advert', detail: rx.src };
+    if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(rx.src))
+      return { reason: 'not-a-peer', detail: `${rx.src} is not in unicast_peer` };
+    if (a.version === 2) {
+      const want = this.cfg.authPass === undefined ? AUTH_NONE : AUTH_PASS;
+      if (a.authType !== want)
+        return { reason: 'auth-mismatch', detail: `auth type ${a.authType} from ${rx.src}, configured ${want}` };
+      if (want === AUTH_PASS && !a.authData.equals(authDataFromPassword(this.cfg.authPass)))
+        return { reason: 'auth-mismatch', detail: `wrong password from ${rx.src}` };
+      if (a.intervalCs !== this.cfg.advertIntervalCs)
+        return {
+          reason: 'interval-mismatch',
+          detail: `advert_int ${a.intervalCs / 100}s from ${rx.src}, configured ${this.cfg.advertIntervalCs / 100}s`,
+        };
+    } else if (a.intervalCs === 0) {
+      return { reason: 'bad-interval', detail: `Max Advertise Interval 0 from ${rx.src}` };
+    }
+    return undefined;
+  }
+
+  private backupReceive(rx: ReceivedAdvert, now: number, out: Action[]): void {
+    const a = rx.advert;
+    if (a.priority === 0) {
+      // The master resigns: take over after Skew_Time instead of Master_Down_Interval.
+      out.push({ kind: 'arm-timer', timer: 'master-down', at: now + this.skewMs() });
+      this.masterIp = undefined;
+      this.masterPriority = NONE;
+      this.lastReason = `master ${rx.src} resigned (priority 0)`;
+      return;
+    }
+    const inPreemptDelay = now < this.startedAt + this.cfg.preemptDelayMs;
+    if (!this.cfg.preempt || inPreemptDelay || a.priority >= this.effPriority) {
+      if (this.cfg.version === 3) this.masterAdverIntervalCs = a.intervalCs;
+      out.push({ kind: 'arm-timer', timer: 'master-down', at: now + this.masterDownMs() });
+    }
+    // else: preempt a lower-priority master by ignoring it; our master-down timer fires.
+  }
+
+  private masterReceive(rx: ReceivedAdvert, now: number, out: Action[]): void {
+    const a = rx.advert;
+    if (a.priority === 0) {
+      // Another router resigned: make sure the backups hear a master at once.
+      out.push({ kind: 'send-advert', priority: this.effPriority });
+      this.armAdvert(now, out);
+      return;
+    }
+    if (!this.outranks(a.priority, rx.src)) {
+      if (this.cfg.version === 3) this.masterAdverIntervalCs = a.intervalCs;
+      this.masterIp = rx.src;
+      this.masterPriority = a.priority;
+      const why =
+        a.priority > this.effPriority
+          ? `higher priority ${a.priority} from ${rx.src}`
+          : `equal priority ${a.priority} from higher address ${rx.src}`;
+      this.enterBackup(now, why, out);
+      return;
+    }
+    // A lower-priority router thinks it is master: a split brain is ending,
+    // or a backup is starting up. Answer at once (RFC 9568) so it yields within
+    // one round trip, and re-announce our MAC so switches and clients relearn it.
+    if (this.cfg.answerLowerPriority) {
+      out.push({ kind: 'send-advert', priority: this.effPriority });
+      this.armAdvert(now, out);
+    }
+    const spacing = Math.max(1000, this.cfg.advertIntervalCs * 10);
+    if (now - this.lastSplitBrainGarp >= spacing) {
+      this.lastSplitBrainGarp = now;
+      out.push({ kind: 'garp', reason: `lower-priority advert (${a.priority}) from ${rx.src}` });
+    }
+  }
+
+  /** True when we, at our effective priority, win against (priority, address). */
+  private outranks(priority: number, src: string | undefined): boolean {
+    if (this.effPriority !== priority) return this.effPriority > priority;
+    if (this.localIp === undefined || src === undefined) return false;
+    return ipv4ToInt(this.localIp) > ipv4ToInt(src);
+  }
+
+  // ---- state entry --------------------------------------------------------
+
+  private enterMaster(now: number, reason: string, out: Action[]): Action[] {
+    out.push({ kind: 'cancel-timer', timer: 'master-down' }, { kind: 'cancel-timer', timer: 'preempt-delay' });
+    // Advert first, then the addresses and gratuitous ARP (RFC 5798 6.4.1/6.4.2).
+    out.push({ kind: 'send-advert', priority: this.effPriority });
+    out.push({ kind: 'add-vips' });
+    out.push({ kind: 'garp', reason: 'became master' });
+    this.armAdvert(now, out);
+    if (this.cfg.garp.repeatDelayMs > 0)
+      out.push({ kind: 'arm-timer', timer: 'garp-repeat', at: now + this.cfg.garp.repeatDelayMs });
+    if (this.cfg.garp.refreshMs > 0)
+      out.push({ kind: 'arm-timer', timer: 'garp-refresh', at: now + this.cfg.garp.refreshMs });
+    this.masterAdverIntervalCs = this.cfg.advertIntervalCs;
+    this.masterIp = this.localIp;
+    this.masterPriority = NONE;
+    this.transition(now, 'MASTER', reason, out);
+    return out;
+  }
+
+  /**
+   * A backup never holds the VIPs: removing them on every entry (not only when
+   * leaving MASTER) also clears addresses left behind by a killed run.
+   */
+  private enterBackup(now: number, reason: string, out: Action[]): void {
+    out.push(
+      { kind: 'del-vips' },
+      { kind: 'cancel-timer', timer: 'advert' },
+      { kind: 'cancel-timer', timer: 'garp-repeat' },
+      { kind: 'cancel-timer', timer: 'garp-refresh' },
+      { kind: 'arm-timer', timer: 'master-down', at: now + this.masterDownMs() },
+    );
+    this.transition(now, 'BACKUP', reason, out);
+  }
+
+  private enterFault(now: number, reason: string, out: Action[]): Action[] {
+    if (this.st === 'MASTER') out.push({ kind: 'send-advert', priority: 0 });
+    out.push({ kind: 'del-vips' });
+    this.cancelAll(out);
+    this.masterIp = undefined;
+    this.masterPriority = NONE;
+    this.transition(now, 'FAULT', reason, out);
+    return out;
+  }
+
+  private faultChanged(was: boolean, now: number): Action[] {
+    const out: Action[] = [];
+    const is = this.faults().length > 0;
+    if (this.st === 'INIT' || was === is) return out;
+    if (is) return this.enterFault(now, this.faults().join(', '), out);
+    if (this.effPriority === 255) return this.enterMaster(now, 'fault cleared; address owner (priority 255)', out);
+    this.masterAdverIntervalCs = this.cfg.advertIntervalCs;
+    this.enterBackup(now, 'fault cleared', out);
+    // Like a fresh start: the links just came back, give the host preempt_delay
+    // to settle before it takes over from a live master.
+    this.armPreemptDelay(now, out);
+    return out;
+  }
+
+  /** preempt_delay counts from start (and from a cleared fault): until then a lower-priority master is obeyed. */
+  private armPreemptDelay(now: number, out: Action[]): void {
+    this.startedAt = now;
+    if (this.cfg.preempt && this.cfg.preemptDelayMs > 0)
+      out.push({ kind: 'arm-timer', timer: 'preempt-delay', at: now + this.cfg.preemptDelayMs });
+  }
+
+  private armAdvert(now: number, out: Action[]): void {
+    out.push({ kind: 'arm-timer', timer: 'advert', at: now + this.cfg.advertIntervalCs * 10 });
+  }
+
+  private cancelAll(out: Action[]): void {
+    for (const timer of ['advert', 'master-down', 'preempt-delay', 'garp-repeat', 'garp-refresh'] as const)
+      out.push({ kind: 'cancel-timer', timer });
+  }
+
+  private transition(now: number, to: VrrpState, reason: string, out: Action[], stop = false): void {
+    const from = this.st;
+    this.st = to;
+    this.since = now;
+    this.lastReason = reason;
+    out.push({ kind: 'transition', from, to, reason, ...(stop ? { stop } : {}) });
+  }
+}
+
+function fmtMs(ms: number): string {
+  return `${(ms / 1000).toFixed(3)}s`;
+}

@@ -1,0 +1,67 @@
+// Notify scripts, keepalived style: `script TYPE NAME STATE PRIORITY`, e.g.
+// `notify.sh INSTANCE VI_1 MASTER 150` or `notify.sh GROUP G1 BACKUP 0`.
+// Scripts of one instance run one after another, in transition order, so a
+// slow notify_master never races the notify_backup that follows it. A script
+// that outlives the timeout is killed; its failure is logged, never fatal.
+
+import { spawn } from 'node:child_process';
+import type { NotifyScripts } from '../config/types.js';
+import type { Logger } from '../log.js';
+
+export type NotifyState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+
+export class Notifier {
+  private queues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Queue the scripts for one transition of an INSTANCE or a GROUP. */
+  notify(type: 'INSTANCE' | 'GROUP', name: string, scripts: NotifyScripts, state: NotifyState, priority: number): void {
+    const specific = { MASTER: scripts.master, BACKUP: scripts.backup, FAULT: scripts.fault, STOP: scripts.stop }[state];
+    const paths = [specific, scripts.any].filter((p): p is string => p !== undefined);
+    if (paths.length === 0) return;
+    const key = `${type} ${name}`;
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      for (const path of paths) await this.run(path, [type, name, state, String(priority)]);
+    });
+    this.queues.set(key, next);
+    void next.finally(() => {
+      if (this.queues.get(key) === next) this.queues.delete(key);
+    });
+  }
+
+  /** Resolves when every queued script has finished (used on shutdown). */
+  async drain(): Promise<void> {
+    while (this.queues.size > 0) await Promise.all([...this.queues.values()]);
+  }
+
+  private run(path: string, args: string[]): Promise<void> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      let output = '';
+      const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: this.timeoutMs, killSignal: 'SIGKILL' });
+      const collect = (d: Buffer) => {
+        if (output.length < 2000) output += d.toString();
+      };
+      child.stdout.on('data', collect);
+      child.stderr.on('data', collect);
+      child.on('error', (err) => {
+        this.log.error({ script: path, args, err: err.message }, `notify script ${path} could not run: ${err.message}`);
+        resolve();
+      });
+      child.on('close', (code, signal) => {
+        const ms = Math.round(performance.now() - started);
+        const fields = { script: path, args, code, signal, ms, output: output.trim() || undefined };
+        if (code === 0) this.log.debug(fields, `notify script ${path} ${args.join(' ')} done`);
+        else if (signal === 'SIGKILL')
+          this.log.error(fields, `notify script ${path} killed after ${this.timeoutMs} ms (global.script_timeout)`);
+        else this.log.warn(fields, `notify script ${path} ${args.join(' ')} exited ${code ?? signal}`);
+        resolve();
+      });
+    });
+  }
+}

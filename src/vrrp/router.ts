@@ -1,0 +1,247 @@
+// The VRRP side of the daemon: one socket per interface, the instances on it
+// (demultiplexed by VRID), link tracking, sync groups and reloads.
+
+import type { Config, SyncGroupConfig, VrrpInstanceConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { VrrpState } from './fsm.js';
+import { VrrpInstance, type HostNet, type InstanceStatus } from './instance.js';
+import type { Notifier } from './notify.js';
+import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
+import { VrrpSocket, type TransportCounters } from './transport.js';
+
+export interface LinkState {
+  index: number;
+  /** Administratively up and carrier present. */
+  usable: boolean;
+}
+
+/** Host access the router needs on top of what instances need. */
+export interface HostLinks extends HostNet {
+  linkState(name: string): LinkState | undefined;
+  /** First primary IPv4 address of the interface that is not in `exclude` (our VIPs). */
+  primaryIpv4(name: string, exclude: ReadonlySet<string>): string | undefined;
+  /** Call `onChange` whenever a link or an IPv4 address changes. */
+  watch(onChange: () => void): { close(): void };
+}
+
+export interface RouterDeps {
+  net: HostLinks;
+  log: Logger;
+  notifier: Notifier;
+  now(): number;
+  /** Opens the VRRP socket of an interface (injected so tests can count opens). */
+  openSocket?(ifname: string, ifindex: number): VrrpSocket;
+}
+
+export interface GroupStatus {
+  name: string;
+  state: VrrpState | 'TRANSITIONING';
+  members: string[];
+}
+
+export interface RouterStatus {
+  instances: InstanceStatus[];
+  groups: GroupStatus[];
+  interfaces: { name: string; ifindex: number; counters: TransportCounters }[];
+}
+
+/** Fields that define who an instance is on the wire: change one and the instance restarts. */
+function identity(c: VrrpInstanceConfig): string {
+  return JSON.stringify([c.interface, c.vrid, c.version, c.advertIntervalCs, c.authPass, c.unicastSrcIp, c.unicastPeers]);
+}
+
+export class VrrpRouter {
+  private instances = new Map<string, VrrpInstance>();
+  private groups: SyncGroupConfig[] = [];
+  private groupStates = new Map<string, VrrpState | undefined>();
+  private sockets = new Map<string, VrrpSocket>();
+  private watcher: { close(): void } | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.log = deps.log;
+  }
+
+  start(cfg: Config): void {
+    this.watcher = this.deps.net.watch(() => this.refreshLinks());
+    this.groups = cfg.syncGroups;
+    for (const c of cfg.instances) this.instances.set(c.name, this.newInstance(c));
+    this.refreshLinks();
+    for (const inst of this.instances.values()) inst.start();
+  }
+
+  /** Apply a new, already validated configuration: only what changed moves. */
+  async reload(cfg: Config): Promise<{ added: string[]; removed: string[]; restarted: string[]; updated: string[] }> {
+    const result = { added: [] as string[], removed: [] as string[], restarted: [] as string[], updated: [] as string[] };
+    const next = new Map(cfg.instances.map((c) => [c.name, c]));
+    for (const [name, inst] of this.instances) {
+      const c = next.get(name);
+      if (!c) {
+        await this.retire(inst);
+        result.removed.push(name);
+      } else if (identity(c) !== identity(inst.cfg)) {
+        await this.retire(inst);
+        this.instances.set(name, this.newInstance(c));
+        result.restarted.push(name);
+      } else if (JSON.stringify(c) !== JSON.stringify(inst.cfg)) {
+        inst.reconfigure(c);
+        result.updated.push(name);
+      }
+    }
+    for (const c of cfg.instances) {
+      if (!this.instances.has(c.name)) {
+        this.instances.set(c.name, this.newInstance(c));
+        result.added.push(c.name);
+      }
+    }
+    this.groups = cfg.syncGroups;
+    this.refreshLinks();
+    for (const name of [...result.added, ...result.restarted]) this.instances.get(name)!.start();
+    this.applyGroupFaults();
+    return result;
+  }
+
+  /** Graceful stop: every master resigns with priority 0 and releases its VIPs. */
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    await Promise.all([...this.instances.values()].map((i) => i.stop()));
+    for (const i of this.instances.values()) i.dispose();
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+
+  status(): RouterStatus {
+    return {
+      instances: [...this.instances.values()].map((i) => i.status()),
+      groups: this.groups.map((g) => ({
+        name: g.name,
+        state: this.groupStates.get(g.name) ?? 'TRANSITIONING',
+        members: g.instances,
+      })),
+      interfaces: [...this.sockets.values()].map((s) => ({ name: s.ifname, ifindex: s.ifindex, counters: structuredClone(s.counters) })),
+    };
+  }
+
+  instance(name: string): VrrpInstance | undefined {
+    return this.instances.get(name);
+  }
+
+  // ---- internals --------------------------------------------------------
+
+  private newInstance(c: VrrpInstanceConfig): VrrpInstance {
+    return new VrrpInstance(c, {
+      net: this.deps.net,
+      log: this.log,
+      notifier: this.deps.notifier,
+      now: this.deps.now,
+      socket: () => this.sockets.get(c.interface),
+      onTransition: (inst, from, to, _reason, forced) => this.onTransition(inst, from, to, forced),
+    });
+  }
+
+  private async retire(inst: VrrpInstance): Promise<void> {
+    await inst.stop();
+    inst.dispose();
+    this.instances.delete(inst.name);
+  }
+
+  /**
+   * Level-triggered: re-read every interface the instances use and derive
+   * sockets, source addresses, faults and effective priorities from it.
+   */
+  private refreshLinks(): void {
+    const net = this.deps.net;
+    const vips = new Set([...this.instances.values()].flatMap((i) => i.cfg.virtualIps.map((v) => v.address)));
+    const wanted = new Set([...this.instances.values()].map((i) => i.cfg.interface));
+
+    for (const [name, sock] of this.sockets) {
+      const link = net.linkState(name);
+      if (!wanted.has(name) || !link || link.index !== sock.ifindex || sock.isClosed) {
+        sock.close();
+        this.sockets.delete(name);
+      }
+    }
+    for (const name of wanted) {
+      if (this.sockets.has(name)) continue;
+      const link = net.linkState(name);
+      if (link) this.openSocket(name, link.index);
+    }
+
+    for (const inst of this.instances.values()) {
+      const c = inst.cfg;
+      inst.setLocalIp(net.primaryIpv4(c.interface, vips));
+      const faults: string[] = [];
+      const own = net.linkState(c.interface);
+      if (!own) faults.push(`interface ${c.interface} does not exist`);
+      else if (!own.usable) faults.push(`interface ${c.interface} is down`);
+      let delta = 0;
+      const lowered: string[] = [];
+      for (const t of c.trackInterfaces) {
+        const l = net.linkState(t.name);
+        if (l?.usable) continue;
+        if (t.weight === 0) faults.push(`tracked interface ${t.name} is ${l ? 'down' : 'missing'}`);
+        else {
+          delta += t.weight;
+          lowered.push(`${t.name} down (${t.weight > 0 ? '+' : ''}${t.weight})`);
+        }
+      }
+      // An address owner (255) keeps 255 unless a tracked weight moves it; then 1..254.
+      const prio = delta === 0 ? c.priority : Math.min(254, Math.max(1, c.priority + delta));
+      inst.setPriority(prio, lowered.length > 0 ? lowered.join(', ') : 'tracked interfaces restored');
+      inst.setFaults(faults);
+    }
+  }
+
+  private openSocket(name: string, ifindex: number): void {
+    try {
+      const sock = this.deps.openSocket ? this.deps.openSocket(name, ifindex) : new VrrpSocket(name, ifindex);
+      sock.on('packet', (p) => {
+        for (const inst of this.instances.values())
+          if (inst.cfg.interface === name && inst.cfg.vrid === p.advert.vrid) return inst.onPacket(p);
+        sock.counters.dropped['unknown-vrid'] = (sock.counters.dropped['unknown-vrid'] ?? 0) + 1;
+      });
+      sock.on('error', (err) => {
+        this.log.error({ interface: name, err: err.message }, `VRRP socket on ${name} failed, reopening: ${err.message}`);
+        setImmediate(() => this.refreshLinks());
+      });
+      this.sockets.set(name, sock);
+    } catch (err) {
+      this.log.error({ interface: name, err: (err as Error).message }, `cannot open VRRP socket on ${name}: ${(err as Error).message}`);
+    }
+  }
+
+  private members(g: SyncGroupConfig): MemberView[] {
+    return g.instances.flatMap((n) => {
+      const i = this.instances.get(n);
+      return i ? [{ name: n, state: i.state, ownFault: i.fsm.ownFault }] : [];
+    });
+  }
+
+  private onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, forced: boolean): void {
+    const g = this.groups.find((x) => x.instances.includes(inst.name));
+    if (!g) return;
+    if (!forced) {
+      for (const cmd of propagate(g.name, this.members(g), inst.name, from, to))
+        if (cmd.kind === 'force') this.instances.get(cmd.member)?.force(cmd.to, cmd.reason);
+    }
+    this.applyGroupFaults();
+    this.notifyGroups();
+  }
+
+  private applyGroupFaults(): void {
+    for (const g of this.groups)
+      for (const cmd of groupFaults(this.members(g)))
+        if (cmd.kind === 'group-fault') this.instances.get(cmd.member)?.setGroupFault(cmd.on);
+  }
+
+  private notifyGroups(): void {
+    for (const g of this.groups) {
+      const s = groupState(this.members(g));
+      if (s === undefined || s === this.groupStates.get(g.name)) continue;
+      this.groupStates.set(g.name, s);
+      this.log.info({ event: 'sync-group-transition', group: g.name, to: s }, `sync group ${g.name} is ${s}`);
+      if (s !== 'INIT') this.deps.notifier.notify('GROUP', g.name, g.notify, s, 0);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+// VRRP over raw IPv4 (protocol 112), one socket per interface, shared by every
+// instance on that interface (demultiplexed by VRID by the caller).
+//
+// We write the IPv4 header ourselves (IP_HDRINCL): it is the only way to pick
+// the source address for unicast peers without bind(), and it pins TTL 255 and
+// TOS 0xc0 for multicast and unicast alike. The kernel fills in the IP ID and
+// header checksum. SO_BINDTODEVICE keeps receive and send on the interface.
+
+import { EventEmitter } from 'node:events';
+import raw, { type Socket as RawSocket } from 'raw-socket';
+import { ipv4ToBytes, parseIpv4 } from './ipv4.js';
+import { decodeAdvert, type ChecksumForm, type DecodeError, type VrrpAdvert, VRRP_MULTICAST_V4, VRRP_PROTOCOL, VRRP_TOS, VRRP_TTL } from './packet.js';
+
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+const IPPROTO_IP = 0;
+const IP_HDRINCL = 3;
+const IP_MULTICAST_IF = 32;
+const IP_MULTICAST_LOOP = 34;
+const IP_ADD_MEMBERSHIP = 35;
+
+export interface ReceivedPacket {
+  advert: VrrpAdvert;
+  src: string;
+  dst: string;
+  ttl: number;
+  tos: number;
+  checksum: ChecksumForm;
+}
+
+export type TransportDropReason = DecodeError | 'bad-ip-header' | 'not-vrrp' | 'unknown-vrid';
+
+export interface TransportCounters {
+  received: number;
+  sent: number;
+  sendErrors: number;
+  dropped: Partial<Record<TransportDropReason, number>>;
+}
+
+/** 12-byte struct ip_mreqn: multiaddr, local address, ifindex. */
+function ipMreqn(group: string, local: string, ifindex: number): Buffer {
+  const b = Buffer.alloc(12);
+  ipv4ToBytes(group).copy(b, 0);
+  ipv4ToBytes(local).copy(b, 4);
+  b.writeInt32LE(ifindex, 8);
+  return b;
+}
+
+/** The IPv4 header we send adverts with. */
+export function vrrpIpHeader(src: string, dst: string, payloadLength: number): Buffer {
+  const h = Buffer.alloc(20);
+  h[0] = 0x45;
+  h[1] = VRRP_TOS;
+  h.writeUInt16BE(20 + payloadLength, 2);
+  h[8] = VRRP_TTL;
+  h[9] = VRRP_PROTOCOL;
+  ipv4ToBytes(src).copy(h, 12);
+  ipv4ToBytes(dst).copy(h, 16);
+  return h;
+}
+
+export interface VrrpSocketEvents {
+  packet: [ReceivedPacket];
+  drop: [TransportDropReason, string];
+  error: [Error];
+}
+
+export class VrrpSocket extends EventEmitter<VrrpSocketEvents> {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, dropped: {} };
+  private sock: RawSocket;
+  private closed = false;
+
+  constructor(ifname: string, ifindex: number) {
+    super();
+    this.ifname = ifname;
+    this.ifindex = ifindex;
+    this.sock = raw.createSocket({ protocol: VRRP_PROTOCOL, addressFamily: raw.AddressFamily.IPv4, bufferSize: 65535 });
+    const dev = Buffer.from(`${ifname}\0`);
+    this.sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length);
+    this.sock.setOption(IPPROTO_IP, IP_HDRINCL, 1);
+    this.sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+    const mreq = ipMreqn('0.0.0.0', '0.0.0.0', ifindex);
+    this.sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreq, mreq.length);
+    this.joinMulticast();
+    this.sock.on('message', (buf, source) => this.onMessage(buf, source));
+    this.sock.on('error', (err) => {
+      // raw-socket closes the socket after an error event; the owner reopens.
+      this.closed = true;
+      this.emit('error', err);
+    });
+  }
+
+  /** (Re-)join 224.0.0.18 on the interface; harmless if already a member. */
+  joinMulticast(): void {
+    const m = ipMreqn(VRRP_MULTICAST_V4, '0.0.0.0', this.ifindex);
+    try {
+      this.sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, m, m.length);
+    } catch (err) {
+      if (!/EADDRINUSE|Address already in use/.test(String(err))) throw err;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Send one VRRP message from `src` to `dst` (the multicast group or a unicast peer). */
+  send(src: string, dst: string, payload: Buffer): Promise<void> {
+    const pkt = Buffer.concat([vrrpIpHeader(src, dst, payload.length), payload]);
+    return new Promise((resolve, reject) => {
+      this.sock.send(pkt, 0, pkt.length, dst, null, (err) => {
+        if (err) {
+          this.counters.sendErrors++;
+          reject(err);
+        } else {
+          this.counters.sent++;
+          resolve();
+        }
+      });
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.close();
+  }
+
+  private drop(reason: TransportDropReason, detail: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.emit('drop', reason, detail);
+  }
+
+  private onMessage(buf: Buffer, source: string): void {
+    this.counters.received++;
+    const ip = parseIpv4(buf);
+    if (!ip.ok) return this.drop(ip.reason, `from ${source}`);
+    if (ip.header.protocol !== VRRP_PROTOCOL) return this.drop('not-vrrp', `protocol ${ip.header.protocol}`);
+    // decodeAdvert copies what it keeps; raw-socket reuses `buf` for the next packet.
+    const d = decodeAdvert(ip.payload, ip.header.src, ip.header.dst);
+    if (!d.ok) return this.drop(d.reason, `${d.detail} from ${ip.header.src}`);
+    this.emit('packet', {
+      advert: d.advert,
+      src: ip.header.src,
+      dst: ip.header.dst,
+      ttl: ip.header.ttl,
+      tos: ip.header.tos,
+      checksum: d.checksum,
+    });
+  }
+}
