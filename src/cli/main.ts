@@ -1,0 +1,101 @@
+// vipd command line. Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, summarize } from '../config/load.js';
+import { request } from '../daemon/control.js';
+import { formatStatus, type DaemonStatus } from './status-format.js';
+
+const DEFAULT_CONFIG = '/etc/vipd/vipd.yaml';
+const DEFAULT_SOCKET = '/run/vipd/vipd.sock';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`vipd: ${message}\n`);
+  process.exit(code);
+}
+
+/** The control socket: -s wins, else the one the config names, else the default. */
+function controlSocket(opts: { socket?: string; config?: string }): string {
+  if (opts.socket) return opts.socket;
+  try {
+    return loadConfig(opts.config ?? DEFAULT_CONFIG).global.controlSocket;
+  } catch {
+    return DEFAULT_SOCKET;
+  }
+}
+
+const program = new Command()
+  .name('vipd')
+  .description('High-availability L4 director: VRRP election (keepalived-compatible), IPVS, health checks')
+  .version(pkg.version)
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command('run')
+  .description('run the daemon in the foreground (systemd runs this)')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .addOption(new Option('--log-level <level>', 'override global.log_level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']))
+  .option('--pretty', 'human-readable logs (default when stdout is a terminal)')
+  .option('--json', 'JSON log lines even on a terminal')
+  .action(async (o: { config: string; logLevel?: 'info'; pretty?: boolean; json?: boolean }) => {
+    const { runDaemon } = await import('../daemon/daemon.js');
+    await runDaemon({
+      configFile: o.config,
+      ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+      ...(o.pretty ? { pretty: true } : o.json ? { pretty: false } : {}),
+    });
+  });
+
+program
+  .command('check')
+  .description('validate a configuration file and print a summary (exit 2 if invalid)')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action((o: { config: string }) => {
+    try {
+      process.stdout.write(`${summarize(loadConfig(o.config))}\n`);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(`invalid configuration:\n${err.message}`, 2);
+      throw err;
+    }
+  });
+
+program
+  .command('status')
+  .description('show the running daemon: VRRP instances, state, priority, master, counters')
+  .option('-c, --config <file>', 'configuration file (to find the control socket)', DEFAULT_CONFIG)
+  .option('-s, --socket <path>', 'control socket of the daemon')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { config?: string; socket?: string; json?: boolean }) => {
+    try {
+      const st = (await request(controlSocket(o), { cmd: 'status' })) as DaemonStatus;
+      process.stdout.write(o.json ? `${JSON.stringify(st, null, 2)}\n` : formatStatus(st));
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+  });
+
+program
+  .command('reload')
+  .description('re-read the configuration; a bad file is rejected and the running one is kept')
+  .option('-c, --config <file>', 'configuration file (to find the control socket)', DEFAULT_CONFIG)
+  .option('-s, --socket <path>', 'control socket of the daemon')
+  .action(async (o: { config?: string; socket?: string }) => {
+    let r: { ok: boolean; error?: string; added?: string[]; removed?: string[]; restarted?: string[]; updated?: string[] };
+    try {
+      r = (await request(controlSocket(o), { cmd: 'reload' })) as typeof r;
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+    if (!r.ok) fail(`reload rejected, the running configuration is unchanged:\n${r.error}`, 2);
+    const parts = (['added', 'removed', 'restarted', 'updated'] as const)
+      .filter((k) => (r[k]?.length ?? 0) > 0)
+      .map((k) => `${k}: ${r[k]!.join(', ')}`);
+    process.stdout.write(`reloaded${parts.length ? ` (${parts.join('; ')})` : ' (no change)'}\n`);
+  });
+
+await program.parseAsync(process.argv);

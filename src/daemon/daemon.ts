@@ -1,0 +1,165 @@
+// `vipd run`: load the configuration, start VRRP, serve the control socket,
+// speak systemd's notify protocol, and handle signals:
+//   SIGTERM/SIGINT  graceful stop: masters resign (priority 0), VIPs removed, exit 0
+//   SIGHUP          reload: validate the new file fully, then apply only the difference
+//   SIGUSR1         log a full state dump (keepalived's data dump)
+//   SIGUSR2         log counters (keepalived's stats)
+
+import type { Server } from 'node:net';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { createLogger, type Logger } from '../log.js';
+import { hostLinks } from '../vrrp/hostnet.js';
+import { Notifier } from '../vrrp/notify.js';
+import { VrrpRouter } from '../vrrp/router.js';
+import { closeControlServer, startControlServer } from './control.js';
+import { SdNotify } from './sdnotify.js';
+
+export interface RunOptions {
+  configFile: string;
+  logLevel?: Config['global']['logLevel'];
+  pretty?: boolean;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+  added?: string[];
+  removed?: string[];
+  restarted?: string[];
+  updated?: string[];
+}
+
+export class Daemon {
+  private cfg: Config;
+  private readonly log: Logger;
+  private readonly notifier: Notifier;
+  private readonly router: VrrpRouter;
+  private readonly sd = new SdNotify();
+  private control: Server | undefined;
+  private stopping: Promise<void> | undefined;
+  private reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
+  private readonly startedAt = new Date();
+
+  constructor(
+    cfg: Config,
+    private readonly opts: RunOptions,
+  ) {
+    this.cfg = cfg;
+    this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
+    this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
+    this.router = new VrrpRouter({
+      net: hostLinks(),
+      log: this.log,
+      notifier: this.notifier,
+      now: () => performance.now(),
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    this.control = await startControlServer(c.global.controlSocket, async (req) =>
+      req.cmd === 'status' ? this.status() : this.reload(),
+    );
+    this.router.start(c);
+    process.on('SIGTERM', () => void this.shutdown('SIGTERM'));
+    process.on('SIGINT', () => void this.shutdown('SIGINT'));
+    process.on('SIGHUP', () => void this.reload());
+    process.on('SIGUSR1', () => this.log.info({ event: 'data-dump', status: this.status() }, 'state dump (SIGUSR1)'));
+    process.on('SIGUSR2', () =>
+      this.log.info(
+        {
+          event: 'stats',
+          instances: this.router.status().instances.map((i) => ({ name: i.name, state: i.state, ...i.counters })),
+          interfaces: this.router.status().interfaces,
+        },
+        'counters (SIGUSR2)',
+      ),
+    );
+    this.log.info(
+      { event: 'started', config: c.file, instances: c.instances.length, routerId: c.global.routerId, controlSocket: c.global.controlSocket },
+      `vipd started: ${c.instances.length} VRRP instance(s) from ${c.file}`,
+    );
+    this.sd.ready(this.summary());
+  }
+
+  status(): unknown {
+    return {
+      routerId: this.cfg.global.routerId,
+      pid: process.pid,
+      config: this.cfg.file,
+      startedAt: this.startedAt.toISOString(),
+      vrrp: this.router.status(),
+    };
+  }
+
+  /** Validate the file fully first; only a valid file touches anything. Reloads run one at a time. */
+  reload(): Promise<ReloadResult> {
+    this.reloading = this.reloading.then(() => this.doReload());
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    if (this.stopping) return { ok: false, error: 'vipd is stopping' };
+    this.sd.reloading();
+    let next: Config;
+    try {
+      next = loadConfig(this.opts.configFile);
+    } catch (err) {
+      const msg = err instanceof ConfigError ? err.message : (err as Error).message;
+      this.log.error({ event: 'reload-rejected', config: this.opts.configFile, error: msg }, `reload rejected, old configuration keeps running:\n${msg}`);
+      this.sd.ready(`${this.summary()}; last reload REJECTED`);
+      return { ok: false, error: msg };
+    }
+    if (next.global.controlSocket !== this.cfg.global.controlSocket)
+      this.log.warn('global.control_socket changed: takes effect at the next restart');
+    const diff = await this.router.reload(next);
+    this.cfg = next;
+    this.log.level = this.opts.logLevel ?? next.global.logLevel;
+    this.log.info({ event: 'reloaded', ...diff }, `reloaded ${next.file}: ${describeDiff(diff)}`);
+    this.sd.ready(this.summary());
+    return { ok: true, ...diff };
+  }
+
+  shutdown(signal: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
+      this.sd.stopping();
+      await this.router.stop();
+      await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
+      if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
+      this.sd.close();
+      this.log.info({ event: 'stopped' }, 'vipd stopped');
+      process.exit(0);
+    })();
+    return this.stopping;
+  }
+
+  private summary(): string {
+    const st = this.router.status().instances;
+    const masters = st.filter((i) => i.state === 'MASTER').map((i) => i.name);
+    return `${st.length} instance(s), master of ${masters.length ? masters.join(',') : 'none'}`;
+  }
+}
+
+function describeDiff(d: { added: string[]; removed: string[]; restarted: string[]; updated: string[] }): string {
+  const parts = Object.entries(d)
+    .filter(([, v]) => v.length > 0)
+    .map(([k, v]) => `${k} ${v.join(',')}`);
+  return parts.length ? parts.join('; ') : 'no change';
+}
+
+export async function runDaemon(opts: RunOptions): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = loadConfig(opts.configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const d = new Daemon(cfg, opts);
+  await d.start();
+}
