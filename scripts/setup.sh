@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what vipd's tests and demo need on a fresh Debian/Ubuntu machine
+# (idempotent, quick when everything is already there), then builds vipd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "vipd setup: run as root (network namespaces, raw sockets and apt need it): sudo $0" >&2
+  exit 2
+fi
+
+# Debian package -> a command or file it provides.
+declare -A need=(
+  [iproute2]=/usr/bin/ip [iputils-ping]=/usr/bin/ping [arping]=/usr/sbin/arping
+  [tcpdump]=/usr/bin/tcpdump [keepalived]=/usr/sbin/keepalived
+  [python3]=/usr/bin/python3 [make]=/usr/bin/make [g++]=/usr/bin/g++
+)
+missing=()
+for pkg in "${!need[@]}"; do [ -e "${need[$pkg]}" ] || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "vipd setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's keepalived package may start a system instance; our tests run their own in namespaces.
+if command -v systemctl >/dev/null && systemctl is-active --quiet keepalived 2>/dev/null; then
+  systemctl stop keepalived || true
+fi
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "vipd setup: Node.js 20 or newer is required (found: $(node -v 2>/dev/null || echo none))" >&2
+  exit 2
+fi
+
+# npm ci compiles the native addon (node-gyp) and the TypeScript (prepare).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npx node-gyp rebuild >/dev/null && npm run -s build
+fi
