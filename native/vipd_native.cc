@@ -1,0 +1,265 @@
+// vipd's native addon: socket I/O only. Everything above the socket (building
+// and parsing netlink messages, ARP frames) is TypeScript, unit tested without root.
+//
+//   nlOpen(protocol, groups)         -> fd     AF_NETLINK socket, bound to multicast groups
+//   nlSend(fd, buf)                           one datagram to the kernel (may hold many messages)
+//   nlRecv(fd, timeoutMs)            -> Buffer|null   one datagram; null on timeout
+//   nlPortId(fd)                     -> number the socket's netlink port id
+//   watch(fd, cb)                    -> handle  cb() whenever fd is readable (uv_poll)
+//   unwatch(handle)
+//   close(fd)
+//   packetSend(ifindex, frame)                one Ethernet frame through AF_PACKET (SOCK_RAW)
+//   unixDgramSend(path, buf)                  one datagram to a unix socket ('@' = abstract)
+//
+// Errors are thrown as Error with `code` ('EPERM', 'ENODEV', ...), `errno` and `syscall`.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <net/ethernet.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace {
+
+Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
+  const char* name = strerrorname_np(err);
+  std::string msg = std::string(syscall) + ": " + strerror(err);
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Value().Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Value().Set("errno", Napi::Number::New(env, err));
+  e.Value().Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+#define THROW_SYS(env, call, err)                  \
+  do {                                             \
+    SysError(env, call, err).ThrowAsJavaScriptException(); \
+    return env.Undefined();                        \
+  } while (0)
+
+#define THROW_TYPE(env, msg)                                  \
+  do {                                                        \
+    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException(); \
+    return env.Undefined();                                   \
+  } while (0)
+
+Napi::Value NlOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) THROW_TYPE(env, "nlOpen(protocol, groups)");
+  int proto = info[0].As<Napi::Number>().Int32Value();
+  uint32_t groups = info[1].As<Napi::Number>().Uint32Value();
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
+  if (fd < 0) THROW_SYS(env, "socket", errno);
+  int rcvbuf = 4 * 1024 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  // best effort
+  int one = 1;
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);  // best effort: error strings
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);  // ACKs without the request echoed
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) < 0) {
+    int err = errno;
+    close(fd);
+    THROW_SYS(env, "bind", err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value NlPortId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct sockaddr_nl sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&sa), &len) < 0) THROW_SYS(env, "getsockname", errno);
+  return Napi::Number::New(env, sa.nl_pid);
+}
+
+Napi::Value NlSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) THROW_TYPE(env, "nlSend(fd, buffer)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = sendto(fd, buf.Data(), buf.Length(), 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) THROW_SYS(env, "sendto", errno);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// Receives one datagram. timeoutMs < 0: non-blocking (null when nothing is queued).
+Napi::Value NlRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) THROW_TYPE(env, "nlRecv(fd, timeoutMs)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, timeout < 0 ? 0 : timeout);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) THROW_SYS(env, "poll", errno);
+  if (r == 0) return env.Null();
+  // Peek the size first so a large dump datagram is never truncated.
+  ssize_t size;
+  do {
+    size = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+  } while (size < 0 && errno == EINTR);
+  if (size < 0) {
+    if (errno == EAGAIN) return env.Null();
+    THROW_SYS(env, "recv", errno);
+  }
+  auto out = Napi::Buffer<uint8_t>::New(env, size > 0 ? size : 1);
+  ssize_t n;
+  do {
+    n = recv(fd, out.Data(), out.Length(), MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    THROW_SYS(env, "recv", errno);
+  }
+  if (static_cast<size_t>(n) < out.Length()) return Napi::Buffer<uint8_t>::Copy(env, out.Data(), n);
+  return out;
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (close(fd) < 0) THROW_SYS(env, "close", errno);
+  return env.Undefined();
+}
+
+// ---- fd watching on the libuv loop --------------------------------------
+
+struct Watch {
+  uv_poll_t handle;
+  napi_env env;
+  Napi::FunctionReference cb;
+  bool closed = false;
+};
+
+void OnReadable(uv_poll_t* handle, int status, int events) {
+  (void)events;
+  Watch* w = static_cast<Watch*>(handle->data);
+  if (w->closed) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  w->cb.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
+}
+
+Napi::Value WatchFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) THROW_TYPE(env, "watch(fd, callback)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) THROW_TYPE(env, "no event loop");
+  Watch* w = new Watch();
+  w->env = env;
+  w->cb = Napi::Persistent(info[1].As<Napi::Function>());
+  int r = uv_poll_init(loop, &w->handle, fd);
+  if (r == 0) {
+    w->handle.data = w;
+    r = uv_poll_start(&w->handle, UV_READABLE, OnReadable);
+  }
+  if (r != 0) {
+    delete w;
+    THROW_SYS(env, "uv_poll", -r);
+  }
+  return Napi::External<Watch>::New(env, w);
+}
+
+Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsExternal()) THROW_TYPE(env, "unwatch(handle)");
+  Watch* w = info[0].As<Napi::External<Watch>>().Data();
+  if (w->closed) return env.Undefined();
+  w->closed = true;
+  w->cb.Reset();
+  uv_poll_stop(&w->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
+           [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+  return env.Undefined();
+}
+
+// ---- AF_PACKET -----------------------------------------------------------
+
+int packet_fd = -1;
+
+Napi::Value PacketSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) THROW_TYPE(env, "packetSend(ifindex, frame)");
+  int ifindex = info[0].As<Napi::Number>().Int32Value();
+  auto frame = info[1].As<Napi::Buffer<uint8_t>>();
+  if (frame.Length() < 14) THROW_TYPE(env, "frame shorter than an Ethernet header");
+  if (packet_fd < 0) {
+    // Protocol 0: a send-only socket that never receives (no copy of every frame on the host).
+    packet_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (packet_fd < 0) THROW_SYS(env, "socket(AF_PACKET)", errno);
+  }
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_ifindex = ifindex;
+  sll.sll_halen = ETH_ALEN;
+  memcpy(&sll.sll_protocol, frame.Data() + 12, 2);
+  memcpy(sll.sll_addr, frame.Data(), ETH_ALEN);
+  ssize_t n;
+  do {
+    n = sendto(packet_fd, frame.Data(), frame.Length(), 0, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) THROW_SYS(env, "sendto(AF_PACKET)", errno);
+  return env.Undefined();
+}
+
+// ---- AF_UNIX datagrams (sd_notify) ----------------------------------------
+
+Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer()) THROW_TYPE(env, "unixDgramSend(path, buffer)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof sa.sun_path) THROW_TYPE(env, "unix socket path empty or too long");
+  memcpy(sa.sun_path, path.data(), path.size());
+  if (path[0] == '@') sa.sun_path[0] = '\0';
+  socklen_t len = offsetof(struct sockaddr_un, sun_path) + path.size();
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) THROW_SYS(env, "socket(AF_UNIX)", errno);
+  ssize_t n = sendto(fd, buf.Data(), buf.Length(), 0, reinterpret_cast<struct sockaddr*>(&sa), len);
+  int err = errno;
+  close(fd);
+  if (n < 0) THROW_SYS(env, "sendto(AF_UNIX)", err);
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("nlOpen", Napi::Function::New(env, NlOpen));
+  exports.Set("nlPortId", Napi::Function::New(env, NlPortId));
+  exports.Set("nlSend", Napi::Function::New(env, NlSend));
+  exports.Set("nlRecv", Napi::Function::New(env, NlRecv));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("watch", Napi::Function::New(env, WatchFd));
+  exports.Set("unwatch", Napi::Function::New(env, Unwatch));
+  exports.Set("packetSend", Napi::Function::New(env, PacketSend));
+  exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vipd_native, Init)

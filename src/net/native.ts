@@ -1,0 +1,53 @@
+// Loads the compiled addon (build/Release/vipd_native.node, built by `npm ci`).
+// ESM cannot import a .node file, so go through createRequire.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface WatchHandle {
+  readonly __watch: unique symbol;
+}
+
+export interface NativeAddon {
+  nlOpen(protocol: number, groups: number): number;
+  nlPortId(fd: number): number;
+  nlSend(fd: number, buf: Buffer): number;
+  nlRecv(fd: number, timeoutMs: number): Buffer | null;
+  close(fd: number): void;
+  watch(fd: number, cb: (status: number) => void): WatchHandle;
+  unwatch(handle: WatchHandle): void;
+  packetSend(ifindex: number, frame: Buffer): void;
+  unixDgramSend(path: string, buf: Buffer): void;
+}
+
+/** An error from a system call, as the addon throws it. */
+export interface SysError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+let addon: NativeAddon | undefined;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('vipd: package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const root = packageRoot();
+  const file = join(root, 'build', 'Release', 'vipd_native.node');
+  if (!existsSync(file)) {
+    throw new Error(`vipd: native addon missing (${file}); build it with "npm ci" or "npm run install" in ${root}`);
+  }
+  addon = createRequire(import.meta.url)(file) as NativeAddon;
+  return addon;
+}

@@ -1,0 +1,251 @@
+// Netlink message framing (netlink(7)): headers, attributes, requests, dumps,
+// ACKs and errors. Pure encode/decode plus a small synchronous request client
+// over the native socket.
+
+import { constants as osConstants } from 'node:os';
+import { native } from './native.js';
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+
+export const NLMSG_HDRLEN = 16;
+export const NLA_HDRLEN = 4;
+export const NLA_F_NESTED = 0x8000;
+const NLA_TYPE_MASK = 0x3fff;
+
+export interface NlMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  /** The payload after the 16-byte header. */
+  payload: Buffer;
+}
+
+export const align4 = (n: number): number => (n + 3) & ~3;
+
+/** One attribute: type + value, value padded to 4 bytes on the wire. */
+export interface Attr {
+  type: number;
+  value: Buffer;
+}
+
+export function encodeAttr(type: number, value: Buffer): Buffer {
+  const len = NLA_HDRLEN + value.length;
+  const out = Buffer.alloc(align4(len));
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(type, 2);
+  value.copy(out, NLA_HDRLEN);
+  return out;
+}
+
+export function encodeAttrs(attrs: readonly Attr[]): Buffer {
+  return Buffer.concat(attrs.map((a) => encodeAttr(a.type, a.value)));
+}
+
+export const attrU8 = (type: number, v: number): Attr => ({ type, value: Buffer.of(v & 0xff) });
+export function attrU16(type: number, v: number): Attr {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return { type, value: b };
+}
+export function attrU32(type: number, v: number): Attr {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return { type, value: b };
+}
+/** NUL-terminated string attribute. */
+export const attrStr = (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s), Buffer.of(0)]) });
+export const attrNested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: encodeAttrs(attrs) });
+
+/** Parses attributes; the last one of a type wins. Malformed tails are ignored. */
+export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + NLA_HDRLEN, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+/** NUL-terminated string value. */
+export function attrString(v: Buffer | undefined): string | undefined {
+  if (!v) return undefined;
+  const nul = v.indexOf(0);
+  return v.subarray(0, nul < 0 ? v.length : nul).toString();
+}
+
+export function encodeMessage(type: number, flags: number, seq: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(NLMSG_HDRLEN);
+  const len = NLMSG_HDRLEN + payload.length;
+  head.writeUInt32LE(len, 0);
+  head.writeUInt16LE(type, 4);
+  head.writeUInt16LE(flags, 6);
+  head.writeUInt32LE(seq >>> 0, 8);
+  head.writeUInt32LE(0, 12);
+  const pad = Buffer.alloc(align4(len) - len);
+  return Buffer.concat([head, payload, pad]);
+}
+
+/** Splits one datagram into messages; stops at a malformed header. */
+export function parseMessages(buf: Buffer): NlMessage[] {
+  const out: NlMessage[] = [];
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += align4(len);
+  }
+  return out;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, num]) => [num, name]));
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/** A kernel error answered to a netlink request. */
+export class NetlinkError extends Error {
+  constructor(
+    readonly code: string,
+    readonly errno: number,
+    readonly operation: string,
+    readonly extAck?: string,
+  ) {
+    super(`${operation}: ${code}${extAck ? ` (${extAck})` : ''}`);
+    this.name = 'NetlinkError';
+  }
+}
+
+const NLMSGERR_ATTR_MSG = 1;
+const NLM_F_CAPPED = 0x100;
+const NLM_F_ACK_TLVS = 0x200;
+
+/** Decodes an NLMSG_ERROR payload: errno (0 = ACK) and the extended-ack message, if any. */
+export function parseError(msg: NlMessage): { errno: number; extAck?: string } {
+  if (msg.payload.length < 4) return { errno: 0 };
+  const errno = -msg.payload.readInt32LE(0);
+  let extAck: string | undefined;
+  if (msg.flags & NLM_F_ACK_TLVS) {
+    // struct nlmsgerr: error + the original header (+ its payload unless capped).
+    const origLen = msg.payload.length >= 20 ? msg.payload.readUInt32LE(4) : 16;
+    const skip = 4 + (msg.flags & NLM_F_CAPPED ? 16 : align4(origLen));
+    if (skip < msg.payload.length) extAck = attrString(parseAttrs(msg.payload.subarray(skip)).get(NLMSGERR_ATTR_MSG));
+  }
+  return extAck ? { errno, extAck } : { errno };
+}
+
+/** A netlink socket used for request/response (one outstanding batch at a time). */
+export class NetlinkSocket {
+  private readonly fd: number;
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private closed = false;
+
+  constructor(
+    readonly protocol: number,
+    /** Reply timeout; the kernel answers in microseconds, this only guards against a lost reply. */
+    private readonly timeoutMs = 5000,
+  ) {
+    this.fd = native().nlOpen(protocol, 0);
+  }
+
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  /**
+   * Sends one request and collects the answer: the data messages of a dump (until
+   * NLMSG_DONE), or the ACK. A kernel error throws NetlinkError naming `operation`.
+   */
+  request(type: number, flags: number, payload: Buffer, operation: string): NlMessage[] {
+    const seq = this.nextSeq();
+    native().nlSend(this.fd, encodeMessage(type, flags | NLM_F_REQUEST, seq, payload));
+    const out: NlMessage[] = [];
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    for (;;) {
+      const buf = native().nlRecv(this.fd, this.timeoutMs);
+      if (!buf) throw new NetlinkError('ETIMEDOUT', 110, operation);
+      for (const m of parseMessages(buf)) {
+        if (m.seq !== seq) continue; // a stale answer to an earlier, timed-out request
+        if (m.type === NLMSG_ERROR) {
+          const { errno, extAck } = parseError(m);
+          if (errno !== 0) throw new NetlinkError(errnoName(errno), errno, operation, extAck);
+          return out; // ACK
+        }
+        if (m.type === NLMSG_DONE) return out;
+        if (m.type === NLMSG_NOOP || m.type === NLMSG_OVERRUN) continue;
+        out.push(m);
+        if (!dump && !(m.flags & NLM_F_MULTI) && !(flags & NLM_F_ACK)) return out;
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().close(this.fd);
+  }
+}
+
+/** A netlink socket subscribed to multicast groups; calls back on every readable event. */
+export class NetlinkMonitor {
+  private readonly fd: number;
+  private readonly handle;
+  private closed = false;
+
+  constructor(protocol: number, groups: number, onMessages: (msgs: NlMessage[], overrun: boolean) => void) {
+    const n = native();
+    this.fd = n.nlOpen(protocol, groups);
+    this.handle = n.watch(this.fd, () => {
+      const msgs: NlMessage[] = [];
+      let overrun = false;
+      for (;;) {
+        let buf: Buffer | null;
+        try {
+          buf = n.nlRecv(this.fd, -1);
+        } catch (err) {
+          // ENOBUFS: the kernel dropped events; the caller re-reads the whole state.
+          if ((err as { code?: string }).code === 'ENOBUFS') {
+            overrun = true;
+            continue;
+          }
+          throw err;
+        }
+        if (!buf) break;
+        msgs.push(...parseMessages(buf));
+      }
+      if (!this.closed) onMessages(msgs, overrun);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().unwatch(this.handle);
+    native().close(this.fd);
+  }
+}

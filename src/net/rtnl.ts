@@ -1,0 +1,183 @@
+// rtnetlink (rtnetlink(7)): links and IPv4 addresses. Encoders and decoders are
+// pure; RtNetlink wraps them over a NetlinkSocket.
+
+import { ipv4ToBytes } from '../vrrp/ipv4.js';
+import {
+  attrStr,
+  attrString,
+  encodeAttrs,
+  NetlinkError,
+  NetlinkSocket,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  type Attr,
+  type NlMessage,
+  parseAttrs,
+} from './netlink.js';
+
+export const NETLINK_ROUTE = 0;
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+export const RTMGRP_LINK = 0x1;
+export const RTMGRP_IPV4_IFADDR = 0x10;
+
+const AF_INET = 2;
+const IFLA_ADDRESS = 1;
+const IFLA_IFNAME = 3;
+const IFLA_OPERSTATE = 16;
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_LABEL = 3;
+const IFA_FLAGS = 8;
+export const IFF_UP = 0x1;
+export const IFF_RUNNING = 0x40;
+export const IFF_LOWER_UP = 0x10000;
+export const IFA_F_SECONDARY = 0x1;
+const RT_SCOPE_UNIVERSE = 0;
+
+export interface Link {
+  index: number;
+  name: string;
+  flags: number;
+  /** aa:bb:cc:dd:ee:ff, or '' for links without a hardware address. */
+  mac: string;
+  operstate: number;
+  /** Administratively up and carrier present: the link can carry VRRP. */
+  usable: boolean;
+}
+
+export interface Ipv4Address {
+  index: number;
+  address: string;
+  prefix: number;
+  flags: number;
+  label?: string;
+  secondary: boolean;
+}
+
+export function formatMac(b: Buffer | undefined): string {
+  if (!b || b.length !== 6) return '';
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** struct ifinfomsg (16 bytes). */
+export function encodeIfinfomsg(index = 0): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeInt32LE(index, 4);
+  return b;
+}
+
+export function decodeLink(m: NlMessage): Link | undefined {
+  if (m.payload.length < 16) return undefined;
+  const index = m.payload.readInt32LE(4);
+  const flags = m.payload.readUInt32LE(8);
+  const attrs = parseAttrs(m.payload.subarray(16));
+  const name = attrString(attrs.get(IFLA_IFNAME));
+  if (!name) return undefined;
+  const op = attrs.get(IFLA_OPERSTATE);
+  return {
+    index,
+    name,
+    flags,
+    mac: formatMac(attrs.get(IFLA_ADDRESS)),
+    operstate: op && op.length >= 1 ? op[0]! : 0,
+    usable: (flags & IFF_UP) !== 0 && (flags & IFF_RUNNING) !== 0,
+  };
+}
+
+/** struct ifaddrmsg (8 bytes) + attributes for an IPv4 address. */
+export function encodeAddrRequest(index: number, address: string, prefix: number, label?: string): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt8(AF_INET, 0);
+  head.writeUInt8(prefix, 1);
+  head.writeUInt8(0, 2);
+  head.writeUInt8(RT_SCOPE_UNIVERSE, 3);
+  head.writeUInt32LE(index, 4);
+  const ip = Buffer.from(ipv4ToBytes(address));
+  const attrs: Attr[] = [
+    { type: IFA_LOCAL, value: ip },
+    { type: IFA_ADDRESS, value: ip },
+  ];
+  if (label) attrs.push(attrStr(IFA_LABEL, label));
+  return Buffer.concat([head, encodeAttrs(attrs)]);
+}
+
+export function decodeAddress(m: NlMessage): Ipv4Address | undefined {
+  if (m.payload.length < 8 || m.payload[0] !== AF_INET) return undefined;
+  const prefix = m.payload[1]!;
+  let flags = m.payload[2]!;
+  const index = m.payload.readUInt32LE(4);
+  const attrs = parseAttrs(m.payload.subarray(8));
+  const local = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+  if (!local || local.length !== 4) return undefined;
+  const f = attrs.get(IFA_FLAGS);
+  if (f && f.length === 4) flags = f.readUInt32LE(0);
+  const label = attrString(attrs.get(IFA_LABEL));
+  return {
+    index,
+    address: [...local].join('.'),
+    prefix,
+    flags,
+    ...(label ? { label } : {}),
+    secondary: (flags & IFA_F_SECONDARY) !== 0,
+  };
+}
+
+export class RtNetlink {
+  private readonly sock = new NetlinkSocket(NETLINK_ROUTE);
+
+  links(): Link[] {
+    return this.sock
+      .request(RTM_GETLINK, NLM_F_DUMP, encodeIfinfomsg(), 'list links')
+      .filter((m) => m.type === RTM_NEWLINK)
+      .map(decodeLink)
+      .filter((l): l is Link => l !== undefined);
+  }
+
+  addresses(): Ipv4Address[] {
+    const req = Buffer.alloc(8);
+    req.writeUInt8(AF_INET, 0);
+    return this.sock
+      .request(RTM_GETADDR, NLM_F_DUMP, req, 'list addresses')
+      .filter((m) => m.type === RTM_NEWADDR)
+      .map(decodeAddress)
+      .filter((a): a is Ipv4Address => a !== undefined);
+  }
+
+  /** Adds an IPv4 address; false if the interface already has it. */
+  addAddress(index: number, address: string, prefix: number, label?: string): boolean {
+    try {
+      this.sock.request(
+        RTM_NEWADDR,
+        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        encodeAddrRequest(index, address, prefix, label),
+        `add address ${address}/${prefix} to ifindex ${index}`,
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof NetlinkError && err.code === 'EEXIST') return false;
+      throw err;
+    }
+  }
+
+  /** Removes an IPv4 address; false if the interface does not have it. */
+  delAddress(index: number, address: string, prefix: number): boolean {
+    try {
+      this.sock.request(RTM_DELADDR, NLM_F_ACK, encodeAddrRequest(index, address, prefix), `delete address ${address}/${prefix} from ifindex ${index}`);
+      return true;
+    } catch (err) {
+      if (err instanceof NetlinkError && (err.code === 'EADDRNOTAVAIL' || err.code === 'ENODEV')) return false;
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}

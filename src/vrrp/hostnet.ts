@@ -1,0 +1,58 @@
+// The real host: links and addresses over rtnetlink, gratuitous ARP over
+// AF_PACKET (both through the native addon). Queries read the kernel afresh —
+// a dump costs microseconds, and a cache would only add a way to be wrong.
+
+import { sendGratuitousArp } from '../net/garp.js';
+import { NetlinkMonitor } from '../net/netlink.js';
+import { NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_LINK, RtNetlink, type Link } from '../net/rtnl.js';
+import type { HostLinks, LinkState } from './router.js';
+
+export function hostLinks(): HostLinks {
+  const rt = new RtNetlink();
+  const find = (name: string): Link | undefined => rt.links().find((l) => l.name === name);
+  const indexOf = (name: string): number => {
+    const l = find(name);
+    if (!l) throw new Error(`interface ${name} does not exist`);
+    return l.index;
+  };
+  return {
+    link(name) {
+      const l = find(name);
+      return l ? { index: l.index, mac: l.mac } : undefined;
+    },
+    linkState(name): LinkState | undefined {
+      const l = find(name);
+      return l ? { index: l.index, usable: l.usable } : undefined;
+    },
+    primaryIpv4(name, exclude) {
+      const l = find(name);
+      if (!l) return undefined;
+      const mine = rt.addresses().filter((a) => a.index === l.index && !exclude.has(a.address));
+      return (mine.find((a) => !a.secondary) ?? mine[0])?.address;
+    },
+    addAddress(device, address, prefix, label) {
+      return rt.addAddress(indexOf(device), address, prefix, label);
+    },
+    delAddress(device, address, prefix) {
+      const l = find(device);
+      return l ? rt.delAddress(l.index, address, prefix) : false;
+    },
+    sendGratuitousArp(ifindex, mac, ip) {
+      sendGratuitousArp(ifindex, mac, ip);
+    },
+    watch(onChange) {
+      // Coalesce a burst of events (an interface going down withdraws routes,
+      // addresses, ...) into one level-triggered refresh.
+      let pending = false;
+      const mon = new NetlinkMonitor(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR, () => {
+        if (pending) return;
+        pending = true;
+        setImmediate(() => {
+          pending = false;
+          onChange();
+        });
+      });
+      return { close: () => mon.close() };
+    },
+  };
+}
