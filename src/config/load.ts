@@ -1,0 +1,566 @@
+// Reads /etc/vipd/vipd.yaml into the typed Config. Every problem is reported
+// at once, each as `file:line:col: path.to.key: what is wrong; valid: ...`,
+// and nothing is half-applied: a config either loads whole or not at all.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
+import type {
+  Config,
+  GarpConfig,
+  GlobalConfig,
+  NotifyScripts,
+  SyncGroupConfig,
+  TrackInterface,
+  VirtualIp,
+  VrrpInstanceConfig,
+} from './types.js';
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/vipd/vipd.yaml';
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (dist < bestD) [best, bestD] = [c, dist];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IFNAME = /^[^\s/:]{1,15}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (typeof v === 'string') return `string "${v}"`;
+  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'boolean') return `boolean ${v}`;
+  if (Array.isArray(v)) return 'a list';
+  return 'a map';
+}
+
+// ---------------------------------------------------------------------------
+// The walker: typed reads from YAML nodes that record issues with positions.
+
+class Reader {
+  readonly issues: ConfigIssue[] = [];
+
+  constructor(
+    readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+
+  issue(node: Node | undefined | null, path: string, message: string, offset?: number): void {
+    const at = offset ?? (node?.range ? node.range[0] : 0);
+    const { line, col } = this.lines.linePos(at);
+    this.issues.push({ file: this.file, line, col, path, message });
+  }
+}
+
+/** A YAML map under validation: knows its keys, their nodes and positions. */
+class MapView {
+  private readonly entries = new Map<string, { key: Scalar; value: Node | null }>();
+
+  constructor(
+    private readonly r: Reader,
+    readonly node: YAMLMap,
+    readonly path: string,
+  ) {
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      if (!isScalar(key) || typeof key.value !== 'string') {
+        r.issue(key ?? node, path, `keys must be plain names, got ${describe(isScalar(key) ? key.value : undefined)}`);
+        continue;
+      }
+      if (this.entries.has(key.value)) r.issue(key, this.sub(key.value), `duplicate key "${key.value}"; each key may appear once`);
+      this.entries.set(key.value, { key, value: pair.value as Node | null });
+    }
+  }
+
+  sub(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The value node of a key, or undefined when absent. */
+  value(key: string): Node | null | undefined {
+    return this.entries.get(key)?.value;
+  }
+
+  keyNode(key: string): Scalar | undefined {
+    return this.entries.get(key)?.key;
+  }
+
+  /** Reports every key not in `allowed`, with a suggestion. */
+  allowOnly(allowed: readonly string[]): void {
+    for (const [k, { key }] of this.entries) {
+      if (allowed.includes(k)) continue;
+      const guess = didYouMean(k, allowed);
+      this.r.issue(key, this.sub(k), `unknown key "${k}"${guess ? `; did you mean "${guess}"?` : ''} valid keys: ${allowed.join(', ')}`);
+    }
+  }
+}
+
+type Check<T> = (v: unknown) => { ok: true; value: T } | { ok: false; why: string };
+
+const scalarValue = (n: Node | null | undefined): unknown => (isScalar(n) ? n.value : isMap(n) ? {} : isSeq(n) ? [] : null);
+
+function num(min: number, max: number, opts: { integer?: boolean; unit?: string; step?: number } = {}): Check<number> {
+  const what = `${opts.integer ? 'an integer' : 'a number'} ${min}..${max}${opts.unit ? ` (${opts.unit})` : ''}${opts.step ? ` in steps of ${opts.step}` : ''}`;
+  return (v) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return { ok: false, why: `expected ${what}, got ${describe(v)}` };
+    if (opts.integer && !Number.isInteger(v)) return { ok: false, why: `${v} is not a whole number; valid: ${what}` };
+    if (v < min || v > max) return { ok: false, why: `${v} is out of range; valid: ${what}` };
+    if (opts.step) {
+      const steps = v / opts.step;
+      if (Math.abs(steps - Math.round(steps)) > 1e-6) return { ok: false, why: `${v} is not a multiple of ${opts.step}; valid: ${what}` };
+    }
+    return { ok: true, value: v };
+  };
+}
+
+const bool: Check<boolean> = (v) =>
+  typeof v === 'boolean'
+    ? { ok: true, value: v }
+    : { ok: false, why: `expected true or false, got ${describe(v)}${typeof v === 'string' && /^(yes|no|on|off)$/i.test(v) ? ' (YAML 1.2: write true or false)' : ''}` };
+
+function oneOf<T extends string | number>(values: readonly T[]): Check<T> {
+  return (v) => {
+    if (values.includes(v as T)) return { ok: true, value: v as T };
+    const guess = typeof v === 'string' ? didYouMean(v, values.map(String)) : undefined;
+    return { ok: false, why: `${describe(v)} is not allowed${guess ? `; did you mean "${guess}"?` : ''} valid: ${values.join(' | ')}` };
+  };
+}
+
+function str(what: string, test: (s: string) => string | undefined = () => undefined): Check<string> {
+  return (v) => {
+    if (typeof v !== 'string' || v === '') return { ok: false, why: `expected ${what}, got ${describe(v)}` };
+    const bad = test(v);
+    return bad ? { ok: false, why: `${bad}; valid: ${what}` } : { ok: true, value: v };
+  };
+}
+
+const ipv4 = (what = 'an IPv4 address like 192.0.2.10'): Check<string> =>
+  str(what, (s) => (DOTTED_QUAD.test(s) ? undefined : `"${s}" is not a dotted-quad IPv4 address`));
+const ifname = str('an interface name (1..15 characters, no "/", ":" or spaces)', (s) => (IFNAME.test(s) ? undefined : `"${s}" is not a valid interface name`));
+const script = str('an absolute path to a script, e.g. /etc/vipd/notify.sh', (s) => (s.startsWith('/') ? undefined : `"${s}" must be an absolute path`));
+
+// ---------------------------------------------------------------------------
+
+class Parser {
+  constructor(private readonly r: Reader) {}
+
+  /** Reads a key with a check; issues on failure; returns fallback when absent or bad. */
+  get<T>(m: MapView, key: string, check: Check<T>): T | undefined {
+    if (!m.has(key)) return undefined;
+    const node = m.value(key);
+    const res = check(scalarValue(node));
+    if (!res.ok) {
+      this.r.issue(node ?? m.keyNode(key), m.sub(key), res.why);
+      return undefined;
+    }
+    return res.value;
+  }
+
+  map(node: Node | null | undefined, path: string, what: string): MapView | undefined {
+    if (isMap(node)) return new MapView(this.r, node, path);
+    this.r.issue(node, path, `expected ${what}, got ${describe(scalarValue(node))}`);
+    return undefined;
+  }
+
+  /** A list, or a single scalar standing for a list of one. */
+  list(m: MapView, key: string): Node[] | undefined {
+    const node = m.value(key);
+    if (!m.has(key)) return undefined;
+    if (isSeq(node)) return node.items as Node[];
+    if (isScalar(node)) return [node];
+    this.r.issue(node ?? m.keyNode(key), m.sub(key), `expected a list, got ${describe(scalarValue(node))}`);
+    return [];
+  }
+
+  check<T>(node: Node, path: string, check: Check<T>): T | undefined {
+    const res = check(scalarValue(node));
+    if (!res.ok) {
+      this.r.issue(node, path, res.why);
+      return undefined;
+    }
+    return res.value;
+  }
+
+  global(node: Node | null | undefined): GlobalConfig {
+    const def: GlobalConfig = { routerId: hostname(), controlSocket: '/run/vipd/vipd.sock', logLevel: 'info', scriptTimeoutMs: 10_000 };
+    if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
+    const m = this.map(node, 'global', 'a map of global settings');
+    if (!m) return def;
+    m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout']);
+    const abs = str('an absolute path', (s) => (s.startsWith('/') ? undefined : `"${s}" is not absolute`));
+    const t = this.get(m, 'script_timeout', num(0.1, 3600, { unit: 'seconds' }));
+    return {
+      routerId: this.get(m, 'router_id', str('a name for this host')) ?? def.routerId,
+      logLevel: this.get(m, 'log_level', oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)) ?? def.logLevel,
+      controlSocket: this.get(m, 'control_socket', abs) ?? def.controlSocket,
+      scriptTimeoutMs: t !== undefined ? Math.round(t * 1000) : def.scriptTimeoutMs,
+    };
+  }
+
+  notify(m: MapView): NotifyScripts {
+    const out: NotifyScripts = {};
+    const keys = [
+      ['notify_master', 'master'],
+      ['notify_backup', 'backup'],
+      ['notify_fault', 'fault'],
+      ['notify_stop', 'stop'],
+      ['notify', 'any'],
+    ] as const;
+    for (const [key, field] of keys) {
+      const v = this.get(m, key, script);
+      if (v !== undefined) out[field] = v;
+    }
+    return out;
+  }
+
+  vip(node: Node, path: string, iface: string): VirtualIp | undefined {
+    let addrNode: Node = node;
+    let device = iface;
+    let label: string | undefined;
+    let addrPath = path;
+    if (isMap(node)) {
+      const m = new MapView(this.r, node, path);
+      m.allowOnly(['address', 'device', 'label']);
+      if (!m.has('address')) {
+        this.r.issue(node, path, 'missing key "address"; valid: {address: 192.0.2.100/24, device: eth0, label: eth0:vip}');
+        return undefined;
+      }
+      addrNode = m.value('address') ?? node;
+      addrPath = m.sub('address');
+      device = this.get(m, 'device', ifname) ?? iface;
+      label = this.get(m, 'label', str('a label "<device>:<name>", at most 15 characters'));
+      if (label !== undefined && (!label.startsWith(`${device}:`) || label.length > 15)) {
+        this.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 characters (a Linux rule); valid: e.g. ${device}:vip`.slice(0, 200));
+        label = undefined;
+      }
+    }
+    const text = this.check(addrNode, addrPath, str('an address like 192.0.2.100/24'));
+    if (text === undefined) return undefined;
+    const [addr, len, extra] = text.split('/');
+    const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
+    if (extra !== undefined || !addr || !DOTTED_QUAD.test(addr)) {
+      this.r.issue(addrNode, addrPath, `"${text}" is not an IPv4 address; ${valid}`);
+      return undefined;
+    }
+    const prefix = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
+    if (!(prefix >= 1 && prefix <= 32)) {
+      this.r.issue(addrNode, addrPath, `prefix length "/${len}" is out of range; ${valid}`);
+      return undefined;
+    }
+    const first = Number(addr.split('.')[0]);
+    if (addr === '0.0.0.0' || addr === '255.255.255.255' || (first >= 224 && first <= 239)) {
+      this.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
+      return undefined;
+    }
+    return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
+  }
+
+  instance(name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {
+    const path = `vrrp_instances.${name}`;
+    if (!NAME.test(name)) this.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
+    const m = this.map(node ?? keyNode, path, 'a map of instance settings');
+    if (!m) return undefined;
+    m.allowOnly([
+      'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress',
+      'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
+      'answer_lower_priority', 'track_interface', 'notify_master', 'notify_backup', 'notify_fault',
+      'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh',
+    ]);
+    const required = (key: string, hint: string): void => {
+      if (!m.has(key)) this.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
+    };
+    required('interface', 'the interface VRRP runs on, e.g. interface: eth0');
+    required('vrid', 'vrid: 1..255, the same on both directors');
+    required('virtual_ipaddress', 'a list of addresses, e.g. virtual_ipaddress: [192.0.2.100/24]');
+
+    const iface = this.get(m, 'interface', ifname);
+    const vrid = this.get(m, 'vrid', num(1, 255, { integer: true }));
+    const priority = this.get(m, 'priority', num(1, 255, { integer: true })) ?? 100;
+    const version = this.get(m, 'version', oneOf([2, 3] as const)) ?? 3;
+
+    let advertIntervalCs = 100;
+    if (m.has('advert_int')) {
+      const check = version === 2 ? num(1, 255, { integer: true, unit: 'seconds, VRRPv2 counts whole seconds' }) : num(0.01, 40.95, { unit: 'seconds', step: 0.01 });
+      const v = this.get(m, 'advert_int', check);
+      if (v !== undefined) advertIntervalCs = Math.round(v * 100);
+    }
+    const v3Checksum = this.get(m, 'v3_checksum', oneOf(['pseudo-header', 'message'] as const)) ?? 'pseudo-header';
+    if (m.has('v3_checksum') && version === 2) this.r.issue(m.keyNode('v3_checksum'), m.sub('v3_checksum'), 'v3_checksum applies to VRRPv3 only; remove it or set version: 3');
+
+    const virtualIps: VirtualIp[] = [];
+    const vipNodes = this.list(m, 'virtual_ipaddress');
+    if (vipNodes && vipNodes.length === 0 && m.has('virtual_ipaddress'))
+      this.r.issue(m.value('virtual_ipaddress') ?? m.keyNode('virtual_ipaddress'), m.sub('virtual_ipaddress'), 'the list is empty; valid: at least one address, e.g. [192.0.2.100/24]');
+    (vipNodes ?? []).forEach((n, i) => {
+      const v = this.vip(n, `${m.sub('virtual_ipaddress')}[${i}]`, iface ?? '');
+      if (!v) return;
+      if (virtualIps.some((o) => o.address === v.address)) this.r.issue(n, `${m.sub('virtual_ipaddress')}[${i}]`, `${v.address} is listed twice; list each virtual IP once`);
+      else virtualIps.push(v);
+    });
+
+    const unicastSrcIp = this.get(m, 'unicast_src_ip', ipv4());
+    const unicastPeers: string[] = [];
+    (this.list(m, 'unicast_peer') ?? []).forEach((n, i) => {
+      const p = this.check(n, `${m.sub('unicast_peer')}[${i}]`, ipv4('a peer IPv4 address like 192.0.2.12'));
+      if (p !== undefined) unicastPeers.push(p);
+    });
+
+    let authPass: string | undefined;
+    if (m.has('authentication')) {
+      const a = this.map(m.value('authentication') ?? m.keyNode('authentication'), m.sub('authentication'), 'a map {auth_type: PASS, auth_pass: ...}');
+      if (a) {
+        a.allowOnly(['auth_type', 'auth_pass']);
+        if (version !== 2) this.r.issue(m.keyNode('authentication'), m.sub('authentication'), 'authentication is VRRPv2 only (RFC 5798 removed it); remove it or set version: 2');
+        const t = this.get(a, 'auth_type', oneOf(['PASS'] as const));
+        if (a.has('auth_type') && t === undefined && scalarValue(a.value('auth_type')) === 'AH') {
+          // oneOf already reported it; AH is the one a keepalived user may try.
+        }
+        if (!a.has('auth_type')) this.r.issue(a.node, a.sub('auth_type'), 'missing key "auth_type"; valid: PASS');
+        if (!a.has('auth_pass')) this.r.issue(a.node, a.sub('auth_pass'), 'missing key "auth_pass"; valid: a password of 1..8 characters');
+        authPass = this.get(a, 'auth_pass', str('a password of 1..8 characters', (s) => (Buffer.byteLength(s) <= 8 ? undefined : `"${s}" is longer than 8 bytes (VRRPv2 carries 8)`)));
+      }
+    }
+
+    let preempt = this.get(m, 'preempt', bool) ?? true;
+    const nopreempt = this.get(m, 'nopreempt', bool);
+    if (nopreempt === true) {
+      if (m.has('preempt') && preempt) this.r.issue(m.keyNode('nopreempt'), m.sub('nopreempt'), 'conflicts with preempt: true; valid: set only one of them');
+      preempt = false;
+    }
+    const preemptDelay = this.get(m, 'preempt_delay', num(0, 1000, { unit: 'seconds' })) ?? 0;
+    const answerLowerPriority = this.get(m, 'answer_lower_priority', bool) ?? true;
+
+    const trackInterfaces: TrackInterface[] = [];
+    (this.list(m, 'track_interface') ?? []).forEach((n, i) => {
+      const p = `${m.sub('track_interface')}[${i}]`;
+      if (isMap(n)) {
+        const t = new MapView(this.r, n, p);
+        t.allowOnly(['name', 'weight']);
+        if (!t.has('name')) this.r.issue(n, p, 'missing key "name"; valid: {name: eth1, weight: -20}');
+        const tn = this.get(t, 'name', ifname);
+        const w = this.get(t, 'weight', num(-253, 253, { integer: true, unit: '0 = FAULT while down' })) ?? 0;
+        if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w });
+      } else {
+        const tn = this.check(n, p, ifname);
+        if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0 });
+      }
+    });
+
+    const secs = (key: string, min: number, max: number, def: number): number => {
+      const v = this.get(m, key, num(min, max, { unit: 'seconds' }));
+      return Math.round((v ?? def) * 1000);
+    };
+    const garp: GarpConfig = {
+      count: this.get(m, 'garp_master_repeat', num(1, 100, { integer: true })) ?? 5,
+      intervalMs: secs('garp_interval', 0, 1, 0),
+      repeatDelayMs: secs('garp_master_delay', 0, 1000, 5),
+      refreshMs: secs('garp_master_refresh', 0, 86400, 0),
+    };
+    if (garp.refreshMs > 0 && garp.refreshMs < 1000)
+      this.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
+
+    if (iface === undefined || vrid === undefined) return undefined;
+    return {
+      name,
+      interface: iface,
+      vrid,
+      priority,
+      advertIntervalCs,
+      version,
+      v3Checksum,
+      virtualIps,
+      ...(unicastSrcIp !== undefined ? { unicastSrcIp } : {}),
+      unicastPeers,
+      ...(authPass !== undefined ? { authPass } : {}),
+      preempt,
+      preemptDelayMs: Math.round(preemptDelay * 1000),
+      answerLowerPriority,
+      trackInterfaces,
+      notify: this.notify(m),
+      garp,
+    };
+  }
+
+  syncGroup(name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>): SyncGroupConfig | undefined {
+    const path = `vrrp_sync_groups.${name}`;
+    if (!NAME.test(name)) this.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
+    const m = this.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
+    if (!m) return undefined;
+    m.allowOnly(['group', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
+    if (!m.has('group')) this.r.issue(m.node, path, 'missing required key "group"; valid: a list of vrrp_instances names');
+    const members: string[] = [];
+    (this.list(m, 'group') ?? []).forEach((n, i) => {
+      const p = `${m.sub('group')}[${i}]`;
+      const member = this.check(n, p, str('the name of a VRRP instance'));
+      if (member === undefined) return;
+      if (!instances.has(member)) {
+        const guess = didYouMean(member, [...instances.keys()]);
+        this.r.issue(n, p, `no VRRP instance "${member}"${guess ? `; did you mean "${guess}"?` : ''} valid: ${[...instances.keys()].join(', ') || '(no instances defined)'}`);
+        return;
+      }
+      const other = taken.get(member);
+      if (other !== undefined) {
+        this.r.issue(n, p, `instance "${member}" is already in sync group "${other}"; valid: an instance belongs to at most one group`);
+        return;
+      }
+      if (members.includes(member)) {
+        this.r.issue(n, p, `"${member}" is listed twice; list each instance once`);
+        return;
+      }
+      taken.set(member, name);
+      members.push(member);
+    });
+    if (m.has('group') && members.length === 0 && isSeq(m.value('group')) && (m.value('group') as { items: unknown[] }).items.length === 0)
+      this.r.issue(m.value('group') ?? m.node, m.sub('group'), 'the list is empty; valid: one or more instance names');
+    return { name, instances: members, notify: this.notify(m) };
+  }
+}
+
+/** Parses and validates YAML text. Throws ConfigError listing every problem. */
+export function parseConfig(text: string, file: string): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const r = new Reader(file, lineCounter);
+  for (const e of doc.errors) {
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    r.issues.push({ file, line, col, path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}` });
+  }
+  if (r.issues.length > 0) throw new ConfigError(r.issues);
+
+  const p = new Parser(r);
+  const root = doc.contents as Node | null;
+  if (root === null || (isScalar(root) && root.value === null)) {
+    r.issue(undefined, '', 'the file is empty; valid: a map with global, vrrp_instances and vrrp_sync_groups (see etc/vipd/vipd.yaml)');
+    throw new ConfigError(r.issues);
+  }
+  const top = p.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
+  if (!top) throw new ConfigError(r.issues);
+  top.allowOnly(['global', 'vrrp_instances', 'vrrp_sync_groups']);
+
+  const global = p.global(top.value('global'));
+
+  const instances: VrrpInstanceConfig[] = [];
+  const instanceNodes = new Map<string, Node>();
+  if (!top.has('vrrp_instances')) r.issue(top.node, 'vrrp_instances', 'missing; valid: a map of VRRP instances, e.g. vrrp_instances: {VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24]}}');
+  else {
+    const im = p.map(top.value('vrrp_instances') ?? top.keyNode('vrrp_instances'), 'vrrp_instances', 'a map of instance name -> settings');
+    if (im && im.keys().length === 0) r.issue(im.node, 'vrrp_instances', 'no instances; valid: at least one instance');
+    const seen = new Map<string, string>();
+    for (const name of im?.keys() ?? []) {
+      const keyNode = im!.keyNode(name)!;
+      instanceNodes.set(name, keyNode);
+      const inst = p.instance(name, keyNode, im!.value(name) ?? null);
+      if (!inst) continue;
+      const id = `${inst.interface}/${inst.vrid}`;
+      const other = seen.get(id);
+      if (other !== undefined) {
+        const vm = isMap(im!.value(name)) ? new MapView(new Reader(file, lineCounter), im!.value(name) as YAMLMap, '') : undefined;
+        r.issue(vm?.value('vrid') ?? keyNode, `vrrp_instances.${name}.vrid`, `vrid ${inst.vrid} on ${inst.interface} is already used by instance "${other}"; valid: a vrid unique per interface`);
+        continue;
+      }
+      seen.set(id, name);
+      instances.push(inst);
+    }
+  }
+
+  const syncGroups: SyncGroupConfig[] = [];
+  if (top.has('vrrp_sync_groups')) {
+    const gv = top.value('vrrp_sync_groups');
+    if (!(isScalar(gv) && gv.value === null)) {
+      const gm = p.map(gv ?? top.keyNode('vrrp_sync_groups'), 'vrrp_sync_groups', 'a map of group name -> {group: [...]}');
+      const taken = new Map<string, string>();
+      for (const name of gm?.keys() ?? []) {
+        const g = p.syncGroup(name, gm!.keyNode(name)!, gm!.value(name) ?? null, instanceNodes, taken);
+        if (g) syncGroups.push(g);
+      }
+    }
+  }
+
+  if (r.issues.length > 0) {
+    r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(r.issues);
+  }
+  return { file, global, instances, syncGroups };
+}
+
+/** Reads and validates a config file. */
+export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const fix = e.code === 'ENOENT' ? `create it (see etc/vipd/vipd.yaml) or pass -c FILE` : e.code === 'EACCES' ? 'run as root or fix its permissions' : 'pass -c FILE';
+    throw new ConfigError([{ file: abs, line: 1, col: 1, path: '', message: `cannot read: ${e.code ?? e.message}; ${fix}` }]);
+  }
+  return parseConfig(text, abs);
+}
+
+/** A short human summary for `vipd check`. */
+export function summarize(cfg: Config): string {
+  const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
+  const lines = [`OK ${cfg.file}: ${n(cfg.instances.length, 'VRRP instance')}, ${n(cfg.syncGroups.length, 'sync group')}`];
+  for (const i of cfg.instances) {
+    const vips = i.virtualIps.map((v) => `${v.address}/${v.prefix}${v.device !== i.interface ? ` dev ${v.device}` : ''}`);
+    const parts = [
+      `  ${i.name}`,
+      i.interface,
+      `vrid ${i.vrid}`,
+      `prio ${i.priority}`,
+      `v${i.version}`,
+      `advert ${i.advertIntervalCs / 100}s`,
+      vips.join(' '),
+      i.preempt ? (i.preemptDelayMs ? `preempt after ${i.preemptDelayMs / 1000}s` : 'preempt') : 'nopreempt',
+      i.unicastPeers.length ? `unicast to ${i.unicastPeers.join(',')}` : 'multicast',
+      ...(i.authPass !== undefined ? ['auth PASS'] : []),
+      ...(i.trackInterfaces.length ? [`track ${i.trackInterfaces.map((t) => (t.weight ? `${t.name}(${t.weight > 0 ? '+' : ''}${t.weight})` : t.name)).join(',')}`] : []),
+    ];
+    lines.push(parts.join(' '));
+  }
+  for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
+  return lines.join('\n');
+}
