@@ -83,6 +83,8 @@ export class VrrpFsm {
   private ownFaults: string[] = [];
   private groupFault = false;
   private masterIp: string | undefined;
+  /** The master that resigned with priority 0, while its Skew_Time runs. */
+  private resignedIp: string | undefined;
   private masterPriority = NONE;
   private lastSplitBrainGarp = -Infinity;
 
@@ -187,7 +189,9 @@ export class VrrpFsm {
         if (this.st !== 'BACKUP') break;
         return this.enterMaster(
           now,
-          this.masterIp === undefined
+          this.resignedIp !== undefined
+            ? `master ${this.resignedIp} resigned (priority 0), took over after skew ${fmtMs(this.skewMs())}`
+            : this.masterIp === undefined
             ? `no master heard for ${fmtMs(this.masterDownMs())}`
             : `master ${this.masterIp} silent for ${fmtMs(this.masterDownMs())}`,
           out,
@@ -311,9 +315,11 @@ export class VrrpFsm {
       out.push({ kind: 'arm-timer', timer: 'master-down', at: now + this.skewMs() });
       this.masterIp = undefined;
       this.masterPriority = NONE;
+      this.resignedIp = rx.src;
       this.lastReason = `master ${rx.src} resigned (priority 0)`;
       return;
     }
+    this.resignedIp = undefined;
     const inPreemptDelay = now < this.startedAt + this.cfg.preemptDelayMs;
     if (!this.cfg.preempt || inPreemptDelay || a.priority >= this.effPriority) {
       if (this.cfg.version === 3) this.masterAdverIntervalCs = a.intervalCs;
@@ -440,6 +446,7 @@ export class VrrpFsm {
   private transition(now: number, to: VrrpState, reason: string, out: Action[], stop = false): void {
     const from = this.st;
     this.st = to;
+    this.resignedIp = undefined;
     this.since = now;
     this.lastReason = reason;
     out.push({ kind: 'transition', from, to, reason, ...(stop ? { stop } : {}) });

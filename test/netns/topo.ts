@@ -1,0 +1,41 @@
+// The standard lab of the VRRP tests and the failover benchmark: two directors
+// (lb1, lb2) and a client (cl) on one LAN (br0, 10.99.0.0/24), plus a second
+// LAN (br1, 10.98.0.0/24) for tracked interfaces and sync groups.
+
+import { Lab } from './lab.js';
+
+export const VIP = '10.99.0.100';
+export const VIP2 = '10.98.0.100';
+export const LB1 = '10.99.0.11';
+export const LB2 = '10.99.0.12';
+export const CLIENT = '10.99.0.50';
+
+export function directorsLab(id: string): Lab {
+  const lab = new Lab(id);
+  lab.addHost('lb1', [
+    { ifname: 'eth0', bridge: 'br0', cidr: `${LB1}/24` },
+    { ifname: 'eth1', bridge: 'br1', cidr: '10.98.0.11/24' },
+  ]);
+  lab.addHost('lb2', [
+    { ifname: 'eth0', bridge: 'br0', cidr: `${LB2}/24` },
+    { ifname: 'eth1', bridge: 'br1', cidr: '10.98.0.12/24' },
+  ]);
+  lab.addHost('cl', [
+    { ifname: 'eth0', bridge: 'br0', cidr: `${CLIENT}/24` },
+    { ifname: 'eth1', bridge: 'br1', cidr: '10.98.0.50/24' },
+  ]);
+  return lab;
+}
+
+/** A vipd VRRP instance in YAML form with test-friendly defaults (0.1 s adverts, one GARP burst). */
+export function instance(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    interface: 'eth0',
+    vrid: 51,
+    priority: 100,
+    advert_int: 0.1,
+    virtual_ipaddress: [`${VIP}/24`],
+    garp_master_delay: 0,
+    ...over,
+  };
+}

@@ -1,0 +1,296 @@
+// VRRP between two real vipd daemons in network namespaces: election, failover,
+// graceful handover, preemption rules, split brain, link tracking, sync groups,
+// unicast, reload. Timings use 0.1 s adverts: Master_Down = 0.3 s + skew.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Lab, sleep, waitFor } from './lab.js';
+import { CLIENT, directorsLab, instance, LB1, LB2, VIP, VIP2 } from './topo.js';
+import { VipdProc } from './vipd.js';
+
+let lab: Lab;
+const running: VipdProc[] = [];
+
+function vipd(host: string, config: Record<string, unknown>): VipdProc {
+  const p = new VipdProc(lab, host, config);
+  running.push(p);
+  return p;
+}
+
+async function pair(c1: Record<string, unknown>, c2: Record<string, unknown>): Promise<[VipdProc, VipdProc]> {
+  const a = vipd('lb1', c1);
+  const b = vipd('lb2', c2);
+  await Promise.all([a.ready(), b.ready()]);
+  return [a, b];
+}
+
+const single = (over: Record<string, unknown> = {}) => ({ vrrp_instances: { VI_1: instance(over) } });
+
+/** Exactly one of the directors holds the VIP, and it is `host`. */
+function holder(): string[] {
+  return ['lb1', 'lb2'].filter((h) => lab.hasAddress(h, VIP));
+}
+
+beforeAll(() => {
+  lab = directorsLab('vr');
+});
+
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    p.kill('SIGKILL');
+    await p.wait().catch(() => undefined);
+  }
+  for (const h of ['lb1', 'lb2']) {
+    lab.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+    lab.ip(h, ['addr', 'del', `${VIP2}/24`, 'dev', 'eth1'], true);
+    lab.setCable(h, 'eth0', true);
+    lab.setCable(h, 'eth1', true);
+    lab.setIsolated(h, 'eth0', false);
+  }
+});
+
+afterAll(async () => {
+  await lab?.destroy();
+});
+
+describe('VRRP between two vipd daemons', () => {
+  it('elects exactly one master, which holds the VIP; the client reaches it', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    await sleep(500); // several advert intervals: nothing moves
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(await b.state('VI_1')).toBe('BACKUP');
+    expect(holder()).toEqual(['lb1']);
+    expect(lab.ping('cl', VIP)).toBe(true);
+    expect(lab.neighbourMac('cl', VIP)).toBe(lab.mac('lb1', 'eth0'));
+    // One transition each into the final state, with a reason.
+    const t = a.transitions('VI_1').map((l) => l.to);
+    expect(t).toEqual(['BACKUP', 'MASTER']);
+    expect(a.transitions('VI_1').every((l) => typeof l.reason === 'string' && (l.reason as string).length > 0)).toBe(true);
+    expect(b.transitions('VI_1').map((l) => l.to)).toEqual(['BACKUP']);
+  });
+
+  it('kill -9 of the master: the backup takes the VIP within Master_Down_Interval and the client follows its MAC', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    expect(lab.ping('cl', VIP)).toBe(true);
+    await sleep(1100); // past the client's ARP locktime (1 s) since its last neighbour update
+    const t0 = Date.now();
+    a.kill('SIGKILL');
+    await b.waitState('VI_1', 'MASTER', 5000);
+    const took = Date.now() - t0;
+    // Master_Down = 3 x 0.1 s + skew (0.061 s at priority 100) = 0.361 s; allow for polling.
+    expect(took).toBeGreaterThan(250);
+    expect(took).toBeLessThan(1000);
+    expect(lab.hasAddress('lb2', VIP)).toBe(true);
+    await waitFor('client neighbour entry to point at lb2', () => lab.neighbourMac('cl', VIP) === lab.mac('lb2', 'eth0'), 3000);
+    expect(lab.ping('cl', VIP)).toBe(true);
+    const ev = b.transitions('VI_1').at(-1)!;
+    expect(ev.to).toBe('MASTER');
+    expect(String(ev.reason)).toMatch(/silent|no master heard/);
+  });
+
+  it('SIGTERM: the master sends priority 0, removes its VIP and exits 0; the backup takes over in about skew time', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    const t0 = Date.now();
+    a.kill('SIGTERM');
+    await b.waitState('VI_1', 'MASTER', 5000);
+    const took = Date.now() - t0;
+    // Skew at priority 100 with 0.1 s adverts = 61 ms; well under Master_Down (361 ms).
+    expect(took).toBeLessThan(300);
+    expect(await a.wait()).toBe(0);
+    expect(lab.hasAddress('lb1', VIP)).toBe(false);
+    expect(holder()).toEqual(['lb2']);
+    expect(String(b.transitions('VI_1').at(-1)!.reason)).toMatch(/priority 0/);
+  });
+
+  it('a returning higher-priority director preempts; with nopreempt it does not', async () => {
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
+    await b.waitState('VI_1', 'MASTER');
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    await a.waitState('VI_1', 'MASTER', 3000);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+    expect(holder()).toEqual(['lb1']);
+    a.kill('SIGKILL');
+    await a.wait();
+    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+    await b.waitState('VI_1', 'MASTER', 3000);
+
+    const c = vipd('lb1', single({ priority: 150, preempt: false }));
+    await c.ready();
+    await c.waitState('VI_1', 'BACKUP');
+    await sleep(1500); // 15 advert intervals
+    expect(await c.state('VI_1')).toBe('BACKUP');
+    expect(await b.state('VI_1')).toBe('MASTER');
+    expect(holder()).toEqual(['lb2']);
+  });
+
+  it('preempt_delay: the higher-priority director obeys the live master until the delay expires, then preempts', async () => {
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
+    await b.waitState('VI_1', 'MASTER');
+    const a = vipd('lb1', single({ priority: 150, preempt_delay: 1.5 }));
+    await a.ready();
+    const t0 = Date.now();
+    await a.waitState('VI_1', 'BACKUP');
+    await sleep(1000);
+    expect(await a.state('VI_1')).toBe('BACKUP');
+    expect(holder()).toEqual(['lb2']);
+    await a.waitState('VI_1', 'MASTER', 3000);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThan(1400);
+    expect(took).toBeLessThan(2500);
+    await b.waitState('VI_1', 'BACKUP', 2000);
+    expect(holder()).toEqual(['lb1']);
+  });
+
+  it('split brain: isolated directors both become master; reconnected, exactly one master remains within about one interval and re-announces', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    lab.setIsolated('lb1', 'eth0', true);
+    lab.setIsolated('lb2', 'eth0', true);
+    await b.waitState('VI_1', 'MASTER', 3000);
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(holder()).toEqual(['lb1', 'lb2']);
+    // lb2's gratuitous ARPs moved the client; wait out the client's ARP locktime.
+    await waitFor('client to follow lb2', () => lab.neighbourMac('cl', VIP) === lab.mac('lb2', 'eth0'), 3000);
+    await sleep(1200);
+    const t0 = Date.now();
+    lab.setIsolated('lb1', 'eth0', false);
+    lab.setIsolated('lb2', 'eth0', false);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+    expect(Date.now() - t0).toBeLessThan(600); // one interval (0.1 s) + polling slack
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(holder()).toEqual(['lb1']);
+    // The winner answered lb2's lower-priority advert and re-announced with gratuitous ARP.
+    await waitFor('client to point back at lb1', () => lab.neighbourMac('cl', VIP) === lab.mac('lb1', 'eth0'), 3000);
+    expect(lab.ping('cl', VIP)).toBe(true);
+  });
+
+  it('track_interface: a tracked link going down moves the VIP (FAULT with weight 0, lower priority with a weight)', async () => {
+    const [a, b] = await pair(single({ priority: 150, track_interface: ['eth1'] }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    lab.setCable('lb1', 'eth1', false);
+    await a.waitState('VI_1', 'FAULT', 3000);
+    await b.waitState('VI_1', 'MASTER', 1000); // priority 0 from the resigning master: skew time
+    expect(holder()).toEqual(['lb2']);
+    expect(String(a.transitions('VI_1').at(-1)!.reason)).toMatch(/eth1/);
+    lab.setCable('lb1', 'eth1', true);
+    await a.waitState('VI_1', 'MASTER', 3000);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+    expect(holder()).toEqual(['lb1']);
+    a.kill('SIGKILL');
+    await a.wait();
+    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+
+    // weight -60: 150 - 60 = 90 < 100, so lb2 preempts while eth1 is down.
+    const c = vipd('lb1', single({ priority: 150, track_interface: [{ name: 'eth1', weight: -60 }] }));
+    await c.ready();
+    await c.waitState('VI_1', 'MASTER', 3000);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+    lab.setCable('lb1', 'eth1', false);
+    await b.waitState('VI_1', 'MASTER', 3000);
+    await c.waitState('VI_1', 'BACKUP', 3000);
+    const st = (await c.status()).vrrp.instances[0]!;
+    expect(st.effectivePriority).toBe(90);
+    lab.setCable('lb1', 'eth1', true);
+    await c.waitState('VI_1', 'MASTER', 3000);
+  });
+
+  it('own interface losing carrier: FAULT, VIP released; back: BACKUP then preempts', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    lab.setCable('lb1', 'eth0', false);
+    await a.waitState('VI_1', 'FAULT', 3000);
+    expect(lab.hasAddress('lb1', VIP)).toBe(false);
+    await b.waitState('VI_1', 'MASTER', 3000);
+    lab.setCable('lb1', 'eth0', true);
+    await a.waitState('VI_1', 'MASTER', 3000);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+  });
+
+  it('a sync group moves two VIPs on two interfaces together', async () => {
+    const cfg = (prio: number) => ({
+      vrrp_instances: {
+        VI_1: instance({ priority: prio }),
+        VI_2: instance({ priority: prio, interface: 'eth1', vrid: 52, virtual_ipaddress: [`${VIP2}/24`] }),
+      },
+      vrrp_sync_groups: { G1: { group: ['VI_1', 'VI_2'] } },
+    });
+    const [a, b] = await pair(cfg(150), cfg(100));
+    await a.waitState('VI_1', 'MASTER');
+    await a.waitState('VI_2', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    await b.waitState('VI_2', 'BACKUP');
+    // Only eth1 fails on lb1, but both VIPs move.
+    lab.setCable('lb1', 'eth1', false);
+    await b.waitState('VI_1', 'MASTER', 3000);
+    await b.waitState('VI_2', 'MASTER', 3000);
+    expect(await a.state('VI_2')).toBe('FAULT');
+    expect(await a.state('VI_1')).not.toBe('MASTER');
+    expect(lab.hasAddress('lb2', VIP)).toBe(true);
+    expect(lab.hasAddress('lb2', VIP2)).toBe(true);
+    expect(lab.hasAddress('lb1', VIP)).toBe(false);
+    expect(lab.hasAddress('lb1', VIP2)).toBe(false);
+    expect((await b.status()).vrrp.groups[0]).toMatchObject({ name: 'G1', state: 'MASTER' });
+    lab.setCable('lb1', 'eth1', true);
+    await a.waitState('VI_1', 'MASTER', 3000);
+    await a.waitState('VI_2', 'MASTER', 3000);
+    await b.waitState('VI_1', 'BACKUP', 3000);
+    await b.waitState('VI_2', 'BACKUP', 3000);
+  });
+
+  it('unicast peers: the pair works over unicast and adverts from a non-peer are ignored', async () => {
+    const uni = (prio: number, src: string, peer: string) => single({ priority: prio, unicast_src_ip: src, unicast_peer: [peer] });
+    const [a, b] = await pair(uni(150, LB1, LB2), uni(100, LB2, LB1));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    // A rogue speaker with a higher priority unicasts to both directors.
+    const rogue = vipd('cl', single({ priority: 200, unicast_src_ip: CLIENT, unicast_peer: [LB1, LB2], virtual_ipaddress: ['10.99.0.200/24'] }));
+    await rogue.ready();
+    await rogue.waitState('VI_1', 'MASTER');
+    await sleep(800);
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(await b.state('VI_1')).toBe('BACKUP');
+    const drops = (s: Awaited<ReturnType<VipdProc['status']>>) => s.vrrp.instances[0]!.counters.dropped['not-a-peer'] ?? 0;
+    expect(drops(await a.status())).toBeGreaterThan(0);
+    expect(drops(await b.status())).toBeGreaterThan(0);
+    // Failover still works over unicast.
+    a.kill('SIGTERM');
+    await b.waitState('VI_1', 'MASTER', 3000);
+    expect(holder()).toEqual(['lb2']);
+  });
+
+  it('reload: an unchanged instance does not flap, a new one starts, a bad file keeps the old config running', async () => {
+    const [a] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    const before = a.transitions().length;
+    a.write({
+      vrrp_instances: { VI_1: instance({ priority: 150 }), VI_2: instance({ priority: 150, interface: 'eth1', vrid: 52, virtual_ipaddress: [`${VIP2}/24`] }) },
+    });
+    a.kill('SIGHUP');
+    await a.waitState('VI_2', 'MASTER', 3000);
+    expect(a.transitions('VI_1').length).toBe(before);
+    expect(lab.hasAddress('lb1', VIP)).toBe(true);
+    expect(lab.hasAddress('lb1', VIP2)).toBe(true);
+
+    a.write({ vrrp_instances: { VI_1: instance({ priority: 999 }) } });
+    a.kill('SIGHUP');
+    await waitFor('reload-rejected log line', () => a.logs.find((l) => l.event === 'reload-rejected'), 3000);
+    const rej = a.logs.find((l) => l.event === 'reload-rejected')!;
+    expect(String(rej.error)).toMatch(/priority/);
+    expect(String(rej.error)).toMatch(/:\d+:\d+: /);
+    await sleep(300);
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(await a.state('VI_2')).toBe('MASTER');
+    expect(a.transitions('VI_1').length).toBe(before);
+    expect(a.exitCode).toBeUndefined();
+  });
+});
