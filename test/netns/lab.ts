@@ -43,7 +43,7 @@ export function cleanupNamespaces(prefix = NS_PREFIX): void {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 20): Promise<T> {
+export async function waitFor<T>(what: string | (() => string), fn: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -53,7 +53,7 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(stepMs);
   }
 }
