@@ -133,7 +133,7 @@ class MapView {
     for (const [k, { key }] of this.entries) {
       if (allowed.includes(k)) continue;
       const guess = didYouMean(k, allowed);
-      this.r.issue(key, this.sub(k), `unknown key "${k}"${guess ? `; did you mean "${guess}"?` : ''} valid keys: ${allowed.join(', ')}`);
+      this.r.issue(key, this.sub(k), `unknown key "${k}"; ${guess ? `did you mean "${guess}"? ` : ''}valid keys: ${allowed.join(', ')}`);
     }
   }
 }
@@ -165,12 +165,13 @@ function oneOf<T extends string | number>(values: readonly T[]): Check<T> {
   return (v) => {
     if (values.includes(v as T)) return { ok: true, value: v as T };
     const guess = typeof v === 'string' ? didYouMean(v, values.map(String)) : undefined;
-    return { ok: false, why: `${describe(v)} is not allowed${guess ? `; did you mean "${guess}"?` : ''} valid: ${values.join(' | ')}` };
+    return { ok: false, why: `${describe(v)} is not allowed; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${values.join(' | ')}` };
   };
 }
 
 function str(what: string, test: (s: string) => string | undefined = () => undefined): Check<string> {
   return (v) => {
+    if (typeof v === 'number') return { ok: false, why: `expected ${what}, got number ${v}; write it in quotes ("${v}") to make it a string` };
     if (typeof v !== 'string' || v === '') return { ok: false, why: `expected ${what}, got ${describe(v)}` };
     const bad = test(v);
     return bad ? { ok: false, why: `${bad}; valid: ${what}` } : { ok: true, value: v };
@@ -402,6 +403,7 @@ class Parser {
     if (garp.refreshMs > 0 && garp.refreshMs < 1000)
       this.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
 
+    const notify = this.notify(m);
     if (iface === undefined || vrid === undefined) return undefined;
     return {
       name,
@@ -419,7 +421,7 @@ class Parser {
       preemptDelayMs: Math.round(preemptDelay * 1000),
       answerLowerPriority,
       trackInterfaces,
-      notify: this.notify(m),
+      notify,
       garp,
     };
   }
@@ -438,7 +440,7 @@ class Parser {
       if (member === undefined) return;
       if (!instances.has(member)) {
         const guess = didYouMean(member, [...instances.keys()]);
-        this.r.issue(n, p, `no VRRP instance "${member}"${guess ? `; did you mean "${guess}"?` : ''} valid: ${[...instances.keys()].join(', ') || '(no instances defined)'}`);
+        this.r.issue(n, p, `no VRRP instance "${member}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...instances.keys()].join(', ') || '(no instances defined)'}`);
         return;
       }
       const other = taken.get(member);

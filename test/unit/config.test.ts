@@ -1,0 +1,245 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig, summarize } from '../../src/config/load.js';
+
+const SAMPLE = fileURLToPath(new URL('../../etc/vipd/vipd.yaml', import.meta.url));
+
+/** The issues of a bad config, as `line:col path: message`. */
+function issues(text: string): string[] {
+  try {
+    parseConfig(text, 'f.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const MIN = `vrrp_instances:
+  VI_1:
+    interface: eth0
+    vrid: 51
+    virtual_ipaddress: [192.0.2.100/24]
+`;
+
+describe('valid configs', () => {
+  it('the sample etc/vipd/vipd.yaml loads with its values', () => {
+    const c = loadConfig(SAMPLE);
+    expect(c.file).toBe(SAMPLE);
+    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000 });
+    expect(c.instances).toHaveLength(1);
+    expect(c.instances[0]).toMatchObject({
+      name: 'VI_1',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 150,
+      advertIntervalCs: 100,
+      version: 3,
+      v3Checksum: 'pseudo-header',
+      virtualIps: [
+        { address: '192.0.2.100', prefix: 24, device: 'eth0' },
+        { address: '198.51.100.1', prefix: 24, device: 'eth1', label: 'eth1:gw' },
+      ],
+      unicastPeers: [],
+      preempt: true,
+      preemptDelayMs: 0,
+      trackInterfaces: [{ name: 'eth1', weight: 0 }],
+      notify: { master: '/etc/vipd/notify.sh' },
+      garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
+    });
+    expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], notify: {} }]);
+    expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group\n {2}VI_1 eth0 vrid 51 prio 150 v3 advert 1s/);
+  });
+
+  it('a minimal instance gets every default', () => {
+    const c = parseConfig(MIN, 'f.yaml');
+    expect(c.instances[0]).toEqual({
+      name: 'VI_1',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 100,
+      advertIntervalCs: 100,
+      version: 3,
+      v3Checksum: 'pseudo-header',
+      virtualIps: [{ address: '192.0.2.100', prefix: 24, device: 'eth0' }],
+      unicastPeers: [],
+      preempt: true,
+      preemptDelayMs: 0,
+      answerLowerPriority: true,
+      trackInterfaces: [],
+      notify: {},
+      garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
+    });
+    expect(c.syncGroups).toEqual([]);
+    expect(c.global.controlSocket).toBe('/run/vipd/vipd.sock');
+  });
+
+  it('keepalived spellings: v2 with PASS, nopreempt, unicast, weights, 0.01 s steps in v3', () => {
+    const c = parseConfig(
+      `vrrp_instances:
+  A:
+    interface: eth0
+    vrid: 1
+    version: 2
+    advert_int: 2
+    authentication: {auth_type: PASS, auth_pass: secret12}
+    nopreempt: true
+    unicast_src_ip: 10.0.0.1
+    unicast_peer: 10.0.0.2
+    track_interface: [eth1, {name: eth2, weight: -20}]
+    virtual_ipaddress: [10.0.0.100]
+  B:
+    interface: eth0
+    vrid: 2
+    advert_int: 0.07
+    preempt_delay: 2.5
+    virtual_ipaddress: [{address: 10.0.1.100/24, device: eth1, label: "eth1:b"}]
+`,
+      'f.yaml',
+    );
+    expect(c.instances[0]).toMatchObject({
+      version: 2,
+      advertIntervalCs: 200,
+      authPass: 'secret12',
+      preempt: false,
+      unicastSrcIp: '10.0.0.1',
+      unicastPeers: ['10.0.0.2'],
+      trackInterfaces: [
+        { name: 'eth1', weight: 0 },
+        { name: 'eth2', weight: -20 },
+      ],
+      virtualIps: [{ address: '10.0.0.100', prefix: 32, device: 'eth0' }],
+    });
+    expect(c.instances[1]).toMatchObject({ advertIntervalCs: 7, preemptDelayMs: 2500, virtualIps: [{ device: 'eth1', label: 'eth1:b' }] });
+  });
+});
+
+describe('errors name the place, the key, the problem and what is valid', () => {
+  it('unknown key with a suggestion', () => {
+    expect(issues(MIN + '    priorty: 120\n')).toEqual([
+      expect.stringMatching(/^6:5 vrrp_instances\.VI_1\.priorty: unknown key "priorty"; did you mean "priority"\? valid keys: interface, vrid, priority/),
+    ]);
+  });
+
+  it('out of range, wrong type, bad enum, with positions of the values', () => {
+    const out = issues(MIN + '    priority: 300\n    advert_int: fast\n    version: 4\n    preempt: yes\n');
+    expect(out).toEqual([
+      '6:15 vrrp_instances.VI_1.priority: 300 is out of range; valid: an integer 1..255',
+      '7:17 vrrp_instances.VI_1.advert_int: expected a number 0.01..40.95 (seconds) in steps of 0.01, got string "fast"',
+      '8:14 vrrp_instances.VI_1.version: number 4 is not allowed; valid: 2 | 3',
+      '9:14 vrrp_instances.VI_1.preempt: expected true or false, got string "yes" (YAML 1.2: write true or false)',
+    ]);
+  });
+
+  it('advert_int: v3 in 0.01 s steps, v2 whole seconds', () => {
+    expect(issues(MIN + '    advert_int: 0.015\n')[0]).toMatch(/^6:17 .*advert_int: 0.015 is not a multiple of 0.01/);
+    expect(issues(MIN + '    version: 2\n    advert_int: 0.5\n')[0]).toMatch(/^7:17 .*advert_int: 0.5 is not a whole number; valid: an integer 1..255 \(seconds, VRRPv2 counts whole seconds\)/);
+  });
+
+  it('malformed and unusable virtual addresses, each at its own position', () => {
+    const out = issues(`vrrp_instances:
+  VI_1:
+    interface: eth0
+    vrid: 51
+    virtual_ipaddress:
+      - 192.0.2.300/24
+      - 192.0.2.1/33
+      - 224.0.0.5
+      - 192.0.2.7
+      - 192.0.2.7/24
+      - {address: 192.0.2.9, device: eth1, label: eth0:x}
+`);
+    expect(out).toEqual([
+      expect.stringMatching(/^6:9 vrrp_instances\.VI_1\.virtual_ipaddress\[0\]: "192\.0\.2\.300\/24" is not an IPv4 address; valid: /),
+      expect.stringMatching(/^7:9 .*\[1\]: prefix length "\/33" is out of range/),
+      expect.stringMatching(/^8:9 .*\[2\]: 224\.0\.0\.5 cannot be a virtual IP/),
+      expect.stringMatching(/^10:9 .*\[4\]: 192\.0\.2\.7 is listed twice/),
+      expect.stringMatching(/^11:51 .*\[5\]\.label: label "eth0:x" must start with "eth1:"/),
+    ]);
+  });
+
+  it('missing required keys are reported at the instance', () => {
+    expect(issues('vrrp_instances:\n  VI_1:\n    priority: 100\n')).toEqual([
+      expect.stringMatching(/^3:5 vrrp_instances\.VI_1: missing required key "interface"/),
+      expect.stringMatching(/^3:5 vrrp_instances\.VI_1: missing required key "vrid"/),
+      expect.stringMatching(/^3:5 vrrp_instances\.VI_1: missing required key "virtual_ipaddress"/),
+    ]);
+  });
+
+  it('duplicate VRID on one interface names the first user; the same VRID on another interface is fine', () => {
+    const two = (iface: string) => `vrrp_instances:
+  A: {interface: eth0, vrid: 51, virtual_ipaddress: [10.0.0.1]}
+  B: {interface: ${iface}, vrid: 51, virtual_ipaddress: [10.0.0.2]}
+`;
+    expect(issues(two('eth0'))).toEqual(['3:30 vrrp_instances.B.vrid: vrid 51 on eth0 is already used by instance "A"; valid: a vrid unique per interface']);
+    expect(parseConfig(two('eth1'), 'f.yaml').instances).toHaveLength(2);
+  });
+
+  it('authentication with v3, a long password, nopreempt with preempt', () => {
+    const out = issues(MIN + '    authentication: {auth_type: PASS, auth_pass: "123456789"}\n    preempt: true\n    nopreempt: true\n');
+    expect(out).toEqual([
+      '6:5 vrrp_instances.VI_1.authentication: authentication is VRRPv2 only (RFC 5798 removed it); remove it or set version: 2',
+      '6:50 vrrp_instances.VI_1.authentication.auth_pass: "123456789" is longer than 8 bytes (VRRPv2 carries 8); valid: a password of 1..8 characters',
+      '8:5 vrrp_instances.VI_1.nopreempt: conflicts with preempt: true; valid: set only one of them',
+    ]);
+  });
+
+  it('notify scripts must be absolute paths; interface names are checked', () => {
+    expect(issues(MIN.replace('eth0', 'eth0:1') + '    notify_master: notify.sh\n')).toEqual([
+      expect.stringMatching(/^3:16 .*interface: "eth0:1" is not a valid interface name/),
+      expect.stringMatching(/^6:20 .*notify_master: "notify.sh" must be an absolute path/),
+    ]);
+  });
+
+  it('sync groups: unknown member with a suggestion, a member in two groups', () => {
+    const out = issues(`${MIN}vrrp_sync_groups:
+  G1: {group: [VI_l]}
+  G2: {group: [VI_1]}
+  G3: {group: [VI_1]}
+`);
+    expect(out).toEqual([
+      '7:16 vrrp_sync_groups.G1.group[0]: no VRRP instance "VI_l"; did you mean "VI_1"? valid: VI_1',
+      '9:16 vrrp_sync_groups.G3.group[0]: instance "VI_1" is already in sync group "G2"; valid: an instance belongs to at most one group',
+    ]);
+  });
+
+  it('YAML syntax errors carry their position', () => {
+    expect(issues('vrrp_instances:\n  VI_1: {interface: eth0\n')[0]).toMatch(/^3:1 : YAML syntax error/);
+  });
+
+  it('an empty file, an unknown top-level key, a global typo', () => {
+    expect(issues('# nothing\n')[0]).toMatch(/the file is empty/);
+    expect(issues(MIN + 'virtual_server: {}\nglobal: {log_levle: debug}\n')).toEqual([
+      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; valid keys: global, vrrp_instances, vrrp_sync_groups/),
+      expect.stringMatching(/^7:10 global\.log_levle: unknown key "log_levle"; did you mean "log_level"\?/),
+    ]);
+  });
+
+  it('the message is file:line:col: path: problem, every issue on its own line', () => {
+    try {
+      parseConfig(MIN + '    priority: 0\n    vrid: 51\n', '/etc/vipd/vipd.yaml');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message.split('\n')).toEqual([
+        '/etc/vipd/vipd.yaml:6:15: vrrp_instances.VI_1.priority: 0 is out of range; valid: an integer 1..255',
+        '/etc/vipd/vipd.yaml:7:5: vrrp_instances.VI_1.vrid: duplicate key "vrid"; each key may appear once',
+      ]);
+    }
+  });
+
+  it('a number where a string is expected says to quote it', () => {
+    expect(issues(MIN.replace('interface: eth0', 'interface: 1234'))).toEqual([
+      '3:16 vrrp_instances.VI_1.interface: expected an interface name (1..15 characters, no "/", ":" or spaces), got number 1234; write it in quotes ("1234") to make it a string',
+    ]);
+  });
+
+  it('loadConfig: a missing file says how to fix it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vipd-cfg-'));
+    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/nope\.yaml:1:1: cannot read: ENOENT; create it .* or pass -c FILE/);
+    writeFileSync(join(dir, 'ok.yaml'), MIN);
+    expect(loadConfig(join(dir, 'ok.yaml')).instances[0]!.vrid).toBe(51);
+  });
+});
