@@ -2,7 +2,10 @@
 // graceful handover, preemption rules, split brain, link tracking, sync groups,
 // unicast, reload. Timings use 0.1 s adverts: Master_Down = 0.3 s + skew.
 
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { internetChecksum, ipv4ToBytes } from '../../src/vrrp/ipv4.js';
+import { authDataFromPassword, encodeAdvert } from '../../src/vrrp/packet.js';
 import { type Lab, sleep, waitFor } from './lab.js';
 import { CLIENT, directorsLab, instance, LB1, LB2, VIP, VIP2 } from './topo.js';
 import { VipdProc } from './vipd.js';
@@ -292,5 +295,47 @@ describe('VRRP between two vipd daemons', () => {
     expect(await a.state('VI_2')).toBe('MASTER');
     expect(a.transitions('VI_1').length).toBe(before);
     expect(a.exitCode).toBeUndefined();
+  });
+
+  it('malformed and foreign packets are dropped and counted; the master is not moved and the daemon keeps running', async () => {
+    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    await a.waitState('VI_1', 'MASTER');
+    await b.waitState('VI_1', 'BACKUP');
+    const ip = (payload: Buffer, o: { ttl?: number; src?: string } = {}) => {
+      const h = Buffer.alloc(20);
+      h[0] = 0x45;
+      h[1] = 0xc0;
+      h.writeUInt16BE(20 + payload.length, 2);
+      h[8] = o.ttl ?? 255;
+      h[9] = 112;
+      ipv4ToBytes(o.src ?? CLIENT).copy(h, 12);
+      ipv4ToBytes('224.0.0.18').copy(h, 16);
+      h.writeUInt16BE(internetChecksum(h), 10);
+      return Buffer.concat([h, payload]).toString('hex');
+    };
+    const v3 = (priority: number, vrid = 51) =>
+      encodeAdvert({ version: 3, vrid, priority, intervalCs: 10, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) }, { src: CLIENT, dst: '224.0.0.18' });
+    const badSum = Buffer.from(v3(254));
+    badSum[7]! ^= 0xff;
+    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 254, intervalCs: 100, addresses: [VIP], authType: 1, authData: authDataFromPassword('x') }, { src: CLIENT, dst: '224.0.0.18' });
+    const packets = [
+      ip(Buffer.from([0x31, 0x33])), // truncated
+      ip(Buffer.from('deadbeefdeadbeefdeadbeef', 'hex')), // garbage: version 13
+      ip(badSum), // priority 254 with a bad checksum
+      ip(v3(254, 52)), // another virtual router
+      ip(v3(254), { ttl: 1 }), // routed from elsewhere
+      ip(v2), // VRRPv2 to a v3 instance
+    ];
+    for (let round = 0; round < 5; round++) lab.exec('cl', process.execPath, [fileURLToPath(new URL('./inject.mjs', import.meta.url)), 'eth0', ...packets]);
+    await sleep(500);
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(await b.state('VI_1')).toBe('BACKUP');
+    for (const p of [a, b]) {
+      const s = (await p.status()).vrrp;
+      const sock = s.interfaces.find((i) => i.name === 'eth0')!.counters.dropped;
+      expect(sock).toMatchObject({ truncated: 5, 'bad-version': 5, 'bad-checksum': 5, 'unknown-vrid': 5 });
+      expect(s.instances[0]!.counters.dropped).toMatchObject({ ttl: 5, 'version-mismatch': 5 });
+      expect(p.exitCode).toBeUndefined();
+    }
   });
 });
