@@ -87,6 +87,8 @@ export class VrrpFsm {
   private resignedIp: string | undefined;
   private masterPriority = NONE;
   private lastSplitBrainGarp = -Infinity;
+  /** When the next advert is due: adverts are scheduled on a fixed grid, so timer lateness does not accumulate. */
+  private advertDue: number | undefined;
 
   constructor(cfg: FsmConfig, localIp?: string) {
     this.c = cfg;
@@ -180,11 +182,14 @@ export class VrrpFsm {
   onTimer(timer: TimerName, now: number): Action[] {
     const out: Action[] = [];
     switch (timer) {
-      case 'advert':
+      case 'advert': {
         if (this.st !== 'MASTER') break;
         out.push({ kind: 'send-advert', priority: this.effPriority });
-        this.armAdvert(now, out);
+        // Next one relative to when this one was due, unless we are a whole interval behind.
+        const due = this.advertDue;
+        this.armAdvert(due !== undefined && now - due < this.cfg.advertIntervalCs * 10 ? due : now, out);
         break;
+      }
       case 'master-down':
         if (this.st !== 'BACKUP') break;
         return this.enterMaster(
@@ -435,7 +440,8 @@ export class VrrpFsm {
   }
 
   private armAdvert(now: number, out: Action[]): void {
-    out.push({ kind: 'arm-timer', timer: 'advert', at: now + this.cfg.advertIntervalCs * 10 });
+    this.advertDue = now + this.cfg.advertIntervalCs * 10;
+    out.push({ kind: 'arm-timer', timer: 'advert', at: this.advertDue });
   }
 
   private cancelAll(out: Action[]): void {

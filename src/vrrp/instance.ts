@@ -242,11 +242,17 @@ export class VrrpInstance {
   private armTimer(timer: TimerName, at: number): void {
     const old = this.timers.get(timer);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => {
+    const fire = (): void => {
+      const now = this.deps.now();
+      // libuv's millisecond clock can run a timer a fraction of a millisecond early.
+      if (at - now > 0.2) {
+        this.timers.set(timer, setTimeout(fire, at - now));
+        return;
+      }
       this.timers.delete(timer);
-      this.apply(this.fsm.onTimer(timer, this.deps.now()));
-    }, Math.max(0, at - this.deps.now()));
-    this.timers.set(timer, t);
+      this.apply(this.fsm.onTimer(timer, now));
+    };
+    this.timers.set(timer, setTimeout(fire, Math.max(0, at - this.deps.now())));
   }
 
   private sendAdvert(priority: number): void {
@@ -313,12 +319,16 @@ export class VrrpInstance {
   /** One burst: `garp.count` ARPs for every VIP, `garp.intervalMs` apart, after the advert has gone out. */
   private async garpBurst(vips: VrrpInstanceConfig['virtualIps'], reason: string): Promise<void> {
     await this.lastSend.catch(() => undefined);
+    // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
+    await new Promise((r) => setImmediate(r));
     const { count, intervalMs } = this.cfg.garp;
+    const links = new Map<string, { index: number; mac: string } | undefined>();
     for (let i = 0; i < count; i++) {
       if (i > 0 && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
       if (!this.vipsHeld) return;
       for (const v of vips) {
-        const link = this.deps.net.link(v.device);
+        if (!links.has(v.device)) links.set(v.device, this.deps.net.link(v.device));
+        const link = links.get(v.device);
         if (!link) continue;
         try {
           this.deps.net.sendGratuitousArp(link.index, link.mac, v.address);

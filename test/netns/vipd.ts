@@ -41,7 +41,7 @@ export class VipdProc {
     this.configFile = join(lab.dir, `${host}.yaml`);
     this.socket = join(lab.dir, `${host}.sock`);
     this.write(config);
-    this.child = lab.spawn(host, process.execPath, [VIPD_BIN, 'run', '-c', this.configFile, '--json']);
+    this.child = lab.spawn(host, process.execPath, ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json']);
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;

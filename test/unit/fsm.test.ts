@@ -98,6 +98,15 @@ describe('startup and becoming master', () => {
     expect(f.onTimer('garp-repeat', t + 5000)).toEqual([{ kind: 'garp', reason: 'second burst (garp_master_delay)' }]);
   });
 
+  it('adverts stay on their grid: a late timer does not push the following ones back', () => {
+    const f = master();
+    const t0 = f.masterDownMs();
+    // Fired 3 ms late: the next one is still due at t0 + 2000, not t0 + 2003.
+    expect(armed(f.onTimer('advert', t0 + 1003), 'advert')!.at).toBeCloseTo(t0 + 2000, 9);
+    // More than a whole interval late (a stalled host): restart the grid from now.
+    expect(armed(f.onTimer('advert', t0 + 3500), 'advert')!.at).toBeCloseTo(t0 + 4500, 9);
+  });
+
   it('garp_master_refresh re-announces periodically while master', () => {
     const f = master({ garp: { repeatDelayMs: 0, refreshMs: 60_000 } });
     const acts = f.onTimer('garp-refresh', 70_000);
