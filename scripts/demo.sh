@@ -58,7 +58,7 @@ vrrp_instances:
 YAML
 done
 
-start() { in_ns "$1" node "$VIPD" run -c "$WORK/$1.yaml" --pretty >>"$WORK/$1.log" 2>&1 & }
+start() { in_ns "$1" node --no-memory-reducer "$VIPD" run -c "$WORK/$1.yaml" --json >>"$WORK/$1.log" 2>&1 & }
 status() { in_ns "$1" node "$VIPD" status -s "$WORK/$1.sock" | sed 's/^/    /'; }
 state() { in_ns "$1" node "$VIPD" status -s "$WORK/$1.sock" --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).vrrp.instances[0].state)}catch{console.log("DOWN")}})'; }
 wait_state() { # host state timeout_s
@@ -92,11 +92,13 @@ wait_state lb2 BACKUP 10
 status lb1
 client_view
 
-say "kill -9 the master (lb1): lb2 takes over after Master_Down_Interval (3 x 1 s + skew 0.61 s)"
-gap bash -c "ip netns pids $P-lb1 | xargs -r kill -9"
+say "power loss of the master (lb1): kill -9 and its cable pulled; lb2 takes over after Master_Down_Interval (3 x 1 s + skew 0.61 s)"
+gap bash -c "ip netns pids $P-lb1 | xargs -r kill -9; ip -n $P-sw link set port1 down"
 wait_state lb2 MASTER 10
 status lb2
 client_view
+in_ns sw ip link set port1 up
+in_ns lb1 ip addr del "$VIP/24" dev eth0 2>/dev/null || true  # what a reboot would do
 
 say "lb1 comes back: it outranks lb2 and preempts"
 start lb1
@@ -110,6 +112,7 @@ wait_state lb2 MASTER 10
 status lb2
 client_view
 
-say "lb2's log (the transitions):"
-grep -E 'STOP|MASTER|BACKUP' "$WORK/lb2.log" | sed 's/^/    /' | tail -8
+say "lb2's transitions (one log line each, with the reason; JSON for journald/Loki):"
+grep '"event":"vrrp-transition"' "$WORK/lb2.log" | sed -e 's/.*"time":"\([^"]*\)".*"msg":"\([^"]*\)".*/    \1  \2/'
+echo "    e.g. $(grep '"event":"vrrp-transition"' "$WORK/lb2.log" | tail -1 | cut -c1-220)..."
 say "done; cleaning up the namespaces"

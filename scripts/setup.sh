@@ -37,5 +37,5 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 else
-  npx node-gyp rebuild >/dev/null && npm run -s build
+  npm run -s install >/dev/null && npm run -s build
 fi
