@@ -83,6 +83,8 @@ export class VrrpInstance {
     dropped: {},
   };
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  /** A VIP release waiting for the resignation advert to be sent. */
+  private release: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private localIp: string | undefined;
   private vipsHeld = false;
@@ -118,6 +120,7 @@ export class VrrpInstance {
   async stop(): Promise<void> {
     this.apply(this.fsm.stop(this.deps.now()));
     await this.lastSend.catch(() => undefined);
+    await this.release;
   }
 
   onPacket(p: ReceivedPacket): void {
@@ -203,19 +206,33 @@ export class VrrpInstance {
   }
 
   private apply(actions: Action[]): void {
+    let sent = false;
     for (const a of actions) {
       switch (a.kind) {
         case 'send-advert':
           this.sendAdvert(a.priority);
+          sent = true;
           break;
         case 'add-vips':
           for (const v of this.cfg.virtualIps) this.addVip(v);
           this.vipsHeld = true;
           break;
-        case 'del-vips':
-          for (const v of this.cfg.virtualIps) this.delVip(v);
+        case 'del-vips': {
           this.vipsHeld = false;
+          const vips = this.cfg.virtualIps;
+          if (!sent) {
+            for (const v of vips) this.delVip(v);
+            break;
+          }
+          // Resigning (priority 0): release the VIPs once the advert is on the wire, so
+          // the backup's Skew_Time starts as early as the client loses the old master.
+          this.release = this.lastSend
+            .catch(() => undefined)
+            .then(() => {
+              if (!this.vipsHeld) for (const v of vips) this.delVip(v);
+            });
           break;
+        }
         case 'garp':
           void this.garpBurst(this.cfg.virtualIps, a.reason);
           break;

@@ -10,7 +10,8 @@
 // Also measured: the timing of the master's adverts (interval between adverts, as
 // seen by the client's tcpdump) — the event loop's share of the failover budget.
 //
-// Environment: BENCH_REPS (default 3).
+// Environment: BENCH_REPS (default 3); to measure a part only: BENCH_ONLY=failover|jitter,
+// BENCH_ADVERT=1|0.1, BENCH_EVENT='kill -9'|SIGTERM.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpus, release } from 'node:os';
@@ -140,8 +141,11 @@ it('failover gap: vipd vs keepalived', async () => {
   const rows: string[] = [];
   const head = `| event | advert_int | vipd median (s) | keepalived median (s) | vipd/keepalived | Master_Down (s) | vipd runs | keepalived runs |`;
   rows.push(head, '|---|---|---|---|---|---|---|---|');
-  for (const advert of process.env.BENCH_ONLY === 'jitter' ? [] : [1, 0.1]) {
-    for (const event of ['kill -9', 'SIGTERM'] as Event[]) {
+  const only = process.env.BENCH_ONLY;
+  const adverts = [1, 0.1].filter((a) => !process.env.BENCH_ADVERT || Number(process.env.BENCH_ADVERT) === a);
+  const events = (['kill -9', 'SIGTERM'] as Event[]).filter((e) => !process.env.BENCH_EVENT || process.env.BENCH_EVENT === e);
+  for (const advert of only === 'jitter' ? [] : adverts) {
+    for (const event of events) {
       const runs: Record<Impl, number[]> = { vipd: [], keepalived: [] };
       // Interleave the implementations so drift in the machine's load hits both alike.
       for (let r = 0; r < REPS; r++)
@@ -161,7 +165,7 @@ it('failover gap: vipd vs keepalived', async () => {
   }
 
   const jitter: string[] = ['| advert_int | implementation | adverts | interval p50 (ms) | p99 (ms) | max (ms) | |interval - nominal| p99 (ms) |', '|---|---|---|---|---|---|---|'];
-  for (const advert of [0.1, 1]) {
+  for (const advert of only === 'failover' ? [] : [0.1, 1]) {
     for (const impl of ['vipd', 'keepalived'] as Impl[]) {
       const iv = await advertIntervals(impl, advert, advert < 1 ? 10 : 20);
       const dev = iv.map((x) => Math.abs(x - advert * 1000));

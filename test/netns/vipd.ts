@@ -37,11 +37,12 @@ export class VipdProc {
     readonly lab: Lab,
     readonly host: string,
     config: Record<string, unknown>,
+    env: NodeJS.ProcessEnv = {},
   ) {
     this.configFile = join(lab.dir, `${host}.yaml`);
     this.socket = join(lab.dir, `${host}.sock`);
     this.write(config);
-    this.child = lab.spawn(host, process.execPath, ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json']);
+    this.child = lab.spawn(host, process.execPath, ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json'], env);
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;

@@ -2,6 +2,8 @@
 // graceful handover, preemption rules, split brain, link tracking, sync groups,
 // unicast, reload. Timings use 0.1 s adverts: Master_Down = 0.3 s + skew.
 
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { internetChecksum, ipv4ToBytes } from '../../src/vrrp/ipv4.js';
@@ -24,6 +26,13 @@ async function pair(c1: Record<string, unknown>, c2: Record<string, unknown>): P
   const b = vipd('lb2', c2);
   await Promise.all([a.ready(), b.ready()]);
   return [a, b];
+}
+
+/** kill -9 and what a reboot would do: the dead host's leftover VIP is gone. */
+async function crash(p: VipdProc): Promise<void> {
+  p.kill('SIGKILL');
+  await p.wait();
+  lab.ip(p.host, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
 }
 
 const single = (over: Record<string, unknown> = {}) => ({ vrrp_instances: { VI_1: instance(over) } });
@@ -119,9 +128,7 @@ describe('VRRP between two vipd daemons', () => {
     await a.waitState('VI_1', 'MASTER', 3000);
     await b.waitState('VI_1', 'BACKUP', 3000);
     expect(holder()).toEqual(['lb1']);
-    a.kill('SIGKILL');
-    await a.wait();
-    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+    await crash(a);
     await b.waitState('VI_1', 'MASTER', 3000);
 
     const c = vipd('lb1', single({ priority: 150, preempt: false }));
@@ -189,9 +196,7 @@ describe('VRRP between two vipd daemons', () => {
     await a.waitState('VI_1', 'MASTER', 3000);
     await b.waitState('VI_1', 'BACKUP', 3000);
     expect(holder()).toEqual(['lb1']);
-    a.kill('SIGKILL');
-    await a.wait();
-    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+    await crash(a);
 
     // weight -60: 150 - 60 = 90 < 100, so lb2 preempts while eth1 is down.
     const c = vipd('lb1', single({ priority: 150, track_interface: [{ name: 'eth1', weight: -60 }] }));
@@ -337,5 +342,63 @@ describe('VRRP between two vipd daemons', () => {
       expect(s.instances[0]!.counters.dropped).toMatchObject({ ttl: 5, 'version-mismatch': 5 });
       expect(p.exitCode).toBeUndefined();
     }
+  });
+
+  it("notify scripts run with keepalived's arguments, for instances and sync groups, including notify_stop", async () => {
+    const out = join(lab.dir, 'notify.out');
+    const script = join(lab.dir, 'notify.sh');
+    writeFileSync(script, `#!/bin/sh\necho "$(basename "$0") $*" >> ${out}\n`);
+    chmodSync(script, 0o755);
+    const lines = () => readFileSync(out, 'utf8').trim().split('\n');
+    writeFileSync(out, '');
+    const a = vipd('lb1', {
+      vrrp_instances: { VI_1: instance({ priority: 150, notify_master: script, notify_backup: script, notify_stop: script, notify: script }) },
+      vrrp_sync_groups: { G1: { group: ['VI_1'], notify_master: script } },
+    });
+    await a.ready();
+    await a.waitState('VI_1', 'MASTER');
+    await waitFor('notify scripts for MASTER', () => lines().filter((l) => l.includes('MASTER')).length >= 3, 3000);
+    a.kill('SIGTERM');
+    expect(await a.wait()).toBe(0);
+    // Each instance's scripts run in order; a group's run on their own queue.
+    expect(lines().filter((l) => l.includes('INSTANCE'))).toEqual([
+      'notify.sh INSTANCE VI_1 BACKUP 150',
+      'notify.sh INSTANCE VI_1 BACKUP 150',
+      'notify.sh INSTANCE VI_1 MASTER 150',
+      'notify.sh INSTANCE VI_1 MASTER 150',
+      'notify.sh INSTANCE VI_1 STOP 150',
+      'notify.sh INSTANCE VI_1 STOP 150',
+    ]);
+    expect(lines().filter((l) => l.includes('GROUP'))).toEqual(['notify.sh GROUP G1 MASTER 0']);
+  });
+
+  it('sd_notify: READY with a status line, WATCHDOG pings, RELOADING then READY on SIGHUP, STOPPING on SIGTERM', async () => {
+    const sock = join(lab.dir, 'notify.sock');
+    // A stand-in for systemd's notify socket: print every datagram on one line.
+    const sd = lab.spawn('lb1', 'python3', [
+      '-u',
+      '-c',
+      `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint('bound',flush=True)\nwhile True: print(s.recv(4096).decode().replace(chr(10),' | '),flush=True)`,
+      sock,
+    ]);
+    let got = '';
+    sd.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+    await waitFor('notify socket', () => got.includes('bound'), 5000);
+    const msgs = () => got.split('\n').filter((l) => l && l !== 'bound');
+    const a = new VipdProc(lab, 'lb1', single({ priority: 150 }), { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' });
+    running.push(a);
+    await a.ready();
+    await waitFor('READY=1', () => msgs().some((m) => m.startsWith('READY=1 | STATUS=')), 3000);
+    await sleep(700);
+    expect(msgs().filter((m) => m === 'WATCHDOG=1').length).toBeGreaterThanOrEqual(2); // every 200 ms
+    a.kill('SIGHUP');
+    await waitFor('RELOADING then READY', () => msgs().some((m) => /^RELOADING=1 \| MONOTONIC_USEC=\d+$/.test(m)), 3000);
+    const afterReload = msgs().slice(msgs().findIndex((m) => m.startsWith('RELOADING=1')));
+    await waitFor('READY after reload', () => msgs().slice(msgs().findIndex((m) => m.startsWith('RELOADING=1'))).some((m) => m.startsWith('READY=1')), 3000);
+    expect(afterReload[0]).toMatch(/^RELOADING=1/);
+    a.kill('SIGTERM');
+    expect(await a.wait()).toBe(0);
+    expect(msgs()).toContain('STOPPING=1');
+    sd.kill('SIGKILL');
   });
 });
