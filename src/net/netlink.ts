@@ -204,11 +204,60 @@ export class NetlinkSocket {
     }
   }
 
+  /**
+   * Sends many requests, several per datagram (up to `chunkBytes`), each with
+   * NLM_F_ACK, and matches every ACK or error to its request by sequence
+   * number. The kernel carries on after a failed message, so one bad operation
+   * leaves the others applied. Returns, per request, undefined (done) or its error.
+   */
+  batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024): (NetlinkError | undefined)[] {
+    const results: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
+    let i = 0;
+    while (i < reqs.length) {
+      const parts: Buffer[] = [];
+      const pending = new Map<number, number>(); // seq -> index
+      let size = 0;
+      while (i < reqs.length && (parts.length === 0 || size < chunkBytes)) {
+        const r = reqs[i]!;
+        const seq = this.nextSeq();
+        const msg = encodeMessage(r.type, r.flags | NLM_F_REQUEST | NLM_F_ACK, seq, r.payload);
+        parts.push(msg);
+        size += msg.length;
+        pending.set(seq, i);
+        i++;
+      }
+      native().nlSend(this.fd, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      while (pending.size > 0) {
+        const buf = native().nlRecv(this.fd, this.timeoutMs);
+        if (!buf) {
+          for (const idx of pending.values()) results[idx] = new NetlinkError('ETIMEDOUT', 110, reqs[idx]!.operation);
+          break;
+        }
+        for (const m of parseMessages(buf)) {
+          const idx = pending.get(m.seq);
+          if (idx === undefined || m.type !== NLMSG_ERROR) continue;
+          pending.delete(m.seq);
+          const { errno, extAck } = parseError(m);
+          if (errno !== 0) results[idx] = new NetlinkError(errnoName(errno), errno, reqs[idx]!.operation, extAck);
+        }
+      }
+    }
+    return results;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     native().close(this.fd);
   }
+}
+
+export interface BatchRequest {
+  type: number;
+  flags: number;
+  payload: Buffer;
+  /** Names the operation in its error, e.g. "add real server 10.0.0.2:80 to TCP 10.0.0.100:80". */
+  operation: string;
 }
 
 /** A netlink socket subscribed to multicast groups; calls back on every readable event. */

@@ -1,0 +1,170 @@
+// The IPVS client: typed operations over generic netlink, one socket, batched
+// writes. Reads are dumps; writes go through apply(), which packs many
+// operations per datagram and reports each one's outcome.
+
+import { resolveFamily, NETLINK_GENERIC } from '../net/genl.js';
+import { type BatchRequest, NetlinkError, NetlinkSocket, NLM_F_ACK, NLM_F_DUMP } from '../net/netlink.js';
+import {
+  daemonOfReply,
+  destOfReply,
+  infoOfReply,
+  IPVS_GENL_NAME,
+  req,
+  serviceOfReply,
+  timeoutsOfReply,
+} from './codec.js';
+import {
+  type Dest,
+  type DestEntry,
+  type DestKey,
+  destName,
+  type Service,
+  type ServiceEntry,
+  type ServiceKey,
+  serviceName,
+  type SyncDaemon,
+  type Timeouts,
+} from './types.js';
+
+/** One write to the kernel's table. */
+export type IpvsOp =
+  | { op: 'add-service'; service: Service }
+  | { op: 'edit-service'; service: Service }
+  | { op: 'del-service'; key: ServiceKey }
+  | { op: 'add-dest'; service: ServiceKey; dest: Dest }
+  | { op: 'edit-dest'; service: ServiceKey; dest: Dest }
+  | { op: 'del-dest'; service: ServiceKey; dest: DestKey };
+
+export function describeOp(o: IpvsOp): string {
+  switch (o.op) {
+    case 'add-service':
+      return `add service ${serviceName(o.service.key)} (${o.service.scheduler})`;
+    case 'edit-service':
+      return `edit service ${serviceName(o.service.key)} (${o.service.scheduler})`;
+    case 'del-service':
+      return `delete service ${serviceName(o.key)}`;
+    case 'add-dest':
+      return `add real server ${destName(o.dest.key)} to ${serviceName(o.service)} (${o.dest.forwarding}, weight ${o.dest.weight})`;
+    case 'edit-dest':
+      return `edit real server ${destName(o.dest.key)} of ${serviceName(o.service)} (${o.dest.forwarding}, weight ${o.dest.weight})`;
+    case 'del-dest':
+      return `delete real server ${destName(o.dest)} from ${serviceName(o.service)}`;
+  }
+}
+
+function payloadOf(o: IpvsOp): Buffer {
+  switch (o.op) {
+    case 'add-service':
+      return req.newService(o.service);
+    case 'edit-service':
+      return req.setService(o.service);
+    case 'del-service':
+      return req.delService(o.key);
+    case 'add-dest':
+      return req.newDest(o.service, o.dest);
+    case 'edit-dest':
+      return req.setDest(o.service, o.dest);
+    case 'del-dest':
+      return req.delDest(o.service, o.dest);
+  }
+}
+
+export interface OpResult {
+  op: IpvsOp;
+  error?: NetlinkError;
+}
+
+export interface IpvsTable {
+  services: (ServiceEntry & { dests: DestEntry[] })[];
+}
+
+export class IpvsClient {
+  private readonly sock: NetlinkSocket;
+  private readonly family: number;
+
+  constructor() {
+    this.sock = new NetlinkSocket(NETLINK_GENERIC);
+    try {
+      this.family = resolveFamily(this.sock, IPVS_GENL_NAME);
+    } catch (err) {
+      this.sock.close();
+      if (err instanceof NetlinkError && err.code === 'ENOENT')
+        throw new NetlinkError('ENOENT', err.errno, 'IPVS is not available in this kernel: load it with "modprobe ip_vs" (and the schedulers, e.g. ip_vs_wrr)');
+      throw err;
+    }
+  }
+
+  private get(payload: Buffer, dump: boolean, what: string) {
+    return this.sock.request(this.family, dump ? NLM_F_DUMP : 0, payload, what);
+  }
+
+  info(): { version: string; connTableSize: number } {
+    const m = this.get(req.getInfo(), false, 'get IPVS info')[0];
+    if (!m) throw new Error('get IPVS info: no reply');
+    return infoOfReply(m);
+  }
+
+  services(): ServiceEntry[] {
+    return this.get(req.getServices(), true, 'list services')
+      .map(serviceOfReply)
+      .filter((s): s is ServiceEntry => s !== undefined);
+  }
+
+  dests(key: ServiceKey): DestEntry[] {
+    return this.get(req.getDests(key), true, `list real servers of ${serviceName(key)}`)
+      .map((m) => destOfReply(m, key.family))
+      .filter((d): d is DestEntry => d !== undefined);
+  }
+
+  /** The whole table: one service dump, then one destination dump per service. */
+  table(): IpvsTable {
+    return { services: this.services().map((s) => ({ ...s, dests: this.dests(s.key) })) };
+  }
+
+  /** Applies operations in order, many per datagram. One failure does not stop the rest. */
+  apply(ops: readonly IpvsOp[]): OpResult[] {
+    const reqs: BatchRequest[] = ops.map((o) => ({ type: this.family, flags: NLM_F_ACK, payload: payloadOf(o), operation: describeOp(o) }));
+    const errors = this.sock.batch(reqs);
+    return ops.map((op, i) => (errors[i] ? { op, error: errors[i] } : { op }));
+  }
+
+  getTimeouts(): Timeouts {
+    const m = this.get(req.getConfig(), false, 'get IPVS timeouts')[0];
+    if (!m) throw new Error('get IPVS timeouts: no reply');
+    return timeoutsOfReply(m);
+  }
+
+  /** Sets the tcp / tcpfin / udp timeouts (seconds); 0 leaves one unchanged. */
+  setTimeouts(t: Timeouts): void {
+    this.sock.request(this.family, NLM_F_ACK, req.setConfig(t), 'set IPVS timeouts');
+  }
+
+  daemons(): SyncDaemon[] {
+    return this.get(req.getDaemons(), true, 'list sync daemons')
+      .map(daemonOfReply)
+      .filter((d): d is SyncDaemon => d !== undefined);
+  }
+
+  startDaemon(d: SyncDaemon): void {
+    this.sock.request(this.family, NLM_F_ACK, req.newDaemon(d), `start ${d.state} sync daemon on ${d.interface}`);
+  }
+
+  stopDaemon(state: SyncDaemon['state']): void {
+    this.sock.request(this.family, NLM_F_ACK, req.delDaemon(state), `stop ${state} sync daemon`);
+  }
+
+  /** Removes every service. Only on explicit request (flush-on-stop): established connections die with it. */
+  flush(): void {
+    this.sock.request(this.family, NLM_F_ACK, req.flush(), 'flush the IPVS table');
+  }
+
+  zero(): void {
+    this.sock.request(this.family, NLM_F_ACK, req.zero(), 'zero IPVS counters');
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+export type { Dest, DestEntry, Service, ServiceEntry, ServiceKey };

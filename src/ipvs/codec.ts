@@ -1,0 +1,316 @@
+// IPVS generic netlink messages (linux/ip_vs.h): pure builders and parsers,
+// tested byte for byte without root. The kernel's rules this follows
+// (net/netfilter/ipvs/ip_vs_ctl.c):
+// - a service is named by AF + protocol + address + port, or AF + fwmark;
+// - NEW/SET_SERVICE need the full entry: scheduler, flags, timeout, netmask;
+// - NEW/SET_DEST need forwarding, weight and both thresholds; DEL_DEST only the address and port;
+// - addresses are 16 bytes (union nf_inet_addr), ports and the netmask network order.
+
+import { encodeGenl, decodeGenl } from '../net/genl.js';
+import { inetAddrBytes, inetAddrText } from '../net/inet.js';
+import { attrNested, attrStr, attrString, attrU16, attrU32, attrU8, type Attr, type NlMessage, parseAttrs } from '../net/netlink.js';
+import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
+
+export const IPVS_GENL_NAME = 'IPVS';
+export const IPVS_GENL_VERSION = 1;
+
+export const CMD = {
+  NEW_SERVICE: 1,
+  SET_SERVICE: 2,
+  DEL_SERVICE: 3,
+  GET_SERVICE: 4,
+  NEW_DEST: 5,
+  SET_DEST: 6,
+  DEL_DEST: 7,
+  GET_DEST: 8,
+  NEW_DAEMON: 9,
+  DEL_DAEMON: 10,
+  GET_DAEMON: 11,
+  SET_CONFIG: 12,
+  GET_CONFIG: 13,
+  SET_INFO: 14,
+  GET_INFO: 15,
+  ZERO: 16,
+  FLUSH: 17,
+} as const;
+
+const CMD_ATTR = { SERVICE: 1, DEST: 2, DAEMON: 3, TIMEOUT_TCP: 4, TIMEOUT_TCP_FIN: 5, TIMEOUT_UDP: 6 } as const;
+const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11, STATS64: 12 } as const;
+const DEST = {
+  ADDR: 1,
+  PORT: 2,
+  FWD_METHOD: 3,
+  WEIGHT: 4,
+  U_THRESH: 5,
+  L_THRESH: 6,
+  ACTIVE_CONNS: 7,
+  INACT_CONNS: 8,
+  PERSIST_CONNS: 9,
+  STATS: 10,
+  ADDR_FAMILY: 11,
+  STATS64: 12,
+  TUN_TYPE: 13,
+  TUN_PORT: 14,
+  TUN_FLAGS: 15,
+} as const;
+const DAEMON = { STATE: 1, MCAST_IFN: 2, SYNC_ID: 3, SYNC_MAXLEN: 4, MCAST_GROUP: 5, MCAST_GROUP6: 6, MCAST_PORT: 7, MCAST_TTL: 8 } as const;
+const INFO = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+const PROTO: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
+const FWD: Record<Forwarding, number> = { nat: 0, tunnel: 2, dr: 3 };
+const TUN: Record<TunnelType, number> = { ipip: 0, gue: 1, gre: 2 };
+export const SVC_F_PERSISTENT = 0x1;
+export const SVC_F_HASHED = 0x2;
+export const SVC_F_ONEPACKET = 0x4;
+export const SVC_F_SCHED1 = 0x8; // sh/mh fallback
+export const SVC_F_SCHED2 = 0x10; // sh/mh port
+const TUN_F_NOCSUM = 0x0;
+const TUN_F_CSUM = 0x1;
+const TUN_F_REMCSUM = 0x2;
+const SYNC_STATE = { master: 1, backup: 2 } as const;
+
+const af = (f: Family) => (f === 'inet' ? AF_INET : AF_INET6);
+const famOf = (n: number): Family => (n === AF_INET6 ? 'inet6' : 'inet');
+
+function be16(type: number, v: number): Attr {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v);
+  return { type, value: b };
+}
+
+/** Attributes that name a service (enough for DEL_SERVICE, GET and as the parent of a dest). */
+export function serviceKeyAttrs(k: ServiceKey): Attr[] {
+  const out = [attrU16(SVC.AF, af(k.family))];
+  if (k.fwmark !== undefined) out.push(attrU32(SVC.FWMARK, k.fwmark));
+  else out.push(attrU16(SVC.PROTOCOL, PROTO[k.protocol]), { type: SVC.ADDR, value: inetAddrBytes(k.address) }, be16(SVC.PORT, k.port));
+  return out;
+}
+
+function netmaskAttr(s: Service): Attr {
+  const b = Buffer.alloc(4);
+  if (s.key.family === 'inet') s.netmask.split('.').forEach((p, i) => (b[i] = Number(p)));
+  else b.writeUInt32LE(Number(s.netmask)); // IPv6: the prefix length, host order (as ipvsadm)
+  return { type: SVC.NETMASK, value: b };
+}
+
+export function serviceFlags(s: Pick<Service, 'persistence' | 'onePacket' | 'schedFlags'>): number {
+  return (
+    (s.persistence > 0 ? SVC_F_PERSISTENT : 0) |
+    (s.onePacket ? SVC_F_ONEPACKET : 0) |
+    (s.schedFlags.fallback ? SVC_F_SCHED1 : 0) |
+    (s.schedFlags.port ? SVC_F_SCHED2 : 0)
+  );
+}
+
+/** The full service entry NEW_SERVICE and SET_SERVICE need. */
+export function serviceAttrs(s: Service): Attr[] {
+  const flags = Buffer.alloc(8);
+  flags.writeUInt32LE(serviceFlags(s), 0);
+  flags.writeUInt32LE(0xffffffff, 4); // mask: set every flag to the given value
+  const out = [
+    ...serviceKeyAttrs(s.key),
+    attrStr(SVC.SCHED_NAME, s.scheduler),
+    { type: SVC.FLAGS, value: flags },
+    attrU32(SVC.TIMEOUT, s.persistence),
+    netmaskAttr(s),
+  ];
+  if (s.pe) out.push(attrStr(SVC.PE_NAME, s.pe));
+  return out;
+}
+
+export function destKeyAttrs(d: DestKey): Attr[] {
+  const out = [{ type: DEST.ADDR, value: inetAddrBytes(d.address) }, be16(DEST.PORT, d.port)];
+  if (d.family) out.push(attrU16(DEST.ADDR_FAMILY, af(d.family)));
+  return out;
+}
+
+export function destAttrs(d: Dest): Attr[] {
+  const out = [
+    ...destKeyAttrs(d.key),
+    attrU32(DEST.FWD_METHOD, FWD[d.forwarding]),
+    attrU32(DEST.WEIGHT, d.weight),
+    attrU32(DEST.U_THRESH, d.upperThreshold),
+    attrU32(DEST.L_THRESH, d.lowerThreshold),
+  ];
+  if (d.forwarding === 'tunnel' && d.tunnel) {
+    out.push(attrU8(DEST.TUN_TYPE, TUN[d.tunnel.type]));
+    if (d.tunnel.type === 'gue') out.push(be16(DEST.TUN_PORT, d.tunnel.port ?? 0));
+    if (d.tunnel.type !== 'ipip')
+      out.push(attrU16(DEST.TUN_FLAGS, d.tunnel.noChecksum ? TUN_F_NOCSUM : d.tunnel.remoteChecksum ? TUN_F_REMCSUM : TUN_F_CSUM));
+  }
+  return out;
+}
+
+// ---- requests (genl payloads) ------------------------------------------------
+
+const svcNest = (attrs: Attr[]) => attrNested(CMD_ATTR.SERVICE, attrs);
+const destNest = (attrs: Attr[]) => attrNested(CMD_ATTR.DEST, attrs);
+
+export const req = {
+  newService: (s: Service) => encodeGenl(CMD.NEW_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
+  setService: (s: Service) => encodeGenl(CMD.SET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
+  delService: (k: ServiceKey) => encodeGenl(CMD.DEL_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  getServices: () => encodeGenl(CMD.GET_SERVICE, IPVS_GENL_VERSION, []),
+  getService: (k: ServiceKey) => encodeGenl(CMD.GET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  newDest: (k: ServiceKey, d: Dest) => encodeGenl(CMD.NEW_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
+  setDest: (k: ServiceKey, d: Dest) => encodeGenl(CMD.SET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
+  delDest: (k: ServiceKey, d: DestKey) => encodeGenl(CMD.DEL_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destKeyAttrs(d))]),
+  getDests: (k: ServiceKey) => encodeGenl(CMD.GET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  getInfo: () => encodeGenl(CMD.GET_INFO, IPVS_GENL_VERSION, []),
+  getConfig: () => encodeGenl(CMD.GET_CONFIG, IPVS_GENL_VERSION, []),
+  setConfig: (t: Timeouts) =>
+    encodeGenl(CMD.SET_CONFIG, IPVS_GENL_VERSION, [
+      attrU32(CMD_ATTR.TIMEOUT_TCP, t.tcp),
+      attrU32(CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpFin),
+      attrU32(CMD_ATTR.TIMEOUT_UDP, t.udp),
+    ]),
+  newDaemon: (d: SyncDaemon) => encodeGenl(CMD.NEW_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, daemonAttrs(d))]),
+  delDaemon: (state: SyncDaemon['state']) =>
+    encodeGenl(CMD.DEL_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, [attrU32(DAEMON.STATE, SYNC_STATE[state])])]),
+  getDaemons: () => encodeGenl(CMD.GET_DAEMON, IPVS_GENL_VERSION, []),
+  flush: () => encodeGenl(CMD.FLUSH, IPVS_GENL_VERSION, []),
+  zero: () => encodeGenl(CMD.ZERO, IPVS_GENL_VERSION, []),
+};
+
+function daemonAttrs(d: SyncDaemon): Attr[] {
+  const out = [attrU32(DAEMON.STATE, SYNC_STATE[d.state]), attrStr(DAEMON.MCAST_IFN, d.interface), attrU32(DAEMON.SYNC_ID, d.syncId)];
+  if (d.maxLen !== undefined) out.push(attrU16(DAEMON.SYNC_MAXLEN, d.maxLen));
+  if (d.group !== undefined) {
+    if (d.group.includes(':')) out.push({ type: DAEMON.MCAST_GROUP6, value: inetAddrBytes(d.group) });
+    else out.push({ type: DAEMON.MCAST_GROUP, value: inetAddrBytes(d.group).subarray(0, 4) });
+  }
+  if (d.port !== undefined) out.push(attrU16(DAEMON.MCAST_PORT, d.port));
+  if (d.ttl !== undefined) out.push(attrU8(DAEMON.MCAST_TTL, d.ttl));
+  return out;
+}
+
+// ---- replies -------------------------------------------------------------------
+
+const u32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : 0);
+const u16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16LE(0) : 0);
+const be16v = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : 0);
+const u64 = (b: Buffer | undefined) => (b && b.length >= 8 ? Number(b.readBigUInt64LE(0)) : u32(b));
+
+function decodeStats(b: Buffer | undefined): Stats | undefined {
+  if (!b) return undefined;
+  const a = parseAttrs(b);
+  return {
+    connections: u64(a.get(1)),
+    packetsIn: u64(a.get(2)),
+    packetsOut: u64(a.get(3)),
+    bytesIn: u64(a.get(4)),
+    bytesOut: u64(a.get(5)),
+    cps: u64(a.get(6)),
+    ppsIn: u64(a.get(7)),
+    ppsOut: u64(a.get(8)),
+    bpsIn: u64(a.get(9)),
+    bpsOut: u64(a.get(10)),
+  };
+}
+
+const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) => [v, k as Protocol]));
+const FWD_NAME = new Map<number, Forwarding>(Object.entries(FWD).map(([k, v]) => [v, k as Forwarding]));
+const TUN_NAME = new Map<number, TunnelType>(Object.entries(TUN).map(([k, v]) => [v, k as TunnelType]));
+
+export function decodeService(nested: Buffer): ServiceEntry | undefined {
+  const a = parseAttrs(nested);
+  const family = famOf(u16(a.get(SVC.AF)));
+  const fwmark = u32(a.get(SVC.FWMARK));
+  let key: ServiceKey;
+  if (fwmark) key = { family, fwmark };
+  else {
+    const protocol = PROTO_NAME.get(u16(a.get(SVC.PROTOCOL)));
+    const addr = a.get(SVC.ADDR);
+    if (!protocol || !addr) return undefined;
+    key = { family, protocol, address: inetAddrText(addr, family), port: be16v(a.get(SVC.PORT)) };
+  }
+  const flags = u32(a.get(SVC.FLAGS));
+  const nm = a.get(SVC.NETMASK);
+  const netmask = family === 'inet' ? (nm ? [...nm.subarray(0, 4)].join('.') : '255.255.255.255') : String(u32(nm));
+  const pe = attrString(a.get(SVC.PE_NAME));
+  const stats = decodeStats(a.get(SVC.STATS64) ?? a.get(SVC.STATS));
+  return {
+    key,
+    scheduler: attrString(a.get(SVC.SCHED_NAME)) ?? '',
+    schedFlags: { fallback: (flags & SVC_F_SCHED1) !== 0, port: (flags & SVC_F_SCHED2) !== 0 },
+    persistence: flags & SVC_F_PERSISTENT ? u32(a.get(SVC.TIMEOUT)) : 0,
+    netmask,
+    onePacket: (flags & SVC_F_ONEPACKET) !== 0,
+    ...(pe ? { pe } : {}),
+    ...(stats ? { stats } : {}),
+  };
+}
+
+export function decodeDest(nested: Buffer, family: Family): DestEntry | undefined {
+  const a = parseAttrs(nested);
+  const addr = a.get(DEST.ADDR);
+  if (!addr) return undefined;
+  const fam = a.has(DEST.ADDR_FAMILY) ? famOf(u16(a.get(DEST.ADDR_FAMILY))) : family;
+  const forwarding = FWD_NAME.get(u32(a.get(DEST.FWD_METHOD)) & 0x7) ?? 'nat';
+  const stats = decodeStats(a.get(DEST.STATS64) ?? a.get(DEST.STATS));
+  const d: DestEntry = {
+    key: { address: inetAddrText(addr, fam), port: be16v(a.get(DEST.PORT)), ...(fam !== family ? { family: fam } : {}) },
+    forwarding,
+    weight: u32(a.get(DEST.WEIGHT)),
+    upperThreshold: u32(a.get(DEST.U_THRESH)),
+    lowerThreshold: u32(a.get(DEST.L_THRESH)),
+    activeConns: u32(a.get(DEST.ACTIVE_CONNS)),
+    inactiveConns: u32(a.get(DEST.INACT_CONNS)),
+    persistentConns: u32(a.get(DEST.PERSIST_CONNS)),
+    ...(stats ? { stats } : {}),
+  };
+  if (forwarding === 'tunnel' && a.has(DEST.TUN_TYPE)) {
+    const type = TUN_NAME.get(a.get(DEST.TUN_TYPE)![0]!) ?? 'ipip';
+    const tf = u16(a.get(DEST.TUN_FLAGS));
+    d.tunnel = {
+      type,
+      ...(type === 'gue' ? { port: be16v(a.get(DEST.TUN_PORT)) } : {}),
+      ...(type !== 'ipip' && tf === TUN_F_NOCSUM ? { noChecksum: true } : {}),
+      ...(type !== 'ipip' && tf & TUN_F_REMCSUM ? { remoteChecksum: true } : {}),
+    };
+  }
+  return d;
+}
+
+/** The nested service of a GET_SERVICE reply message. */
+export function serviceOfReply(m: NlMessage): ServiceEntry | undefined {
+  const nested = decodeGenl(m).attrs.get(CMD_ATTR.SERVICE);
+  return nested ? decodeService(nested) : undefined;
+}
+
+export function destOfReply(m: NlMessage, family: Family): DestEntry | undefined {
+  const nested = decodeGenl(m).attrs.get(CMD_ATTR.DEST);
+  return nested ? decodeDest(nested, family) : undefined;
+}
+
+export function infoOfReply(m: NlMessage): { version: string; connTableSize: number } {
+  const a = decodeGenl(m).attrs;
+  const v = u32(a.get(INFO.VERSION));
+  return { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, connTableSize: u32(a.get(INFO.CONN_TAB_SIZE)) };
+}
+
+export function timeoutsOfReply(m: NlMessage): Timeouts {
+  const a = decodeGenl(m).attrs;
+  return { tcp: u32(a.get(CMD_ATTR.TIMEOUT_TCP)), tcpFin: u32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN)), udp: u32(a.get(CMD_ATTR.TIMEOUT_UDP)) };
+}
+
+export function daemonOfReply(m: NlMessage): SyncDaemon | undefined {
+  const nested = decodeGenl(m).attrs.get(CMD_ATTR.DAEMON);
+  if (!nested) return undefined;
+  const a = parseAttrs(nested);
+  const state = u32(a.get(DAEMON.STATE)) === SYNC_STATE.master ? 'master' : 'backup';
+  const g4 = a.get(DAEMON.MCAST_GROUP);
+  const g6 = a.get(DAEMON.MCAST_GROUP6);
+  const group = g6 && g6.some((x) => x !== 0) ? inetAddrText(g6, 'inet6') : g4 && g4.some((x) => x !== 0) ? [...g4.subarray(0, 4)].join('.') : undefined;
+  return {
+    state,
+    interface: attrString(a.get(DAEMON.MCAST_IFN)) ?? '',
+    syncId: u32(a.get(DAEMON.SYNC_ID)),
+    ...(a.has(DAEMON.SYNC_MAXLEN) ? { maxLen: u16(a.get(DAEMON.SYNC_MAXLEN)) } : {}),
+    ...(group ? { group } : {}),
+    ...(a.has(DAEMON.MCAST_PORT) ? { port: u16(a.get(DAEMON.MCAST_PORT)) } : {}),
+    ...(a.has(DAEMON.MCAST_TTL) ? { ttl: a.get(DAEMON.MCAST_TTL)![0]! } : {}),
+  };
+}

@@ -1,0 +1,47 @@
+// Generic netlink (genetlink): the 4-byte genl header and family lookup
+// through the "nlctrl" controller.
+
+import { attrStr, attrString, encodeAttrs, NetlinkSocket, type Attr, type NlMessage, parseAttrs } from './netlink.js';
+
+export const NETLINK_GENERIC = 16;
+export const GENL_ID_CTRL = 0x10;
+export const GENL_HDRLEN = 4;
+const CTRL_CMD_GETFAMILY = 3;
+const CTRL_ATTR_FAMILY_ID = 1;
+const CTRL_ATTR_FAMILY_NAME = 2;
+
+/** genlmsghdr + attributes. */
+export function encodeGenl(cmd: number, version: number, attrs: readonly Attr[]): Buffer {
+  const head = Buffer.alloc(GENL_HDRLEN);
+  head[0] = cmd;
+  head[1] = version;
+  return Buffer.concat([head, encodeAttrs(attrs)]);
+}
+
+export function decodeGenl(m: NlMessage): { cmd: number; version: number; attrs: Map<number, Buffer> } {
+  if (m.payload.length < GENL_HDRLEN) return { cmd: 0, version: 0, attrs: new Map() };
+  return { cmd: m.payload[0]!, version: m.payload[1]!, attrs: parseAttrs(m.payload.subarray(GENL_HDRLEN)) };
+}
+
+/** The message to ask nlctrl for a family's id. */
+export function getFamilyRequest(name: string): Buffer {
+  return encodeGenl(CTRL_CMD_GETFAMILY, 1, [attrStr(CTRL_ATTR_FAMILY_NAME, name)]);
+}
+
+export function parseFamilyReply(msgs: NlMessage[]): { id: number; name: string } | undefined {
+  for (const m of msgs) {
+    const { attrs } = decodeGenl(m);
+    const id = attrs.get(CTRL_ATTR_FAMILY_ID);
+    const name = attrString(attrs.get(CTRL_ATTR_FAMILY_NAME));
+    if (id && id.length >= 2 && name) return { id: id.readUInt16LE(0), name };
+  }
+  return undefined;
+}
+
+/** Resolves a generic netlink family id; ENOENT when the kernel has no such family (module not loaded). */
+export function resolveFamily(sock: NetlinkSocket, name: string): number {
+  const reply = parseFamilyReply(sock.request(GENL_ID_CTRL, 0, getFamilyRequest(name), `resolve generic netlink family ${name}`));
+  if (!reply) throw new Error(`nlctrl returned no id for family ${name}`);
+  return reply.id;
+}
+

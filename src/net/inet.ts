@@ -1,0 +1,61 @@
+// IPv4/IPv6 text <-> bytes, for netlink attributes that carry either.
+
+import { isIPv4, isIPv6 } from 'node:net';
+
+export function ipv6ToBytes(ip: string): Buffer {
+  if (!isIPv6(ip)) throw new Error(`"${ip}" is not an IPv6 address`);
+  let text = ip;
+  const out = Buffer.alloc(16);
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const b = v4[1]!.split('.').map(Number);
+    text = text.slice(0, -v4[1]!.length) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** RFC 5952 text: lower case, longest run of two or more zero groups as "::". */
+export function bytesToIpv6(b: Buffer, off = 0): string {
+  const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(off + i * 2));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** 16 bytes (union nf_inet_addr): IPv4 in the first 4, the rest zero. */
+export function inetAddrBytes(ip: string): Buffer {
+  if (isIPv4(ip)) {
+    const out = Buffer.alloc(16);
+    ip.split('.').forEach((p, i) => (out[i] = Number(p)));
+    return out;
+  }
+  return ipv6ToBytes(ip);
+}
+
+export function inetAddrText(b: Buffer, family: 'inet' | 'inet6'): string {
+  return family === 'inet' ? [...b.subarray(0, 4)].join('.') : bytesToIpv6(b);
+}
+
+export function familyOf(ip: string): 'inet' | 'inet6' {
+  if (isIPv4(ip)) return 'inet';
+  if (isIPv6(ip)) return 'inet6';
+  throw new Error(`"${ip}" is not an IP address`);
+}
