@@ -4,8 +4,8 @@ import { parseIpv4 } from '../../src/vrrp/ipv4.js';
 import { authDataFromPassword, decodeAdvert, encodeAdvert, type VrrpAdvert } from '../../src/vrrp/packet.js';
 import { arpFrames, ipv4Packets } from './pcap.js';
 
-const V2 = new URL('../../../shared/vectors/vrrp-v2-keepalived.pcap', import.meta.url);
-const V3 = new URL('../../../shared/vectors/vrrp-v3-keepalived.pcap', import.meta.url);
+const V2 = new URL('../vectors/vrrp-v2-keepalived.pcap', import.meta.url);
+const V3 = new URL('../vectors/vrrp-v3-keepalived.pcap', import.meta.url);
 
 function vrrpOf(file: URL) {
   return ipv4Packets(file)
