@@ -9,14 +9,16 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-# Debian package -> a command or file it provides.
-declare -A need=(
-  [iproute2]=/usr/bin/ip [iputils-ping]=/usr/bin/ping [arping]=/usr/sbin/arping
-  [tcpdump]=/usr/bin/tcpdump [keepalived]=/usr/sbin/keepalived
-  [python3]=/usr/bin/python3 [make]=/usr/bin/make [g++]=/usr/bin/g++
-)
+# Debian packages the tests need: iproute2 (ip, bridge), ping, arping, tcpdump,
+# keepalived (the interop peer and the benchmark's reference), a compiler for the
+# addon, and for the IPVS tier: QEMU, Debian's generic kernel (it has IPVS and
+# 9p as modules), busybox-static (the guest's init) and ipvsadm (the reference view).
+need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
+      qemu-system-x86 linux-image-amd64 busybox-static ipvsadm)
 missing=()
-for pkg in "${!need[@]}"; do [ -e "${need[$pkg]}" ] || missing+=("$pkg"); done
+for pkg in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "vipd setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -138,7 +138,7 @@ export function destAttrs(d: Dest): Attr[] {
     out.push(attrU8(DEST.TUN_TYPE, TUN[d.tunnel.type]));
     if (d.tunnel.type === 'gue') out.push(be16(DEST.TUN_PORT, d.tunnel.port ?? 0));
     if (d.tunnel.type !== 'ipip')
-      out.push(attrU16(DEST.TUN_FLAGS, d.tunnel.noChecksum ? TUN_F_NOCSUM : d.tunnel.remoteChecksum ? TUN_F_REMCSUM : TUN_F_CSUM));
+      out.push(attrU16(DEST.TUN_FLAGS, d.tunnel.checksum === 'csum' ? TUN_F_CSUM : d.tunnel.checksum === 'remcsum' ? TUN_F_REMCSUM : TUN_F_NOCSUM));
   }
   return out;
 }
@@ -267,8 +267,7 @@ export function decodeDest(nested: Buffer, family: Family): DestEntry | undefine
     d.tunnel = {
       type,
       ...(type === 'gue' ? { port: be16v(a.get(DEST.TUN_PORT)) } : {}),
-      ...(type !== 'ipip' && tf === TUN_F_NOCSUM ? { noChecksum: true } : {}),
-      ...(type !== 'ipip' && tf & TUN_F_REMCSUM ? { remoteChecksum: true } : {}),
+      ...(type !== 'ipip' && tf & TUN_F_REMCSUM ? { checksum: 'remcsum' as const } : type !== 'ipip' && tf & TUN_F_CSUM ? { checksum: 'csum' as const } : {}),
     };
   }
   return d;

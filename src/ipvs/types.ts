@@ -41,7 +41,8 @@ export interface DestSettings {
   /** Upper and lower connection thresholds; 0 = none. */
   upperThreshold: number;
   lowerThreshold: number;
-  tunnel?: { type: TunnelType; port?: number; noChecksum?: boolean; remoteChecksum?: boolean };
+  /** Tunnel forwarding: IPIP (default), or GUE (with its UDP port) / GRE, whose checksum is off unless asked (as ipvsadm). */
+  tunnel?: { type: TunnelType; port?: number; checksum?: 'csum' | 'remcsum' };
 }
 
 export interface Dest extends DestSettings {

@@ -1,0 +1,65 @@
+// IPVS on a real kernel: Debian's, booted under QEMU (this host's kernel has
+// none). One guest boot runs every scenario of guest/ipvs-scenarios.mjs; each
+// becomes a test here, failing with the guest's own words.
+
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GuestResult, runInGuest } from './qemu.js';
+
+interface ScenarioResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  details?: unknown;
+  error?: string;
+}
+
+const SCENARIOS = fileURLToPath(new URL('./guest/ipvs-scenarios.mjs', import.meta.url));
+const NAMES = [
+  'every kind of service and real server: the kernel holds exactly what ipvsadm would have programmed',
+  'dumps decode to what was programmed (services, flags, persistence, tunnels)',
+  'edit in place: weight, thresholds, scheduler and persistence change without re-creating',
+  'errors: a missing scheduler, a duplicate service, a non-unicast real server, a missing service — each reported with its code, the rest applied',
+  'batching: 1,000 services x 10 real servers in one apply, then one dump',
+  'timeouts and the connection sync daemon',
+];
+
+let guest: GuestResult;
+let results: ScenarioResult[] = [];
+
+beforeAll(async () => {
+  guest = await runInGuest(`exec node ${SCENARIOS}\n`, { timeoutMs: 900_000 });
+  try {
+    results = JSON.parse(readFileSync(join(guest.share, 'results.json'), 'utf8')) as ScenarioResult[];
+  } catch {
+    results = [];
+  }
+}, 960_000);
+
+afterAll(() => {
+  if (!guest) return;
+  console.log(`guest: ${guest.ms} ms, scenarios: ${results.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.ms} ms`).join(', ')}`);
+  const batch = results.find((r) => r.name.startsWith('batching'));
+  if (batch?.ok) console.log(`batching in the guest (software-emulated CPU): ${JSON.stringify(batch.details)}`);
+  rmSync(guest.share, { recursive: true, force: true });
+});
+
+describe('IPVS in a QEMU guest (Debian kernel)', () => {
+  it('the guest ran the scenario batch to the end', () => {
+    expect(guest.code, `guest exit ${guest.code}\n--- output ---\n${guest.output.slice(-4000)}\n--- console ---\n${guest.console.slice(-3000)}`).toBe(0);
+  });
+
+  for (const name of NAMES) {
+    it(name, () => {
+      const r = results.find((x) => x.name === name);
+      expect(r, `scenario did not run; guest output:\n${guest.output.slice(-4000)}\n${guest.console.slice(-2000)}`).toBeDefined();
+      expect(r!.ok, `${r!.error}\n${JSON.stringify(r!.details, null, 1)?.slice(0, 6000)}`).toBe(true);
+    });
+  }
+
+  it('every scenario the guest ran is one of the tests above', () => {
+    expect(results.map((r) => r.name).filter((n) => !NAMES.includes(n))).toEqual([]);
+  });
+});

@@ -1,0 +1,162 @@
+// Boots Debian's generic kernel under QEMU with this host's root filesystem
+// over 9p (read-only) and runs one shell script in it, chrooted into the host
+// root: real IPVS for tests on a host kernel that has none. The initramfs is
+// built here from installed packages (busybox-static, the kernel's 9p and
+// virtio modules); see ../shared/design/vm-recipe.md.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface GuestKernel {
+  version: string;
+  vmlinuz: string;
+  modules: string;
+}
+
+/** The newest generic (not cloud) Debian kernel installed under /boot with its modules. */
+export function findKernel(): GuestKernel {
+  const versions = readdirSync('/boot')
+    .filter((f) => /^vmlinuz-.*-amd64$/.test(f) && !f.includes('cloud'))
+    .map((f) => f.slice('vmlinuz-'.length))
+    .filter((v) => existsSync(`/lib/modules/${v}/modules.dep`))
+    .sort();
+  const version = versions.at(-1);
+  if (!version) throw new Error('no generic Debian kernel found: apt-get install linux-image-amd64 (the cloud flavour has no 9p)');
+  return { version, vmlinuz: `/boot/vmlinuz-${version}`, modules: `/lib/modules/${version}` };
+}
+
+/** Module files to insmod, dependencies first, for the given module names. */
+export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] {
+  const deps = new Map<string, string[]>();
+  for (const line of modulesDep.split('\n')) {
+    const [mod, rest] = line.split(':');
+    if (!mod) continue;
+    deps.set(mod.trim(), (rest ?? '').trim().split(/\s+/).filter(Boolean));
+  }
+  const byName = new Map<string, string>();
+  for (const path of deps.keys()) byName.set(path.split('/').pop()!.replace(/\.ko(\.\w+)?$/, ''), path);
+  const order: string[] = [];
+  const visit = (path: string) => {
+    if (order.includes(path)) return;
+    for (const d of deps.get(path) ?? []) visit(d);
+    order.push(path);
+  };
+  for (const w of wanted) {
+    const p = byName.get(w);
+    if (p) visit(p); // absent: built into the kernel
+  }
+  return order;
+}
+
+const INIT = `#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /root
+$B mount -t proc proc /proc
+$B mount -t devtmpfs dev /dev
+for m in $($B cat /modules/order); do $B insmod /modules/$m || echo "insmod $m failed"; done
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /root || { echo "cannot mount the host root"; $B poweroff -f; }
+$B mount -t proc proc /root/proc
+$B mount -t sysfs sys /root/sys
+$B mount -t devtmpfs dev /root/dev
+$B mount -t tmpfs tmpfs /root/run
+$B mount -t tmpfs tmpfs /root/tmp
+$B mkdir -p /root/tmp/share /root/dev/pts
+$B mount -t devpts devpts /root/dev/pts
+$B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /root/tmp/share
+$B chroot /root /bin/sh -c 'cd /tmp/share && PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /bin/sh /tmp/share/run.sh > /tmp/share/out 2>&1; echo $? > /tmp/share/rc'
+$B sync
+$B poweroff -f
+`;
+
+let cachedInitrd: string | undefined;
+
+/** Builds (once per process) the initramfs: busybox, /init, the 9p/virtio modules. */
+export function buildInitramfs(kernel: GuestKernel): string {
+  if (cachedInitrd && existsSync(cachedInitrd)) return cachedInitrd;
+  const root = mkdtempSync(join(tmpdir(), 'vt-initramfs-'));
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  mkdirSync(join(root, 'modules'));
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync);
+  if (!busybox) throw new Error('busybox not found: apt-get install busybox-static');
+  copyFileSync(busybox, join(root, 'bin', 'busybox'));
+  const order = moduleLoadOrder(readFileSync(join(kernel.modules, 'modules.dep'), 'utf8'), ['virtio_pci', '9pnet_virtio', '9p']);
+  const names: string[] = [];
+  for (const rel of order) {
+    const name = rel.split('/').pop()!;
+    copyFileSync(join(kernel.modules, rel), join(root, 'modules', name));
+    names.push(name);
+  }
+  writeFileSync(join(root, 'modules', 'order'), names.join('\n') + '\n');
+  writeFileSync(join(root, 'init'), INIT);
+  chmodSync(join(root, 'init'), 0o755);
+  const out = join(dirname(root), `${root.split('/').pop()}.cpio.gz`);
+  execFileSync('/bin/sh', ['-c', `cd "${root}" && find . | "${busybox}" cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`]);
+  rmSync(root, { recursive: true, force: true });
+  cachedInitrd = out;
+  return out;
+}
+
+export interface GuestResult {
+  /** Exit code of the script; null if the guest never reported one (crash, timeout). */
+  code: number | null;
+  /** The script's stdout and stderr. */
+  output: string;
+  /** The guest console (kernel messages, init errors). */
+  console: string;
+  /** The share directory (files the script wrote); removed by the caller. */
+  share: string;
+  ms: number;
+}
+
+/**
+ * Runs `script` (sh) in a fresh guest. The working directory is a writable
+ * share (also at `share` on the host); the host filesystem is read-only at /.
+ */
+export async function runInGuest(script: string, opts: { timeoutMs?: number; memMb?: number; files?: Record<string, string> } = {}): Promise<GuestResult> {
+  const kernel = findKernel();
+  const initrd = buildInitramfs(kernel);
+  const share = mkdtempSync(join(tmpdir(), 'vt-guest-'));
+  chmodSync(share, 0o777);
+  writeFileSync(join(share, 'run.sh'), script);
+  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(share, name), text);
+  const t0 = Date.now();
+  const args = [
+    '-accel', 'tcg',
+    '-m', String(opts.memMb ?? 2048),
+    '-smp', '2',
+    '-kernel', kernel.vmlinuz,
+    '-initrd', initrd,
+    '-append', 'console=ttyS0 panic=-1 quiet',
+    '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${share},mount_tag=share,security_model=none`,
+  ];
+  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let consoleText = '';
+  qemu.stdout.on('data', (d: Buffer) => (consoleText += d.toString()));
+  qemu.stderr.on('data', (d: Buffer) => (consoleText += d.toString()));
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  const timedOut = await new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => {
+      qemu.kill('SIGKILL');
+      resolve(true);
+    }, timeoutMs);
+    qemu.once('exit', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+  });
+  const rcFile = join(share, 'rc');
+  const outFile = join(share, 'out');
+  const code = existsSync(rcFile) ? Number(readFileSync(rcFile, 'utf8').trim()) : null;
+  const output = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
+  return {
+    code,
+    output,
+    console: timedOut ? `${consoleText}\n[guest killed after ${timeoutMs} ms]` : consoleText,
+    share,
+    ms: Date.now() - t0,
+  };
+}
