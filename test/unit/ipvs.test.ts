@@ -1,0 +1,160 @@
+// IPVS messages byte for byte against the layouts of linux/ip_vs.h, and the
+// reconcile diff — no kernel needed (the QEMU tier checks them against one).
+
+import { describe, expect, it } from 'vitest';
+import { decodeService, decodeDest, req, serviceAttrs } from '../../src/ipvs/codec.js';
+import { type CurrentService, type DesiredService, diffTables } from '../../src/ipvs/reconcile.js';
+import type { Dest, Service } from '../../src/ipvs/types.js';
+import { bytesToIpv6, ipv6ToBytes } from '../../src/net/inet.js';
+import { encodeAttrs } from '../../src/net/netlink.js';
+
+const hex = (b: Buffer) => b.toString('hex');
+const tcp80: Service = {
+  key: { family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 },
+  scheduler: 'rr',
+  schedFlags: { fallback: false, port: false },
+  persistence: 0,
+  netmask: '255.255.255.255',
+  onePacket: false,
+};
+const rs = (address: string, weight = 1, o: Partial<Dest> = {}): Dest => ({ key: { address, port: 8080 }, forwarding: 'nat', weight, upperThreshold: 0, lowerThreshold: 0, ...o });
+
+describe('IPVS generic netlink messages', () => {
+  it('NEW_SERVICE: genl header, nested IPVS_CMD_ATTR_SERVICE with AF, protocol, 16-byte address, port (network order), scheduler, flags+mask, timeout, netmask', () => {
+    const want =
+      '01010000' + // cmd NEW_SERVICE, version 1, reserved
+      '5400' + '0180' + // nested attr len 84, type 1 | NLA_F_NESTED
+      '0600' + '0100' + '0200' + '0000' + // AF = AF_INET (u16, padded)
+      '0600' + '0200' + '0600' + '0000' + // PROTOCOL = 6 (TCP)
+      '1400' + '0300' + '0a000001' + '000000000000000000000000' + // ADDR: union nf_inet_addr
+      '0600' + '0400' + '0050' + '0000' + // PORT 80, big endian
+      '0700' + '0600' + '727200' + '00' + // SCHED_NAME "rr\0" padded
+      '0c00' + '0700' + '00000000' + 'ffffffff' + // FLAGS {flags 0, mask ~0}
+      '0800' + '0800' + '00000000' + // TIMEOUT 0
+      '0800' + '0900' + 'ffffffff'; // NETMASK 255.255.255.255
+    expect(hex(req.newService(tcp80))).toBe(want);
+  });
+
+  it('fwmark and IPv6 services; persistence sets the persistent flag; sh flags', () => {
+    const fw = serviceAttrs({ ...tcp80, key: { family: 'inet', fwmark: 7 }, persistence: 300, netmask: '255.255.255.0', schedFlags: { fallback: true, port: true } });
+    expect(hex(encodeAttrs(fw))).toBe(
+      '060001000200' + '0000' + '08000500' + '07000000' + '07000600' + '72720000' + '0c000700' + '19000000' + 'ffffffff' + '08000800' + '2c010000' + '08000900' + 'ffffff00',
+    );
+    const v6 = serviceAttrs({ ...tcp80, key: { family: 'inet6', protocol: 'udp', address: '2001:db8::1', port: 53 }, netmask: '128' });
+    expect(hex(encodeAttrs(v6)).slice(0, 72)).toBe('06000100' + '0a000000' + '06000200' + '11000000' + '14000300' + '20010db8000000000000000000000001');
+    expect(hex(encodeAttrs(v6)).endsWith('08000900' + '80000000')).toBe(true); // IPv6 netmask: the prefix length, host order (as ipvsadm)
+  });
+
+  it('NEW_DEST carries the service and the destination; DEL_DEST only addresses and ports', () => {
+    const d = req.newDest(tcp80.key, rs('10.0.0.2', 5, { forwarding: 'dr', upperThreshold: 100, lowerThreshold: 10 }));
+    expect(hex(d).slice(0, 8 + 96)).toBe('05010000' + hex(req.newService(tcp80)).slice(8, 8 + 96).replace(/^5400/, '3000'));
+    const destPart = hex(d).slice(8 + 96);
+    expect(destPart).toBe(
+      '4000' + '0280' + '1400' + '0100' + '0a000002' + '000000000000000000000000' + '0600' + '0200' + '1f90' + '0000' + '08000300' + '03000000' + '08000400' + '05000000' + '08000500' + '64000000' + '08000600' + '0a000000',
+    );
+    expect(hex(req.delDest(tcp80.key, { address: '10.0.0.2', port: 8080 })).endsWith('2000' + '0280' + '14000100' + '0a000002000000000000000000000000' + '06000200' + '1f900000')).toBe(true);
+  });
+
+  it('tunnels: GUE carries its port and checksum flags, IPIP only the type', () => {
+    const gue = hex(req.newDest(tcp80.key, rs('10.0.0.3', 1, { forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'remcsum' } })));
+    expect(gue.endsWith('05000d00' + '01000000' + '06000e00' + '17c00000' + '06000f00' + '02000000')).toBe(true);
+    const ipip = hex(req.newDest(tcp80.key, rs('10.0.0.3', 1, { forwarding: 'tunnel', tunnel: { type: 'ipip' } })));
+    expect(ipip.endsWith('05000d00' + '00000000')).toBe(true);
+  });
+
+  it('a kernel service and destination with 64-bit stats decode', () => {
+    const stats64 = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(n));
+      return b;
+    };
+    const nested = Buffer.concat([
+      encodeAttrs(serviceAttrs({ ...tcp80, persistence: 60 })),
+      encodeAttrs([{ type: 12 | 0x8000, value: encodeAttrs([1, 2, 3, 4, 5].map((t) => ({ type: t, value: stats64(t * 1000) }))) }]),
+    ]);
+    const s = decodeService(nested)!;
+    expect(s).toMatchObject({ key: tcp80.key, scheduler: 'rr', persistence: 60, stats: { connections: 1000, packetsIn: 2000, packetsOut: 3000, bytesIn: 4000, bytesOut: 5000 } });
+    const u32 = (t: number, v: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(v);
+      return { type: t, value: b };
+    };
+    const destNested = encodeAttrs([
+      { type: 1, value: Buffer.from('0a0000020000000000000000000000000', 'hex').subarray(0, 16) },
+      { type: 2, value: Buffer.from('1f90', 'hex') },
+      u32(3, 3),
+      u32(4, 7),
+      u32(5, 0),
+      u32(6, 0),
+      u32(7, 12),
+      u32(8, 34),
+      u32(9, 0),
+    ]);
+    expect(decodeDest(destNested, 'inet')).toMatchObject({ key: { address: '10.0.0.2', port: 8080 }, forwarding: 'dr', weight: 7, activeConns: 12, inactiveConns: 34 });
+  });
+
+  it('IPv6 text <-> bytes (RFC 5952 output)', () => {
+    for (const [text, canon] of [
+      ['2001:db8::1', '2001:db8::1'],
+      ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
+      ['::', '::'],
+      ['::ffff:10.0.0.1', '::ffff:a00:1'],
+      ['fe80::1:2:3:4', 'fe80::1:2:3:4'],
+    ])
+      expect(bytesToIpv6(ipv6ToBytes(text!))).toBe(canon);
+  });
+});
+
+describe('reconcile diff', () => {
+  const cur = (s: DesiredService): CurrentService => ({ ...s, dests: s.dests.map((d) => ({ ...d, activeConns: 0, inactiveConns: 0, persistentConns: 0 })) });
+  const base = { owned: new Set<string>(), drainMs: 0, now: 1000, draining: new Map<string, number>() };
+  const web: DesiredService = { ...tcp80, dests: [rs('10.0.0.2'), rs('10.0.0.3', 2)] };
+  const kinds = (ops: { op: string }[]) => ops.map((o) => o.op);
+
+  it('empty kernel: add the service, then its real servers', () => {
+    expect(kinds(diffTables({ ...base, desired: [web], current: [] }).ops)).toEqual(['add-service', 'add-dest', 'add-dest']);
+  });
+
+  it('equal tables: no operation at all', () => {
+    expect(diffTables({ ...base, desired: [web], current: [cur(web)] }).ops).toEqual([]);
+  });
+
+  it('changed scheduler or weight: edited in place, not re-created', () => {
+    const want: DesiredService = { ...web, scheduler: 'wrr', dests: [rs('10.0.0.2', 9), rs('10.0.0.3', 2)] };
+    const { ops } = diffTables({ ...base, desired: [want], current: [cur(web)] });
+    expect(ops).toEqual([
+      { op: 'edit-service', service: { ...tcp80, scheduler: 'wrr' } },
+      { op: 'edit-dest', service: tcp80.key, dest: rs('10.0.0.2', 9) },
+    ]);
+  });
+
+  it('a netmask only matters for a persistent service', () => {
+    expect(diffTables({ ...base, desired: [{ ...web, netmask: '255.255.255.0' }], current: [cur(web)] }).ops).toEqual([]);
+  });
+
+  it('a real server gone from the config is deleted; a foreign service is left alone; an owned one is deleted', () => {
+    const foreign: CurrentService = cur({ ...web, key: { ...tcp80.key, port: 81 } as Service['key'] });
+    const old: CurrentService = cur({ ...web, key: { ...tcp80.key, port: 82 } as Service['key'] });
+    const { ops } = diffTables({ ...base, owned: new Set(['tcp/10.0.0.1/82']), desired: [{ ...web, dests: [rs('10.0.0.2')] }], current: [cur(web), foreign, old] });
+    expect(ops).toEqual([
+      { op: 'del-dest', service: tcp80.key, dest: { address: '10.0.0.3', port: 8080 } },
+      { op: 'del-service', key: old.key },
+    ]);
+  });
+
+  it('drain: weight 0 first, deleted once the drain time is over; a returning server stops draining', () => {
+    const want: DesiredService = { ...web, dests: [rs('10.0.0.2')] };
+    const a = diffTables({ ...base, drainMs: 5000, desired: [want], current: [cur(web)] });
+    expect(a.ops).toEqual([{ op: 'edit-dest', service: tcp80.key, dest: rs('10.0.0.3', 0) }]);
+    expect(a.nextDrainAt).toBe(6000);
+    const drained = cur({ ...web, dests: [rs('10.0.0.2'), rs('10.0.0.3', 0)] });
+    const b = diffTables({ ...base, drainMs: 5000, now: 3000, draining: a.draining, desired: [want], current: [drained] });
+    expect(b.ops).toEqual([]);
+    const c = diffTables({ ...base, drainMs: 5000, now: 6000, draining: b.draining, desired: [want], current: [drained] });
+    expect(c.ops).toEqual([{ op: 'del-dest', service: tcp80.key, dest: { address: '10.0.0.3', port: 8080 } }]);
+    expect(c.draining.size).toBe(0);
+    const back = diffTables({ ...base, drainMs: 5000, now: 4000, draining: b.draining, desired: [web], current: [drained] });
+    expect(back.ops).toEqual([{ op: 'edit-dest', service: tcp80.key, dest: rs('10.0.0.3', 2) }]);
+    expect(back.draining.size).toBe(0);
+  });
+});
