@@ -24,6 +24,7 @@ const NAMES = [
   'errors: a missing scheduler, a duplicate service, a non-unicast real server, a missing service — each reported with its code, the rest applied',
   'batching: 1,000 services x 10 real servers in one apply, then one dump',
   'timeouts and the connection sync daemon',
+  'reconcile: converges after hand edits with ipvsadm, in few operations, and leaves a foreign service alone',
 ];
 
 let guest: GuestResult;
@@ -43,6 +44,8 @@ afterAll(() => {
   console.log(`guest: ${guest.ms} ms, scenarios: ${results.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.ms} ms`).join(', ')}`);
   const batch = results.find((r) => r.name.startsWith('batching'));
   if (batch?.ok) console.log(`batching in the guest (software-emulated CPU): ${JSON.stringify(batch.details)}`);
+  const rec = results.find((r) => r.name.startsWith('reconcile'));
+  if (rec?.ok) console.log(`reconcile in the guest: ${JSON.stringify(rec.details)}`);
   rmSync(guest.share, { recursive: true, force: true });
 });
 

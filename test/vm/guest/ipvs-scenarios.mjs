@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 
 const dist = (p) => new URL(`../../../dist/${p}`, import.meta.url).href;
 const { IpvsClient, describeOp } = await import(dist('ipvs/client.js'));
+const { Reconciler } = await import(dist('ipvs/reconcile.js'));
 
 const sh = (cmd, input) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 const results = [];
@@ -177,6 +178,42 @@ await scenario('timeouts and the connection sync daemon', async () => {
   client.stopDaemon('master');
   assertEq(client.daemons(), [], 'daemons after stop');
   return text.trim();
+});
+
+await scenario('reconcile: converges after hand edits with ipvsadm, in few operations, and leaves a foreign service alone', async () => {
+  sh('ipvsadm -C');
+  sh('ipvsadm -A -t 10.50.0.1:22 -s rr && ipvsadm -a -t 10.50.0.1:22 -r 10.20.5.1:22 -m'); // someone else's
+  const desired = [];
+  for (let i = 0; i < 100; i++) {
+    const s = svc(tcp(`10.60.0.${i + 1}`, 80), 'wrr');
+    desired.push({ ...s, dests: Array.from({ length: 10 }, (_, j) => dest(`10.20.6.${j + 1}`, 8000 + i, 'nat', 1 + j)) });
+  }
+  const state = `${process.cwd()}/owned.json`;
+  const r = new Reconciler(client, { stateFile: state });
+  const first = r.reconcile(desired);
+  assertEq([first.ops, first.failed.length], [1100, 0], 'first reconcile: operations, failures');
+  const noop = r.reconcile(desired);
+  assertEq(noop.ops, 0, 'operations of a no-op reconcile');
+  // Hand edits: a weight, a deleted real server, an extra real server, a scheduler, a deleted service.
+  sh('ipvsadm -e -t 10.60.0.1:80 -r 10.20.6.1:8000 -m -w 50');
+  sh('ipvsadm -d -t 10.60.0.2:80 -r 10.20.6.2:8001');
+  sh('ipvsadm -a -t 10.60.0.3:80 -r 10.20.6.99:8002 -m -w 1');
+  sh('ipvsadm -E -t 10.60.0.4:80 -s rr');
+  sh('ipvsadm -D -t 10.60.0.5:80');
+  const fix = r.reconcile(desired);
+  assertEq([fix.ops, fix.failed.length], [1 + 1 + 1 + 1 + 1 + 10, 0], 'repair: operations, failures');
+  const after = r.reconcile(desired);
+  assertEq(after.ops, 0, 'operations after the repair');
+  const foreign = sh('ipvsadm -Ln -t 10.50.0.1:22');
+  if (!foreign.includes('10.20.5.1:22')) throw Object.assign(new Error('foreign service touched'), { details: foreign });
+  // A service removed from the desired table is deleted (it is ours); the foreign one stays.
+  const fewer = r.reconcile(desired.slice(1));
+  assertEq(fewer.ops, 1, 'operations when one service leaves the config');
+  // A new Reconciler (a restarted vipd) knows from the state file what it owns.
+  const again = new Reconciler(client, { stateFile: state }).reconcile(desired.slice(2));
+  assertEq(again.ops, 1, 'a restarted reconciler deletes the service it owned');
+  if (!sh('ipvsadm -Ln').includes('10.50.0.1:22')) throw new Error('foreign service deleted');
+  return { firstMs: Math.round(first.dumpMs + first.applyMs), noopMs: Math.round(noop.dumpMs + noop.applyMs), repairOps: fix.ops };
 });
 
 client.close();
