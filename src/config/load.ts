@@ -6,8 +6,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
+import { isIPv4, isIPv6 } from 'node:net';
+import { serviceName } from '../ipvs/types.js';
 import type {
   Config,
+  IpvsConfig,
+  RealServerConfig,
+  VirtualServerConfig,
   GarpConfig,
   GlobalConfig,
   NotifyScripts,
@@ -59,6 +64,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh', 'sed', 'nq', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'twos'];
+/** Octavia's pool algorithms (members carry weights, so the weighted schedulers). */
+const SCHEDULER_ALIASES: Record<string, string> = { ROUND_ROBIN: 'wrr', LEAST_CONNECTIONS: 'wlc', SOURCE_IP: 'sh' };
 
 function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
@@ -426,6 +434,146 @@ class Parser {
     };
   }
 
+  virtualServer(name: string, keyNode: Node, node: Node | null, instanceNames: ReadonlySet<string>): VirtualServerConfig | undefined {
+    const path = `virtual_servers.${name}`;
+    if (!NAME.test(name)) this.r.issue(keyNode, path, `virtual server name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
+    const m = this.map(node ?? keyNode, path, 'a map of virtual server settings');
+    if (!m) return undefined;
+    m.allowOnly([
+      'address', 'port', 'protocol', 'fwmark', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
+      'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
+    ]);
+    const ip = str('an IPv4 or IPv6 address', (v) => (isIPv4(v) || isIPv6(v) ? undefined : `"${v}" is not an IP address`));
+    const address = this.get(m, 'address', ip);
+    const fwmark = this.get(m, 'fwmark', num(1, 0xffffffff, { integer: true }));
+    if (m.has('fwmark') && (m.has('address') || m.has('port') || m.has('protocol')))
+      this.r.issue(m.keyNode('fwmark'), m.sub('fwmark'), 'a service is either address + port + protocol or a fwmark; remove one');
+    if (!m.has('fwmark') && !m.has('address')) this.r.issue(m.node, path, 'missing "address" (with port and protocol) or "fwmark"; valid: address: 192.0.2.100, port: 80');
+    const port = this.get(m, 'port', num(0, 65535, { integer: true }));
+    if (m.has('address') && !m.has('port')) this.r.issue(m.node, path, 'missing "port"; valid: port: 1..65535 (0 = all ports, with persistence)');
+    const protocol = this.get(m, 'protocol', oneOf(['tcp', 'udp', 'sctp'] as const)) ?? 'tcp';
+    const family = address !== undefined ? (isIPv6(address) ? 'inet6' : 'inet') : (this.get(m, 'family', oneOf(['inet', 'inet6'] as const)) ?? 'inet');
+    const rawSched = this.get(m, 'scheduler', str('a scheduler')) ?? 'wlc';
+    const scheduler = SCHEDULER_ALIASES[rawSched] ?? rawSched;
+    if (!SCHEDULERS.includes(scheduler)) {
+      const guess = didYouMean(rawSched, [...SCHEDULERS, ...Object.keys(SCHEDULER_ALIASES)]);
+      this.r.issue(m.value('scheduler') ?? m.node, m.sub('scheduler'), `unknown scheduler "${rawSched}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${SCHEDULERS.join(' | ')} or ${Object.keys(SCHEDULER_ALIASES).join(' | ')}`);
+    }
+    const flags = { fallback: false, port: false };
+    (this.list(m, 'scheduler_flags') ?? []).forEach((n, i) => {
+      const f = this.check(n, `${m.sub('scheduler_flags')}[${i}]`, oneOf(['fallback', 'port'] as const));
+      if (f) flags[f] = true;
+    });
+    if ((flags.fallback || flags.port) && scheduler !== 'sh' && scheduler !== 'mh')
+      this.r.issue(m.keyNode('scheduler_flags'), m.sub('scheduler_flags'), `scheduler flags apply to sh and mh only, not ${scheduler}; remove them or use scheduler: sh`);
+    let persistence = this.get(m, 'persistence_timeout', num(0, 2678400, { integer: true, unit: 'seconds' })) ?? 0;
+    const sp = this.get(m, 'session_persistence', oneOf(['SOURCE_IP'] as const));
+    if (sp === 'SOURCE_IP' && !m.has('persistence_timeout')) persistence = 360; // Octavia's default persistence_timeout for SOURCE_IP
+    const netmask = this.get(m, 'persistence_netmask', str(family === 'inet' ? 'a netmask like 255.255.255.0' : 'a prefix length 1..128', (v) =>
+      family === 'inet' ? (DOTTED_QUAD.test(v) ? undefined : `"${v}" is not a netmask`) : /^\d+$/.test(v) && +v >= 1 && +v <= 128 ? undefined : `"${v}" is not a prefix length`,
+    )) ?? (family === 'inet' ? '255.255.255.255' : '128');
+    const forwarding = this.get(m, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? 'nat';
+    const onePacket = this.get(m, 'one_packet', bool) ?? false;
+    if (onePacket && protocol !== 'udp') this.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
+
+    const realServers: RealServerConfig[] = [];
+    (this.list(m, 'real_servers') ?? []).forEach((n, i) => {
+      const p = `${m.sub('real_servers')}[${i}]`;
+      const rs = this.map(n, p, 'a map {address, port, weight}');
+      if (!rs) return;
+      rs.allowOnly(['address', 'port', 'weight', 'upper_threshold', 'connection_limit', 'lower_threshold', 'forwarding', 'tunnel']);
+      if (!rs.has('address')) this.r.issue(n, p, 'missing "address"; valid: address: 10.0.0.2');
+      const ra = this.get(rs, 'address', ip);
+      if (ra !== undefined && address !== undefined && isIPv6(ra) !== isIPv6(address) && (rs.has('forwarding') ? scalarValue(rs.value('forwarding')) : forwarding) !== 'tunnel')
+        this.r.issue(rs.value('address') ?? n, rs.sub('address'), `${ra} is not the same address family as the service (${address}); valid: a real server of the same family`);
+      const rport = this.get(rs, 'port', num(0, 65535, { integer: true })) ?? port ?? 0;
+      if (rs.has('upper_threshold') && rs.has('connection_limit'))
+        this.r.issue(rs.keyNode('connection_limit'), rs.sub('connection_limit'), 'connection_limit is another name for upper_threshold; set only one');
+      const upper = this.get(rs, 'upper_threshold', num(0, 0x7fffffff, { integer: true })) ?? this.get(rs, 'connection_limit', num(0, 0x7fffffff, { integer: true })) ?? 0;
+      const lower = this.get(rs, 'lower_threshold', num(0, 0x7fffffff, { integer: true })) ?? 0;
+      if (upper > 0 && lower > upper) this.r.issue(rs.value('lower_threshold') ?? n, rs.sub('lower_threshold'), `${lower} is above upper_threshold ${upper}; valid: 0..${upper}`);
+      const fwd = this.get(rs, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? forwarding;
+      let tunnel: RealServerConfig['tunnel'];
+      if (rs.has('tunnel')) {
+        const t = this.map(rs.value('tunnel') ?? n, rs.sub('tunnel'), 'a map {type: ipip|gue|gre, port, checksum}');
+        if (t) {
+          t.allowOnly(['type', 'port', 'checksum']);
+          const type = this.get(t, 'type', oneOf(['ipip', 'gue', 'gre'] as const)) ?? 'ipip';
+          const tport = this.get(t, 'port', num(1, 65535, { integer: true }));
+          const checksum = this.get(t, 'checksum', oneOf(['none', 'csum', 'remcsum'] as const));
+          if (type === 'gue' && tport === undefined) this.r.issue(t.node, t.sub('port'), 'a GUE tunnel needs its UDP port; valid: port: 1..65535');
+          if (type !== 'gue' && t.has('port')) this.r.issue(t.keyNode('port'), t.sub('port'), `only GUE tunnels have a port, not ${type}`);
+          if (type === 'ipip' && checksum !== undefined) this.r.issue(t.keyNode('checksum'), t.sub('checksum'), 'IPIP has no checksum option; valid for gue and gre');
+          tunnel = { type, ...(tport !== undefined ? { port: tport } : {}), ...(checksum && checksum !== 'none' ? { checksum } : {}) };
+        }
+        if (fwd !== 'tunnel') this.r.issue(rs.keyNode('tunnel'), rs.sub('tunnel'), `tunnel settings need forwarding: tunnel (this real server forwards by ${fwd})`);
+      }
+      if (ra === undefined) return;
+      if (realServers.some((x) => x.address === ra && x.port === rport)) {
+        this.r.issue(n, p, `${ra}:${rport} is listed twice; list each real server once`);
+        return;
+      }
+      realServers.push({
+        address: ra,
+        port: rport,
+        weight: this.get(rs, 'weight', num(0, 65535, { integer: true })) ?? 1,
+        upperThreshold: upper,
+        lowerThreshold: lower,
+        forwarding: fwd,
+        ...(fwd === 'tunnel' ? { tunnel: tunnel ?? { type: 'ipip' } } : {}),
+      });
+    });
+    void instanceNames;
+    if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
+    return {
+      name,
+      family,
+      ...(fwmark !== undefined ? { fwmark } : { protocol, address: address!, port: port! }),
+      scheduler,
+      schedFlags: flags,
+      persistence,
+      netmask,
+      onePacket,
+      realServers,
+    };
+  }
+
+  ipvs(node: Node | null | undefined, instanceNames: ReadonlySet<string>): IpvsConfig {
+    const def: IpvsConfig = { drainMs: 0, flushOnStop: false };
+    if (node === undefined || node === null) return def;
+    const m = this.map(node, 'ipvs', 'a map of IPVS settings');
+    if (!m) return def;
+    m.allowOnly(['timeouts', 'sync_daemon', 'drain_delay', 'flush_on_stop']);
+    const out: IpvsConfig = {
+      drainMs: Math.round((this.get(m, 'drain_delay', num(0, 86400, { unit: 'seconds' })) ?? 0) * 1000),
+      flushOnStop: this.get(m, 'flush_on_stop', bool) ?? false,
+    };
+    if (m.has('timeouts')) {
+      const t = this.map(m.value('timeouts') ?? m.node, m.sub('timeouts'), 'a map {tcp, tcp_fin, udp} in seconds');
+      if (t) {
+        t.allowOnly(['tcp', 'tcp_fin', 'udp']);
+        const sec = (k: string) => this.get(t, k, num(0, 2147483, { integer: true, unit: 'seconds, 0 = unchanged' })) ?? 0;
+        out.timeouts = { tcp: sec('tcp'), tcpFin: sec('tcp_fin'), udp: sec('udp') };
+      }
+    }
+    if (m.has('sync_daemon')) {
+      const d = this.map(m.value('sync_daemon') ?? m.node, m.sub('sync_daemon'), 'a map {interface, sync_id, instance}');
+      if (d) {
+        d.allowOnly(['interface', 'sync_id', 'instance']);
+        for (const k of ['interface', 'instance']) if (!d.has(k)) this.r.issue(d.node, d.sub(k), `missing "${k}"`);
+        const iface = this.get(d, 'interface', ifname);
+        const syncId = this.get(d, 'sync_id', num(0, 255, { integer: true })) ?? 0;
+        const inst = this.get(d, 'instance', str('the VRRP instance whose state the sync daemon follows'));
+        if (inst !== undefined && !instanceNames.has(inst)) {
+          const guess = didYouMean(inst, [...instanceNames]);
+          this.r.issue(d.value('instance') ?? d.node, d.sub('instance'), `no VRRP instance "${inst}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...instanceNames].join(', ') || '(none defined)'}`);
+        }
+        if (iface !== undefined && inst !== undefined) out.syncDaemon = { interface: iface, syncId, instance: inst };
+      }
+    }
+    return out;
+  }
+
   syncGroup(name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>): SyncGroupConfig | undefined {
     const path = `vrrp_sync_groups.${name}`;
     if (!NAME.test(name)) this.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
@@ -480,14 +628,14 @@ export function parseConfig(text: string, file: string): Config {
   }
   const top = p.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_instances', 'vrrp_sync_groups']);
+  top.allowOnly(['global', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs']);
 
   const global = p.global(top.value('global'));
 
   const instances: VrrpInstanceConfig[] = [];
   const instanceNodes = new Map<string, Node>();
-  if (!top.has('vrrp_instances')) r.issue(top.node, 'vrrp_instances', 'missing; valid: a map of VRRP instances, e.g. vrrp_instances: {VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24]}}');
-  else {
+  if (!top.has('vrrp_instances') && !top.has('virtual_servers')) r.issue(top.node, 'vrrp_instances', 'missing (and no virtual_servers either); valid: a map of VRRP instances, e.g. vrrp_instances: {VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24]}}');
+  else if (top.has('vrrp_instances')) {
     const im = p.map(top.value('vrrp_instances') ?? top.keyNode('vrrp_instances'), 'vrrp_instances', 'a map of instance name -> settings');
     if (im && im.keys().length === 0) r.issue(im.node, 'vrrp_instances', 'no instances; valid: at least one instance');
     const seen = new Map<string, string>();
@@ -521,11 +669,31 @@ export function parseConfig(text: string, file: string): Config {
     }
   }
 
+  const virtualServers: VirtualServerConfig[] = [];
+  const names = new Set(instances.map((i) => i.name));
+  if (top.has('virtual_servers')) {
+    const vm = p.map(top.value('virtual_servers') ?? top.keyNode('virtual_servers'), 'virtual_servers', 'a map of virtual server name -> settings');
+    const seen = new Map<string, string>();
+    for (const name of vm?.keys() ?? []) {
+      const v = p.virtualServer(name, vm!.keyNode(name)!, vm!.value(name) ?? null, names);
+      if (!v) continue;
+      const id = serviceName(v.fwmark !== undefined ? { family: v.family, fwmark: v.fwmark } : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! });
+      const other = seen.get(id);
+      if (other !== undefined) {
+        r.issue(vm!.keyNode(name), `virtual_servers.${name}`, `${id} is already defined by virtual server "${other}"; valid: each service once`);
+        continue;
+      }
+      seen.set(id, name);
+      virtualServers.push(v);
+    }
+  }
+  const ipvs = p.ipvs(top.value('ipvs'), names);
+
   if (r.issues.length > 0) {
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { file, global, instances, syncGroups };
+  return { file, global, instances, syncGroups, virtualServers, ipvs };
 }
 
 /** Reads and validates a config file. */
@@ -545,7 +713,10 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
 /** A short human summary for `vipd check`. */
 export function summarize(cfg: Config): string {
   const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
-  const lines = [`OK ${cfg.file}: ${n(cfg.instances.length, 'VRRP instance')}, ${n(cfg.syncGroups.length, 'sync group')}`];
+  const rs = cfg.virtualServers.reduce((k, v) => k + v.realServers.length, 0);
+  const lines = [
+    `OK ${cfg.file}: ${n(cfg.instances.length, 'VRRP instance')}, ${n(cfg.syncGroups.length, 'sync group')}, ${n(cfg.virtualServers.length, 'virtual server')} (${n(rs, 'real server')})`,
+  ];
   for (const i of cfg.instances) {
     const vips = i.virtualIps.map((v) => `${v.address}/${v.prefix}${v.device !== i.interface ? ` dev ${v.device}` : ''}`);
     const parts = [
@@ -564,5 +735,9 @@ export function summarize(cfg: Config): string {
     lines.push(parts.join(' '));
   }
   for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
+  for (const v of cfg.virtualServers) {
+    const id = v.fwmark !== undefined ? `FWM ${v.fwmark}` : `${v.protocol!.toUpperCase()} ${v.family === 'inet6' ? `[${v.address}]` : v.address}:${v.port}`;
+    lines.push(`  ${v.name} ${id} ${v.scheduler}${v.persistence ? ` persistent ${v.persistence}s` : ''} -> ${v.realServers.map((r) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}`).join(', ') || '(no real servers)'}`);
+  }
   return lines.join('\n');
 }

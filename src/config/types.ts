@@ -108,4 +108,50 @@ export interface Config {
   global: GlobalConfig;
   instances: VrrpInstanceConfig[];
   syncGroups: SyncGroupConfig[];
+  virtualServers: VirtualServerConfig[];
+  ipvs: IpvsConfig;
+}
+
+// ---- IPVS (virtual servers) ----------------------------------------------------
+
+export type VsProtocol = 'tcp' | 'udp' | 'sctp';
+export type VsForwarding = 'nat' | 'dr' | 'tunnel';
+
+export interface RealServerConfig {
+  address: string;
+  port: number;
+  weight: number;
+  /** Upper connection threshold (keepalived uthreshold, Senlin connection_limit); 0 = none. */
+  upperThreshold: number;
+  lowerThreshold: number;
+  forwarding: VsForwarding;
+  tunnel?: { type: 'ipip' | 'gue' | 'gre'; port?: number; checksum?: 'csum' | 'remcsum' };
+}
+
+export interface VirtualServerConfig {
+  name: string;
+  family: 'inet' | 'inet6';
+  /** Set for address+port services; undefined for fwmark services. */
+  protocol?: VsProtocol;
+  address?: string;
+  port?: number;
+  fwmark?: number;
+  scheduler: string;
+  schedFlags: { fallback: boolean; port: boolean };
+  /** Seconds; 0 = not persistent. */
+  persistence: number;
+  netmask: string;
+  onePacket: boolean;
+  realServers: RealServerConfig[];
+}
+
+export interface IpvsConfig {
+  /** tcp / tcpfin / udp connection timeouts in seconds; undefined = leave the kernel's. */
+  timeouts?: { tcp: number; tcpFin: number; udp: number };
+  /** Connection sync daemon: master on the VRRP master, backup on the backup. */
+  syncDaemon?: { interface: string; syncId: number; instance: string };
+  /** Real servers leaving the config: weight 0 for this long, then deleted. 0 = at once. */
+  drainMs: number;
+  /** Remove the services vipd owns when it stops (default: keep them, connections survive a restart). */
+  flushOnStop: boolean;
 }

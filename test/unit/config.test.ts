@@ -51,7 +51,8 @@ describe('valid configs', () => {
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
     });
     expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], notify: {} }]);
-    expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group\n {2}VI_1 eth0 vrid 51 prio 150 v3 advert 1s/);
+    expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 v3 advert 1s/);
+    expect(c.virtualServers.map((v) => v.name)).toEqual(["web"]);
   });
 
   it('a minimal instance gets every default', () => {
@@ -213,7 +214,7 @@ describe('errors name the place, the key, the problem and what is valid', () => 
   it('an empty file, an unknown top-level key, a global typo', () => {
     expect(issues('# nothing\n')[0]).toMatch(/the file is empty/);
     expect(issues(MIN + 'virtual_server: {}\nglobal: {log_levle: debug}\n')).toEqual([
-      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; valid keys: global, vrrp_instances, vrrp_sync_groups/),
+      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_instances, vrrp_sync_groups, virtual_servers, ipvs/),
       expect.stringMatching(/^7:10 global\.log_levle: unknown key "log_levle"; did you mean "log_level"\?/),
     ]);
   });
@@ -234,6 +235,85 @@ describe('errors name the place, the key, the problem and what is valid', () => 
     expect(issues(MIN.replace('interface: eth0', 'interface: 1234'))).toEqual([
       '3:16 vrrp_instances.VI_1.interface: expected an interface name (1..15 characters, no "/", ":" or spaces), got number 1234; write it in quotes ("1234") to make it a string',
     ]);
+  });
+
+  it('virtual servers: keepalived/Octavia vocabulary, defaults, per-real-server overrides', () => {
+    const c = parseConfig(
+      `${MIN}virtual_servers:
+  web:
+    address: 192.0.2.100
+    port: 80
+    scheduler: ROUND_ROBIN
+    session_persistence: SOURCE_IP
+    real_servers:
+      - {address: 10.0.0.2, weight: 3, connection_limit: 100}
+      - {address: 10.0.0.3, port: 8080, forwarding: tunnel, tunnel: {type: gue, port: 6080, checksum: csum}}
+  dns:
+    address: "2001:db8::53"
+    port: 53
+    protocol: udp
+    scheduler: sh
+    scheduler_flags: [fallback, port]
+    one_packet: true
+    forwarding: dr
+    real_servers: [{address: "2001:db8::10"}]
+  marked:
+    fwmark: 7
+    scheduler: lc
+    real_servers: [{address: 10.0.0.9}]
+ipvs:
+  timeouts: {tcp: 900, tcp_fin: 30, udp: 120}
+  sync_daemon: {interface: eth1, sync_id: 5, instance: VI_1}
+  drain_delay: 10
+`,
+      'f.yaml',
+    );
+    expect(c.virtualServers).toEqual([
+      {
+        name: 'web', family: 'inet', protocol: 'tcp', address: '192.0.2.100', port: 80, scheduler: 'wrr', schedFlags: { fallback: false, port: false },
+        persistence: 360, netmask: '255.255.255.255', onePacket: false,
+        realServers: [
+          { address: '10.0.0.2', port: 80, weight: 3, upperThreshold: 100, lowerThreshold: 0, forwarding: 'nat' },
+          { address: '10.0.0.3', port: 8080, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'csum' } },
+        ],
+      },
+      {
+        name: 'dns', family: 'inet6', protocol: 'udp', address: '2001:db8::53', port: 53, scheduler: 'sh', schedFlags: { fallback: true, port: true },
+        persistence: 0, netmask: '128', onePacket: true,
+        realServers: [{ address: '2001:db8::10', port: 53, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'dr' }],
+      },
+      {
+        name: 'marked', family: 'inet', fwmark: 7, scheduler: 'lc', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false,
+        realServers: [{ address: '10.0.0.9', port: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'nat' }],
+      },
+    ]);
+    expect(c.ipvs).toEqual({ timeouts: { tcp: 900, tcpFin: 30, udp: 120 }, syncDaemon: { interface: 'eth1', syncId: 5, instance: 'VI_1' }, drainMs: 10_000, flushOnStop: false });
+  });
+
+  it('virtual server errors: scheduler, family mix, duplicates, flags on the wrong scheduler, sync daemon instance', () => {
+    const out = issues(`${MIN}virtual_servers:
+  a:
+    address: 192.0.2.100
+    port: 80
+    scheduler: roundrobin
+    scheduler_flags: [fallback]
+    real_servers: [{address: "2001:db8::1"}, {address: 10.0.0.2}, {address: 10.0.0.2}]
+  b: {address: 192.0.2.100, port: 80, real_servers: []}
+ipvs:
+  sync_daemon: {interface: eth1, instance: VI_2}
+`);
+    expect(out).toEqual([
+      '10:16 virtual_servers.a.scheduler: unknown scheduler "roundrobin"; did you mean "ROUND_ROBIN"? valid: rr | wrr | lc | wlc | sh | mh | sed | nq | dh | lblc | lblcr | fo | ovf | twos or ROUND_ROBIN | LEAST_CONNECTIONS | SOURCE_IP',
+      '11:5 virtual_servers.a.scheduler_flags: scheduler flags apply to sh and mh only, not roundrobin; remove them or use scheduler: sh',
+      '12:30 virtual_servers.a.real_servers[0].address: 2001:db8::1 is not the same address family as the service (192.0.2.100); valid: a real server of the same family',
+      '12:67 virtual_servers.a.real_servers[2]: 10.0.0.2:80 is listed twice; list each real server once',
+      '13:3 virtual_servers.b: TCP 192.0.2.100:80 is already defined by virtual server "a"; valid: each service once',
+      '15:44 ipvs.sync_daemon.instance: no VRRP instance "VI_2"; did you mean "VI_1"? valid: VI_1',
+    ]);
+  });
+
+  it('a director without VRRP (virtual servers only) is valid', () => {
+    expect(parseConfig('virtual_servers:\n  w: {address: 10.0.0.1, port: 80, real_servers: [{address: 10.0.0.2}]}\n', 'f.yaml').instances).toEqual([]);
   });
 
   it('loadConfig: a missing file says how to fix it', () => {
