@@ -52,6 +52,33 @@ export function describeOp(o: IpvsOp): string {
   }
 }
 
+/** What an operator should do about a kernel error, where the code alone does not say. */
+export function fixFor(o: IpvsOp, code: string): string | undefined {
+  const scheduler = o.op === 'add-service' || o.op === 'edit-service' ? o.service.scheduler : '';
+  switch (`${o.op} ${code}`) {
+    case 'add-service ENOENT':
+    case 'edit-service ENOENT':
+      return `this kernel has no scheduler "${scheduler}": load it (modprobe ip_vs_${scheduler}) or choose another`;
+    case 'add-service EEXIST':
+      return 'the service already exists in the kernel';
+    case 'add-dest EEXIST':
+      return 'the real server is already in this service';
+    case 'add-dest EINVAL':
+    case 'edit-dest EINVAL':
+      return 'the kernel refused the real server: its address must be unicast (and for IPv6 not link-local), and the tunnel type must be one this kernel has';
+    case 'add-dest ESRCH':
+    case 'edit-dest ESRCH':
+    case 'del-dest ESRCH':
+    case 'edit-service ESRCH':
+    case 'del-service ESRCH':
+      return 'the service is not in the kernel';
+    case 'edit-dest ENOENT':
+    case 'del-dest ENOENT':
+      return 'the real server is not in this service';
+  }
+  return code === 'EPERM' ? 'IPVS needs CAP_NET_ADMIN: run vipd as root' : undefined;
+}
+
 function payloadOf(o: IpvsOp): Buffer {
   switch (o.op) {
     case 'add-service':
@@ -125,7 +152,13 @@ export class IpvsClient {
   apply(ops: readonly IpvsOp[]): OpResult[] {
     const reqs: BatchRequest[] = ops.map((o) => ({ type: this.family, flags: NLM_F_ACK, payload: payloadOf(o), operation: describeOp(o) }));
     const errors = this.sock.batch(reqs);
-    return ops.map((op, i) => (errors[i] ? { op, error: errors[i] } : { op }));
+    return ops.map((op, i) => {
+      const error = errors[i];
+      if (!error) return { op };
+      const fix = fixFor(op, error.code);
+      if (fix) error.message += `: ${fix}`;
+      return { op, error };
+    });
   }
 
   getTimeouts(): Timeouts {

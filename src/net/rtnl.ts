@@ -2,6 +2,7 @@
 // pure; RtNetlink wraps them over a NetlinkSocket.
 
 import { ipv4ToBytes } from '../vrrp/ipv4.js';
+import { familyOf, inetAddrBytes, inetAddrText } from './inet.js';
 import {
   attrStr,
   attrString,
@@ -24,6 +25,15 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_GETROUTE = 26;
+const AF_INET6 = 10;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_PREFSRC = 7;
+/** rtm_type values a route lookup can answer with. */
+const RTN_NAMES: Record<number, string> = { 1: 'unicast', 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' };
 export const RTMGRP_LINK = 0x1;
 export const RTMGRP_IPV4_IFADDR = 0x10;
 
@@ -129,6 +139,44 @@ export function decodeAddress(m: NlMessage): Ipv4Address | undefined {
   };
 }
 
+/** The kernel's answer to "how would this host reach that address" (ip route get). */
+export interface RouteLookup {
+  /** unicast, local, blackhole, unreachable, prohibit, ... */
+  type: string;
+  /** The outgoing interface index. */
+  oif?: number;
+  /** The next hop when the address is not on a directly connected network. */
+  gateway?: string;
+  /** The source address this host would use. */
+  prefsrc?: string;
+}
+
+/** An RTM_GETROUTE request for one address (rtmsg + RTA_DST). */
+export function encodeRouteRequest(address: string): Buffer {
+  const v4 = familyOf(address) === 'inet';
+  const bytes = v4 ? inetAddrBytes(address).subarray(0, 4) : inetAddrBytes(address);
+  const head = Buffer.alloc(12);
+  head.writeUInt8(v4 ? AF_INET : AF_INET6, 0);
+  head.writeUInt8(bytes.length * 8, 1); // rtm_dst_len: a host lookup
+  return Buffer.concat([head, encodeAttrs([{ type: RTA_DST, value: bytes }])]);
+}
+
+export function decodeRoute(m: NlMessage): RouteLookup | undefined {
+  if (m.type !== RTM_NEWROUTE || m.payload.length < 12) return undefined;
+  const family = m.payload.readUInt8(0) === AF_INET6 ? 'inet6' : 'inet';
+  const type = m.payload.readUInt8(7);
+  const a = parseAttrs(m.payload.subarray(12));
+  const oif = a.get(RTA_OIF);
+  const gw = a.get(RTA_GATEWAY);
+  const src = a.get(RTA_PREFSRC);
+  return {
+    type: RTN_NAMES[type] ?? `type ${type}`,
+    ...(oif ? { oif: oif.readUInt32LE(0) } : {}),
+    ...(gw ? { gateway: inetAddrText(gw, family) } : {}),
+    ...(src ? { prefsrc: inetAddrText(src, family) } : {}),
+  };
+}
+
 export class RtNetlink {
   private readonly sock = new NetlinkSocket(NETLINK_ROUTE);
 
@@ -148,6 +196,21 @@ export class RtNetlink {
       .filter((m) => m.type === RTM_NEWADDR)
       .map(decodeAddress)
       .filter((a): a is Ipv4Address => a !== undefined);
+  }
+
+  /**
+   * How this host would reach `address` (ip route get). An address with no
+   * route at all answers type "unreachable" (the kernel's ENETUNREACH).
+   */
+  routeTo(address: string): RouteLookup {
+    try {
+      const m = this.sock.request(RTM_GETROUTE, 0, encodeRouteRequest(address), `look up the route to ${address}`).map(decodeRoute).find((r) => r);
+      if (!m) throw new Error(`look up the route to ${address}: no answer`);
+      return m;
+    } catch (err) {
+      if (err instanceof NetlinkError && (err.code === 'ENETUNREACH' || err.code === 'EHOSTUNREACH')) return { type: 'unreachable' };
+      throw err;
+    }
   }
 
   /** Adds an IPv4 address; false if the interface already has it. */
