@@ -85,7 +85,7 @@ program
   .option('-c, --config <file>', 'configuration file (to find the control socket)', DEFAULT_CONFIG)
   .option('-s, --socket <path>', 'control socket of the daemon')
   .action(async (o: { config?: string; socket?: string }) => {
-    let r: { ok: boolean; error?: string; added?: string[]; removed?: string[]; restarted?: string[]; updated?: string[] };
+    let r: { ok: boolean; error?: string; added?: string[]; removed?: string[]; restarted?: string[]; updated?: string[]; ipvsOps?: number; ipvsFailed?: number };
     try {
       r = (await request(controlSocket(o), { cmd: 'reload' })) as typeof r;
     } catch (err) {
@@ -95,6 +95,7 @@ program
     const parts = (['added', 'removed', 'restarted', 'updated'] as const)
       .filter((k) => (r[k]?.length ?? 0) > 0)
       .map((k) => `${k}: ${r[k]!.join(', ')}`);
+    if (r.ipvsOps) parts.push(`IPVS: ${r.ipvsOps} operation(s)${r.ipvsFailed ? `, ${r.ipvsFailed} FAILED (see vipd status)` : ''}`);
     process.stdout.write(`reloaded${parts.length ? ` (${parts.join('; ')})` : ' (no change)'}\n`);
   });
 

@@ -1,5 +1,7 @@
-// `vipd status` for a person: one line per VRRP instance, read at a glance.
+// `vipd status` for a person: one line per VRRP instance and per IPVS real
+// server, read at a glance.
 
+import type { IpvsStatus } from '../daemon/ipvs.js';
 import type { RouterStatus } from '../vrrp/router.js';
 
 export interface DaemonStatus {
@@ -8,6 +10,7 @@ export interface DaemonStatus {
   config: string;
   startedAt: string;
   vrrp: RouterStatus;
+  ipvs?: IpvsStatus;
 }
 
 function table(rows: string[][]): string {
@@ -61,5 +64,35 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
   if (st.vrrp.groups.length) {
     out.push('', table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...st.vrrp.groups.map((g) => [g.name, g.state, g.members.join(', ')])]));
   }
+  if (st.ipvs) out.push('', ...formatIpvs(st.ipvs, now));
   return `${out.join('\n')}\n`;
+}
+
+function formatIpvs(ip: IpvsStatus, now: Date): string[] {
+  const out: string[] = [];
+  const mine = ip.services.filter((s) => s.managed).length;
+  const head = [`IPVS: ${ip.services.length} service(s), ${mine} managed by vipd`];
+  if (ip.lastReconcile) {
+    const r = ip.lastReconcile;
+    head.push(`last reconcile ${ago(r.at, now)} ago: ${r.ops} operation(s), ${r.failed.length} failed`);
+  }
+  if (ip.syncDaemon) head.push(`sync daemon ${ip.syncDaemon}`);
+  out.push(head.join('; '));
+  if (!ip.available) out.push(`  IPVS unavailable: ${ip.error ?? 'unknown error'}`);
+  if (ip.services.length) {
+    const rows = [['VIRTUAL SERVER', 'SERVICE', 'SCHED', 'REAL SERVER', 'FWD', 'WEIGHT', 'ACTIVE', 'INACTIVE', 'CONNS']];
+    for (const s of ip.services) {
+      const sched = s.persistence ? `${s.scheduler} p${s.persistence}s` : s.scheduler;
+      const first = [s.name ?? (s.managed ? '?' : "(not vipd's)"), s.service, sched];
+      if (s.realServers.length === 0) rows.push([...first, '(none)']);
+      s.realServers.forEach((r, i) => {
+        const addr = r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+        rows.push([...(i === 0 ? first : ['', '', '']), addr, r.forwarding, String(r.weight), String(r.activeConns), String(r.inactiveConns), r.connections !== undefined ? String(r.connections) : '-']);
+      });
+    }
+    out.push(table(rows));
+  }
+  const problems = [...(ip.lastReconcile?.failed.map((f) => f.message) ?? []), ...(ip.routeProblems ?? [])];
+  if (problems.length) out.push('', 'problems:', ...problems.map((p) => `  ${p}`));
+  return out;
 }

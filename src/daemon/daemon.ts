@@ -13,6 +13,7 @@ import { hostLinks } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { closeControlServer, startControlServer } from './control.js';
+import { IpvsManager } from './ipvs.js';
 import { SdNotify } from './sdnotify.js';
 
 export interface RunOptions {
@@ -35,6 +36,7 @@ export class Daemon {
   private readonly log: Logger;
   private readonly notifier: Notifier;
   private readonly router: VrrpRouter;
+  private readonly ipvs: IpvsManager;
   private readonly sd = new SdNotify();
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -48,23 +50,28 @@ export class Daemon {
     this.cfg = cfg;
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
+    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }));
     this.router = new VrrpRouter({
       net: hostLinks(),
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),
+      onTransition: (name, _from, to) => this.ipvs.onVrrpState(name, to),
     });
   }
 
   async start(): Promise<void> {
     const c = this.cfg;
-    this.control = await startControlServer(c.global.controlSocket, async (req) =>
-      req.cmd === 'status' ? this.status() : this.reload(),
-    );
-    this.router.start(c);
+    // Handlers first: a SIGTERM during start-up is a clean stop once start-up is done, not a kill.
     process.on('SIGTERM', () => void this.shutdown('SIGTERM'));
     process.on('SIGINT', () => void this.shutdown('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
+    this.control = await startControlServer(c.global.controlSocket, async (req) =>
+      req.cmd === 'status' ? this.status() : this.reload(),
+    );
+    // The table first: a host that becomes master a moment later forwards at once.
+    this.ipvs.apply(c);
+    this.router.start(c);
     process.on('SIGUSR1', () => this.log.info({ event: 'data-dump', status: this.status() }, 'state dump (SIGUSR1)'));
     process.on('SIGUSR2', () =>
       this.log.info(
@@ -90,6 +97,7 @@ export class Daemon {
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
       vrrp: this.router.status(),
+      ipvs: this.ipvs.status(),
     };
   }
 
@@ -114,11 +122,13 @@ export class Daemon {
     if (next.global.controlSocket !== this.cfg.global.controlSocket)
       this.log.warn('global.control_socket changed: takes effect at the next restart');
     const diff = await this.router.reload(next);
+    const ipvs = this.ipvs.apply(next);
     this.cfg = next;
     this.log.level = this.opts.logLevel ?? next.global.logLevel;
-    this.log.info({ event: 'reloaded', ...diff }, `reloaded ${next.file}: ${describeDiff(diff)}`);
+    const ipvsText = ipvs ? `; IPVS ${ipvs.ops} operation(s)${ipvs.failed.length ? `, ${ipvs.failed.length} failed` : ''}` : '';
+    this.log.info({ event: 'reloaded', ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}) }, `reloaded ${next.file}: ${describeDiff(diff)}${ipvsText}`);
     this.sd.ready(this.summary());
-    return { ok: true, ...diff };
+    return { ok: true, ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}) };
   }
 
   shutdown(signal: string): Promise<void> {
@@ -126,6 +136,7 @@ export class Daemon {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
       await this.router.stop();
+      this.ipvs.stop();
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
       this.sd.close();
@@ -146,7 +157,7 @@ function describeDiff(d: { added: string[]; removed: string[]; restarted: string
   const parts = Object.entries(d)
     .filter(([, v]) => v.length > 0)
     .map(([k, v]) => `${k} ${v.join(',')}`);
-  return parts.length ? parts.join('; ') : 'no change';
+  return parts.length ? parts.join('; ') : 'VRRP unchanged';
 }
 
 export async function runDaemon(opts: RunOptions): Promise<void> {

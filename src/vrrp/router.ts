@@ -29,6 +29,8 @@ export interface RouterDeps {
   log: Logger;
   notifier: Notifier;
   now(): number;
+  /** Told after every transition of every instance (the daemon's IPVS sync daemon follows it). */
+  onTransition?(instance: string, from: VrrpState, to: VrrpState): void;
   /** Opens the VRRP socket of an interface (injected so tests can count opens). */
   openSocket?(ifname: string, ifindex: number): VrrpSocket;
 }
@@ -219,6 +221,7 @@ export class VrrpRouter {
   }
 
   private onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, forced: boolean): void {
+    this.deps.onTransition?.(inst.name, from, to);
     const g = this.groups.find((x) => x.instances.includes(inst.name));
     if (!g) return;
     if (!forced) {

@@ -1,0 +1,221 @@
+// The daemon's IPVS part: reconcile the kernel's table to the config at start,
+// on every reload and on request; run the connection sync daemon in the role
+// of its VRRP instance; report the table with live counters.
+//
+// The table is programmed on the backup too (as keepalived does): a takeover
+// then only moves the VIP, and the backup's sync daemon has been receiving the
+// master's connections into that same table.
+
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/types.js';
+import { desiredTable, serviceKeyOf } from '../director/desired.js';
+import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
+import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
+import { serviceId, serviceName } from '../ipvs/types.js';
+import type { Logger } from '../log.js';
+import { RtNetlink } from '../net/rtnl.js';
+
+/** The IPVS part of `vipd status`: the kernel's table as it is now, with vipd's names. */
+export interface IpvsStatus {
+  available: boolean;
+  error?: string;
+  lastReconcile?: ReconcileReport & { at: string };
+  routeProblems?: string[];
+  syncDaemon?: 'master' | 'backup';
+  services: {
+    /** The virtual server's name in the config; absent for a service vipd does not manage. */
+    name?: string;
+    service: string;
+    managed: boolean;
+    scheduler: string;
+    persistence: number;
+    connections?: number;
+    realServers: {
+      address: string;
+      port: number;
+      forwarding: string;
+      weight: number;
+      activeConns: number;
+      inactiveConns: number;
+      connections?: number;
+    }[];
+  }[];
+}
+
+export class IpvsManager {
+  private client: IpvsClient | undefined;
+  private reconciler: Reconciler | undefined;
+  private cfg: Config;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private syncRole: 'master' | 'backup' | undefined;
+  lastReport: (ReconcileReport & { at: string }) | undefined;
+  lastError: string | undefined;
+  /** Real servers this host cannot reach the way their forwarding method needs. */
+  routeProblems: string[] = [];
+
+  constructor(
+    cfg: Config,
+    private readonly log: Logger,
+  ) {
+    this.cfg = cfg;
+  }
+
+  /** Whether this config uses IPVS at all. */
+  get wanted(): boolean {
+    return this.cfg.virtualServers.length > 0 || this.cfg.ipvs.timeouts !== undefined || this.cfg.ipvs.syncDaemon !== undefined;
+  }
+
+  private ensure(): boolean {
+    if (this.client) return true;
+    try {
+      this.client = new IpvsClient();
+      const stateFile = join(dirname(this.cfg.global.controlSocket), 'ipvs-owned.json');
+      this.reconciler = new Reconciler(this.client, { drainMs: this.cfg.ipvs.drainMs, stateFile, log: this.log });
+      this.lastError = undefined;
+      return true;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.log.error({ event: 'ipvs-unavailable', err: this.lastError }, `IPVS: ${this.lastError}`);
+      return false;
+    }
+  }
+
+  /** Applies the config: timeouts, then the table. Never flushes. */
+  apply(cfg: Config = this.cfg): ReconcileReport | undefined {
+    const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
+    this.cfg = cfg;
+    if (!this.wanted && !this.reconciler) return undefined;
+    if (!this.ensure()) return undefined;
+    if (drainChanged && this.client) {
+      const stateFile = join(dirname(cfg.global.controlSocket), 'ipvs-owned.json');
+      this.reconciler = new Reconciler(this.client, { drainMs: cfg.ipvs.drainMs, stateFile, log: this.log });
+    }
+    if (cfg.ipvs.timeouts) {
+      try {
+        this.client!.setTimeouts(cfg.ipvs.timeouts);
+      } catch (err) {
+        this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
+      }
+    }
+    const report = this.reconciler!.reconcile(desiredTable(cfg));
+    this.lastReport = { ...report, at: new Date().toISOString() };
+    const msg = `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (dump ${report.dumpMs.toFixed(1)} ms, apply ${report.applyMs.toFixed(1)} ms)`;
+    if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
+    else this.log.info({ event: 'ipvs-reconciled', ops: report.ops, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
+    this.checkRoutes(cfg);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (report.nextDrainAt !== undefined) {
+      this.drainTimer = setTimeout(() => this.apply(), Math.max(0, report.nextDrainAt - Date.now()) + 10);
+      this.drainTimer.unref();
+    }
+    return report;
+  }
+
+  /**
+   * The kernel accepts a real server it has no route to (the packets are then
+   * dropped); say so, with the fix. Direct routing also needs the real server
+   * on a directly connected network: the director rewrites only the MAC address.
+   */
+  private checkRoutes(cfg: Config): void {
+    const problems: string[] = [];
+    let rt: RtNetlink | undefined;
+    try {
+      rt = new RtNetlink();
+      const seen = new Map<string, ReturnType<RtNetlink['routeTo']>>();
+      for (const v of cfg.virtualServers) {
+        for (const r of v.realServers) {
+          let route = seen.get(r.address);
+          if (!route) seen.set(r.address, (route = rt.routeTo(r.address)));
+          const where = `real server ${r.address} of virtual server "${v.name}"`;
+          if (route.type !== 'unicast' && route.type !== 'local')
+            problems.push(`${where}: no route to it (${route.type}); its traffic will be dropped: add a route or correct the address`);
+          else if (r.forwarding === 'dr' && route.gateway)
+            problems.push(`${where}: direct routing needs it on a directly connected network, but the route goes via ${route.gateway}: use forwarding nat or tunnel, or connect the network`);
+        }
+      }
+    } catch (err) {
+      problems.push(`route check failed: ${(err as Error).message}`);
+    } finally {
+      rt?.close();
+    }
+    for (const p of problems) if (!this.routeProblems.includes(p)) this.log.error({ event: 'ipvs-route-problem' }, p);
+    this.routeProblems = problems;
+  }
+
+  /** The VRRP state of the sync daemon's instance changed. */
+  onVrrpState(instance: string, state: string): void {
+    const sd = this.cfg.ipvs.syncDaemon;
+    if (!sd || sd.instance !== instance || !this.ensure()) return;
+    const role = state === 'MASTER' ? 'master' : 'backup';
+    if (role === this.syncRole) return;
+    try {
+      for (const d of this.client!.daemons()) this.client!.stopDaemon(d.state);
+      this.client!.startDaemon({ state: role, interface: sd.interface, syncId: sd.syncId });
+      this.syncRole = role;
+      this.log.info({ event: 'ipvs-sync-daemon', role, interface: sd.interface, syncId: sd.syncId }, `IPVS sync daemon: ${role} on ${sd.interface} (syncid ${sd.syncId})`);
+    } catch (err) {
+      this.log.error({ event: 'ipvs-sync-daemon-failed', err: (err as Error).message }, `IPVS sync daemon: ${(err as Error).message}`);
+    }
+  }
+
+  table(): IpvsTable | undefined {
+    if (!this.client) return undefined;
+    try {
+      return this.client.table();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      return undefined;
+    }
+  }
+
+  status(): IpvsStatus | undefined {
+    if (!this.wanted && !this.client) return undefined;
+    const t = this.table();
+    const ours = this.reconciler?.ownedServices ?? new Set<string>();
+    const names = new Map(this.cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
+    return {
+      available: this.client !== undefined,
+      ...(this.lastError ? { error: this.lastError } : {}),
+      ...(this.lastReport ? { lastReconcile: this.lastReport } : {}),
+      ...(this.routeProblems.length ? { routeProblems: this.routeProblems } : {}),
+      ...(this.syncRole ? { syncDaemon: this.syncRole } : {}),
+      services: (t?.services ?? []).map((s) => {
+        const name = names.get(serviceId(s.key));
+        return {
+          ...(name !== undefined ? { name } : {}),
+          service: serviceName(s.key),
+          managed: ours.has(serviceId(s.key)),
+          scheduler: s.scheduler,
+          persistence: s.persistence,
+          ...(s.stats ? { connections: s.stats.connections } : {}),
+          realServers: s.dests.map((d) => ({
+            address: d.key.address,
+            port: d.key.port,
+            forwarding: d.forwarding,
+            weight: d.weight,
+            activeConns: d.activeConns,
+            inactiveConns: d.inactiveConns,
+            ...(d.stats ? { connections: d.stats.connections } : {}),
+          })),
+        };
+      }),
+    };
+  }
+
+  /** On stop: keep the table (connections survive a restart) unless flush_on_stop; stop the sync daemon. */
+  stop(): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (!this.client) return;
+    try {
+      if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);
+      if (this.cfg.ipvs.flushOnStop && this.reconciler) {
+        const r = this.reconciler.reconcile([]);
+        this.log.info({ event: 'ipvs-flushed', ops: r.ops }, `flush_on_stop: removed vipd's ${r.ops} service(s)`);
+      }
+    } catch (err) {
+      this.log.error({ event: 'ipvs-stop-failed', err: (err as Error).message }, (err as Error).message);
+    }
+    this.client.close();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { type DaemonStatus, formatStatus } from '../../src/cli/status-format.js';
+
+const now = new Date('2026-11-26T12:00:00Z');
+const base: DaemonStatus = {
+  routerId: 'lb1',
+  pid: 42,
+  config: '/etc/vipd/vipd.yaml',
+  startedAt: '2026-11-26T11:59:00Z',
+  vrrp: { instances: [], groups: [], interfaces: [] },
+};
+
+describe('vipd status: IPVS table', () => {
+  it('one row per real server, the service named once, foreign services marked, problems listed', () => {
+    const text = formatStatus(
+      {
+        ...base,
+        ipvs: {
+          available: true,
+          syncDaemon: 'master',
+          lastReconcile: { at: '2026-11-26T11:59:48Z', ops: 3, applied: 2, failed: [{ operation: 'add service TCP 10.0.0.1:82 (twos)', code: 'ENOENT', message: 'add service TCP 10.0.0.1:82 (twos): ENOENT: this kernel has no scheduler "twos"' }], dumpMs: 1, applyMs: 2 },
+          routeProblems: ['real server 192.0.2.7 of virtual server "lost": no route to it'],
+          services: [
+            {
+              name: 'web',
+              service: 'TCP 10.0.0.1:80',
+              managed: true,
+              scheduler: 'wrr',
+              persistence: 300,
+              realServers: [
+                { address: '10.1.0.1', port: 8080, forwarding: 'nat', weight: 3, activeConns: 2, inactiveConns: 5, connections: 30 },
+                { address: '2001:db8::2', port: 8080, forwarding: 'dr', weight: 1, activeConns: 0, inactiveConns: 1, connections: 10 },
+              ],
+            },
+            { service: 'TCP 10.0.0.9:22', managed: false, scheduler: 'rr', persistence: 0, realServers: [] },
+          ],
+        },
+      },
+      now,
+    );
+    expect(text).toContain('IPVS: 2 service(s), 1 managed by vipd; last reconcile 12s ago: 3 operation(s), 1 failed; sync daemon master');
+    const lines = text.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('VIRTUAL SERVER'));
+    expect(lines[header]).toMatch(/^VIRTUAL SERVER +SERVICE +SCHED +REAL SERVER +FWD +WEIGHT +ACTIVE +INACTIVE +CONNS$/);
+    expect(lines[header + 1]).toMatch(/^web +TCP 10\.0\.0\.1:80 +wrr p300s +10\.1\.0\.1:8080 +nat +3 +2 +5 +30$/);
+    expect(lines[header + 2]).toMatch(/^ +\[2001:db8::2\]:8080 +dr +1 +0 +1 +10$/);
+    expect(lines[header + 3]).toMatch(/^\(not vipd's\) +TCP 10\.0\.0\.9:22 +rr +\(none\)$/);
+    // Columns line up: every real server starts at the same column.
+    expect(lines[header + 2]!.indexOf('[2001')).toBe(lines[header + 1]!.indexOf('10.1.0.1'));
+    expect(text).toContain('problems:\n  add service TCP 10.0.0.1:82 (twos): ENOENT: this kernel has no scheduler "twos"\n  real server 192.0.2.7 of virtual server "lost": no route to it');
+  });
+
+  it('no IPVS section when the daemon has no IPVS part', () => {
+    expect(formatStatus(base, now)).not.toContain('IPVS');
+  });
+});
