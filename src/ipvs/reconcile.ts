@@ -192,12 +192,15 @@ export class Reconciler {
     const results: OpResult[] = d.ops.length ? this.client.apply(d.ops) : [];
     const applyMs = performance.now() - t0;
     const failed: ReconcileReport['failed'] = [];
+    // One line per change when a person can read them all; a big load (start-up of a large
+    // table) logs its summary only, the single operations at debug level.
+    const level = results.length <= 100 ? 'info' : 'debug';
     for (const r of results) {
       if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH')) this.owned.delete(serviceId(r.op.key));
       if (r.error) {
         failed.push({ operation: describeOp(r.op), code: r.error.code, message: r.error.message });
         this.opts.log?.error({ event: 'ipvs-op-failed', op: r.op.op, code: r.error.code }, r.error.message);
-      } else this.opts.log?.info({ event: 'ipvs-op', op: r.op.op }, describeOp(r.op));
+      } else this.opts.log?.[level]({ event: 'ipvs-op', op: r.op.op }, describeOp(r.op));
     }
     this.saveState();
     return {

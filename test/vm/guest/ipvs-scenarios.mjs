@@ -3,8 +3,8 @@
 // ipvsadm — the kernel's own view. Writes results.json to the working directory
 // (the share): [{ name, ok, ms, details?, error? }].
 
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 
 const dist = (p) => new URL(`../../../dist/${p}`, import.meta.url).href;
 const { IpvsClient, describeOp } = await import(dist('ipvs/client.js'));
@@ -12,13 +12,23 @@ const { Reconciler } = await import(dist('ipvs/reconcile.js'));
 
 const sh = (cmd, input) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 const results = [];
-async function scenario(name, fn) {
+const children = new Set(); // processes a scenario started: killed when it ends, pass or fail
+// VIPD_ONLY=regex runs only the matching scenarios (while developing one; the test run runs all).
+const only = process.env.VIPD_ONLY ? new RegExp(process.env.VIPD_ONLY) : undefined;
+async function scenario(name, fn, limitMs = 180_000) {
+  if (only && !only.test(name)) return;
   const t0 = Date.now();
+  let timer;
   try {
-    const details = await fn();
+    const limit = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`scenario took longer than ${limitMs} ms`)), limitMs)));
+    const details = await Promise.race([fn(), limit]);
     results.push({ name, ok: true, ms: Date.now() - t0, details });
   } catch (err) {
     results.push({ name, ok: false, ms: Date.now() - t0, error: String(err?.stack ?? err), details: err?.details });
+  } finally {
+    clearTimeout(timer);
+    for (const c of children) c.kill('SIGKILL');
+    children.clear();
   }
   writeFileSync('results.json', JSON.stringify(results, null, 1));
 }
@@ -216,5 +226,273 @@ await scenario('reconcile: converges after hand edits with ipvsadm, in few opera
   return { firstMs: Math.round(first.dumpMs + first.applyMs), noopMs: Math.round(noop.dumpMs + noop.applyMs), repairOps: fix.ops };
 });
 
+const VIPD = new URL('../../../bin/vipd.js', import.meta.url).pathname;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(what, fn, ms = 30000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = fn();
+      if (last === true) return;
+    } catch (e) {
+      last = e.message;
+    }
+    await sleep(200);
+  }
+  throw Object.assign(new Error(`timed out waiting for ${what}`), { details: last });
+}
+function startVipd(config) {
+  writeFileSync('/run/vipd-test/vipd.yaml', config);
+  const child = spawn(process.execPath, ['--no-memory-reducer', VIPD, 'run', '-c', '/run/vipd-test/vipd.yaml', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  children.add(child);
+  const exited = new Promise((r) => child.once('exit', (code) => (children.delete(child), r(code))));
+  return { child, log: () => log, exited };
+}
+const vsConfig = (w1, extra = '', ipvsExtra = '') => `global: {control_socket: /run/vipd-test/vipd.sock}
+virtual_servers:
+  web:
+    address: 10.70.0.1
+    port: 80
+    scheduler: wrr
+    real_servers:
+      - {address: 10.20.7.1, port: 8080, weight: ${w1}}
+      - {address: 10.20.7.2, port: 8080, weight: 1}
+${extra}ipvs:
+  timeouts: {tcp: 600, tcp_fin: 20, udp: 60}
+${ipvsExtra}`;
+const webLines = (w1) => ['-A -t 10.70.0.1:80 -s wrr', `-a -t 10.70.0.1:80 -r 10.20.7.1:8080 -m -w ${w1}`, '-a -t 10.70.0.1:80 -r 10.20.7.2:8080 -m -w 1'];
+const tableIs = (lines) => () => JSON.stringify(saved()) === JSON.stringify([...lines].sort()) || saved();
+
+await scenario('vipd run: programs the configured table, applies a reload as a difference, rejects a bad reload, keeps the table on stop (flush_on_stop removes only its own)', async () => {
+  sh('ipvsadm -C');
+  mkdirSync('/run/vipd-test', { recursive: true });
+  const foreign = ['-A -t 10.50.0.1:22 -s rr', '-a -t 10.50.0.1:22 -r 10.20.5.1:22 -m -w 1'];
+  sh('ipvsadm -R', foreign.join('\n') + '\n');
+  let v = startVipd(vsConfig(3));
+  await until('the configured table', tableIs([...foreign, ...webLines(3)]));
+  if (!/Timeout \(tcp tcpfin udp\): 600 20 60/.test(sh('ipvsadm -L --timeout'))) throw new Error('timeouts not applied');
+  // Reload: a weight changes, a service is added.
+  writeFileSync('/run/vipd-test/vipd.yaml', vsConfig(5, '  dns: {address: 10.70.0.2, port: 53, protocol: udp, scheduler: rr, real_servers: [{address: 10.20.7.3}]}\n'));
+  v.child.kill('SIGHUP');
+  await until('the reloaded table', tableIs([...foreign, ...webLines(5), '-A -u 10.70.0.2:53 -s rr', '-a -u 10.70.0.2:53 -r 10.20.7.3:53 -m -w 1']));
+  const reconciles = () => [...v.log().matchAll(/"event":"ipvs-reconciled","ops":(\d+)/g)].map((m) => Number(m[1]));
+  await until('the reload\'s reconcile log line', () => reconciles().length >= 2 || v.log().slice(-2000));
+  assertEq(reconciles(), [3, 3], 'operations per reconcile (start, reload)');
+  const ops = reconciles();
+  // A bad file: rejected, nothing touched.
+  const before = saved();
+  writeFileSync('/run/vipd-test/vipd.yaml', vsConfig(5).replace('scheduler: wrr', 'scheduler: bogus'));
+  v.child.kill('SIGHUP');
+  await until('the rejection', () => v.log().includes('reload-rejected'));
+  if (!/vipd\.yaml:\d+:\d+: virtual_servers\.web\.scheduler: unknown scheduler \\"bogus\\"/.test(v.log())) throw Object.assign(new Error('rejection does not name the place'), { details: v.log().slice(-1500) });
+  assertEq(saved(), before, 'table after a rejected reload');
+  v.child.kill('SIGTERM');
+  assertEq(await v.exited, 0, 'exit code on SIGTERM');
+  assertEq(saved(), before, 'table after vipd stopped (kept: connections survive a restart)');
+  // Restart with flush_on_stop: its services go on stop, the foreign one stays.
+  v = startVipd(vsConfig(5, '', '  flush_on_stop: true\n'));
+  await until('the table after restart', tableIs([...foreign, ...webLines(5)]));
+  v.child.kill('SIGTERM');
+  assertEq(await v.exited, 0, 'exit code on SIGTERM');
+  assertEq(saved(), [...foreign].sort(), 'table after a flush_on_stop stop');
+  return { reconcileOps: ops };
+});
+
+// ---- Traffic through the director: a client namespace, two real-server namespaces.
+//   vt-cl 10.80.0.2 --cl0-- director (VIPs 10.80.0.100 nat, .101 dr, .102 tunnel) --br-rs-- vt-r1 10.81.0.11, vt-r2 10.81.0.12
+// The real servers answer with their name (TCP :80 and :8080, UDP :53 on each address they serve).
+// Direct-routing and tunnel replies leave the real servers with the VIP as source and reach the
+// client through the director's routing (in production they go through the router): accept_local
+// lets the director forward a packet whose source is one of its own addresses.
+const PEER = new URL('./lb-peer.mjs', import.meta.url).pathname;
+const inNs = (ns, cmd) => sh(`ip netns exec ${ns} ${cmd}`);
+function lbTopology() {
+  sh(`for n in vt-cl vt-r1 vt-r2; do ip netns del $n 2>/dev/null; done; ip link del br-rs 2>/dev/null; modprobe bridge; true`);
+  sh(`set -e
+    echo 1 > /proc/sys/net/ipv4/ip_forward
+    echo 1 > /proc/sys/net/ipv4/conf/all/accept_local
+    ip netns add vt-cl
+    ip link add cl0 type veth peer name eth0 netns vt-cl
+    ip addr add 10.80.0.1/24 dev cl0
+    for v in 100 101 102; do ip addr add 10.80.0.$v/32 dev cl0; done
+    ip link set cl0 up
+    ip -n vt-cl link set lo up; ip -n vt-cl addr add 10.80.0.2/24 dev eth0; ip -n vt-cl addr add 10.80.0.3/24 dev eth0; ip -n vt-cl link set eth0 up
+    ip link add br-rs type bridge; ip addr add 10.81.0.1/24 dev br-rs; ip link set br-rs up
+    for i in 1 2; do
+      ip netns add vt-r$i
+      ip link add rsv$i type veth peer name eth0 netns vt-r$i
+      ip link set rsv$i master br-rs up
+      ip -n vt-r$i link set lo up
+      ip -n vt-r$i addr add 10.81.0.1$i/24 dev eth0; ip -n vt-r$i link set eth0 up
+      ip -n vt-r$i route add default via 10.81.0.1
+      ip -n vt-r$i addr add 10.80.0.101/32 dev lo; ip -n vt-r$i addr add 10.80.0.102/32 dev lo
+      ip -n vt-r$i link set tunl0 up
+      ip netns exec vt-r$i sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce;
+        for d in all default tunl0; do echo 0 > /proc/sys/net/ipv4/conf/$d/rp_filter; done'
+    done`);
+}
+async function startServers() {
+  const servers = [];
+  for (const i of [1, 2]) {
+    const child = spawn('ip', ['netns', 'exec', `vt-r${i}`, process.execPath, PEER, 'server', `r${i}`, '80,8080', `10.81.0.1${i}:53,10.80.0.101:53,10.80.0.102:53`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    servers.push(child);
+    await new Promise((resolve, reject) => {
+      child.stdout.once('data', resolve);
+      child.once('exit', (c) => reject(new Error(`real server r${i} exited ${c}`)));
+    });
+  }
+  return servers;
+}
+let nextSport = 30000; // UDP source ports, never reused within a boot
+const ask = (proto, host, port, count) => {
+  const sport = nextSport;
+  nextSport += count;
+  return JSON.parse(inNs('vt-cl', `${process.execPath} ${PEER} client ${proto} ${host} ${port} ${count} ${sport}`));
+};
+const count = (names) => Object.fromEntries(Object.entries(names.reduce((m, n) => ((m[n] = (m[n] ?? 0) + 1), m), {})).sort());
+function alternates(names, what) {
+  const bad = names.some((n, i) => !/^r[12]$/.test(n) || (i > 0 && n === names[i - 1]));
+  if (bad) throw Object.assign(new Error(`${what}: answers do not alternate between r1 and r2`), { details: names });
+}
+const lbConfig = (extra = '') => `global: {control_socket: /run/vipd-test/vipd.sock}
+virtual_servers:
+  nat-web: {address: 10.80.0.100, port: 80, scheduler: rr, forwarding: nat, real_servers: [{address: 10.81.0.11, port: 8080}, {address: 10.81.0.12, port: 8080}]}
+  nat-dns: {address: 10.80.0.100, port: 53, protocol: udp, scheduler: rr, real_servers: [{address: 10.81.0.11}, {address: 10.81.0.12}]}
+  dr-web: {address: 10.80.0.101, port: 80, scheduler: wrr, forwarding: dr, real_servers: [{address: 10.81.0.11, weight: 3}, {address: 10.81.0.12, weight: 1}]}
+  dr-dns: {address: 10.80.0.101, port: 53, protocol: udp, scheduler: wrr, forwarding: dr, real_servers: [{address: 10.81.0.11, weight: 3}, {address: 10.81.0.12, weight: 1}]}
+  tun-web: {address: 10.80.0.102, port: 80, scheduler: sh, forwarding: tunnel, real_servers: [{address: 10.81.0.11}, {address: 10.81.0.12}]}
+  tun-dns: {address: 10.80.0.102, port: 53, protocol: udp, scheduler: rr, forwarding: tunnel, real_servers: [{address: 10.81.0.11}, {address: 10.81.0.12}]}
+${extra}`;
+const statsConns = (svcFlag) =>
+  Object.fromEntries(
+    [...sh(`ipvsadm -Ln --stats ${svcFlag}`).matchAll(/-> (10\.81\.0\.1[12]):\d+ +(\d+)/g)].map((m) => [m[1], Number(m[2])]),
+  );
+
+await scenario('traffic: NAT, direct routing and IPIP tunnel end to end over TCP and UDP — rr alternates, wrr honours 3:1, sh keeps a client on one server; ipvsadm --stats agrees', async () => {
+  sh('ipvsadm -C');
+  mkdirSync('/run/vipd-test', { recursive: true });
+  lbTopology();
+  await startServers();
+  const v = startVipd(lbConfig());
+  await until('six services programmed', () => (sh('ipvsadm -Sn').match(/^-A /gm) ?? []).length === 6 || sh('ipvsadm -Sn') + v.log().slice(-1500));
+  const out = {};
+  out.natTcp = ask('tcp', '10.80.0.100', 80, 10);
+  alternates(out.natTcp, 'NAT TCP rr');
+  out.natUdp = ask('udp', '10.80.0.100', 53, 10);
+  alternates(out.natUdp, 'NAT UDP rr');
+  out.drTcp = count(ask('tcp', '10.80.0.101', 80, 40));
+  assertEq(out.drTcp, { r1: 30, r2: 10 }, 'DR TCP wrr 3:1 over 40 requests');
+  out.drUdp = count(ask('udp', '10.80.0.101', 53, 20));
+  assertEq(out.drUdp, { r1: 15, r2: 5 }, 'DR UDP wrr 3:1 over 20 requests');
+  const shNames = ask('tcp', '10.80.0.102', 80, 12);
+  if (new Set(shNames).size !== 1 || !/^r[12]$/.test(shNames[0])) throw Object.assign(new Error('tunnel sh: one client should stay on one server'), { details: shNames });
+  out.tunTcp = shNames;
+  out.tunUdp = ask('udp', '10.80.0.102', 53, 10);
+  alternates(out.tunUdp, 'tunnel UDP rr');
+  // The kernel's own counters: connections per real server of the wrr service.
+  out.drStats = statsConns('-t 10.80.0.101:80');
+  assertEq(out.drStats, { '10.81.0.11': 30, '10.81.0.12': 10 }, 'ipvsadm -Ln --stats connections of the DR service');
+  // vipd status shows the same table, with the config's names and the kernel's counters.
+  const status = sh(`${process.execPath} ${VIPD} status -s /run/vipd-test/vipd.sock`);
+  for (const re of [/^dr-web +TCP 10\.80\.0\.101:80 +wrr +10\.81\.0\.1[12]:80 /m, /^(dr-web .*| +)10\.81\.0\.11:80 +dr +3 +\d+ +\d+ +30$/m, /^(dr-web .*| +)10\.81\.0\.12:80 +dr +1 +\d+ +\d+ +10$/m, /^IPVS: 6 service\(s\), 6 managed by vipd/m])
+    if (!re.test(status)) throw Object.assign(new Error(`vipd status lacks ${re}`), { details: status });
+  out.status = status;
+  v.child.kill('SIGTERM');
+  assertEq(await v.exited, 0, 'vipd exit code');
+  return out;
+});
+
+await scenario('an established TCP connection through the director survives a vipd restart and a config reload', async () => {
+  // Topology and servers from the previous scenario stay up (their processes were killed: restart them).
+  await startServers();
+  const v1 = startVipd(lbConfig());
+  await until('vipd reconciled (the table is kept from the previous scenario: 0 operations)', () => /"event":"ipvs-reconciled","ops":0/.test(v1.log()) || v1.log().slice(-1500));
+  const hold = spawn('ip', ['netns', 'exec', 'vt-cl', process.execPath, PEER, 'hold', '10.80.0.100', '80'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(hold);
+  const lines = [];
+  let pending = '';
+  hold.stdout.setEncoding('utf8');
+  hold.stdout.on('data', (d) => {
+    pending += d;
+    for (let i; (i = pending.indexOf('\n')) >= 0; pending = pending.slice(i + 1)) lines.push(pending.slice(0, i));
+  });
+  const answers = () => lines.filter((l) => l !== 'connected');
+  const next = async () => {
+    const n = answers().length;
+    hold.stdin.write('ask\n');
+    for (const end = Date.now() + 10000; answers().length <= n && Date.now() < end; ) await sleep(100);
+    return answers().length > n ? answers().at(-1) : 'no answer';
+  };
+  const first = await next();
+  if (!/^r[12]$/.test(first)) throw Object.assign(new Error('the held connection did not answer'), { details: lines });
+  const conn = () => sh('ipvsadm -Lnc').split('\n').filter((l) => l.includes('ESTABLISHED') && l.includes('10.80.0.100:80'));
+  assertEq(conn().length, 1, 'established IPVS connections before the restart');
+  // Restart: SIGTERM (no flush_on_stop) and a new vipd on the same config.
+  v1.child.kill('SIGTERM');
+  assertEq(await v1.exited, 0, 'vipd exit code');
+  const afterStop = await next();
+  const v2 = startVipd(lbConfig());
+  await until('the restarted vipd reconciled', () => /"event":"ipvs-reconciled","ops":0/.test(v2.log()) || v2.log().slice(-1500));
+  const afterRestart = await next();
+  // Reload with a change to this very service (a weight) and a new service.
+  writeFileSync('/run/vipd-test/vipd.yaml', lbConfig('  extra: {address: 10.80.0.100, port: 81, scheduler: rr, real_servers: [{address: 10.81.0.11, port: 8080}]}\n').replace('{address: 10.81.0.12, port: 8080}]', '{address: 10.81.0.12, port: 8080, weight: 2}]'));
+  v2.child.kill('SIGHUP');
+  await until('the reload', () => (sh('ipvsadm -Sn').match(/^-A /gm) ?? []).length === 7);
+  const afterReload = await next();
+  assertEq([afterStop, afterRestart, afterReload], [first, first, first], 'the same real server answers on the same connection after stop, restart, reload');
+  assertEq(conn().length, 1, 'established IPVS connections after the reload');
+  hold.stdin.end();
+  v2.child.kill('SIGTERM');
+  assertEq(await v2.exited, 0, 'vipd exit code');
+  return { server: first, answers: lines };
+});
+
+await scenario('bad input: a scheduler the kernel lacks and an unroutable real server — clear errors, the rest of the table applied; a duplicate service is a config error at file:line:col', async () => {
+  sh('ipvsadm -C');
+  const cfg = lbConfig(`  two: {address: 10.80.0.100, port: 82, scheduler: twos, real_servers: [{address: 10.81.0.11}]}
+  lost: {address: 10.80.0.100, port: 83, scheduler: rr, forwarding: dr, real_servers: [{address: 192.0.2.77}, {address: 10.81.0.12}]}
+`);
+  sh('ip route add unreachable 192.0.2.0/24');
+  try {
+    const v = startVipd(cfg);
+    await until('the reconcile report', () => v.log().includes('"event":"ipvs-reconciled"') || v.log().slice(-1500));
+    await until('the route check', () => v.log().includes('ipvs-route-problem') || v.log().slice(-1500));
+    const log = v.log();
+    const must = [
+      /add service TCP 10\.80\.0\.100:82 \(twos\): ENOENT: this kernel has no scheduler \\"twos\\": load it \(modprobe ip_vs_twos\) or choose another/,
+      /real server 192\.0\.2\.77 of virtual server \\"lost\\": no route to it \(unreachable\); its traffic will be dropped: add a route or correct the address/,
+      /IPVS reconciled: \d+ operation\(s\), 2 failed/,
+    ];
+    for (const re of must) if (!re.test(log)) throw Object.assign(new Error(`log lacks ${re}`), { details: log.slice(-3000) });
+    // Everything else is in the kernel: 6 services of the traffic config + "lost" with both real servers.
+    const saved = sh('ipvsadm -Sn');
+    assertEq((saved.match(/^-A /gm) ?? []).length, 7, 'services applied');
+    if (!saved.includes('-a -t 10.80.0.100:83 -r 192.0.2.77:83 -g')) throw Object.assign(new Error('the unroutable real server should still be programmed (a route may come later)'), { details: saved });
+    // The status reports both.
+    const status = JSON.parse(sh(`${process.execPath} ${VIPD} status --json -s /run/vipd-test/vipd.sock`));
+    assertEq([status.ipvs.lastReconcile.failed.length, status.ipvs.routeProblems.length], [2, 1], 'failed operations and route problems in vipd status --json');
+    v.child.kill('SIGTERM');
+    await v.exited;
+    // A duplicate service: rejected before anything is touched, exit code 2.
+    writeFileSync('/run/vipd-test/dup.yaml', lbConfig('  again: {address: 10.80.0.100, port: 80, scheduler: wrr, real_servers: [{address: 10.81.0.12}]}\n'));
+    let err;
+    try {
+      sh(`${process.execPath} ${VIPD} check -c /run/vipd-test/dup.yaml`);
+    } catch (e) {
+      err = e;
+    }
+    if (err?.status !== 2 || !/dup\.yaml:\d+:\d+: virtual_servers\.again: TCP 10\.80\.0\.100:80 is already defined by virtual server "nat-web"/.test(err.stderr)) throw Object.assign(new Error('duplicate service not rejected as expected'), { details: { status: err?.status, stderr: err?.stderr } });
+    return { errors: log.split('\n').filter((l) => /"level":50/.test(l)).map((l) => JSON.parse(l).msg), duplicate: err.stderr.trim() };
+  } finally {
+    sh('ip route del unreachable 192.0.2.0/24');
+  }
+});
+
 client.close();
 writeFileSync('results.json', JSON.stringify(results, null, 1));
+process.exit(0);

@@ -1,0 +1,107 @@
+// The two ends of the load-balanced traffic in the guest, each run inside a
+// network namespace (ip netns exec):
+//   server NAME TCPPORT,... UDPADDR:PORT,...  answers every line (TCP) or datagram (UDP) with NAME
+//   client tcp|udp HOST PORT COUNT [SPORT]    COUNT requests, each on a new connection / source port
+//                                             (UDP: SPORT, SPORT+1, ... so that no request reuses the
+//                                             IPVS connection of an earlier one); prints a JSON array
+//                                             of the names that answered
+//   hold HOST PORT                            one TCP connection kept open: on every stdin line it
+//                                             asks once and prints the answer (or "error: ...")
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+
+const [mode, ...args] = process.argv.slice(2);
+const line = (sock) =>
+  new Promise((resolve, reject) => {
+    let buf = '';
+    const done = () => (sock.off('data', onData), sock.off('error', onError), sock.off('close', onClose));
+    const onData = (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) done(), resolve(buf.slice(0, i));
+    };
+    const onError = (e) => (done(), reject(e));
+    const onClose = () => (done(), reject(new Error('connection closed')));
+    sock.on('data', onData);
+    sock.on('error', onError);
+    sock.on('close', onClose);
+  });
+
+if (mode === 'server') {
+  const [name, tcpPorts, udpBinds] = args;
+  let ready = 0;
+  const want = tcpPorts.split(',').length + (udpBinds ? udpBinds.split(',').length : 0);
+  const up = () => ++ready === want && console.log('ready');
+  for (const port of tcpPorts.split(','))
+    net
+      .createServer((s) => {
+        s.setEncoding('utf8');
+        s.on('data', (d) => {
+          for (let n = d.split('\n').length - 1; n > 0; n--) s.write(`${name}\n`);
+        });
+        s.on('error', () => {});
+      })
+      .listen(Number(port), '0.0.0.0', up);
+  // UDP sockets bound to each address they serve: a reply leaves from the
+  // address the request went to (a VIP for direct routing and tunnels).
+  for (const b of udpBinds ? udpBinds.split(',') : []) {
+    const [addr, port] = b.split(':');
+    const u = dgram.createSocket('udp4');
+    u.on('message', (_m, r) => u.send(`${name}\n`, r.port, r.address));
+    u.bind(Number(port), addr, up);
+  }
+} else if (mode === 'client') {
+  const [proto, host, port, count, sport] = args;
+  const names = [];
+  for (let i = 0; i < Number(count); i++) {
+    if (proto === 'tcp') {
+      const s = net.connect(Number(port), host);
+      s.setEncoding('utf8');
+      s.setTimeout(3000, () => s.destroy(new Error('timeout')));
+      try {
+        await new Promise((resolve, reject) => (s.once('connect', resolve), s.once('error', reject)));
+        s.write('hello\n');
+        names.push(await line(s));
+      } catch (err) {
+        names.push(`error: ${err.message}`);
+      }
+      s.destroy();
+    } else {
+      const u = dgram.createSocket('udp4');
+      names.push(
+        await new Promise((resolve) => {
+          const t = setTimeout(() => resolve('error: timeout'), 3000);
+          u.on('message', (m, r) => {
+            clearTimeout(t);
+            // The answer must come from the address asked (the VIP), as a real client's resolver checks.
+            resolve(r.address === host && r.port === Number(port) ? m.toString().trim() : `error: answer from ${r.address}:${r.port}`);
+          });
+          u.bind(sport ? Number(sport) + i : 0, () => u.send('hello\n', Number(port), host));
+        }),
+      );
+      u.close();
+    }
+  }
+  console.log(JSON.stringify(names));
+} else if (mode === 'hold') {
+  const [host, port] = args;
+  const s = net.connect(Number(port), host);
+  s.setEncoding('utf8');
+  s.on('error', (e) => console.log(`error: ${e.message}`));
+  s.once('connect', () => console.log('connected'));
+  const rl = createInterface({ input: process.stdin });
+  for await (const _ of rl) {
+    s.write('hello\n');
+    try {
+      console.log(await Promise.race([line(s), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 5000))]));
+    } catch (err) {
+      console.log(`error: ${err.message}`);
+    }
+  }
+  s.destroy();
+} else {
+  console.error('usage: lb-peer.mjs server|client|hold ...');
+  process.exit(2);
+}
