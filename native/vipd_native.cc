@@ -59,7 +59,9 @@ Napi::Value NlOpen(const Napi::CallbackInfo& info) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
   if (fd < 0) THROW_SYS(env, "socket", errno);
   int rcvbuf = 4 * 1024 * 1024;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  // best effort
+  // Room for the ACKs of a batch: FORCE passes net.core.rmem_max (needs CAP_NET_ADMIN), else best effort.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   int one = 1;
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);  // best effort: error strings
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);  // ACKs without the request echoed

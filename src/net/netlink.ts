@@ -205,19 +205,22 @@ export class NetlinkSocket {
   }
 
   /**
-   * Sends many requests, several per datagram (up to `chunkBytes`), each with
+   * Sends many requests, several per datagram (up to `chunkBytes` and
+   * `chunkMessages`: the kernel handles a datagram's messages before sendmsg
+   * returns, so all their ACKs must fit the receive buffer at once — with the
+   * default 208 KiB, some 270 ACKs), each with
    * NLM_F_ACK, and matches every ACK or error to its request by sequence
    * number. The kernel carries on after a failed message, so one bad operation
    * leaves the others applied. Returns, per request, undefined (done) or its error.
    */
-  batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024): (NetlinkError | undefined)[] {
+  batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024, chunkMessages = 128): (NetlinkError | undefined)[] {
     const results: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
     let i = 0;
     while (i < reqs.length) {
       const parts: Buffer[] = [];
       const pending = new Map<number, number>(); // seq -> index
       let size = 0;
-      while (i < reqs.length && (parts.length === 0 || size < chunkBytes)) {
+      while (i < reqs.length && (parts.length === 0 || (size < chunkBytes && parts.length < chunkMessages))) {
         const r = reqs[i]!;
         const seq = this.nextSeq();
         const msg = encodeMessage(r.type, r.flags | NLM_F_REQUEST | NLM_F_ACK, seq, r.payload);
