@@ -110,6 +110,7 @@ export class Daemon {
   private async doReload(): Promise<ReloadResult> {
     if (this.stopping) return { ok: false, error: 'vipd is stopping' };
     this.sd.reloading();
+    const t0 = performance.now();
     let next: Config;
     try {
       next = loadConfig(this.opts.configFile);
@@ -121,12 +122,15 @@ export class Daemon {
     }
     if (next.global.controlSocket !== this.cfg.global.controlSocket)
       this.log.warn('global.control_socket changed: takes effect at the next restart');
+    const t1 = performance.now();
     const diff = await this.router.reload(next);
+    const t2 = performance.now();
     const ipvs = this.ipvs.apply(next);
+    const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
     this.log.level = this.opts.logLevel ?? next.global.logLevel;
     const ipvsText = ipvs ? `; IPVS ${ipvs.ops} operation(s)${ipvs.failed.length ? `, ${ipvs.failed.length} failed` : ''}` : '';
-    this.log.info({ event: 'reloaded', ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}) }, `reloaded ${next.file}: ${describeDiff(diff)}${ipvsText}`);
+    this.log.info({ event: 'reloaded', ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}), ...ms }, `reloaded ${next.file}: ${describeDiff(diff)}${ipvsText} (${Math.round(performance.now() - t0)} ms)`);
     this.sd.ready(this.summary());
     return { ok: true, ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}) };
   }

@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
 import { desiredTable, serviceKeyOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
-import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
+import { type DesiredService, type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
 import { serviceId, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
-import { RtNetlink } from '../net/rtnl.js';
+import { type RouteLookup, RouteTable, RtNetlink } from '../net/rtnl.js';
 
 /** The IPVS part of `vipd status`: the kernel's table as it is now, with vipd's names. */
 export interface IpvsStatus {
@@ -56,6 +56,8 @@ export class IpvsManager {
   constructor(
     cfg: Config,
     private readonly log: Logger,
+    /** The table to program for a config (the director adds health and operator choices). */
+    private readonly desired: (cfg: Config) => DesiredService[] = desiredTable,
   ) {
     this.cfg = cfg;
   }
@@ -80,8 +82,11 @@ export class IpvsManager {
     }
   }
 
-  /** Applies the config: timeouts, then the table. Never flushes. */
-  apply(cfg: Config = this.cfg): ReconcileReport | undefined {
+  /**
+   * Applies the config: timeouts, then the table, then the route check. Never
+   * flushes. `tableOnly` (a health verdict or an operator's choice): the table only.
+   */
+  apply(cfg: Config = this.cfg, tableOnly = false): ReconcileReport | undefined {
     const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
     this.cfg = cfg;
     if (!this.wanted && !this.reconciler) return undefined;
@@ -90,22 +95,26 @@ export class IpvsManager {
       const stateFile = join(dirname(cfg.global.controlSocket), 'ipvs-owned.json');
       this.reconciler = new Reconciler(this.client, { drainMs: cfg.ipvs.drainMs, stateFile, log: this.log });
     }
-    if (cfg.ipvs.timeouts) {
+    if (cfg.ipvs.timeouts && !tableOnly) {
       try {
         this.client!.setTimeouts(cfg.ipvs.timeouts);
       } catch (err) {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
-    const report = this.reconciler!.reconcile(desiredTable(cfg));
+    const report = this.reconciler!.reconcile(this.desired(cfg));
     this.lastReport = { ...report, at: new Date().toISOString() };
     const msg = `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (dump ${report.dumpMs.toFixed(1)} ms, apply ${report.applyMs.toFixed(1)} ms)`;
     if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
     else this.log.info({ event: 'ipvs-reconciled', ops: report.ops, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
-    this.checkRoutes(cfg);
+    if (!tableOnly) {
+      const t0 = performance.now();
+      this.checkRoutes(cfg);
+      this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
+    }
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (report.nextDrainAt !== undefined) {
-      this.drainTimer = setTimeout(() => this.apply(), Math.max(0, report.nextDrainAt - Date.now()) + 10);
+      this.drainTimer = setTimeout(() => this.apply(this.cfg, true), Math.max(0, report.nextDrainAt - Date.now()) + 10);
       this.drainTimer.unref();
     }
     return report;
@@ -121,11 +130,12 @@ export class IpvsManager {
     let rt: RtNetlink | undefined;
     try {
       rt = new RtNetlink();
-      const seen = new Map<string, ReturnType<RtNetlink['routeTo']>>();
+      const table = new RouteTable(rt.routes());
+      const seen = new Map<string, RouteLookup>();
       for (const v of cfg.virtualServers) {
         for (const r of v.realServers) {
           let route = seen.get(r.address);
-          if (!route) seen.set(r.address, (route = rt.routeTo(r.address)));
+          if (!route) seen.set(r.address, (route = table.lookup(r.address)));
           const where = `real server ${r.address} of virtual server "${v.name}"`;
           if (route.type !== 'unicast' && route.type !== 'local')
             problems.push(`${where}: no route to it (${route.type}); its traffic will be dropped: add a route or correct the address`);

@@ -1,0 +1,68 @@
+// npm run bench:ipvs — programming a large IPVS table: vipd vs ipvsadm-restore vs
+// keepalived 2.2.7, in the same QEMU guest (Debian's kernel; this host has no
+// IPVS) in the same run. See guest/ipvs-bench.mjs for what is timed.
+//
+// Environment: BENCH_REPS (default 3).
+
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { runInGuest } from '../vm/qemu.js';
+
+interface Run {
+  loadMs: number;
+  noopMs?: number;
+  changeMs?: number;
+}
+interface Bench {
+  reps: number;
+  kernel?: string;
+  runs: { vipd: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
+}
+
+const SCRIPT = fileURLToPath(new URL('./guest/ipvs-bench.mjs', import.meta.url));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => {
+  const reps = Number(process.env.BENCH_REPS ?? 3);
+  const g = await runInGuest(`BENCH_REPS=${reps} exec node ${SCRIPT}\n`, { timeoutMs: 50 * 60_000 });
+  let b: Bench;
+  try {
+    b = JSON.parse(readFileSync(join(g.share, 'bench.json'), 'utf8')) as Bench;
+  } catch {
+    throw new Error(`the guest wrote no results (exit ${g.code}):\n${g.output.slice(-4000)}\n${g.console.slice(-2000)}`);
+  } finally {
+    rmSync(g.share, { recursive: true, force: true });
+  }
+  expect(g.code, g.output.slice(-4000)).toBe(0);
+  const m = (runs: Run[], k: keyof Run): number | undefined => {
+    const xs = runs.map((r) => r[k]).filter((x): x is number => x !== undefined);
+    return xs.length ? median(xs) : undefined;
+  };
+  const fmt = (x: number | undefined): string => (x === undefined ? '-' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
+  const k = b.runs.keepalived;
+  const ratio = (x: number | undefined, ref: number | undefined): string => (x === undefined || ref === undefined ? '-' : `${(ref / x).toFixed(1)}x`);
+  const rows = [
+    ['', 'load 1,000 x 10', 'no-op', '10% change (1,000 weights)', 'load vs keepalived', 'change vs keepalived'],
+    ...([
+      ['vipd (reconcile, in process)', b.runs.vipd],
+      ['vipd run (daemon start / SIGHUP)', b.runs.vipdRun],
+      ['ipvsadm -R (restore)', b.runs.ipvsadm],
+      ['keepalived 2.2.7 (start / SIGHUP)', k],
+    ] as const).map(([name, runs]) => [
+      name,
+      fmt(m(runs, 'loadMs')),
+      fmt(m(runs, 'noopMs')),
+      fmt(m(runs, 'changeMs')),
+      ratio(m(runs, 'loadMs'), m(k, 'loadMs')),
+      ratio(m(runs, 'changeMs'), m(k, 'changeMs')),
+    ]),
+  ];
+  const md = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)];
+  console.log(`\nIPVS programming, median of ${b.reps} (QEMU guest, software-emulated CPU, kernel ${b.kernel ?? '?'})\n\n${md.join('\n')}\n`);
+  console.log(`raw: ${JSON.stringify(b.runs)}`);
+}, 60 * 60_000);
