@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
+import { parseExpectedCodes } from '../health/types.js';
 import { serviceName } from '../ipvs/types.js';
 import type {
   Config,
@@ -15,6 +16,7 @@ import type {
   VirtualServerConfig,
   GarpConfig,
   GlobalConfig,
+  HealthCheckConfig,
   NotifyScripts,
   SyncGroupConfig,
   TrackInterface,
@@ -442,6 +444,7 @@ class Parser {
     m.allowOnly([
       'address', 'port', 'protocol', 'fwmark', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
       'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
+      'health_check', 'inhibit_on_failure', 'alpha', 'quorum', 'hysteresis', 'sorry_server',
     ]);
     const ip = str('an IPv4 or IPv6 address', (v) => (isIPv4(v) || isIPv6(v) ? undefined : `"${v}" is not an IP address`));
     const address = this.get(m, 'address', ip);
@@ -524,6 +527,23 @@ class Parser {
       });
     });
     void instanceNames;
+    const healthCheck = m.has('health_check') ? this.healthCheck(m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), port ?? 0) : undefined;
+    const quorum = this.get(m, 'quorum', num(1, 0x7fffffff, { integer: true, unit: 'total weight of healthy real servers' })) ?? 1;
+    const hysteresis = this.get(m, 'hysteresis', num(0, 0x7fffffff, { integer: true })) ?? 0;
+    if (hysteresis >= quorum && m.has('hysteresis')) this.r.issue(m.value('hysteresis') ?? m.node, m.sub('hysteresis'), `${hysteresis} is not below quorum ${quorum}; valid: 0..${quorum - 1}`);
+    let sorryServer: VirtualServerConfig['sorryServer'];
+    if (m.has('sorry_server')) {
+      const ss = this.map(m.value('sorry_server') ?? m.node, m.sub('sorry_server'), 'a map {address, port, forwarding}');
+      if (ss) {
+        ss.allowOnly(['address', 'port', 'forwarding']);
+        if (!ss.has('address')) this.r.issue(ss.node, ss.sub('address'), 'missing "address"');
+        const sa = this.get(ss, 'address', ip);
+        const sp2 = this.get(ss, 'port', num(0, 65535, { integer: true })) ?? port ?? 0;
+        if (sa !== undefined) sorryServer = { address: sa, port: sp2, forwarding: this.get(ss, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? forwarding };
+      }
+    }
+    const inhibitOnFailure = this.get(m, 'inhibit_on_failure', bool) ?? false;
+    const alpha = this.get(m, 'alpha', bool) ?? false;
     if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
     return {
       name,
@@ -535,7 +555,92 @@ class Parser {
       netmask,
       onePacket,
       realServers,
+      ...(healthCheck ? { healthCheck } : {}),
+      inhibitOnFailure,
+      alpha,
+      quorum,
+      hysteresis,
+      ...(sorryServer ? { sorryServer } : {}),
     };
+  }
+
+  /** health_check: Octavia's health monitor keys (keepalived's names accepted where they differ). */
+  healthCheck(node: Node, path: string, servicePort: number): HealthCheckConfig | undefined {
+    const m = this.map(node, path, 'a map {type, delay, timeout, max_retries, max_retries_down, ...}');
+    if (!m) return undefined;
+    m.allowOnly([
+      'type', 'delay', 'timeout', 'max_retries', 'max_retries_down', 'port', 'send', 'expect', 'http_method', 'url_path',
+      'domain_name', 'expected_codes', 'body_regex', 'sni', 'ca_file', 'verify', 'script',
+    ]);
+    const TYPES: Record<string, HealthCheckConfig['type']> = { TCP: 'tcp', HTTP: 'http', HTTPS: 'https', PING: 'ping', SCRIPT: 'script', TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', PING_CHECK: 'ping', MISC_CHECK: 'script' };
+    if (!m.has('type')) this.r.issue(m.node, m.sub('type'), 'missing "type"; valid: TCP | HTTP | HTTPS | PING | SCRIPT');
+    const typeName = this.get(m, 'type', str('a check type', (v) => (TYPES[v.toUpperCase()] ? undefined : `"${v}" is not a check type${didYouMean(v.toUpperCase(), Object.keys(TYPES)) ? `; did you mean "${didYouMean(v.toUpperCase(), Object.keys(TYPES))}"?` : ''}`)));
+    const type = typeName ? TYPES[typeName.toUpperCase()]! : 'tcp';
+    const delay = this.get(m, 'delay', num(0.01, 86400, { unit: 'seconds between checks (Octavia delay, keepalived delay_loop)' })) ?? 5;
+    const timeout = this.get(m, 'timeout', num(0.01, 86400, { unit: 'seconds' })) ?? Math.min(3, delay / 2);
+    if (timeout >= delay) this.r.issue(m.value('timeout') ?? m.value('delay') ?? m.node, m.sub(m.has('timeout') ? 'timeout' : 'delay'), `timeout ${timeout} s is not less than delay ${delay} s; valid: a timeout below the delay (a check must end before the next one starts)`);
+    const rise = this.get(m, 'max_retries', num(1, 100, { integer: true, unit: 'passes to come back up' })) ?? 3;
+    const fall = this.get(m, 'max_retries_down', num(1, 100, { integer: true, unit: 'failures to go down' })) ?? 3;
+    const text = str('a string');
+    const hc: HealthCheckConfig = {
+      type,
+      intervalMs: Math.round(delay * 1000),
+      timeoutMs: Math.round(timeout * 1000),
+      rise,
+      fall,
+      method: 'GET',
+      path: '/',
+      expectedCodes: '200',
+      verify: false,
+    };
+    const portNum = this.get(m, 'port', num(1, 65535, { integer: true }));
+    if (portNum !== undefined) hc.port = portNum;
+    if ((type === 'tcp' || type === 'http' || type === 'https') && portNum === undefined && servicePort === 0)
+      this.r.issue(m.node, m.sub('port'), 'this service has no port (fwmark or port 0): say which port to check; valid: port: 1..65535');
+    const only = (keys: string[], types: HealthCheckConfig['type'][]) => {
+      for (const k of keys) if (m.has(k) && !types.includes(type)) this.r.issue(m.keyNode(k)!, m.sub(k), `${k} applies to ${types.map((t) => t.toUpperCase()).join('/')} checks, not ${type.toUpperCase()}; remove it`);
+    };
+    only(['send', 'expect'], ['tcp']);
+    only(['http_method', 'url_path', 'domain_name', 'expected_codes', 'body_regex'], ['http', 'https']);
+    only(['sni', 'ca_file', 'verify'], ['https']);
+    only(['script'], ['script']);
+    const send = this.get(m, 'send', text);
+    if (send !== undefined) hc.send = send;
+    const expect = this.get(m, 'expect', text);
+    if (expect !== undefined) hc.expect = expect;
+    hc.method = this.get(m, 'http_method', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'] as const)) ?? 'GET';
+    hc.path = this.get(m, 'url_path', str('a path starting with /', (v) => (v.startsWith('/') ? undefined : `"${v}" does not start with /`))) ?? '/';
+    const host = this.get(m, 'domain_name', str('a host name for the Host header'));
+    if (host !== undefined) hc.host = host;
+    const codesRaw = m.has('expected_codes') ? scalarValue(m.value('expected_codes')) : undefined;
+    if (codesRaw !== undefined) {
+      const codes = String(codesRaw);
+      const parsed = parseExpectedCodes(codes);
+      if (typeof parsed === 'string') this.r.issue(m.value('expected_codes') ?? m.node, m.sub('expected_codes'), `${parsed}; valid: "200", "200, 202", "200-204"`);
+      else hc.expectedCodes = codes;
+    }
+    const re = this.get(m, 'body_regex', str('a regular expression', (v) => {
+      try {
+        new RegExp(v);
+        return undefined;
+      } catch (err) {
+        return `not a valid regular expression: ${(err as Error).message}`;
+      }
+    }));
+    if (re !== undefined) hc.bodyRegex = re;
+    const sni = this.get(m, 'sni', text);
+    if (sni !== undefined) hc.sni = sni;
+    const ca = this.get(m, 'ca_file', str('an absolute path to a PEM file', (v) => (v.startsWith('/') ? undefined : `"${v}" must be an absolute path`)));
+    if (ca !== undefined) hc.caFile = ca;
+    hc.verify = this.get(m, 'verify', bool) ?? ca !== undefined;
+    if (type === 'script') {
+      if (!m.has('script')) this.r.issue(m.node, m.sub('script'), 'missing "script"; valid: script: /etc/vipd/check.sh (gets the address and port as {address} {port} or at the end)');
+      const sv = scalarValue(m.value('script'));
+      const argv = Array.isArray(sv) ? (this.list(m, 'script') ?? []).map((n) => String(scalarValue(n))) : typeof sv === 'string' ? sv.trim().split(/\s+/) : [];
+      if (m.has('script') && (!argv[0] || !argv[0].startsWith('/'))) this.r.issue(m.value('script') ?? m.node, m.sub('script'), `"${argv[0] ?? ''}" must be an absolute path; valid: script: /etc/vipd/check.sh`);
+      else if (argv.length) hc.command = argv.some((a) => a.includes('{address}') || a.includes('{port}')) ? argv : [...argv, '{address}', '{port}'];
+    }
+    return hc;
   }
 
   ipvs(node: Node | null | undefined, instanceNames: ReadonlySet<string>): IpvsConfig {

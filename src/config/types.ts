@@ -128,6 +128,28 @@ export interface RealServerConfig {
   tunnel?: { type: 'ipip' | 'gue' | 'gre'; port?: number; checksum?: 'csum' | 'remcsum' };
 }
 
+/** A health check as configured (Octavia health monitor; keepalived checker). Durations in ms. */
+export interface HealthCheckConfig {
+  type: 'tcp' | 'http' | 'https' | 'ping' | 'script';
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  /** Check this port instead of the real server's (keepalived connect_port). */
+  port?: number;
+  send?: string;
+  expect?: string;
+  method: string;
+  path: string;
+  host?: string;
+  expectedCodes: string;
+  bodyRegex?: string;
+  sni?: string;
+  caFile?: string;
+  verify: boolean;
+  command?: string[];
+}
+
 export interface VirtualServerConfig {
   name: string;
   family: 'inet' | 'inet6';
@@ -143,6 +165,15 @@ export interface VirtualServerConfig {
   netmask: string;
   onePacket: boolean;
   realServers: RealServerConfig[];
+  healthCheck?: HealthCheckConfig;
+  /** A failed real server stays with weight 0 instead of leaving the table. */
+  inhibitOnFailure: boolean;
+  /** Real servers start down until their first `rise` passes. */
+  alpha: boolean;
+  /** Minimum total weight of healthy real servers; below it the sorry server takes the traffic. */
+  quorum: number;
+  hysteresis: number;
+  sorryServer?: { address: string; port: number; forwarding: VsForwarding };
 }
 
 export interface IpvsConfig {

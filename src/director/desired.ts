@@ -1,10 +1,44 @@
-// The desired IPVS table: what the configuration asks for. (Health checks will
-// adjust weights and membership here; until then every configured real server
-// is in.) Pure.
+// The director: the desired IPVS table = the configuration + health verdicts +
+// the operator's run-time choices (disable / drain). Pure apart from the quorum
+// memory (hysteresis needs the previous state), which it keeps itself.
+//
+// Per real server, in Octavia's words:
+//   DISABLED  the operator took it out (vipd rs disable): not in the table;
+//   ERROR     its check failed `fall` times: out of the table, or weight 0 with inhibit_on_failure;
+//   DRAINING  the operator drains it (vipd rs drain): weight 0, existing connections finish;
+//   ONLINE    in the table with its weight (a script check may set the weight).
+// Per virtual server: ONLINE (every real server ONLINE or taken out by the operator),
+// DEGRADED (some in ERROR, quorum held), OFFLINE (quorum lost: the sorry server, if any, serves).
 
-import type { Config, VirtualServerConfig } from '../config/types.js';
+import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig } from '../config/types.js';
+import type { CheckState } from '../health/monitor.js';
+import { type CheckSpec, checkKey } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
-import type { ServiceKey } from '../ipvs/types.js';
+import type { Dest as DesiredDest, ServiceKey } from '../ipvs/types.js';
+
+export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';
+export type VsStatus = 'ONLINE' | 'DEGRADED' | 'OFFLINE';
+export type AdminState = 'disabled' | 'drain';
+
+export interface RsView {
+  address: string;
+  port: number;
+  status: RsStatus;
+  /** The weight vipd asks of the kernel; undefined when not in the table. */
+  weight?: number;
+  configWeight: number;
+  admin?: AdminState;
+  /** The check's state; absent for a real server without a check. */
+  health?: { verdict: 'up' | 'down'; reason?: string; at?: number; run: number; lastOk?: boolean; checks: number; failures: number; rise: number; fall: number };
+}
+
+export interface VsView {
+  name: string;
+  status: VsStatus;
+  quorum: { required: number; hysteresis: number; healthyWeight: number; met: boolean };
+  sorryServerActive: boolean;
+  realServers: RsView[];
+}
 
 export function serviceKeyOf(v: VirtualServerConfig): ServiceKey {
   return v.fwmark !== undefined
@@ -12,21 +46,128 @@ export function serviceKeyOf(v: VirtualServerConfig): ServiceKey {
     : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! };
 }
 
+export const rsId = (vs: string, address: string, port: number): string => `${vs}/${address.includes(':') ? `[${address}]` : address}:${port}`;
+
+/** The check of one real server of one virtual server. */
+export function checkSpecOf(hc: HealthCheckConfig, rs: RealServerConfig): CheckSpec {
+  const { port, ...rest } = hc;
+  return { ...rest, address: rs.address, port: port ?? rs.port };
+}
+
+/** Every check the config asks for: key -> spec and alpha (alpha if any virtual server using it says so). */
+export function wantedChecks(cfg: Pick<Config, 'virtualServers'>): Map<string, { spec: CheckSpec; alpha: boolean }> {
+  const out = new Map<string, { spec: CheckSpec; alpha: boolean }>();
+  for (const v of cfg.virtualServers) {
+    if (!v.healthCheck) continue;
+    for (const r of v.realServers) {
+      const spec = checkSpecOf(v.healthCheck, r);
+      const key = checkKey(spec);
+      const prev = out.get(key);
+      out.set(key, { spec, alpha: (prev?.alpha ?? false) || v.alpha });
+    }
+  }
+  return out;
+}
+
+export class Director {
+  private quorumMet = new Map<string, boolean>();
+
+  /**
+   * The table and the view. `health(key)` is the monitor's state of a check
+   * (undefined before its first run); `admin` the operator's choices by rsId.
+   */
+  compute(
+    cfg: Pick<Config, 'virtualServers'>,
+    health: (key: string) => CheckState | undefined,
+    admin: ReadonlyMap<string, AdminState> = new Map(),
+  ): { table: DesiredService[]; views: VsView[] } {
+    const table: DesiredService[] = [];
+    const views: VsView[] = [];
+    const seen = new Set<string>();
+    for (const v of cfg.virtualServers) {
+      seen.add(v.name);
+      const dests: DesiredDest[] = [];
+      const rsViews: RsView[] = [];
+      let healthyWeight = 0;
+      let errors = 0;
+      let online = 0;
+      for (const r of v.realServers) {
+        const a = admin.get(rsId(v.name, r.address, r.port));
+        const spec = v.healthCheck ? checkSpecOf(v.healthCheck, r) : undefined;
+        const st = spec ? health(checkKey(spec)) : undefined;
+        // No result yet: up, unless alpha (down until it passes).
+        const verdict = spec ? (st?.verdict ?? (v.alpha ? 'down' : 'up')) : 'up';
+        const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };
+        if (spec)
+          view.health = {
+            verdict,
+            ...(st?.last ? { reason: st.last.reason, at: st.last.at, lastOk: st.last.ok } : {}),
+            run: st?.run ?? 0,
+            checks: st?.checks ?? 0,
+            failures: st?.failures ?? 0,
+            rise: spec.rise,
+            fall: spec.fall,
+          };
+        const dest = (weight: number): DesiredDest => ({
+          key: { address: r.address, port: r.port },
+          forwarding: r.forwarding,
+          weight,
+          upperThreshold: r.upperThreshold,
+          lowerThreshold: r.lowerThreshold,
+          ...(r.tunnel ? { tunnel: r.tunnel } : {}),
+        });
+        if (a === 'disabled') view.status = 'DISABLED';
+        else if (verdict === 'down') {
+          view.status = 'ERROR';
+          errors++;
+          if (v.inhibitOnFailure) (view.weight = 0), dests.push(dest(0));
+        } else if (a === 'drain') {
+          view.status = 'DRAINING';
+          view.weight = 0;
+          dests.push(dest(0));
+        } else {
+          const w = st?.weight ?? r.weight;
+          view.weight = w;
+          dests.push(dest(w));
+          healthyWeight += w;
+          online++;
+        }
+        rsViews.push(view);
+      }
+      // Quorum with hysteresis: lost below quorum - hysteresis, regained at quorum + hysteresis.
+      const prev = this.quorumMet.get(v.name);
+      const met = prev === undefined ? healthyWeight >= v.quorum : prev ? healthyWeight >= v.quorum - v.hysteresis : healthyWeight >= v.quorum + v.hysteresis;
+      this.quorumMet.set(v.name, met);
+      const sorry = !met && v.sorryServer !== undefined;
+      if (sorry) {
+        const s = v.sorryServer!;
+        const existing = dests.findIndex((d) => d.key.address === s.address && d.key.port === s.port);
+        if (existing >= 0) dests.splice(existing, 1);
+        dests.push({ key: { address: s.address, port: s.port }, forwarding: s.forwarding, weight: 1, upperThreshold: 0, lowerThreshold: 0 });
+      }
+      table.push({
+        key: serviceKeyOf(v),
+        scheduler: v.scheduler,
+        schedFlags: v.schedFlags,
+        persistence: v.persistence,
+        netmask: v.netmask,
+        onePacket: v.onePacket,
+        dests,
+      });
+      views.push({
+        name: v.name,
+        status: !met || online === 0 ? 'OFFLINE' : errors > 0 ? 'DEGRADED' : 'ONLINE',
+        quorum: { required: v.quorum, hysteresis: v.hysteresis, healthyWeight, met },
+        sorryServerActive: sorry,
+        realServers: rsViews,
+      });
+    }
+    for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
+    return { table, views };
+  }
+}
+
+/** The table as the configuration alone asks for it (no health, no operator choices). */
 export function desiredTable(cfg: Pick<Config, 'virtualServers'>): DesiredService[] {
-  return cfg.virtualServers.map((v) => ({
-    key: serviceKeyOf(v),
-    scheduler: v.scheduler,
-    schedFlags: v.schedFlags,
-    persistence: v.persistence,
-    netmask: v.netmask,
-    onePacket: v.onePacket,
-    dests: v.realServers.map((r) => ({
-      key: { address: r.address, port: r.port },
-      forwarding: r.forwarding,
-      weight: r.weight,
-      upperThreshold: r.upperThreshold,
-      lowerThreshold: r.lowerThreshold,
-      ...(r.tunnel ? { tunnel: r.tunnel } : {}),
-    })),
-  }));
+  return new Director().compute(cfg, () => undefined).table;
 }

@@ -23,14 +23,16 @@ export class Notifier {
     const specific = { MASTER: scripts.master, BACKUP: scripts.backup, FAULT: scripts.fault, STOP: scripts.stop }[state];
     const paths = [specific, scripts.any].filter((p): p is string => p !== undefined);
     if (paths.length === 0) return;
-    const key = `${type} ${name}`;
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      for (const path of paths) await this.run(path, [type, name, state, String(priority)]);
-    });
-    this.queues.set(key, next);
+    for (const path of paths) this.script(`${type} ${name}`, path, [type, name, state, String(priority)]);
+  }
+
+  /** Queue one script with its arguments, after the earlier scripts of the same `queue`. */
+  script(queue: string, path: string, args: string[]): void {
+    const prev = this.queues.get(queue) ?? Promise.resolve();
+    const next = prev.then(() => this.run(path, args));
+    this.queues.set(queue, next);
     void next.finally(() => {
-      if (this.queues.get(key) === next) this.queues.delete(key);
+      if (this.queues.get(queue) === next) this.queues.delete(queue);
     });
   }
 

@@ -1,0 +1,137 @@
+// Runs the checks: each on its own interval, first run spread over the interval
+// (10,000 checks do not fire in the same millisecond), no overlap, rise/fall
+// verdicts. A check is identified by what it does (checkKey), so real servers
+// of several virtual servers that are checked the same way share one check,
+// and a reload keeps the state of every check it does not change.
+
+import { checkHttp } from './http.js';
+import { Pinger } from './ping.js';
+import { checkScript } from './script.js';
+import { checkTcp } from './tcp.js';
+import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
+
+export interface CheckState {
+  key: string;
+  spec: CheckSpec;
+  verdict: Verdict;
+  /** Dynamic weight from a script (exit 2..255), if the last pass set one. */
+  weight?: number;
+  last?: CheckResult & { at: number };
+  /** Consecutive passes or failures so far (with last.ok telling which). */
+  run: number;
+  checks: number;
+  failures: number;
+}
+
+export type Runner = (spec: CheckSpec) => Promise<CheckResult>;
+export type ChangeListener = (state: CheckState, previous: Verdict) => void;
+export type ResultListener = (state: CheckState) => void;
+
+interface Running {
+  state: CheckState;
+  rf: RiseFall;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+/** A spread of first runs over the interval, the same for the same key: FNV-1a of the key. */
+export function firstRunOffset(key: string, intervalMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h % Math.max(1, intervalMs);
+}
+
+export class HealthMonitor {
+  private readonly checks = new Map<string, Running>();
+  private readonly pinger = new Pinger();
+  private readonly run: Runner;
+
+  constructor(
+    private readonly onChange: ChangeListener,
+    opts: { runner?: Runner; onResult?: ResultListener } = {},
+  ) {
+    this.run = opts.runner ?? ((s) => this.runReal(s));
+    this.onResult = opts.onResult;
+  }
+
+  private readonly onResult: ResultListener | undefined;
+
+  private runReal(s: CheckSpec): Promise<CheckResult> {
+    switch (s.type) {
+      case 'tcp':
+        return checkTcp(s);
+      case 'http':
+      case 'https':
+        return checkHttp(s);
+      case 'ping':
+        return this.pinger.check(s);
+      case 'script':
+        return checkScript(s);
+    }
+  }
+
+  /** Makes the running checks exactly `wanted` (key -> spec and alpha); keeps the state of those already running. */
+  set(wanted: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
+    for (const [key, r] of this.checks) {
+      if (!wanted.has(key)) {
+        r.stopped = true;
+        clearTimeout(r.timer);
+        this.checks.delete(key);
+      }
+    }
+    for (const [key, { spec, alpha }] of wanted) {
+      if (this.checks.has(key)) continue;
+      const rf = new RiseFall(spec.rise, spec.fall, alpha);
+      const r: Running = { state: { key, spec, verdict: rf.verdict, run: 0, checks: 0, failures: 0 }, rf, stopped: false };
+      this.checks.set(key, r);
+      this.schedule(r, firstRunOffset(key, spec.intervalMs));
+    }
+  }
+
+  private schedule(r: Running, delayMs: number): void {
+    r.timer = setTimeout(() => void this.tick(r), delayMs);
+  }
+
+  private async tick(r: Running): Promise<void> {
+    if (r.stopped) return;
+    const t0 = performance.now();
+    let res: CheckResult;
+    try {
+      res = await this.run(r.state.spec);
+    } catch (err) {
+      res = { ok: false, reason: `check failed to run: ${(err as Error).message}`, ms: performance.now() - t0 };
+    }
+    if (r.stopped) return;
+    const s = r.state;
+    s.checks++;
+    if (!res.ok) s.failures++;
+    s.last = { ...res, at: Date.now() };
+    const previous = r.rf.verdict;
+    const changed = r.rf.record(res.ok);
+    s.run = r.rf.run;
+    s.verdict = r.rf.verdict;
+    const weightChanged = res.ok && res.weight !== s.weight && (res.weight !== undefined || s.weight !== undefined);
+    if (res.ok) s.weight = res.weight;
+    if (changed || weightChanged) this.onChange(s, previous);
+    this.onResult?.(s);
+    // The next run one interval after this one started (a fixed grid, no drift), never overlapping.
+    this.schedule(r, Math.max(0, s.spec.intervalMs - (performance.now() - t0)));
+  }
+
+  get(key: string): CheckState | undefined {
+    return this.checks.get(key)?.state;
+  }
+
+  all(): CheckState[] {
+    return [...this.checks.values()].map((r) => r.state);
+  }
+
+  stop(): void {
+    for (const r of this.checks.values()) {
+      r.stopped = true;
+      clearTimeout(r.timer);
+    }
+    this.checks.clear();
+    this.pinger.close();
+  }
+}

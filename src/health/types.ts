@@ -1,0 +1,94 @@
+// Health checks: what a check is, what it answers, and the pure rise/fall rule
+// that turns answers into a verdict.
+
+export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script';
+
+/** One check of one real server, fully resolved (defaults filled in). */
+export interface CheckSpec {
+  type: CheckType;
+  /** The address checked (the real server's, or health_check.address). */
+  address: string;
+  /** Port for tcp/http/https (the real server's, or health_check.port). */
+  port: number;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive passes that bring a down server up (Octavia max_retries). */
+  rise: number;
+  /** Consecutive failures that take an up server down (Octavia max_retries_down). */
+  fall: number;
+  /** tcp: bytes to send after connecting, and what the answer must contain. */
+  send?: string;
+  expect?: string;
+  /** http/https */
+  method?: string;
+  path?: string;
+  host?: string;
+  expectedCodes?: string;
+  bodyRegex?: string;
+  /** https: SNI name (default: host), CA file, or verify: false. */
+  sni?: string;
+  caFile?: string;
+  verify?: boolean;
+  /** script: argv; the real server's address and port are appended unless the command uses {address}/{port}. */
+  command?: string[];
+}
+
+/** What one run of a check answers. */
+export interface CheckResult {
+  ok: boolean;
+  /** Why, in words an operator reads in a log line: "HTTP 503 (expected 200-204)". */
+  reason: string;
+  /** A script's exit code 2..255 sets the weight to code - 2 (keepalived's misc_dynamic). */
+  weight?: number;
+  ms: number;
+}
+
+/** Identity of a check: real servers of several virtual servers share one check when this is equal. */
+export function checkKey(s: CheckSpec): string {
+  return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command]);
+}
+
+/** "200", "200, 202", "200-204" (Octavia's expected_codes) -> a predicate, or an error message. */
+export function parseExpectedCodes(text: string): ((code: number) => boolean) | string {
+  const ranges: [number, number][] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(part);
+    if (!m) return `"${part}" is not a status code or range`;
+    const lo = Number(m[1]);
+    const hi = m[2] ? Number(m[2]) : lo;
+    if (lo < 100 || hi > 599 || hi < lo) return `"${part}" is not within 100-599 (low-high)`;
+    ranges.push([lo, hi]);
+  }
+  return (code) => ranges.some(([lo, hi]) => code >= lo && code <= hi);
+}
+
+export type Verdict = 'up' | 'down';
+
+/**
+ * Rise and fall: `fall` consecutive failures take an up server down, `rise`
+ * consecutive passes bring a down server up. A server starts up (it is in the
+ * pool at once) or, with alpha, down until it has passed `rise` times.
+ */
+export class RiseFall {
+  verdict: Verdict;
+  /** Consecutive passes (when the last run passed) or failures (when it failed). */
+  run = 0;
+  lastOk: boolean | undefined;
+
+  constructor(
+    private readonly rise: number,
+    private readonly fall: number,
+    alpha: boolean,
+  ) {
+    this.verdict = alpha ? 'down' : 'up';
+  }
+
+  /** Records one result; returns true when the verdict changed. */
+  record(ok: boolean): boolean {
+    this.run = ok === this.lastOk ? this.run + 1 : 1;
+    this.lastOk = ok;
+    if (this.verdict === 'up' && !ok && this.run >= this.fall) return (this.verdict = 'down'), true;
+    if (this.verdict === 'down' && ok && this.run >= this.rise) return (this.verdict = 'up'), true;
+    return false;
+  }
+}
