@@ -80,6 +80,24 @@ program
   });
 
 program
+  .command('rs')
+  .description("take a real server out (disable), to weight 0 (drain) or back (enable) at run time — Octavia's admin_state_up; survives reloads and restarts")
+  .argument('<action>', 'disable | drain | enable')
+  .argument('<virtual-server>', 'the virtual server name in the config')
+  .argument('<real-server>', 'address:port, or the address when it is unique')
+  .option('-c, --config <file>', 'configuration file (to find the control socket)', DEFAULT_CONFIG)
+  .option('-s, --socket <path>', 'control socket of the daemon')
+  .action(async (action: string, vs: string, rs: string, o: { config?: string; socket?: string }) => {
+    if (!['disable', 'drain', 'enable'].includes(action)) fail(`unknown action "${action}"; valid: disable | drain | enable`, 2);
+    try {
+      const msg = (await request(controlSocket(o), { cmd: 'rs', action: action as 'disable' | 'drain' | 'enable', vs, rs })) as string;
+      process.stdout.write(`${msg}\n`);
+    } catch (err) {
+      fail((err as Error).message, 1);
+    }
+  });
+
+program
   .command('reload')
   .description('re-read the configuration; a bad file is rejected and the running one is kept')
   .option('-c, --config <file>', 'configuration file (to find the control socket)', DEFAULT_CONFIG)

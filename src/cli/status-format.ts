@@ -2,6 +2,7 @@
 // server, read at a glance.
 
 import type { IpvsStatus } from '../daemon/ipvs.js';
+import type { RsView, VsView } from '../director/desired.js';
 import type { RouterStatus } from '../vrrp/router.js';
 
 export interface DaemonStatus {
@@ -11,6 +12,8 @@ export interface DaemonStatus {
   startedAt: string;
   vrrp: RouterStatus;
   ipvs?: IpvsStatus;
+  /** The director's view: health and operating status of every configured virtual server. */
+  virtualServers?: VsView[];
 }
 
 function table(rows: string[][]): string {
@@ -64,11 +67,22 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
   if (st.vrrp.groups.length) {
     out.push('', table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...st.vrrp.groups.map((g) => [g.name, g.state, g.members.join(', ')])]));
   }
-  if (st.ipvs) out.push('', ...formatIpvs(st.ipvs, now));
+  if (st.ipvs) out.push('', ...formatIpvs(st.ipvs, st.virtualServers ?? [], now));
   return `${out.join('\n')}\n`;
 }
 
-function formatIpvs(ip: IpvsStatus, now: Date): string[] {
+const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+
+function lastCheck(r: RsView | undefined, now: Date): string {
+  if (!r) return '';
+  if (!r.health) return 'no check';
+  const h = r.health;
+  if (h.at === undefined) return 'not checked yet';
+  const run = h.lastOk ? `${h.run}/${h.rise} ok` : `${h.run}/${h.fall} failed`;
+  return `${h.reason ?? ''} (${run}, ${ago(new Date(h.at).toISOString(), now)} ago)`;
+}
+
+function formatIpvs(ip: IpvsStatus, views: VsView[], now: Date): string[] {
   const out: string[] = [];
   const mine = ip.services.filter((s) => s.managed).length;
   const head = [`IPVS: ${ip.services.length} service(s), ${mine} managed by vipd`];
@@ -79,19 +93,31 @@ function formatIpvs(ip: IpvsStatus, now: Date): string[] {
   if (ip.syncDaemon) head.push(`sync daemon ${ip.syncDaemon}`);
   out.push(head.join('; '));
   if (!ip.available) out.push(`  IPVS unavailable: ${ip.error ?? 'unknown error'}`);
-  if (ip.services.length) {
-    const rows = [['VIRTUAL SERVER', 'SERVICE', 'SCHED', 'REAL SERVER', 'FWD', 'WEIGHT', 'ACTIVE', 'INACTIVE', 'CONNS']];
-    for (const s of ip.services) {
-      const sched = s.persistence ? `${s.scheduler} p${s.persistence}s` : s.scheduler;
-      const first = [s.name ?? (s.managed ? '?' : "(not vipd's)"), s.service, sched];
-      if (s.realServers.length === 0) rows.push([...first, '(none)']);
-      s.realServers.forEach((r, i) => {
-        const addr = r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
-        rows.push([...(i === 0 ? first : ['', '', '']), addr, r.forwarding, String(r.weight), String(r.activeConns), String(r.inactiveConns), r.connections !== undefined ? String(r.connections) : '-']);
-      });
+  const rows = [['VIRTUAL SERVER', 'SERVICE', 'SCHED', 'STATUS', 'REAL SERVER', 'STATUS', 'FWD', 'WEIGHT', 'ACTIVE', 'INACTIVE', 'CONNS', 'LAST CHECK']];
+  const shown = new Set<string>();
+  for (const s of ip.services) {
+    const view = s.name !== undefined ? views.find((v) => v.name === s.name) : undefined;
+    if (view) shown.add(view.name);
+    const sched = s.persistence ? `${s.scheduler} p${s.persistence}s` : s.scheduler;
+    const first = [s.name ?? (s.managed ? '?' : "(not vipd's)"), s.service, sched, view?.status ?? '-'];
+    const lines: string[][] = [];
+    const kernel = new Map(s.realServers.map((r) => [hostPort(r.address, r.port), r]));
+    const counters = (k: (typeof s.realServers)[number] | undefined) =>
+      k ? [k.forwarding, String(k.weight), String(k.activeConns), String(k.inactiveConns), k.connections !== undefined ? String(k.connections) : '-'] : ['-', '-', '-', '-', '-'];
+    for (const r of view?.realServers ?? []) {
+      const id = hostPort(r.address, r.port);
+      const k = kernel.get(id);
+      kernel.delete(id);
+      lines.push([id, r.status, ...counters(k), lastCheck(r, now)]);
     }
-    out.push(table(rows));
+    for (const [id, k] of kernel) lines.push([id, view ? (view.sorryServerActive ? 'SORRY' : 'LEAVING') : '-', ...counters(k), '']);
+    if (lines.length === 0) rows.push([...first, '(none)']);
+    lines.forEach((l, i) => rows.push([...(i === 0 ? first : ['', '', '', '']), ...l]));
   }
+  for (const v of views.filter((x) => !shown.has(x.name))) {
+    v.realServers.forEach((r, i) => rows.push([...(i === 0 ? [v.name, '(not in the kernel)', '', v.status] : ['', '', '', '']), hostPort(r.address, r.port), r.status, '-', '-', '-', '-', '-', lastCheck(r, now)]));
+  }
+  if (rows.length > 1) out.push(table(rows));
   const problems = [...(ip.lastReconcile?.failed.map((f) => f.message) ?? []), ...(ip.routeProblems ?? [])];
   if (problems.length) out.push('', 'problems:', ...problems.map((p) => `  ${p}`));
   return out;

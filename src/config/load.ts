@@ -444,7 +444,8 @@ class Parser {
     m.allowOnly([
       'address', 'port', 'protocol', 'fwmark', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
       'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
-      'health_check', 'inhibit_on_failure', 'alpha', 'quorum', 'hysteresis', 'sorry_server',
+      'health_check', 'inhibit_on_failure', 'alpha', 'omega', 'quorum', 'hysteresis', 'sorry_server',
+      'notify_up', 'notify_down', 'quorum_up', 'quorum_down',
     ]);
     const ip = str('an IPv4 or IPv6 address', (v) => (isIPv4(v) || isIPv6(v) ? undefined : `"${v}" is not an IP address`));
     const address = this.get(m, 'address', ip);
@@ -544,6 +545,12 @@ class Parser {
     }
     const inhibitOnFailure = this.get(m, 'inhibit_on_failure', bool) ?? false;
     const alpha = this.get(m, 'alpha', bool) ?? false;
+    const omega = this.get(m, 'omega', bool) ?? false;
+    const notify: VirtualServerConfig['notify'] = {};
+    for (const [key, field] of [['notify_up', 'up'], ['notify_down', 'down'], ['quorum_up', 'quorumUp'], ['quorum_down', 'quorumDown']] as const) {
+      const v = this.get(m, key, script);
+      if (v !== undefined) notify[field] = v;
+    }
     if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
     return {
       name,
@@ -558,6 +565,8 @@ class Parser {
       ...(healthCheck ? { healthCheck } : {}),
       inhibitOnFailure,
       alpha,
+      omega,
+      notify,
       quorum,
       hysteresis,
       ...(sorryServer ? { sorryServer } : {}),

@@ -174,6 +174,10 @@ export interface VirtualServerConfig {
   quorum: number;
   hysteresis: number;
   sorryServer?: { address: string; port: number; forwarding: VsForwarding };
+  /** On stop: remove this service from the kernel (keepalived omega). */
+  omega: boolean;
+  /** Scripts: notify_up/notify_down get `VS ADDRESS PORT UP|DOWN`, quorum_up/quorum_down get `VS UP|DOWN`. */
+  notify: { up?: string; down?: string; quorumUp?: string; quorumDown?: string };
 }
 
 export interface IpvsConfig {

@@ -6,13 +6,14 @@ import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 
-export type Request = { cmd: 'status' } | { cmd: 'reload' };
+export type Request = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'rs'; action: 'disable' | 'drain' | 'enable'; vs: string; rs: string };
 export type Response = { ok: true; data: unknown } | { ok: false; error: string };
 export type Handler = (req: Request) => Promise<unknown>;
 
 function isRequest(x: unknown): x is Request {
-  const cmd = (x as { cmd?: unknown } | null)?.cmd;
-  return cmd === 'status' || cmd === 'reload';
+  const r = x as { cmd?: unknown; action?: unknown; vs?: unknown; rs?: unknown } | null;
+  if (r?.cmd === 'rs') return ['disable', 'drain', 'enable'].includes(r.action as string) && typeof r.vs === 'string' && typeof r.rs === 'string';
+  return r?.cmd === 'status' || r?.cmd === 'reload';
 }
 
 /** Connect to `path`; true if a daemon answers there. */
@@ -57,7 +58,7 @@ export async function startControlServer(path: string, handler: Handler): Promis
     } catch {
       return { ok: false, error: 'request is not JSON' };
     }
-    if (!isRequest(req)) return { ok: false, error: 'unknown command; valid: status, reload' };
+    if (!isRequest(req)) return { ok: false, error: 'unknown command; valid: status, reload, rs' };
     try {
       return { ok: true, data: await handler(req) };
     } catch (err) {

@@ -13,6 +13,7 @@ import { hostLinks } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { closeControlServer, startControlServer } from './control.js';
+import { DirectorRuntime } from './director.js';
 import { IpvsManager } from './ipvs.js';
 import { SdNotify } from './sdnotify.js';
 
@@ -37,6 +38,7 @@ export class Daemon {
   private readonly notifier: Notifier;
   private readonly router: VrrpRouter;
   private readonly ipvs: IpvsManager;
+  private readonly director: DirectorRuntime;
   private readonly sd = new SdNotify();
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -50,7 +52,8 @@ export class Daemon {
     this.cfg = cfg;
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
-    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }));
+    this.director = new DirectorRuntime(cfg, this.log.child({ part: 'health' }), this.notifier, () => this.ipvs.apply(this.cfg, true));
+    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }), (c) => this.director.table(c));
     this.router = new VrrpRouter({
       net: hostLinks(),
       log: this.log,
@@ -67,9 +70,10 @@ export class Daemon {
     process.on('SIGINT', () => void this.shutdown('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
     this.control = await startControlServer(c.global.controlSocket, async (req) =>
-      req.cmd === 'status' ? this.status() : this.reload(),
+      req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.director.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );
     // The table first: a host that becomes master a moment later forwards at once.
+    this.director.configure(c);
     this.ipvs.apply(c);
     this.router.start(c);
     process.on('SIGUSR1', () => this.log.info({ event: 'data-dump', status: this.status() }, 'state dump (SIGUSR1)'));
@@ -98,6 +102,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       vrrp: this.router.status(),
       ipvs: this.ipvs.status(),
+      virtualServers: this.director.status(),
     };
   }
 
@@ -125,6 +130,7 @@ export class Daemon {
     const t1 = performance.now();
     const diff = await this.router.reload(next);
     const t2 = performance.now();
+    this.director.configure(next);
     const ipvs = this.ipvs.apply(next);
     const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
@@ -140,7 +146,8 @@ export class Daemon {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
       await this.router.stop();
-      this.ipvs.stop();
+      this.ipvs.stop(); // before the checks stop: omega needs the health view
+      this.director.stop();
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
       this.sd.close();

@@ -90,6 +90,8 @@ export class IpvsManager {
     const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
     this.cfg = cfg;
     if (!this.wanted && !this.reconciler) return undefined;
+    // The director's view follows every verdict even while the kernel cannot be programmed.
+    const table = this.desired(cfg);
     if (!this.ensure()) return undefined;
     if (drainChanged && this.client) {
       const stateFile = join(dirname(cfg.global.controlSocket), 'ipvs-owned.json');
@@ -102,7 +104,7 @@ export class IpvsManager {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
-    const report = this.reconciler!.reconcile(this.desired(cfg));
+    const report = this.reconciler!.reconcile(table);
     this.lastReport = { ...report, at: new Date().toISOString() };
     const msg = `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (dump ${report.dumpMs.toFixed(1)} ms, apply ${report.applyMs.toFixed(1)} ms)`;
     if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
@@ -218,9 +220,14 @@ export class IpvsManager {
     if (!this.client) return;
     try {
       if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);
+      const omega = this.cfg.virtualServers.filter((v) => v.omega).map((v) => serviceId(serviceKeyOf(v)));
       if (this.cfg.ipvs.flushOnStop && this.reconciler) {
         const r = this.reconciler.reconcile([]);
         this.log.info({ event: 'ipvs-flushed', ops: r.ops }, `flush_on_stop: removed vipd's ${r.ops} service(s)`);
+      } else if (omega.length && this.reconciler) {
+        // omega: these services leave with vipd; the rest stay for the next start.
+        const r = this.reconciler.reconcile(this.desired(this.cfg).filter((d) => !omega.includes(serviceId(d.key))));
+        this.log.info({ event: 'ipvs-omega', ops: r.ops }, `omega: removed ${omega.length} service(s) on stop`);
       }
     } catch (err) {
       this.log.error({ event: 'ipvs-stop-failed', err: (err as Error).message }, (err as Error).message);

@@ -80,6 +80,8 @@ export class Director {
     cfg: Pick<Config, 'virtualServers'>,
     health: (key: string) => CheckState | undefined,
     admin: ReadonlyMap<string, AdminState> = new Map(),
+    /** false: a look only (status), the quorum memory is not advanced. */
+    commit = true,
   ): { table: DesiredService[]; views: VsView[] } {
     const table: DesiredService[] = [];
     const views: VsView[] = [];
@@ -137,7 +139,7 @@ export class Director {
       // Quorum with hysteresis: lost below quorum - hysteresis, regained at quorum + hysteresis.
       const prev = this.quorumMet.get(v.name);
       const met = prev === undefined ? healthyWeight >= v.quorum : prev ? healthyWeight >= v.quorum - v.hysteresis : healthyWeight >= v.quorum + v.hysteresis;
-      this.quorumMet.set(v.name, met);
+      if (commit) this.quorumMet.set(v.name, met);
       const sorry = !met && v.sorryServer !== undefined;
       if (sorry) {
         const s = v.sorryServer!;
@@ -162,7 +164,7 @@ export class Director {
         realServers: rsViews,
       });
     }
-    for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
+    if (commit) for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
     return { table, views };
   }
 }

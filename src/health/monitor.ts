@@ -118,6 +118,11 @@ export class HealthMonitor {
     this.schedule(r, Math.max(0, s.spec.intervalMs - (performance.now() - t0)));
   }
 
+  /** One run of a check, outside any schedule. */
+  runOnce(spec: CheckSpec): Promise<CheckResult> {
+    return this.run(spec);
+  }
+
   get(key: string): CheckState | undefined {
     return this.checks.get(key)?.state;
   }
