@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface GuestKernel {
   version: string;
@@ -50,6 +51,9 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
   return order;
 }
 
+/** The project's root directory: shared into the guest at the same path (it may live under /tmp, which the guest mounts afresh). */
+const PROJECT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
 const INIT = `#!/bin/busybox sh
 B=/bin/busybox
 $B mkdir -p /proc /sys /dev /root
@@ -65,6 +69,8 @@ $B mount -t tmpfs tmpfs /root/tmp
 $B mkdir -p /root/tmp/share /root/dev/pts
 $B mount -t devpts devpts /root/dev/pts
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /root/tmp/share
+$B mkdir -p /root${PROJECT}
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 project /root${PROJECT} || echo "cannot mount the project"
 $B chroot /root /bin/sh -c 'cd /tmp/share && PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /bin/sh /tmp/share/run.sh > /tmp/share/out 2>&1; echo $? > /tmp/share/rc'
 $B sync
 $B poweroff -f
@@ -132,6 +138,7 @@ export async function runInGuest(script: string, opts: { timeoutMs?: number; mem
     '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${share},mount_tag=share,security_model=none`,
+    '-virtfs', `local,path=${PROJECT},mount_tag=project,security_model=none,readonly=on,multidevs=remap`,
   ];
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let consoleText = '';
