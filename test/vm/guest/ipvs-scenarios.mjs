@@ -399,7 +399,7 @@ await scenario('traffic: NAT, direct routing and IPIP tunnel end to end over TCP
   assertEq(out.drStats, { '10.81.0.11': 30, '10.81.0.12': 10 }, 'ipvsadm -Ln --stats connections of the DR service');
   // vipd status shows the same table, with the config's names and the kernel's counters.
   const status = sh(`${process.execPath} ${VIPD} status -s /run/vipd-test/vipd.sock`);
-  for (const re of [/^dr-web +TCP 10\.80\.0\.101:80 +wrr +10\.81\.0\.1[12]:80 /m, /^(dr-web .*| +)10\.81\.0\.11:80 +dr +3 +\d+ +\d+ +30$/m, /^(dr-web .*| +)10\.81\.0\.12:80 +dr +1 +\d+ +\d+ +10$/m, /^IPVS: 6 service\(s\), 6 managed by vipd/m])
+  for (const re of [/^dr-web +TCP 10\.80\.0\.101:80 +wrr +ONLINE +10\.81\.0\.1[12]:80 /m, /^(dr-web .*| +)10\.81\.0\.11:80 +ONLINE +dr +3 +\d+ +\d+ +30 +no check$/m, /^(dr-web .*| +)10\.81\.0\.12:80 +ONLINE +dr +1 +\d+ +\d+ +10 +no check$/m, /^IPVS: 6 service\(s\), 6 managed by vipd/m])
     if (!re.test(status)) throw Object.assign(new Error(`vipd status lacks ${re}`), { details: status });
   out.status = status;
   v.child.kill('SIGTERM');
