@@ -168,8 +168,7 @@ describe('VRRP between two vipd daemons', () => {
     await b.waitState('VI_1', 'MASTER', 3000);
     expect(await a.state('VI_1')).toBe('MASTER');
     expect(holder()).toEqual(['lb1', 'lb2']);
-    // lb2's gratuitous ARPs moved the client; wait out the client's ARP locktime.
-    await waitFor('client to follow lb2', () => lab.neighbourMac('cl', VIP) === lab.mac('lb2', 'eth0'), 3000);
+    // Both answer for the VIP now; wait out the client's ARP locktime before reconnecting.
     await sleep(1200);
     const t0 = Date.now();
     lab.setIsolated('lb1', 'eth0', false);
@@ -178,12 +177,12 @@ describe('VRRP between two vipd daemons', () => {
     expect(Date.now() - t0).toBeLessThan(600); // one interval (0.1 s) + polling slack
     expect(await a.state('VI_1')).toBe('MASTER');
     expect(holder()).toEqual(['lb1']);
-    // The winner answered lb2's lower-priority advert and re-announced with gratuitous ARP. If the
-    // client's own ARP probe (unicast to lb2, answered) fell within its locktime (1 s) before that
-    // burst, the burst is ignored and the client follows lb1 when the entry next re-resolves (its
-    // probe to lb2 goes unanswered): seconds, not a vipd matter. Seen once under CI load.
-    await waitFor('client to point back at lb1', () => lab.neighbourMac('cl', VIP) === lab.mac('lb1', 'eth0'), 12_000);
+    // Only lb1 answers for the VIP: a client resolving it afresh reaches lb1. (Whether a client's
+    // existing entry follows the re-announcement depends on its ARP locktime and probes, not on
+    // vipd; the kill -9 test checks that a client follows the new master's gratuitous ARP.)
+    lab.ip('cl', ['neigh', 'flush', 'dev', 'eth0']);
     expect(lab.ping('cl', VIP)).toBe(true);
+    expect(lab.neighbourMac('cl', VIP)).toBe(lab.mac('lb1', 'eth0'));
   });
 
   it('track_interface: a tracked link going down moves the VIP (FAULT with weight 0, lower priority with a weight)', async () => {
