@@ -3,6 +3,7 @@
 
 import type { IpvsStatus } from '../daemon/ipvs.js';
 import type { RsView, VsView } from '../director/desired.js';
+import { destName } from '../ipvs/types.js';
 import type { RouterStatus } from '../vrrp/router.js';
 
 export interface DaemonStatus {
@@ -71,8 +72,6 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
   return `${out.join('\n')}\n`;
 }
 
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
-
 function lastCheck(r: RsView | undefined, now: Date): string {
   if (!r) return '';
   if (!r.health) return 'no check';
@@ -101,11 +100,11 @@ function formatIpvs(ip: IpvsStatus, views: VsView[], now: Date): string[] {
     const sched = s.persistence ? `${s.scheduler} p${s.persistence}s` : s.scheduler;
     const first = [s.name ?? (s.managed ? '?' : "(not vipd's)"), s.service, sched, view?.status ?? '-'];
     const lines: string[][] = [];
-    const kernel = new Map(s.realServers.map((r) => [hostPort(r.address, r.port), r]));
+    const kernel = new Map(s.realServers.map((r) => [destName(r), r]));
     const counters = (k: (typeof s.realServers)[number] | undefined) =>
       k ? [k.forwarding, String(k.weight), String(k.activeConns), String(k.inactiveConns), k.connections !== undefined ? String(k.connections) : '-'] : ['-', '-', '-', '-', '-'];
     for (const r of view?.realServers ?? []) {
-      const id = hostPort(r.address, r.port);
+      const id = destName(r);
       const k = kernel.get(id);
       kernel.delete(id);
       lines.push([id, r.status, ...counters(k), lastCheck(r, now)]);
@@ -115,7 +114,7 @@ function formatIpvs(ip: IpvsStatus, views: VsView[], now: Date): string[] {
     lines.forEach((l, i) => rows.push([...(i === 0 ? first : ['', '', '', '']), ...l]));
   }
   for (const v of views.filter((x) => !shown.has(x.name))) {
-    v.realServers.forEach((r, i) => rows.push([...(i === 0 ? [v.name, '(not in the kernel)', '', v.status] : ['', '', '', '']), hostPort(r.address, r.port), r.status, '-', '-', '-', '-', '-', lastCheck(r, now)]));
+    v.realServers.forEach((r, i) => rows.push([...(i === 0 ? [v.name, '(not in the kernel)', '', v.status] : ['', '', '', '']), destName(r), r.status, '-', '-', '-', '-', '-', lastCheck(r, now)]));
   }
   if (rows.length > 1) out.push(table(rows));
   const problems = [...(ip.lastReconcile?.failed.map((f) => f.message) ?? []), ...(ip.routeProblems ?? [])];

@@ -6,25 +6,23 @@
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Config, VirtualServerConfig } from '../config/types.js';
-import { type AdminState, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
+import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
+import { type AdminState, checkSpecOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
 import { type CheckState, HealthMonitor } from '../health/monitor.js';
 import { checkKey } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
-import { serviceName } from '../ipvs/types.js';
+import { destName, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
-import { checkSpecOf } from '../director/desired.js';
-
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
 export class DirectorRuntime {
   private readonly director = new Director();
   private readonly monitor: HealthMonitor;
   private admin = new Map<string, AdminState>();
-  private views: VsView[] = [];
   private cfg: Config;
   private applyQueued = false;
+  /** check key -> the (virtual server, real server) pairs it serves; rebuilt at configure. */
+  private users = new Map<string, { v: VirtualServerConfig; rs: RealServerConfig }[]>();
   private readonly stateFile: string;
 
   constructor(
@@ -48,22 +46,26 @@ export class DirectorRuntime {
   /** Starts (or, on reload, adjusts) the checks; unchanged checks keep their state. */
   configure(cfg: Config): void {
     this.cfg = cfg;
+    this.users = new Map();
+    for (const v of cfg.virtualServers) {
+      if (!v.healthCheck) continue;
+      for (const rs of v.realServers) {
+        const key = checkKey(checkSpecOf(v.healthCheck, rs));
+        this.users.set(key, [...(this.users.get(key) ?? []), { v, rs }]);
+      }
+    }
     this.monitor.set(wantedChecks(cfg));
   }
 
   /** The desired table now (the IPVS manager asks for it at every reconcile). */
   table(cfg: Config): DesiredService[] {
-    const before = new Map(this.views.map((v) => [v.name, v.quorum.met]));
-    const { table, views } = this.director.compute(cfg, (k) => this.monitor.get(k), this.admin);
-    this.views = views;
-    for (const v of views) {
-      const was = before.get(v.name);
-      if (was === undefined || was === v.quorum.met) continue;
+    const { table, quorumChanged } = this.director.compute(cfg, (k) => this.monitor.get(k), this.admin);
+    for (const v of quorumChanged) {
       const vs = cfg.virtualServers.find((x) => x.name === v.name)!;
       const q = v.quorum;
       const msg = q.met
         ? `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum regained: healthy weight ${q.healthyWeight} >= ${q.required}${q.hysteresis ? ` + ${q.hysteresis}` : ''}`
-        : `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum LOST: healthy weight ${q.healthyWeight} < ${q.required}${q.hysteresis ? ` - ${q.hysteresis}` : ''}${v.sorryServerActive ? `; sorry server ${hostPort(vs.sorryServer!.address, vs.sorryServer!.port)} serves` : ''}`;
+        : `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum LOST: healthy weight ${q.healthyWeight} < ${q.required}${q.hysteresis ? ` - ${q.hysteresis}` : ''}${v.sorryServerActive ? `; sorry server ${destName(vs.sorryServer!)} serves` : ''}`;
       this.log[q.met ? 'info' : 'warn']({ event: 'vs-quorum', vs: v.name, met: q.met, healthyWeight: q.healthyWeight }, msg);
       const script = q.met ? vs.notify.quorumUp : vs.notify.quorumDown;
       if (script) this.notifier.script(`VS ${v.name}`, script, [v.name, q.met ? 'UP' : 'DOWN']);
@@ -73,28 +75,19 @@ export class DirectorRuntime {
 
   private onVerdict(s: CheckState, previous: string): void {
     const up = s.verdict === 'up';
-    for (const vs of this.usersOf(s.key)) {
+    for (const vs of this.users.get(s.key) ?? []) {
       const rs = vs.rs;
       const counts = up ? `${s.run}/${s.spec.rise} passes` : `${s.run}/${s.spec.fall} failures`;
       const what = previous === s.verdict ? `weight ${s.weight ?? rs.weight}` : up ? 'UP' : 'DOWN';
-      const vip = vs.v.fwmark !== undefined ? serviceName(serviceKeyOf(vs.v)) : hostPort(vs.v.address!, vs.v.port!);
+      const vip = vs.v.fwmark !== undefined ? serviceName(serviceKeyOf(vs.v)) : destName({ address: vs.v.address!, port: vs.v.port! });
       this.log[up ? 'info' : 'warn'](
-        { event: 'rs-health', vs: vs.v.name, rs: hostPort(rs.address, rs.port), verdict: s.verdict, reason: s.last?.reason, weight: s.weight },
-        `RS ${hostPort(rs.address, rs.port)} of ${vip} ${what}: ${s.last?.reason ?? 'no result'}, ${counts}`,
+        { event: 'rs-health', vs: vs.v.name, rs: destName(rs), verdict: s.verdict, reason: s.last?.reason, weight: s.weight },
+        `RS ${destName(rs)} of ${vip} ${what}: ${s.last?.reason ?? 'no result'}, ${counts}`,
       );
       const script = up ? vs.v.notify.up : vs.v.notify.down;
       if (script && previous !== s.verdict) this.notifier.script(`VS ${vs.v.name}`, script, [vs.v.name, rs.address, String(rs.port), up ? 'UP' : 'DOWN']);
     }
     this.queueReconcile();
-  }
-
-  private usersOf(key: string): { v: VirtualServerConfig; rs: VirtualServerConfig['realServers'][number] }[] {
-    const out = [];
-    for (const v of this.cfg.virtualServers) {
-      if (!v.healthCheck) continue;
-      for (const rs of v.realServers) if (checkKey(checkSpecOf(v.healthCheck, rs)) === key) out.push({ v, rs });
-    }
-    return out;
   }
 
   /** Many verdicts in one turn of the event loop: one reconcile, right after it. */
@@ -111,17 +104,17 @@ export class DirectorRuntime {
   setAdmin(vsName: string, rsText: string, action: 'disable' | 'drain' | 'enable'): string {
     const vs = this.cfg.virtualServers.find((v) => v.name === vsName);
     if (!vs) throw new Error(`no virtual server "${vsName}"; valid: ${this.cfg.virtualServers.map((v) => v.name).join(', ') || '(none configured)'}`);
-    const matches = vs.realServers.filter((r) => hostPort(r.address, r.port) === rsText || r.address === rsText);
-    const valid = vs.realServers.map((r) => hostPort(r.address, r.port)).join(', ');
+    const matches = vs.realServers.filter((r) => destName(r) === rsText || r.address === rsText);
+    const valid = vs.realServers.map((r) => destName(r)).join(', ');
     if (matches.length === 0) throw new Error(`virtual server "${vsName}" has no real server "${rsText}"; valid: ${valid}`);
-    if (matches.length > 1) throw new Error(`"${rsText}" names ${matches.length} real servers of "${vsName}"; say which: ${matches.map((r) => hostPort(r.address, r.port)).join(', ')}`);
+    if (matches.length > 1) throw new Error(`"${rsText}" names ${matches.length} real servers of "${vsName}"; say which: ${matches.map((r) => destName(r)).join(', ')}`);
     const rs = matches[0]!;
     const id = rsId(vs.name, rs.address, rs.port);
     if (action === 'enable') this.admin.delete(id);
     else this.admin.set(id, action === 'disable' ? 'disabled' : 'drain');
     this.save();
-    const msg = `RS ${hostPort(rs.address, rs.port)} of virtual server ${vs.name}: ${action === 'enable' ? 'enabled' : action === 'disable' ? 'DISABLED by the operator' : 'DRAINING (weight 0) by the operator'}`;
-    this.log.info({ event: 'rs-admin', vs: vs.name, rs: hostPort(rs.address, rs.port), action }, msg);
+    const msg = `RS ${destName(rs)} of virtual server ${vs.name}: ${action === 'enable' ? 'enabled' : action === 'disable' ? 'DISABLED by the operator' : 'DRAINING (weight 0) by the operator'}`;
+    this.log.info({ event: 'rs-admin', vs: vs.name, rs: destName(rs), action }, msg);
     this.reconcile();
     return msg;
   }

@@ -67,12 +67,17 @@ export class IpvsManager {
     return this.cfg.virtualServers.length > 0 || this.cfg.ipvs.timeouts !== undefined || this.cfg.ipvs.syncDaemon !== undefined;
   }
 
+  /** Ownership lives in a state file beside the control socket, so a restarted vipd knows what it created. */
+  private newReconciler(client: IpvsClient): Reconciler {
+    const stateFile = join(dirname(this.cfg.global.controlSocket), 'ipvs-owned.json');
+    return new Reconciler(client, { drainMs: this.cfg.ipvs.drainMs, stateFile, log: this.log });
+  }
+
   private ensure(): boolean {
     if (this.client) return true;
     try {
       this.client = new IpvsClient();
-      const stateFile = join(dirname(this.cfg.global.controlSocket), 'ipvs-owned.json');
-      this.reconciler = new Reconciler(this.client, { drainMs: this.cfg.ipvs.drainMs, stateFile, log: this.log });
+      this.reconciler = this.newReconciler(this.client);
       this.lastError = undefined;
       return true;
     } catch (err) {
@@ -93,10 +98,7 @@ export class IpvsManager {
     // The director's view follows every verdict even while the kernel cannot be programmed.
     const table = this.desired(cfg);
     if (!this.ensure()) return undefined;
-    if (drainChanged && this.client) {
-      const stateFile = join(dirname(cfg.global.controlSocket), 'ipvs-owned.json');
-      this.reconciler = new Reconciler(this.client, { drainMs: cfg.ipvs.drainMs, stateFile, log: this.log });
-    }
+    if (drainChanged && this.client) this.reconciler = this.newReconciler(this.client);
     if (cfg.ipvs.timeouts && !tableOnly) {
       try {
         this.client!.setTimeouts(cfg.ipvs.timeouts);

@@ -14,7 +14,7 @@ import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig }
 import type { CheckState } from '../health/monitor.js';
 import { type CheckSpec, checkKey } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
-import type { Dest as DesiredDest, ServiceKey } from '../ipvs/types.js';
+import { type Dest as DesiredDest, destName, type ServiceKey } from '../ipvs/types.js';
 
 export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';
 export type VsStatus = 'ONLINE' | 'DEGRADED' | 'OFFLINE';
@@ -46,7 +46,7 @@ export function serviceKeyOf(v: VirtualServerConfig): ServiceKey {
     : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! };
 }
 
-export const rsId = (vs: string, address: string, port: number): string => `${vs}/${address.includes(':') ? `[${address}]` : address}:${port}`;
+export const rsId = (vs: string, address: string, port: number): string => `${vs}/${destName({ address, port })}`;
 
 /** The check of one real server of one virtual server. */
 export function checkSpecOf(hc: HealthCheckConfig, rs: RealServerConfig): CheckSpec {
@@ -82,9 +82,10 @@ export class Director {
     admin: ReadonlyMap<string, AdminState> = new Map(),
     /** false: a look only (status), the quorum memory is not advanced. */
     commit = true,
-  ): { table: DesiredService[]; views: VsView[] } {
+  ): { table: DesiredService[]; views: VsView[]; quorumChanged: VsView[] } {
     const table: DesiredService[] = [];
     const views: VsView[] = [];
+    const quorumChanged: VsView[] = [];
     const seen = new Set<string>();
     for (const v of cfg.virtualServers) {
       seen.add(v.name);
@@ -156,16 +157,18 @@ export class Director {
         onePacket: v.onePacket,
         dests,
       });
-      views.push({
+      const view: VsView = {
         name: v.name,
         status: !met || online === 0 ? 'OFFLINE' : errors > 0 ? 'DEGRADED' : 'ONLINE',
         quorum: { required: v.quorum, hysteresis: v.hysteresis, healthyWeight, met },
         sorryServerActive: sorry,
         realServers: rsViews,
-      });
+      };
+      views.push(view);
+      if (commit && prev !== undefined && prev !== met) quorumChanged.push(view);
     }
     if (commit) for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
-    return { table, views };
+    return { table, views, quorumChanged };
   }
 }
 

@@ -31,7 +31,6 @@ const AF_INET6 = 10;
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
-const RTA_PREFSRC = 7;
 /** rtm_type values a route lookup can answer with. */
 const RTN_NAMES: Record<number, string> = { 1: 'unicast', 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' };
 export const RTMGRP_LINK = 0x1;
@@ -139,7 +138,7 @@ export function decodeAddress(m: NlMessage): Ipv4Address | undefined {
   };
 }
 
-/** The kernel's answer to "how would this host reach that address" (ip route get). */
+/** How this host would reach an address (what "ip route get" answers, without policy rules). */
 export interface RouteLookup {
   /** unicast, local, blackhole, unreachable, prohibit, ... */
   type: string;
@@ -147,34 +146,6 @@ export interface RouteLookup {
   oif?: number;
   /** The next hop when the address is not on a directly connected network. */
   gateway?: string;
-  /** The source address this host would use. */
-  prefsrc?: string;
-}
-
-/** An RTM_GETROUTE request for one address (rtmsg + RTA_DST). */
-export function encodeRouteRequest(address: string): Buffer {
-  const v4 = familyOf(address) === 'inet';
-  const bytes = v4 ? inetAddrBytes(address).subarray(0, 4) : inetAddrBytes(address);
-  const head = Buffer.alloc(12);
-  head.writeUInt8(v4 ? AF_INET : AF_INET6, 0);
-  head.writeUInt8(bytes.length * 8, 1); // rtm_dst_len: a host lookup
-  return Buffer.concat([head, encodeAttrs([{ type: RTA_DST, value: bytes }])]);
-}
-
-export function decodeRoute(m: NlMessage): RouteLookup | undefined {
-  if (m.type !== RTM_NEWROUTE || m.payload.length < 12) return undefined;
-  const family = m.payload.readUInt8(0) === AF_INET6 ? 'inet6' : 'inet';
-  const type = m.payload.readUInt8(7);
-  const a = parseAttrs(m.payload.subarray(12));
-  const oif = a.get(RTA_OIF);
-  const gw = a.get(RTA_GATEWAY);
-  const src = a.get(RTA_PREFSRC);
-  return {
-    type: RTN_NAMES[type] ?? `type ${type}`,
-    ...(oif ? { oif: oif.readUInt32LE(0) } : {}),
-    ...(gw ? { gateway: inetAddrText(gw, family) } : {}),
-    ...(src ? { prefsrc: inetAddrText(src, family) } : {}),
-  };
 }
 
 /** One route of a dump (RTM_GETROUTE, all tables). */
@@ -279,21 +250,6 @@ export class RtNetlink {
       }
     }
     return out;
-  }
-
-  /**
-   * How this host would reach `address` (ip route get). An address with no
-   * route at all answers type "unreachable" (the kernel's ENETUNREACH).
-   */
-  routeTo(address: string): RouteLookup {
-    try {
-      const m = this.sock.request(RTM_GETROUTE, 0, encodeRouteRequest(address), `look up the route to ${address}`).map(decodeRoute).find((r) => r);
-      if (!m) throw new Error(`look up the route to ${address}: no answer`);
-      return m;
-    } catch (err) {
-      if (err instanceof NetlinkError && (err.code === 'ENETUNREACH' || err.code === 'EHOSTUNREACH')) return { type: 'unreachable' };
-      throw err;
-    }
   }
 
   /** Adds an IPv4 address; false if the interface already has it. */
