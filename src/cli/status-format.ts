@@ -77,7 +77,11 @@ function lastCheck(r: RsView | undefined, now: Date): string {
   if (!r.health) return 'no check';
   const h = r.health;
   if (h.at === undefined) return 'not checked yet';
-  const run = h.lastOk ? `${h.run}/${h.rise} ok` : `${h.run}/${h.fall} failed`;
+  // Counting towards a change of verdict: "1/3 failures"; settled: "42 passes in a row".
+  const need = h.lastOk ? h.rise : h.fall;
+  const what = h.lastOk ? 'passes' : 'failures';
+  const changing = h.lastOk !== (h.verdict === 'up');
+  const run = changing ? `${h.run}/${need} ${what}` : `${h.run} ${what} in a row`;
   return `${h.reason ?? ''} (${run}, ${ago(new Date(h.at).toISOString(), now)} ago)`;
 }
 

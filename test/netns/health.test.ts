@@ -149,7 +149,7 @@ describe('the daemon: down after exactly `fall` failures, up after `rise` passes
       expect((await views())[0]!.realServers[0]!.status).toBe('ONLINE');
       // The table an operator reads.
       const text = execFileSync(process.execPath, [fileURLToPath(new URL('../../bin/vipd.js', import.meta.url)), 'status', '-s', v.socket], { encoding: 'utf8' });
-      expect(text).toMatch(new RegExp(`^web +\\(not in the kernel\\) +ONLINE +${SRV.replaceAll('.', '\\.')}:8001 +ONLINE .*HTTP 200 \\(\\d+/2 ok, \\d+s ago\\)$`, 'm'));
+      expect(text).toMatch(new RegExp(`^web +\\(not in the kernel\\) +ONLINE +${SRV.replaceAll('.', '\\.')}:8001 +ONLINE .*HTTP 200 \\(\\d+ passes in a row, \\d+s ago\\)$`, 'm'));
     } finally {
       v.kill('SIGTERM');
       await v.wait().catch(() => undefined);

@@ -45,6 +45,7 @@ describe('vipd status: IPVS table', () => {
               { address: '10.1.0.1', port: 8080, status: 'ONLINE', weight: 3, configWeight: 3, health: { verdict: 'up', reason: 'HTTP 200', at: Date.parse('2026-11-26T11:59:58Z'), lastOk: true, run: 9, checks: 9, failures: 0, rise: 2, fall: 3 } },
               { address: '2001:db8::2', port: 8080, status: 'DRAINING', weight: 0, configWeight: 1, admin: 'drain' },
               { address: '10.1.0.3', port: 8080, status: 'ERROR', configWeight: 1, health: { verdict: 'down', reason: 'HTTP 503 (expected 200-204)', at: Date.parse('2026-11-26T11:59:59Z'), lastOk: false, run: 3, checks: 12, failures: 3, rise: 2, fall: 3 } },
+              { address: '10.1.0.4', port: 8080, status: 'ERROR', configWeight: 1, health: { verdict: 'down', reason: 'HTTP 200', at: Date.parse('2026-11-26T11:59:59Z'), lastOk: true, run: 1, checks: 20, failures: 3, rise: 2, fall: 3 } },
             ],
           },
         ],
@@ -55,10 +56,11 @@ describe('vipd status: IPVS table', () => {
     const lines = text.split('\n');
     const header = lines.findIndex((l) => l.startsWith('VIRTUAL SERVER'));
     expect(lines[header]).toMatch(/^VIRTUAL SERVER +SERVICE +SCHED +STATUS +REAL SERVER +STATUS +FWD +WEIGHT +ACTIVE +INACTIVE +CONNS +LAST CHECK$/);
-    expect(lines[header + 1]).toMatch(/^web +TCP 10\.0\.0\.1:80 +wrr p300s +DEGRADED +10\.1\.0\.1:8080 +ONLINE +nat +3 +2 +5 +30 +HTTP 200 \(9\/2 ok, 2s ago\)$/);
+    expect(lines[header + 1]).toMatch(/^web +TCP 10\.0\.0\.1:80 +wrr p300s +DEGRADED +10\.1\.0\.1:8080 +ONLINE +nat +3 +2 +5 +30 +HTTP 200 \(9 passes in a row, 2s ago\)$/);
     expect(lines[header + 2]).toMatch(/^ +\[2001:db8::2\]:8080 +DRAINING +dr +1 +0 +1 +10 +no check$/);
-    expect(lines[header + 3]).toMatch(/^ +10\.1\.0\.3:8080 +ERROR +- +- +- +- +- +HTTP 503 \(expected 200-204\) \(3\/3 failed, 1s ago\)$/);
-    expect(lines[header + 4]).toMatch(/^\(not vipd's\) +TCP 10\.0\.0\.9:22 +rr +- +\(none\)$/);
+    expect(lines[header + 3]).toMatch(/^ +10\.1\.0\.3:8080 +ERROR +- +- +- +- +- +HTTP 503 \(expected 200-204\) \(3 failures in a row, 1s ago\)$/);
+    expect(lines[header + 4]).toMatch(/^ +10\.1\.0\.4:8080 +ERROR +- +- +- +- +- +HTTP 200 \(1\/2 passes, 1s ago\)$/);
+    expect(lines[header + 5]).toMatch(/^\(not vipd's\) +TCP 10\.0\.0\.9:22 +rr +- +\(none\)$/);
     // Columns line up: every real server starts at the same column.
     expect(lines[header + 2]!.indexOf('[2001')).toBe(lines[header + 1]!.indexOf('10.1.0.1'));
     expect(text).toContain('problems:\n  add service TCP 10.0.0.1:82 (twos): ENOENT: this kernel has no scheduler "twos"\n  real server 192.0.2.7 of virtual server "lost": no route to it');

@@ -29,6 +29,7 @@ const NAMES = [
   'traffic: NAT, direct routing and IPIP tunnel end to end over TCP and UDP — rr alternates, wrr honours 3:1, sh keeps a client on one server; ipvsadm --stats agrees',
   'an established TCP connection through the director survives a vipd restart and a config reload',
   'bad input: a scheduler the kernel lacks and an unroutable real server — clear errors, the rest of the table applied; a duplicate service is a config error at file:line:col',
+  'the Octavia tutorial: two workers behind two directors — requests alternate, a stopped worker leaves the pool with no failed request after detection and returns, the backup takes over on a master kill with the same health view',
 ];
 
 let guest: GuestResult;

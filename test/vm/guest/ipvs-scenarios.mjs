@@ -43,7 +43,7 @@ function assertEq(actual, expected, what) {
 }
 
 // Modules: IPVS core and every scheduler this kernel has; a route to the real servers.
-sh('for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf ip_vs_pe_sip ipip fou veth; do modprobe $m 2>/dev/null || true; done');
+sh('for m in ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_mh ip_vs_sed ip_vs_nq ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf ip_vs_pe_sip ipip fou veth bridge; do modprobe $m 2>/dev/null || true; done');
 sh('ip link set lo up; ip link add rs0 type veth peer name rs1; ip link set rs0 up; ip link set rs1 up; ip addr add 10.20.255.254/16 dev rs0; ip -6 addr add 2001:db8::fe/64 dev rs0 nodad');
 
 const client = new IpvsClient();
@@ -492,6 +492,129 @@ await scenario('bad input: a scheduler the kernel lacks and an unroutable real s
     sh('ip route del unreachable 192.0.2.0/24');
   }
 });
+
+// ---- The Octavia tutorial: a load balancer with two directors (VRRP) in front of two web workers.
+//   one switch (vt-osw): lb1 10.90.0.11 (priority 150), lb2 10.90.0.12 (100), client 10.90.0.50,
+//   worker1 10.90.0.21, worker2 10.90.0.22; VIP 10.90.0.100:80, direct routing (the workers hold the
+//   VIP on lo and do not answer ARP for it), HTTP health monitor every second.
+// Each director is a vipd in its own namespace with its own IPVS table (IPVS is per network namespace).
+const OCT = ['olb1:10.90.0.11', 'olb2:10.90.0.12', 'ocl:10.90.0.50', 'ow1:10.90.0.21', 'ow2:10.90.0.22'];
+function octaviaTopology() {
+  sh(`for n in vt-osw ${OCT.map((h) => 'vt-' + h.split(':')[0]).join(' ')}; do ip netns del $n 2>/dev/null; done; true`);
+  sh(`set -e
+    ip netns add vt-osw
+    ip -n vt-osw link add br0 type bridge
+    ip -n vt-osw link set br0 up
+    for h in ${OCT.join(' ')}; do
+      n=\${h%%:*}; a=\${h#*:}
+      ip netns add vt-$n
+      ip -n vt-$n link set lo up
+      ip link add x-$n netns vt-$n type veth peer name p-$n netns vt-osw
+      ip -n vt-$n link set x-$n name eth0
+      ip -n vt-$n addr add $a/24 dev eth0
+      ip -n vt-$n link set eth0 up
+      ip -n vt-osw link set p-$n master br0 up
+    done
+    for w in ow1 ow2; do
+      ip -n vt-$w addr add 10.90.0.100/32 dev lo
+      ip netns exec vt-$w sh -c 'for d in all eth0; do echo 1 > /proc/sys/net/ipv4/conf/$d/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/$d/arp_announce; done'
+    done`);
+}
+const octConfig = (name, priority) => `global: {router_id: ${name}, control_socket: /run/vipd-test/${name}.sock}
+vrrp_instances:
+  VI_1: {interface: eth0, vrid: 51, priority: ${priority}, advert_int: 1, virtual_ipaddress: [10.90.0.100/32]}
+virtual_servers:
+  listener_http:
+    address: 10.90.0.100
+    port: 80
+    scheduler: ROUND_ROBIN
+    forwarding: dr
+    real_servers: [{address: 10.90.0.21}, {address: 10.90.0.22}]
+    health_check: {type: HTTP, delay: 1, timeout: 0.8, max_retries: 2, max_retries_down: 2, url_path: /, expected_codes: "200"}
+`;
+function startDirector(name, priority) {
+  writeFileSync(`/run/vipd-test/${name}.yaml`, octConfig(name, priority));
+  const child = spawn('ip', ['netns', 'exec', `vt-${name}`, process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', `/run/vipd-test/${name}.yaml`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  children.add(child);
+  return { child, log: () => log };
+}
+function startWorker(i) {
+  const child = spawn('ip', ['netns', 'exec', `vt-ow${i}`, process.execPath, PEER, 'http', `worker ${i}`, '80'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', () => resolve(child));
+    child.once('exit', (c) => reject(new Error(`worker ${i} exited ${c}`)));
+  });
+}
+const dirStatus = (name) => JSON.parse(sh(`${process.execPath} ${VIPD} status --json -s /run/vipd-test/${name}.sock`));
+const vrrpState = (name) => dirStatus(name).vrrp.instances[0].state;
+const rsStatuses = (name) => Object.fromEntries(dirStatus(name).virtualServers[0].realServers.map((r) => [r.address, r.status]));
+const get = (n) => JSON.parse(inNs('vt-ocl', `${process.execPath} ${PEER} client http 10.90.0.100 80 ${n}`));
+function alternatesWorkers(names, what) {
+  const bad = names.some((n, i) => !/^Hello from worker [12]$/.test(n) || (i > 0 && n === names[i - 1]));
+  if (bad) throw Object.assign(new Error(`${what}: answers do not alternate between worker 1 and worker 2`), { details: names });
+}
+
+await scenario('the Octavia tutorial: two workers behind two directors — requests alternate, a stopped worker leaves the pool with no failed request after detection and returns, the backup takes over on a master kill with the same health view', async () => {
+  mkdirSync('/run/vipd-test', { recursive: true });
+  octaviaTopology();
+  const out = {};
+  await startWorker(1);
+  let w2 = await startWorker(2);
+  const lb1 = startDirector('olb1', 150);
+  const lb2 = startDirector('olb2', 100);
+  const logs = () => ({ lb1: lb1.log().slice(-1500), lb2: lb2.log().slice(-1500) });
+  await until('lb1 MASTER and lb2 BACKUP', () => (vrrpState('olb1') === 'MASTER' && vrrpState('olb2') === 'BACKUP') || logs());
+  const bothOnline = { '10.90.0.21': 'ONLINE', '10.90.0.22': 'ONLINE' };
+  await until('both workers ONLINE on both directors', () => (JSON.stringify([rsStatuses('olb1'), rsStatuses('olb2')]) === JSON.stringify([bothOnline, bothOnline])) || [rsStatuses('olb1'), rsStatuses('olb2')]);
+  // Both directors hold the table (the backup keeps it ready); only the master holds the VIP.
+  const table = (ns) => inNs(ns, 'ipvsadm -Sn').split('\n').filter(Boolean).sort();
+  assertEq(table('vt-olb1'), ['-A -t 10.90.0.100:80 -s wrr', '-a -t 10.90.0.100:80 -r 10.90.0.21:80 -g -w 1', '-a -t 10.90.0.100:80 -r 10.90.0.22:80 -g -w 1'], 'lb1 ipvsadm -Sn');
+  assertEq(table('vt-olb2'), table('vt-olb1'), 'lb2 ipvsadm -Sn (kept ready on the backup)');
+  out.start = get(10);
+  alternatesWorkers(out.start, 'both workers up');
+
+  // Stop worker 2: after detection (2 failed checks) every request goes to worker 1, none fails.
+  w2.kill('SIGKILL');
+  const stoppedAt = Date.now();
+  await until('worker 2 ERROR on lb1', () => rsStatuses('olb1')['10.90.0.22'] === 'ERROR' || [rsStatuses('olb1'), lb1.log().slice(-800)]);
+  out.detectionMs = Date.now() - stoppedAt;
+  if (!/RS 10\.90\.0\.22:80 of 10\.90\.0\.100:80 DOWN: TCP ECONNREFUSED \(connection refused\), 2\/2 failures/.test(lb1.log())) throw Object.assign(new Error('no DOWN log line with the reason'), { details: lb1.log().slice(-2000) });
+  assertEq(table('vt-olb1'), ['-A -t 10.90.0.100:80 -s wrr', '-a -t 10.90.0.100:80 -r 10.90.0.21:80 -g -w 1'], 'lb1 table with worker 2 down');
+  out.worker2Down = get(20);
+  assertEq(out.worker2Down, Array(20).fill('Hello from worker 1'), 'every request after detection answered by worker 1');
+  // The backup checks too: it sees worker 2 down just as the master does.
+  await until('worker 2 ERROR on lb2 too', () => rsStatuses('olb2')['10.90.0.22'] === 'ERROR' || rsStatuses('olb2'));
+
+  // Start worker 2 again: after 2 passing checks it is back and requests alternate again.
+  w2 = await startWorker(2);
+  await until('worker 2 ONLINE again on both', () => (rsStatuses('olb1')['10.90.0.22'] === 'ONLINE' && rsStatuses('olb2')['10.90.0.22'] === 'ONLINE') || [rsStatuses('olb1'), rsStatuses('olb2')]);
+  out.worker2Back = get(10);
+  alternatesWorkers(out.worker2Back, 'worker 2 back');
+
+  // Kill the master director (power loss: kill -9 and its link down): lb2 takes over the VIP with
+  // the table and health view it already has.
+  const lb1View = rsStatuses('olb1');
+  sh(`ip netns pids vt-olb1 | xargs -r kill -9; ip -n vt-osw link set p-olb1 down`);
+  const killedAt = Date.now();
+  await until('lb2 MASTER', () => vrrpState('olb2') === 'MASTER' || lb2.log().slice(-800));
+  out.takeoverMs = Date.now() - killedAt;
+  assertEq(rsStatuses('olb2'), lb1View, 'lb2\'s health view after the takeover = lb1\'s before the kill');
+  await until('the client reaches the VIP through lb2', () => !get(1)[0].startsWith('error') || 'no answer');
+  out.afterTakeover = get(10);
+  alternatesWorkers(out.afterTakeover, 'through lb2');
+  // And lb2's checks keep steering: worker 2 stops again, lb2 takes it out.
+  w2.kill('SIGKILL');
+  await until('worker 2 ERROR on lb2 (now master)', () => rsStatuses('olb2')['10.90.0.22'] === 'ERROR' || rsStatuses('olb2'));
+  out.lb2Worker2Down = get(10);
+  assertEq(out.lb2Worker2Down, Array(10).fill('Hello from worker 1'), 'through lb2 with worker 2 down');
+  out.lb2Status = sh(`${process.execPath} ${VIPD} status -s /run/vipd-test/olb2.sock`);
+  lb2.child.kill('SIGTERM');
+  return out;
+}, 240_000);
 
 client.close();
 writeFileSync('results.json', JSON.stringify(results, null, 1));

@@ -5,10 +5,14 @@
 //                                             (UDP: SPORT, SPORT+1, ... so that no request reuses the
 //                                             IPVS connection of an earlier one); prints a JSON array
 //                                             of the names that answered
+//   http NAME PORT                            an HTTP server: every request gets 200 "Hello from NAME"
+//   client http HOST PORT COUNT               COUNT HTTP GETs, each on a new connection: prints a JSON
+//                                             array of the bodies (or "error: ...")
 //   hold HOST PORT                            one TCP connection kept open: on every stdin line it
 //                                             asks once and prints the answer (or "error: ...")
 
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -52,11 +56,30 @@ if (mode === 'server') {
     u.on('message', (_m, r) => u.send(`${name}\n`, r.port, r.address));
     u.bind(Number(port), addr, up);
   }
+} else if (mode === 'http') {
+  const [name, port] = args;
+  http
+    .createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`Hello from ${name}\n`))
+    .listen(Number(port), '0.0.0.0', () => console.log('ready'));
 } else if (mode === 'client') {
   const [proto, host, port, count, sport] = args;
   const names = [];
   for (let i = 0; i < Number(count); i++) {
-    if (proto === 'tcp') {
+    if (proto === 'http') {
+      names.push(
+        await new Promise((resolve) => {
+          const req = http.get({ host, port: Number(port), path: '/', agent: false, timeout: 3000 }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `error: HTTP ${res.statusCode}`));
+            res.on('error', (e) => resolve(`error: ${e.message}`));
+          });
+          req.on('timeout', () => req.destroy(new Error('timeout')));
+          req.on('error', (e) => resolve(`error: ${e.message}`));
+        }),
+      );
+    } else if (proto === 'tcp') {
       const s = net.connect(Number(port), host);
       s.setEncoding('utf8');
       s.setTimeout(3000, () => s.destroy(new Error('timeout')));
