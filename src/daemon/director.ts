@@ -4,8 +4,7 @@
 // one turn of the event loop), with one log line per change and the notify
 // scripts.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import { type AdminState, checkSpecOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
 import { type CheckState, HealthMonitor } from '../health/monitor.js';
@@ -33,14 +32,10 @@ export class DirectorRuntime {
     private readonly reconcile: () => void,
   ) {
     this.cfg = cfg;
-    this.stateFile = join(dirname(cfg.global.controlSocket), 'admin-state.json');
+    this.stateFile = stateFilePath(cfg.global.controlSocket, 'admin-state');
     this.monitor = new HealthMonitor((s, prev) => this.onVerdict(s, prev));
-    try {
-      const saved = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Record<string, AdminState>;
-      this.admin = new Map(Object.entries(saved).filter(([, v]) => v === 'disabled' || v === 'drain'));
-    } catch {
-      /* none yet */
-    }
+    const saved = readState<Record<string, AdminState>>(this.stateFile) ?? {};
+    this.admin = new Map(Object.entries(saved).filter(([, v]) => v === 'disabled' || v === 'drain'));
   }
 
   /** Starts (or, on reload, adjusts) the checks; unchanged checks keep their state. */
@@ -121,9 +116,7 @@ export class DirectorRuntime {
 
   private save(): void {
     try {
-      const tmp = `${this.stateFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify(Object.fromEntries([...this.admin].sort())));
-      renameSync(tmp, this.stateFile);
+      writeState(this.stateFile, Object.fromEntries([...this.admin].sort()));
     } catch (err) {
       this.log.error({ event: 'admin-state-save-failed', err: (err as Error).message }, `cannot save ${this.stateFile}: ${(err as Error).message}`);
     }

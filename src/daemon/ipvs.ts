@@ -6,7 +6,7 @@
 // then only moves the VIP, and the backup's sync daemon has been receiving the
 // master's connections into that same table.
 
-import { dirname, join } from 'node:path';
+import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { desiredTable, serviceKeyOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
@@ -69,7 +69,7 @@ export class IpvsManager {
 
   /** Ownership lives in a state file beside the control socket, so a restarted vipd knows what it created. */
   private newReconciler(client: IpvsClient): Reconciler {
-    const stateFile = join(dirname(this.cfg.global.controlSocket), 'ipvs-owned.json');
+    const stateFile = stateFilePath(this.cfg.global.controlSocket, 'ipvs-owned');
     return new Reconciler(client, { drainMs: this.cfg.ipvs.drainMs, stateFile, log: this.log });
   }
 

@@ -10,7 +10,7 @@
 // - A real server leaving the table can drain first: weight 0 now, deleted
 //   after `drainMs` (new connections stop, established ones finish).
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readState, writeState } from '../state-file.js';
 import type { Logger } from '../log.js';
 import { describeOp, type IpvsClient, type IpvsOp, type OpResult } from './client.js';
 import { type Dest, type DestEntry, destId, type Service, type ServiceEntry, serviceId } from './types.js';
@@ -165,14 +165,7 @@ export class Reconciler {
     private readonly client: IpvsClient,
     private readonly opts: { drainMs?: number; stateFile?: string; log?: Logger; now?: () => number } = {},
   ) {
-    if (opts.stateFile) {
-      try {
-        const s = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as { owned?: string[] };
-        this.owned = new Set(s.owned ?? []);
-      } catch {
-        /* first run */
-      }
-    }
+    if (opts.stateFile) this.owned = new Set(readState<{ owned?: string[] }>(opts.stateFile)?.owned ?? []);
   }
 
   get ownedServices(): ReadonlySet<string> {
@@ -215,9 +208,12 @@ export class Reconciler {
 
   private saveState(): void {
     if (!this.opts.stateFile) return;
-    const tmp = `${this.opts.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ owned: [...this.owned].sort() }));
-    renameSync(tmp, this.opts.stateFile);
+    try {
+      writeState(this.opts.stateFile, { owned: [...this.owned].sort() });
+    } catch (err) {
+      // The table is right; only a restart's memory of what is ours would be stale.
+      this.opts.log?.error({ event: 'ipvs-state-save-failed', err: (err as Error).message }, `cannot save ${this.opts.stateFile}: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { runInGuest } from '../vm/qemu.js';
+import { runInGuest } from '../../src/lab/qemu.js';
 
 interface Run {
   loadMs: number;

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GuestResult, runInGuest } from './qemu.js';
+import { type GuestResult, runInGuest } from '../../src/lab/qemu.js';
 
 interface ScenarioResult {
   name: string;

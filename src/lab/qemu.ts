@@ -1,3 +1,4 @@
+// The QEMU lab (used by the IPVS tests, the benchmarks and the demo; not by the daemon).
 // Boots Debian's generic kernel under QEMU with this host's root filesystem
 // over 9p (read-only) and runs one shell script in it, chrooted into the host
 // root: real IPVS for tests on a host kernel that has none. The initramfs is
@@ -5,7 +6,7 @@
 // virtio modules); see ../shared/design/vm-recipe.md.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,7 +121,10 @@ export interface GuestResult {
  * Runs `script` (sh) in a fresh guest. The working directory is a writable
  * share (also at `share` on the host); the host filesystem is read-only at /.
  */
-export async function runInGuest(script: string, opts: { timeoutMs?: number; memMb?: number; files?: Record<string, string> } = {}): Promise<GuestResult> {
+export async function runInGuest(
+  script: string,
+  opts: { timeoutMs?: number; memMb?: number; files?: Record<string, string>; live?: (chunk: string) => void } = {},
+): Promise<GuestResult> {
   const kernel = findKernel();
   const initrd = buildInitramfs(kernel);
   const share = mkdtempSync(join(tmpdir(), 'vt-guest-'));
@@ -144,6 +148,20 @@ export async function runInGuest(script: string, opts: { timeoutMs?: number; mem
   let consoleText = '';
   qemu.stdout.on('data', (d: Buffer) => (consoleText += d.toString()));
   qemu.stderr.on('data', (d: Buffer) => (consoleText += d.toString()));
+  // Live output: the script's output file grows on the share while the guest runs.
+  const outFile = join(share, 'out');
+  let livePos = 0;
+  const pump = () => {
+    if (!opts.live || !existsSync(outFile)) return;
+    const fd = openSync(outFile, 'r');
+    try {
+      const buf = Buffer.alloc(65536);
+      for (let n; (n = readSync(fd, buf, 0, buf.length, livePos)) > 0; livePos += n) opts.live(buf.subarray(0, n).toString());
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const liveTimer = opts.live ? setInterval(pump, 200) : undefined;
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const timedOut = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => {
@@ -155,8 +173,9 @@ export async function runInGuest(script: string, opts: { timeoutMs?: number; mem
       resolve(false);
     });
   });
+  clearInterval(liveTimer);
+  pump();
   const rcFile = join(share, 'rc');
-  const outFile = join(share, 'out');
   const code = existsSync(rcFile) ? Number(readFileSync(rcFile, 'utf8').trim()) : null;
   const output = existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
   return {
