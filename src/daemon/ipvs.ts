@@ -47,6 +47,9 @@ export class IpvsManager {
   private reconciler: Reconciler | undefined;
   private cfg: Config;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** Level-triggered: a full reconcile (with a dump) this often, whatever else happens. */
+  private resyncTimer: NodeJS.Timeout | undefined;
+  static readonly RESYNC_MS = 60_000;
   private syncRole: 'master' | 'backup' | undefined;
   lastReport: (ReconcileReport & { at: string }) | undefined;
   lastError: string | undefined;
@@ -91,7 +94,7 @@ export class IpvsManager {
    * Applies the config: timeouts, then the table, then the route check. Never
    * flushes. `tableOnly` (a health verdict or an operator's choice): the table only.
    */
-  apply(cfg: Config = this.cfg, tableOnly = false): ReconcileReport | undefined {
+  apply(cfg: Config = this.cfg, tableOnly = false, resync = false): ReconcileReport | undefined {
     const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
     this.cfg = cfg;
     if (!this.wanted && !this.reconciler) return undefined;
@@ -106,11 +109,19 @@ export class IpvsManager {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
-    const report = this.reconciler!.reconcile(table);
+    // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
+    const report = this.reconciler!.reconcile(table, { fromMemory: tableOnly && !resync });
     this.lastReport = { ...report, at: new Date().toISOString() };
-    const msg = `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (dump ${report.dumpMs.toFixed(1)} ms, apply ${report.applyMs.toFixed(1)} ms)`;
+    const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
+    const msg = resync
+      ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
+      : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
     if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
-    else this.log.info({ event: 'ipvs-reconciled', ops: report.ops, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
+    else this.log[resync ? (report.ops ? 'warn' : 'debug') : 'info']({ event: resync ? 'ipvs-resync' : 'ipvs-reconciled', ops: report.ops, source: report.source, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
+    if (!this.resyncTimer) {
+      this.resyncTimer = setInterval(() => this.apply(this.cfg, true, true), IpvsManager.RESYNC_MS);
+      this.resyncTimer.unref();
+    }
     if (!tableOnly) {
       const t0 = performance.now();
       this.checkRoutes(cfg);
@@ -219,6 +230,7 @@ export class IpvsManager {
   /** On stop: keep the table (connections survive a restart) unless flush_on_stop; stop the sync daemon. */
   stop(): void {
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     if (!this.client) return;
     try {
       if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);

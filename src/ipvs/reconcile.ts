@@ -147,7 +147,42 @@ function destOf(d: DestEntry): Dest {
   };
 }
 
+/**
+ * The kernel's table as vipd last saw it (a dump) with every operation that
+ * succeeded since applied: what a reconcile diffs against when it may trust
+ * memory (a health verdict) instead of dumping 10,000 real servers again.
+ * A failed operation changed nothing in the kernel, so it changes nothing here.
+ */
+export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): void {
+  const sid = serviceId(o.op === 'del-service' ? o.key : o.op === 'add-service' || o.op === 'edit-service' ? o.service.key : o.service);
+  const svc = model.get(sid);
+  switch (o.op) {
+    case 'add-service':
+      model.set(sid, { ...o.service, dests: [] });
+      return;
+    case 'edit-service':
+      if (svc) model.set(sid, { ...svc, ...o.service, dests: svc.dests });
+      return;
+    case 'del-service':
+      model.delete(sid);
+      return;
+  }
+  if (!svc) return;
+  const did = destId(o.op === 'del-dest' ? o.dest : o.dest.key);
+  const i = svc.dests.findIndex((d) => destId(d.key) === did);
+  if (o.op === 'del-dest') {
+    if (i >= 0) svc.dests.splice(i, 1);
+  } else {
+    const entry: DestEntry = { ...(i >= 0 ? svc.dests[i]! : { activeConns: 0, inactiveConns: 0, persistentConns: 0 }), ...o.dest };
+    if (!o.dest.tunnel) delete entry.tunnel;
+    if (i >= 0) svc.dests[i] = entry;
+    else svc.dests.push(entry);
+  }
+}
+
 export interface ReconcileReport {
+  /** How the kernel's table was known: a dump, or memory (the last dump plus the operations since). */
+  source: 'dump' | 'memory';
   ops: number;
   applied: number;
   failed: { operation: string; code: string; message: string }[];
@@ -160,6 +195,8 @@ export interface ReconcileReport {
 export class Reconciler {
   private owned = new Set<string>();
   private draining = new Map<string, number>();
+  /** See applyOpToModel; undefined until the first dump, and after an operation from memory failed. */
+  private model: Map<string, CurrentService> | undefined;
 
   constructor(
     private readonly client: IpvsClient,
@@ -172,10 +209,17 @@ export class Reconciler {
     return this.owned;
   }
 
-  reconcile(desired: readonly DesiredService[]): ReconcileReport {
+  /**
+   * Makes the kernel's table the desired one. `fromMemory`: diff against the table
+   * as vipd knows it instead of dumping (health verdicts: a small change to a
+   * possibly huge table); if an operation then fails the memory was wrong (someone
+   * edited the table) and a full reconcile with a dump follows at once.
+   */
+  reconcile(desired: readonly DesiredService[], opts: { fromMemory?: boolean } = {}): ReconcileReport {
     const now = this.opts.now?.() ?? Date.now();
+    const source = opts.fromMemory && this.model ? 'memory' : 'dump';
     let t0 = performance.now();
-    const current = this.client.table().services;
+    const current = source === 'memory' ? [...this.model!.values()] : this.client.table().services;
     const dumpMs = performance.now() - t0;
     // Everything desired is ours from now on (also what we find already there with the same identity).
     for (const s of desired) this.owned.add(serviceId(s.key));
@@ -188,7 +232,9 @@ export class Reconciler {
     // One line per change when a person can read them all; a big load (start-up of a large
     // table) logs its summary only, the single operations at debug level.
     const level = results.length <= 100 ? 'info' : 'debug';
+    if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), { ...c, dests: [...c.dests] }]));
     for (const r of results) {
+      if (!r.error) applyOpToModel(this.model!, r.op);
       if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH')) this.owned.delete(serviceId(r.op.key));
       if (r.error) {
         failed.push({ operation: describeOp(r.op), code: r.error.code, message: r.error.message });
@@ -196,7 +242,13 @@ export class Reconciler {
       } else this.opts.log?.[level]({ event: 'ipvs-op', op: r.op.op }, describeOp(r.op));
     }
     this.saveState();
+    if (source === 'memory' && failed.length) {
+      this.model = undefined;
+      this.opts.log?.warn({ event: 'ipvs-memory-stale', failed: failed.length }, `IPVS: ${failed.length} operation(s) failed against the table as vipd knew it; reconciling with a fresh dump`);
+      return this.reconcile(desired);
+    }
     return {
+      source,
       ops: d.ops.length,
       applied: results.length - failed.length,
       failed,
@@ -206,10 +258,15 @@ export class Reconciler {
     };
   }
 
+  private savedOwned = '';
+
   private saveState(): void {
     if (!this.opts.stateFile) return;
+    const owned = JSON.stringify([...this.owned].sort());
+    if (owned === this.savedOwned) return;
     try {
-      writeState(this.opts.stateFile, { owned: [...this.owned].sort() });
+      writeState(this.opts.stateFile, { owned: JSON.parse(owned) as string[] });
+      this.savedOwned = owned;
     } catch (err) {
       // The table is right; only a restart's memory of what is ours would be stale.
       this.opts.log?.error({ event: 'ipvs-state-save-failed', err: (err as Error).message }, `cannot save ${this.opts.stateFile}: ${(err as Error).message}`);

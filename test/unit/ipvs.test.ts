@@ -3,7 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeService, decodeDest, req, serviceAttrs } from '../../src/ipvs/codec.js';
-import { type CurrentService, type DesiredService, diffTables } from '../../src/ipvs/reconcile.js';
+import type { IpvsClient, IpvsOp, OpResult } from '../../src/ipvs/client.js';
+import { type CurrentService, type DesiredService, diffTables, Reconciler } from '../../src/ipvs/reconcile.js';
+import { destId, serviceId } from '../../src/ipvs/types.js';
 import type { Dest, Service } from '../../src/ipvs/types.js';
 import { bytesToIpv6, ipv6ToBytes } from '../../src/net/inet.js';
 import { encodeAttrs } from '../../src/net/netlink.js';
@@ -156,5 +158,65 @@ describe('reconcile diff', () => {
     const back = diffTables({ ...base, drainMs: 5000, now: 4000, draining: b.draining, desired: [web], current: [drained] });
     expect(back.ops).toEqual([{ op: 'edit-dest', service: tcp80.key, dest: rs('10.0.0.3', 2) }]);
     expect(back.draining.size).toBe(0);
+  });
+});
+
+describe('reconcile from memory (health verdicts: no dump of a huge table)', () => {
+  // A stand-in kernel for this pure test: services and real servers by id, errors as IPVS gives them.
+  class FakeKernel {
+    svcs = new Map<string, CurrentService>();
+    dumps = 0;
+    table() {
+      this.dumps++;
+      return { services: [...this.svcs.values()].map((s) => ({ ...s, dests: s.dests.map((d) => ({ ...d })) })) };
+    }
+    apply(ops: IpvsOp[]): OpResult[] {
+      return ops.map((o) => {
+        const fail = (code: string) => ({ op: o, error: Object.assign(new Error(code), { code }) });
+        if (o.op === 'add-service') {
+          if (this.svcs.has(serviceId(o.service.key))) return fail('EEXIST');
+          this.svcs.set(serviceId(o.service.key), { ...o.service, dests: [] });
+          return { op: o };
+        }
+        if (o.op === 'del-service') return this.svcs.delete(serviceId(o.key)) ? { op: o } : fail('ESRCH');
+        const s = this.svcs.get(serviceId(o.op === 'edit-service' ? o.service.key : o.service));
+        if (!s) return fail('ESRCH');
+        if (o.op === 'edit-service') return Object.assign(s, o.service), { op: o };
+        const id = destId(o.op === 'del-dest' ? o.dest : o.dest.key);
+        const i = s.dests.findIndex((d) => destId(d.key) === id);
+        if (o.op === 'add-dest') {
+          if (i >= 0) return fail('EEXIST');
+          s.dests.push({ ...o.dest, activeConns: 0, inactiveConns: 0, persistentConns: 0 });
+        } else if (i < 0) return fail('ENOENT');
+        else if (o.op === 'edit-dest') s.dests[i] = { ...s.dests[i]!, ...o.dest };
+        else s.dests.splice(i, 1);
+        return { op: o };
+      }) as OpResult[];
+    }
+  }
+  const web = (w2: number): DesiredService => ({ ...tcp80, dests: [rs('10.0.0.2'), rs('10.0.0.3', w2)] });
+
+  it('after one dump, verdicts are applied from memory: the changed real server only, no dump', () => {
+    const k = new FakeKernel();
+    const r = new Reconciler(k as unknown as IpvsClient);
+    expect(r.reconcile([web(1)], { fromMemory: true })).toMatchObject({ source: 'dump', ops: 3 }); // nothing known yet: dump
+    expect(r.reconcile([web(0)], { fromMemory: true })).toMatchObject({ source: 'memory', ops: 1, failed: [] });
+    expect(r.reconcile([{ ...tcp80, dests: [rs('10.0.0.2')] }], { fromMemory: true })).toMatchObject({ source: 'memory', ops: 1 });
+    expect(r.reconcile([web(5)], { fromMemory: true })).toMatchObject({ source: 'memory', ops: 1 });
+    expect(k.dumps).toBe(1);
+    // Memory matches the kernel: a dump finds nothing to do.
+    expect(r.reconcile([web(5)])).toMatchObject({ source: 'dump', ops: 0 });
+    expect(k.svcs.get(serviceId(tcp80.key))!.dests.map((d) => d.weight)).toEqual([1, 5]);
+  });
+
+  it('memory gone stale (someone deleted a real server by hand): the failed operation triggers a dump and the table converges', () => {
+    const k = new FakeKernel();
+    const r = new Reconciler(k as unknown as IpvsClient);
+    r.reconcile([web(1)]);
+    k.svcs.get(serviceId(tcp80.key))!.dests.pop(); // ipvsadm -d behind vipd's back
+    const rep = r.reconcile([web(3)], { fromMemory: true });
+    expect(rep).toMatchObject({ source: 'dump', ops: 1, failed: [] }); // the fresh dump's diff: add it back with weight 3
+    expect(k.dumps).toBe(2);
+    expect(k.svcs.get(serviceId(tcp80.key))!.dests.map((d) => `${d.key.address}/${d.weight}`)).toEqual(['10.0.0.2/1', '10.0.0.3/3']);
   });
 });

@@ -1,0 +1,241 @@
+// Runs inside the QEMU guest (keepalived's checker refuses to start without IPVS,
+// which this host's kernel lacks). The same targets are checked in turn by
+//   vipd        the daemon: checks, director and a VRRP master at advert_int 0.1 s, one process;
+//   keepalived  2.2.7: its checker process, and its VRRP process as the master at 0.1 s.
+// Targets (namespace vt-bt): BENCH_TCP TCP listeners and BENCH_HTTP HTTP listeners,
+// every one checked each second (TCP connect / HTTP GET, timeout 0.8 s, fall 1, rise 1).
+// A VRRP backup (keepalived, namespace vt-bp, priority 100) watches the master's adverts.
+// Per checker: after a warm-up, a window of BENCH_WINDOW_S seconds measures CPU (utime+stime
+// of the checking process, % of one CPU), RSS, and the checks the targets actually served
+// per second; then BENCH_KILLS targets are closed (one per 100 ms, 4:1 TCP:HTTP) and the
+// time from close to the checker's verdict that takes the real server out is recorded;
+// throughout, tcpdump at the backup timestamps the master's adverts (jitter = |interval - 100 ms|)
+// and the backup's transitions to MASTER are counted (spurious: the target is zero).
+// Writes bench.json to the working directory (the share).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+const VIPD = new URL('../../../bin/vipd.js', import.meta.url).pathname;
+const TARGETS = new URL('./checks-targets.mjs', import.meta.url).pathname;
+const N_TCP = Number(process.env.BENCH_TCP ?? 10000);
+const N_HTTP = Number(process.env.BENCH_HTTP ?? 2000);
+const WARM_S = Number(process.env.BENCH_WARM_S ?? 20);
+const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 30);
+const KILLS = Number(process.env.BENCH_KILLS ?? 100);
+const ONLY = process.env.BENCH_ONLY; // "vipd" or "keepalived" while developing
+const PER_VS = 100;
+const TCP0 = 20000;
+const HTTP0 = 40000;
+const TGT = '10.201.0.2';
+
+const sh = (cmd) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (m) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${m}`);
+const children = new Set();
+const spawnNs = (ns, cmd, args) => {
+  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+};
+const lines = (stream, fn) => createInterface({ input: stream }).on('line', fn);
+const pct = (xs, p) => {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+
+sh('for m in ip_vs ip_vs_rr bridge veth; do modprobe $m; done');
+mkdirSync('/run/bench', { recursive: true });
+sh(`for n in vt-bsw vt-bd vt-bt vt-bp; do ip netns del $n 2>/dev/null; done; true`);
+sh(`set -e
+  ip netns add vt-bsw; ip -n vt-bsw link add br0 type bridge; ip -n vt-bsw link set br0 up
+  for h in bd:10.201.0.1 bt:${TGT} bp:10.201.0.3; do
+    n=\${h%%:*}; a=\${h#*:}
+    ip netns add vt-$n; ip -n vt-$n link set lo up
+    ip link add x-$n netns vt-$n type veth peer name p-$n netns vt-bsw
+    ip -n vt-$n link set x-$n name eth0; ip -n vt-$n addr add $a/24 dev eth0; ip -n vt-$n link set eth0 up
+    ip -n vt-bsw link set p-$n master br0 up
+  done
+  ip netns exec vt-bd sh -c 'echo "1024 65000" > /proc/sys/net/ipv4/ip_local_port_range; echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse'
+  ip netns exec vt-bt sh -c 'echo 4096 > /proc/sys/net/core/somaxconn'`);
+
+// The same table for both: virtual server k (TCP 10.202.0.1:1000+k) has 100 real servers.
+const groups = [];
+for (let i = 0; i < N_TCP; i += PER_VS) groups.push({ type: 'TCP', first: TCP0 + i, n: Math.min(PER_VS, N_TCP - i) });
+for (let i = 0; i < N_HTTP; i += PER_VS) groups.push({ type: 'HTTP', first: HTTP0 + i, n: Math.min(PER_VS, N_HTTP - i) });
+const ports = (g) => Array.from({ length: g.n }, (_, j) => g.first + j);
+
+const vrrpYaml = `vrrp_instances:
+  VI_B: {interface: eth0, vrid: 60, priority: 150, advert_int: 0.1, virtual_ipaddress: [10.201.0.100/32]}
+`;
+function vipdConfig() {
+  const vs = groups.map((g, k) => {
+    const hc = g.type === 'TCP' ? '{type: TCP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1}' : '{type: HTTP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1, url_path: /, expected_codes: "200"}';
+    return `  vs${k}:\n    address: 10.202.0.1\n    port: ${1000 + k}\n    scheduler: rr\n    health_check: ${hc}\n    real_servers: [${ports(g).map((p) => `{address: ${TGT}, port: ${p}}`).join(', ')}]\n`;
+  });
+  return `global: {router_id: bench, control_socket: /run/bench/vipd.sock}\n${vrrpYaml}virtual_servers:\n${vs.join('')}`;
+}
+const kaVrrp = (prio) => `vrrp_instance VI_B {
+  state BACKUP
+  interface eth0
+  virtual_router_id 60
+  priority ${prio}
+  advert_int 0.1
+  virtual_ipaddress {
+    10.201.0.100/32
+  }
+}
+`;
+function keepalivedConfig() {
+  const vs = groups.map((g, k) => {
+    const check = g.type === 'TCP'
+      ? '    TCP_CHECK {\n      connect_timeout 0.8\n      retry 0\n    }'
+      : '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 0.8\n      retry 0\n    }';
+    const rs = ports(g).map((p) => `  real_server ${TGT} ${p} {\n    weight 1\n${check}\n  }\n`).join('');
+    return `virtual_server 10.202.0.1 ${1000 + k} {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n${rs}}\n`;
+  });
+  return `global_defs {\n  router_id bench\n  vrrp_version 3\n}\n${kaVrrp(150)}${vs.join('')}`;
+}
+writeFileSync('/run/bench/peer.conf', `global_defs {\n  router_id peer\n  vrrp_version 3\n}\n${kaVrrp(100)}`);
+
+const cpuTicks = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+};
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const HZ = Number(sh('getconf CLK_TCK'));
+
+async function measure(name) {
+  log(`${name}: starting targets (${N_TCP} TCP, ${N_HTTP} HTTP)`);
+  const targets = spawnNs('vt-bt', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${TARGETS} ${TGT} ${TCP0} ${N_TCP} ${HTTP0} ${N_HTTP}`]);
+  const served = [];
+  const killedAt = new Map();
+  await new Promise((resolve, reject) => {
+    lines(targets.stdout, (l) => {
+      if (l === 'ready') resolve();
+      else if (l.startsWith('served ')) served.push(Number(l.slice(7)));
+      else if (l.startsWith('killed ')) {
+        const [, port, at] = l.split(' ');
+        killedAt.set(Number(port), Number(at));
+      }
+    });
+    targets.stderr.on('data', (d) => process.stderr.write(d));
+    targets.once('exit', (c) => reject(new Error(`targets exited ${c}`)));
+  });
+
+  // The backup peer and the advert capture.
+  const peer = spawnNs('vt-bp', 'keepalived', ['-n', '-l', '-D', '-P', '-f', '/run/bench/peer.conf', '-p', '/run/bench/peer.pid', '-r', '/run/bench/peer-vrrp.pid', '-c', '/run/bench/peer-chk.pid']);
+  let peerMaster = 0;
+  const peerLog = [];
+  const onPeer = (l) => {
+    peerLog.push(l);
+    if (/Entering MASTER STATE/.test(l)) peerMaster++;
+  };
+  lines(peer.stdout, onPeer);
+  lines(peer.stderr, onPeer);
+
+  const downAt = new Map();
+  let checker;
+  let pidOf;
+  const out = [];
+  const t0 = Date.now();
+  if (name === 'vipd') {
+    writeFileSync('/run/bench/vipd.yaml', vipdConfig());
+    checker = spawnNs('vt-bd', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} --no-memory-reducer ${VIPD} run -c /run/bench/vipd.yaml --json`]);
+    pidOf = () => checker.pid;
+    const onLine = (l) => {
+      out.push(l);
+      if (out.length > 200) out.shift();
+      const m = /"event":"rs-health".*"rs":"10\.201\.0\.2:(\d+)","verdict":"down"/.exec(l);
+      if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
+    };
+    lines(checker.stdout, onLine);
+    lines(checker.stderr, onLine);
+  } else {
+    writeFileSync('/run/bench/keepalived.conf', keepalivedConfig());
+    checker = spawnNs('vt-bd', 'sh', ['-c', 'ulimit -n 200000; exec keepalived -n -l -D -f /run/bench/keepalived.conf -p /run/bench/ka.pid -c /run/bench/ka-chk.pid -r /run/bench/ka-vrrp.pid']);
+    pidOf = () => Number(readFileSync('/run/bench/ka-chk.pid', 'utf8'));
+    const onLine = (l) => {
+      out.push(l);
+      if (out.length > 200) out.shift();
+      const m = /Removing service \[10\.201\.0\.2\]:tcp:(\d+) from VS/.exec(l);
+      if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
+    };
+    lines(checker.stdout, onLine);
+    lines(checker.stderr, onLine);
+  }
+  // Started = every virtual server in the kernel.
+  for (;;) {
+    if (checker.exitCode !== null) throw new Error(`${name} exited ${checker.exitCode}:\n${out.join('\n')}`);
+    const n = Number(sh(`ip netns exec vt-bd ipvsadm -Ln | grep -c '^TCP' || true`));
+    if (n === groups.length) break;
+    if (Date.now() - t0 > 300_000) throw new Error(`${name}: table not programmed after 300 s (${n}/${groups.length}):\n${out.slice(-30).join('\n')}`);
+    await sleep(500);
+  }
+  const startS = (Date.now() - t0) / 1000;
+  log(`${name}: table programmed after ${startS.toFixed(1)} s; warming up ${WARM_S} s`);
+  await sleep(WARM_S * 1000);
+  const pid = pidOf();
+  const adverts = [];
+  const cap = spawnNs('vt-bp', 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
+  lines(cap.stdout, (l) => adverts.push(Number(l.split(' ')[0]) * 1000));
+  const peerMasterBefore = peerMaster;
+  const servedFrom = served.length;
+  const c0 = cpuTicks(pid);
+  const w0 = Date.now();
+  let rssMax = 0;
+  for (let s = 0; s < WINDOW_S; s++) {
+    await sleep(1000);
+    rssMax = Math.max(rssMax, rssMb(pid));
+  }
+  const cpuPct = ((cpuTicks(pid) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
+  const servedWin = served.slice(servedFrom + 1, served.length);
+  log(`${name}: CPU ${cpuPct.toFixed(1)} %, RSS ${rssMax.toFixed(0)} MB, served ${servedWin.join(' ')}`);
+
+  // Detection: close targets one by one, 4 TCP : 1 HTTP, spread over the check interval.
+  const victims = [];
+  for (let i = 0; i < KILLS; i++) victims.push(i % 5 === 4 ? HTTP0 + ((i * 37) % N_HTTP) : TCP0 + ((i * 97) % N_TCP));
+  for (const p of victims) {
+    targets.stdin.write(`kill ${p}\n`);
+    await sleep(100);
+  }
+  for (const end = Date.now() + 20_000; Date.now() < end && victims.some((p) => !downAt.has(p)); ) await sleep(200);
+  const lat = victims.filter((p) => downAt.has(p) && killedAt.has(p)).map((p) => downAt.get(p) - killedAt.get(p));
+  await sleep(500);
+  cap.kill('SIGTERM');
+  await sleep(300);
+  const iv = adverts.slice(1).map((t, i) => t - adverts[i]);
+  const jitter = iv.map((x) => Math.abs(x - 100));
+  const res = {
+    name,
+    startS,
+    cpuPct,
+    rssMb: rssMax,
+    servedPerS: pct(servedWin, 50),
+    detection: { n: lat.length, missed: victims.length - lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) },
+    adverts: { n: adverts.length, jitterP50: pct(jitter, 50), jitterP99: pct(jitter, 99), maxInterval: Math.max(...iv) },
+    spuriousTransitions: peerMaster - peerMasterBefore,
+    peerMasterTotal: peerMaster,
+  };
+  log(`${name}: ${JSON.stringify(res)}`);
+  if (res.detection.missed) log(`${name} last output:\n${out.slice(-20).join('\n')}`);
+  checker.kill('SIGTERM');
+  await new Promise((r) => (checker.exitCode !== null ? r() : checker.once('exit', r)));
+  peer.kill('SIGTERM');
+  targets.kill('SIGKILL');
+  await sleep(1000);
+  sh('ip netns exec vt-bd ipvsadm -C; ip -n vt-bd addr del 10.201.0.100/32 dev eth0 2>/dev/null; true');
+  return res;
+}
+
+const results = [];
+try {
+  for (const name of ['vipd', 'keepalived']) if (!ONLY || ONLY === name) results.push(await measure(name));
+} finally {
+  for (const c of children) c.kill('SIGKILL');
+  writeFileSync('bench.json', JSON.stringify({ tcp: N_TCP, http: N_HTTP, windowS: WINDOW_S, kills: KILLS, kernel: sh('uname -r').trim(), results }, null, 1));
+}
+process.exit(0);
