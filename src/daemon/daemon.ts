@@ -76,7 +76,7 @@ export class Daemon {
     this.director.configure(c);
     this.ipvs.apply(c);
     this.router.start(c);
-    process.on('SIGUSR1', () => this.log.info({ event: 'data-dump', status: this.status() }, 'state dump (SIGUSR1)'));
+    process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>
       this.log.info(
         {
@@ -94,7 +94,8 @@ export class Daemon {
     this.sd.ready(this.summary());
   }
 
-  status(): unknown {
+  async status(): Promise<unknown> {
+    const virtualServers = await this.director.status();
     return {
       routerId: this.cfg.global.routerId,
       pid: process.pid,
@@ -102,7 +103,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       vrrp: this.router.status(),
       ipvs: this.ipvs.status(),
-      virtualServers: this.director.status(),
+      virtualServers,
     };
   }
 

@@ -1,4 +1,4 @@
-// The daemon's director: runs the health checks, keeps the operator's run-time
+// The daemon's director: runs the health checks (in their own thread), keeps the operator's run-time
 // choices (disable / drain, kept in a state file so they survive a reload and a
 // restart), and turns every verdict into a reconcile at once (coalesced within
 // one turn of the event loop), with one log line per change and the notify
@@ -7,7 +7,8 @@
 import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import { type AdminState, checkSpecOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
-import { type CheckState, HealthMonitor } from '../health/monitor.js';
+import type { CheckState } from '../health/monitor.js';
+import { CheckerThread } from '../health/thread.js';
 import { checkKey } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
 import { destName, serviceName } from '../ipvs/types.js';
@@ -16,7 +17,7 @@ import type { Notifier } from '../vrrp/notify.js';
 
 export class DirectorRuntime {
   private readonly director = new Director();
-  private readonly monitor: HealthMonitor;
+  private readonly monitor: CheckerThread;
   private admin = new Map<string, AdminState>();
   private cfg: Config;
   private applyQueued = false;
@@ -33,7 +34,7 @@ export class DirectorRuntime {
   ) {
     this.cfg = cfg;
     this.stateFile = stateFilePath(cfg.global.controlSocket, 'admin-state');
-    this.monitor = new HealthMonitor((s, prev) => this.onVerdict(s, prev));
+    this.monitor = new CheckerThread((s, prev) => this.onVerdict(s, prev), log);
     const saved = readState<Record<string, AdminState>>(this.stateFile) ?? {};
     this.admin = new Map(Object.entries(saved).filter(([, v]) => v === 'disabled' || v === 'drain'));
   }
@@ -123,7 +124,8 @@ export class DirectorRuntime {
   }
 
   /** The view now: the latest result of every check (the table changes only with verdicts). */
-  status(): VsView[] {
+  async status(): Promise<VsView[]> {
+    await this.monitor.refresh();
     return this.director.compute(this.cfg, (k) => this.monitor.get(k), this.admin, false).views;
   }
 

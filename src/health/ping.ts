@@ -2,8 +2,15 @@
 // process's identifier and their own sequence number, and each reply (or ICMP
 // error quoting a request) is matched back to its request.
 
-import raw, { type Socket } from 'raw-socket';
+import { createRequire } from 'node:module';
+import type { Socket } from 'raw-socket';
+import { internetChecksum } from '../vrrp/ipv4.js';
 import type { CheckResult, CheckSpec } from './types.js';
+
+// Loaded at the first ping, not on import: raw-socket's addon can be loaded by one
+// thread of a process only, and the checker thread imports this module without pinging.
+let rawModule: typeof import('raw-socket').default | undefined;
+const raw = (): typeof import('raw-socket').default => (rawModule ??= createRequire(import.meta.url)('raw-socket') as typeof import('raw-socket').default);
 
 const ECHO_REPLY = 0;
 const DEST_UNREACHABLE = 3;
@@ -25,7 +32,7 @@ export function encodeEcho(id: number, seq: number, payload: Buffer): Buffer {
   b.writeUInt16BE(id, 4);
   b.writeUInt16BE(seq, 6);
   payload.copy(b, 8);
-  raw.writeChecksum(b, 2, raw.createChecksum(b));
+  b.writeUInt16BE(internetChecksum(b), 2);
   return b;
 }
 
@@ -62,7 +69,7 @@ export class Pinger {
 
   private socket(): Socket {
     if (this.sock) return this.sock;
-    const s = raw.createSocket({ protocol: raw.Protocol.ICMP });
+    const s = raw().createSocket({ protocol: raw().Protocol.ICMP });
     s.on('message', (buf: Buffer, source: string) => this.onMessage(buf, source));
     // A receive error closes raw-socket's socket: open a new one at the next check.
     s.on('error', () => {

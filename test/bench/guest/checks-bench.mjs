@@ -236,6 +236,6 @@ try {
   for (const name of ['vipd', 'keepalived']) if (!ONLY || ONLY === name) results.push(await measure(name));
 } finally {
   for (const c of children) c.kill('SIGKILL');
-  writeFileSync('bench.json', JSON.stringify({ tcp: N_TCP, http: N_HTTP, windowS: WINDOW_S, kills: KILLS, kernel: sh('uname -r').trim(), results }, null, 1));
+  writeFileSync(process.env.BENCH_OUT ?? 'bench.json', JSON.stringify({ tcp: N_TCP, http: N_HTTP, windowS: WINDOW_S, kills: KILLS, kernel: sh('uname -r').trim(), results }, null, 1));
 }
 process.exit(0);

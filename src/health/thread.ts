@@ -1,0 +1,104 @@
+// The main thread's side of the checker thread (worker.ts): the same shape as a
+// HealthMonitor for the director. Verdicts arrive as messages and are mirrored
+// here, so computing the desired table never waits for the other thread; the
+// latest result of every check (for `vipd status`) is fetched on demand.
+// PING checks stay on this thread: they are one shared raw socket and a timer
+// each, and raw-socket's addon (also VRRP's) loads in one thread per process only.
+
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import { type ChangeListener, type CheckState, HealthMonitor } from './monitor.js';
+import { type CheckSpec, RiseFall, type Verdict } from './types.js';
+import type { ToChecker } from './worker.js';
+
+type FromChecker = { type: 'change'; state: CheckState; previous: Verdict } | { type: 'snapshot'; id: number; states: CheckState[] };
+
+export class CheckerThread {
+  private worker: Worker | undefined;
+  private readonly mirror = new Map<string, CheckState>();
+  private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
+  private readonly pending = new Map<number, (states: CheckState[]) => void>();
+  private nextId = 1;
+  private stopped = false;
+  private readonly local: HealthMonitor;
+
+  constructor(
+    private readonly onChange: ChangeListener,
+    private readonly log: Logger,
+  ) {
+    this.local = new HealthMonitor(onChange);
+  }
+
+  private spawn(): void {
+    const w = new Worker(new URL('./worker.js', import.meta.url));
+    w.on('message', (m: FromChecker) => {
+      if (m.type === 'change') {
+        if (!this.wanted.has(m.state.key)) return; // removed by a reload meanwhile
+        this.mirror.set(m.state.key, m.state);
+        this.onChange(m.state, m.previous);
+      } else {
+        this.pending.get(m.id)?.(m.states);
+        this.pending.delete(m.id);
+      }
+    });
+    w.on('error', (err) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
+    w.on('exit', (code) => {
+      for (const resolve of this.pending.values()) resolve([]);
+      this.pending.clear();
+      if (this.stopped) return;
+      // As keepalived restarts its checker child: checks start over (verdicts as at start-up).
+      this.log.error({ event: 'checker-thread-exit', code }, `health checker thread exited (${code}); restarting it in 1 s`);
+      setTimeout(() => {
+        if (this.stopped) return;
+        this.spawn();
+        this.send({ type: 'set', wanted: [...this.wanted] });
+      }, 1000).unref();
+    });
+    this.worker = w;
+  }
+
+  private send(m: ToChecker): void {
+    this.worker?.postMessage(m);
+  }
+
+  /** Makes the running checks exactly `wanted`; checks already running keep their state. */
+  set(all: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
+    const wanted = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
+    this.local.set(new Map([...all].filter(([, w]) => w.spec.type === 'ping')));
+    this.wanted = wanted;
+    for (const key of this.mirror.keys()) if (!wanted.has(key)) this.mirror.delete(key);
+    // A new check's state before its first result: what the checker thread starts it with.
+    for (const [key, { spec, alpha }] of wanted)
+      if (!this.mirror.has(key)) this.mirror.set(key, { key, spec, verdict: new RiseFall(spec.rise, spec.fall, alpha).verdict, run: 0, checks: 0, failures: 0 });
+    if (!this.worker && wanted.size > 0 && !this.stopped) this.spawn(); // no checks, no thread
+    this.send({ type: 'set', wanted: [...wanted] });
+  }
+
+  /** The state as of the last verdict (all the desired table needs). */
+  get(key: string): CheckState | undefined {
+    return this.mirror.get(key) ?? this.local.get(key);
+  }
+
+  /** Fetches the latest result of every check into the mirror (for status). */
+  async refresh(timeoutMs = 2000): Promise<void> {
+    if (!this.worker) return;
+    const id = this.nextId++;
+    const states = await new Promise<CheckState[]>((resolve) => {
+      this.pending.set(id, resolve);
+      setTimeout(() => {
+        this.pending.delete(id);
+        resolve([]);
+      }, timeoutMs).unref();
+      this.send({ type: 'snapshot', id });
+    });
+    for (const s of states) if (this.wanted.has(s.key)) this.mirror.set(s.key, s);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.local.stop();
+    this.send({ type: 'stop' });
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
+}

@@ -1,0 +1,35 @@
+// The checker thread: runs the HealthMonitor on its own event loop (its own
+// thread, heap and garbage collector), so 10,000 checks a second never delay the
+// VRRP adverts and the control socket on the main thread — the job keepalived's
+// separate checker process does. Speaks to the main thread by messages only:
+//   in:  { type: 'set', wanted: [key, { spec, alpha }][] } | { type: 'snapshot', id } | { type: 'stop' }
+//   out: { type: 'change', state, previous } | { type: 'snapshot', id, states }
+
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import type { CheckSpec } from './types.js';
+import { HealthMonitor } from './monitor.js';
+
+export type ToChecker =
+  | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][] }
+  | { type: 'snapshot'; id: number }
+  | { type: 'stop' };
+
+// Nice 10 for this thread only (Linux: setpriority on the calling thread): when the CPU is
+// short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
+try {
+  setPriority(0, 10);
+} catch {
+  /* not permitted: run at the process's priority */
+}
+
+const port = parentPort!;
+const monitor = new HealthMonitor((state, previous) => port.postMessage({ type: 'change', state, previous }));
+port.on('message', (m: ToChecker) => {
+  if (m.type === 'set') monitor.set(new Map(m.wanted));
+  else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', id: m.id, states: monitor.all() });
+  else {
+    monitor.stop();
+    port.close();
+  }
+});
