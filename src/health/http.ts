@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { CheckResult, CheckSpec } from './types.js';
-import { parseExpectedCodes } from './types.js';
+import { deadline, parseExpectedCodes } from './types.js';
 
 const BODY_LIMIT = 1 << 20;
 
@@ -59,7 +59,7 @@ export function checkHttp(s: CheckSpec): Promise<CheckResult> {
       });
       res.once('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describe(err)} while reading the body`));
     });
-    const timer = setTimeout(() => done(false, `no complete HTTP answer within ${s.timeoutMs} ms`), s.timeoutMs);
+    const timer = deadline(() => done(false, `no complete HTTP answer within ${s.timeoutMs} ms`), s.timeoutMs);
     req.once('error', (err: NodeJS.ErrnoException) => done(false, describe(err)));
     req.end();
   });

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'raw-socket';
 import { internetChecksum } from '../vrrp/ipv4.js';
-import type { CheckResult, CheckSpec } from './types.js';
+import { type CheckResult, type CheckSpec, deadline } from './types.js';
 
 // Loaded at the first ping, not on import: raw-socket's addon can be loaded by one
 // thread of a process only, and the checker thread imports this module without pinging.
@@ -106,7 +106,7 @@ export class Pinger {
       while (this.pending.has(seq));
       this.seq = seq;
       const t0 = performance.now();
-      const timer = setTimeout(() => this.finish(seq, false, `no ICMP echo reply within ${s.timeoutMs} ms`), s.timeoutMs);
+      const timer = deadline(() => this.finish(seq, false, `no ICMP echo reply within ${s.timeoutMs} ms`), s.timeoutMs);
       this.pending.set(seq, { address: s.address, t0, timer, resolve });
       const payload = Buffer.from('vipd-health-check');
       const pkt = encodeEcho(this.id, seq, payload);

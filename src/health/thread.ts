@@ -11,7 +11,7 @@ import { type ChangeListener, type CheckState, HealthMonitor } from './monitor.j
 import { type CheckSpec, RiseFall, type Verdict } from './types.js';
 import type { ToChecker } from './worker.js';
 
-type FromChecker = { type: 'change'; state: CheckState; previous: Verdict } | { type: 'snapshot'; id: number; states: CheckState[] };
+type FromChecker = { type: 'changes'; changes: { state: CheckState; previous: Verdict }[] } | { type: 'snapshot'; id: number; states: CheckState[] };
 
 export class CheckerThread {
   private worker: Worker | undefined;
@@ -32,10 +32,12 @@ export class CheckerThread {
   private spawn(): void {
     const w = new Worker(new URL('./worker.js', import.meta.url));
     w.on('message', (m: FromChecker) => {
-      if (m.type === 'change') {
-        if (!this.wanted.has(m.state.key)) return; // removed by a reload meanwhile
-        this.mirror.set(m.state.key, m.state);
-        this.onChange(m.state, m.previous);
+      if (m.type === 'changes') {
+        for (const { state, previous } of m.changes) {
+          if (!this.wanted.has(state.key)) continue; // removed by a reload meanwhile
+          this.mirror.set(state.key, state);
+          this.onChange(state, previous);
+        }
       } else {
         this.pending.get(m.id)?.(m.states);
         this.pending.delete(m.id);

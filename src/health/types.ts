@@ -92,3 +92,12 @@ export class RiseFall {
     return false;
   }
 }
+
+/**
+ * A check's deadline, judged after the I/O already pending when it fires: on a
+ * busy event loop timers run before the poll phase, and an answer that arrived
+ * in time must not lose to its own timer (a false failure under load).
+ */
+export function deadline(fn: () => void, ms: number): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(fn), ms);
+}

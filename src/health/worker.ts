@@ -3,7 +3,7 @@
 // VRRP adverts and the control socket on the main thread — the job keepalived's
 // separate checker process does. Speaks to the main thread by messages only:
 //   in:  { type: 'set', wanted: [key, { spec, alpha }][] } | { type: 'snapshot', id } | { type: 'stop' }
-//   out: { type: 'change', state, previous } | { type: 'snapshot', id, states }
+//   out: { type: 'changes', changes: { state, previous }[] } | { type: 'snapshot', id, states }
 
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
@@ -24,7 +24,13 @@ try {
 }
 
 const port = parentPort!;
-const monitor = new HealthMonitor((state, previous) => port.postMessage({ type: 'change', state, previous }));
+// Verdicts of one turn of this thread's loop travel as one message: the main thread
+// then logs them and reconciles IPVS once for all of them.
+let changes: { state: unknown; previous: string }[] = [];
+const monitor = new HealthMonitor((state, previous) => {
+  if (changes.length === 0) setImmediate(() => (port.postMessage({ type: 'changes', changes }), (changes = [])));
+  changes.push({ state: { ...state }, previous }); // as it is now: the next result replaces it
+});
 port.on('message', (m: ToChecker) => {
   if (m.type === 'set') monitor.set(new Map(m.wanted));
   else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', id: m.id, states: monitor.all() });

@@ -20,6 +20,13 @@ export interface NativeAddon {
   unwatch(handle: WatchHandle): void;
   packetSend(ifindex: number, frame: Buffer): void;
   unixDgramSend(path: string, buf: Buffer): void;
+  /** Non-blocking TCP connect then close: cb('') connected, cb('ECONNREFUSED') ...; a code at once if connect() failed at once. */
+  tcpProbe(address: string, port: number, cb: (code: string) => void): ProbeHandle | string;
+  tcpProbeCancel(handle: ProbeHandle): void;
+}
+
+export interface ProbeHandle {
+  readonly __probe: unique symbol;
 }
 
 /** An error from a system call, as the addon throws it. */

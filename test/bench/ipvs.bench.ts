@@ -18,7 +18,7 @@ interface Run {
 interface Bench {
   reps: number;
   kernel?: string;
-  runs: { vipd: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
+  runs: { vipd: Run[]; vipdMemory?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
 }
 
 const SCRIPT = fileURLToPath(new URL('./guest/ipvs-bench.mjs', import.meta.url));
@@ -50,6 +50,7 @@ it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => 
     ['', 'load 1,000 x 10', 'no-op', '10% change (1,000 weights)', 'load vs keepalived', 'change vs keepalived'],
     ...([
       ['vipd (reconcile, in process)', b.runs.vipd],
+      ['vipd (reconcile from memory: verdicts)', b.runs.vipdMemory ?? []],
       ['vipd run (daemon start / SIGHUP)', b.runs.vipdRun],
       ['ipvsadm -R (restore)', b.runs.ipvsadm],
       ['keepalived 2.2.7 (start / SIGHUP)', k],

@@ -126,9 +126,9 @@ for (let rep = 0; rep < REPS; rep++) {
   // vipd in process
   flush();
   const r = new Reconciler(client);
-  const timed = (d) => {
+  const timed = (d, opts) => {
     const t = performance.now();
-    const rep = r.reconcile(d);
+    const rep = r.reconcile(d, opts);
     return { ...rep, totalMs: performance.now() - t };
   };
   const load = timed(D0);
@@ -138,6 +138,12 @@ for (let rep = 0; rep < REPS; rep++) {
   if (!changedVisible()) throw new Error('vipd change not in the kernel');
   const parts = (x) => ({ dumpMs: Math.round(x.dumpMs), applyMs: Math.round(x.applyMs), diffMs: Math.round(x.totalMs - x.dumpMs - x.applyMs) });
   runs.vipd.push({ loadMs: load.totalMs, noopMs: noop.totalMs, changeMs: change.totalMs, loadOps: load.ops, changeOps: change.ops, parts: { load: parts(load), noop: parts(noop), change: parts(change) } });
+  // The same from memory (what a health verdict or an operator command costs): no dump.
+  const memNoop = timed(D1, { fromMemory: true });
+  const memChange = timed(D0, { fromMemory: true });
+  if (memNoop.source !== 'memory' || memNoop.ops !== 0 || memChange.ops !== N_SVC || memChange.failed.length) throw new Error(`vipd from memory: ${JSON.stringify({ noop: memNoop.ops, change: memChange.ops })}`);
+  runs.vipdMemory ??= [];
+  runs.vipdMemory.push({ noopMs: memNoop.totalMs, changeMs: memChange.totalMs });
   // The kernel's own floor for a dump: ipvsadm -Sn of the same table.
   t0 = performance.now();
   sh('ipvsadm -Sn > /dev/null');
