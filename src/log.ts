@@ -3,6 +3,7 @@
 
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
+import { isatty } from 'node:tty';
 
 export type { Logger };
 
@@ -15,7 +16,10 @@ export interface LogOptions {
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const base = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
-  if (opts.pretty ?? process.stdout.isTTY) {
+  // isatty(1), not process.stdout.isTTY: creating process.stdout makes a pipe or socket on
+  // fd 1 non-blocking, and synchronous writes then fail half-way with EAGAIN when the
+  // reader is slow (seen under QEMU: a line cut in half, then no more logging).
+  if (opts.pretty ?? isatty(1)) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
   }
   // Synchronous writes: a log line must not be lost when we exit right after a failover.

@@ -30,7 +30,13 @@ export class CheckerThread {
   }
 
   private spawn(): void {
-    const w = new Worker(new URL('./worker.js', import.meta.url));
+    // stdout/stderr: true — the thread's output is not piped through this thread's
+    // process.stdout: creating that stream would make fd 1 non-blocking, and the
+    // logger's synchronous writes then stall on a full pipe (seen in the QEMU guest:
+    // a log line cut in half and nothing after it).
+    const w = new Worker(new URL('./worker.js', import.meta.url), { stdout: true, stderr: true });
+    w.stdout.resume();
+    w.stderr.on('data', (d: Buffer) => this.log.warn({ event: 'checker-thread-output' }, `health checker thread: ${d.toString().trim()}`));
     w.on('message', (m: FromChecker) => {
       if (m.type === 'changes') {
         for (const { state, previous } of m.changes) {
