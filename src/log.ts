@@ -23,5 +23,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
   }
   // Synchronous writes: a log line must not be lost when we exit right after a failover.
-  return pino(base, pino.destination({ fd: 1, sync: true }));
+  // dest: 1, not fd: 1 — with fd, pino reads process.stdout.fd, which creates process.stdout (see above).
+  return pino(base, pino.destination({ dest: 1, sync: true }));
 }
