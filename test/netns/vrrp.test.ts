@@ -66,7 +66,12 @@ afterAll(async () => {
 
 describe('VRRP between two vipd daemons', () => {
   it('elects exactly one master, which holds the VIP; the client reaches it', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     await b.waitState('VI_1', 'BACKUP');
     await sleep(500); // several advert intervals: nothing moves
@@ -83,7 +88,12 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('kill -9 of the master: the backup takes the VIP within Master_Down_Interval and the client follows its MAC', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     await b.waitState('VI_1', 'BACKUP');
     expect(lab.ping('cl', VIP)).toBe(true);
@@ -104,7 +114,12 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('SIGTERM: the master sends priority 0, removes its VIP and exits 0; the backup takes over in about skew time', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     await b.waitState('VI_1', 'BACKUP');
     const t0 = Date.now();
@@ -160,7 +175,12 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('split brain: isolated directors both become master; reconnected, exactly one master remains within about one interval and re-announces', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     await b.waitState('VI_1', 'BACKUP');
     lab.setIsolated('lb1', 'eth0', true);
@@ -215,7 +235,12 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('own interface losing carrier: FAULT, VIP released; back: BACKUP then preempts', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     lab.setCable('lb1', 'eth0', false);
     await a.waitState('VI_1', 'FAULT', 3000);
@@ -305,7 +330,12 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('malformed and foreign packets are dropped and counted; the master is not moved and the daemon keeps running', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
+    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
+    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
+    const a = vipd('lb1', single({ priority: 150 }));
+    await a.ready();
+    const b = vipd('lb2', single({ priority: 100 }));
+    await b.ready();
     await a.waitState('VI_1', 'MASTER');
     await b.waitState('VI_1', 'BACKUP');
     const ip = (payload: Buffer, o: { ttl?: number; src?: string } = {}) => {
