@@ -52,8 +52,8 @@ export class Daemon {
     this.cfg = cfg;
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
-    this.director = new DirectorRuntime(cfg, this.log.child({ part: 'health' }), this.notifier, () => this.ipvs.apply(this.cfg, true));
-    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }), (c) => this.director.table(c));
+    this.director = new DirectorRuntime(cfg, this.log.child({ part: 'health' }), this.notifier, (only) => (only ? this.ipvs.applySome(only) : this.ipvs.apply(this.cfg, true)));
+    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }), (c, partial) => this.director.table(c, partial));
     this.router = new VrrpRouter({
       net: hostLinks(),
       log: this.log,

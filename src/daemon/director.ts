@@ -20,7 +20,8 @@ export class DirectorRuntime {
   private readonly monitor: CheckerThread;
   private admin = new Map<string, AdminState>();
   private cfg: Config;
-  private applyQueued = false;
+  /** Virtual servers whose real servers had a verdict since the last reconcile. */
+  private touched = new Set<string>();
   /** check key -> the (virtual server, real server) pairs it serves; rebuilt at configure. */
   private users = new Map<string, { v: VirtualServerConfig; rs: RealServerConfig }[]>();
   private readonly stateFile: string;
@@ -29,8 +30,8 @@ export class DirectorRuntime {
     cfg: Config,
     private readonly log: Logger,
     private readonly notifier: Notifier,
-    /** Reconciles the kernel's table (the daemon's IPVS manager, table only). */
-    private readonly reconcile: () => void,
+    /** Reconciles the kernel's table (the daemon's IPVS manager, table only): all of it, or the named virtual servers. */
+    private readonly reconcile: (only?: ReadonlySet<string>) => void,
   ) {
     this.cfg = cfg;
     this.stateFile = stateFilePath(cfg.global.controlSocket, 'admin-state');
@@ -54,8 +55,8 @@ export class DirectorRuntime {
   }
 
   /** The desired table now (the IPVS manager asks for it at every reconcile). */
-  table(cfg: Config): DesiredService[] {
-    const { table, quorumChanged } = this.director.compute(cfg, (k) => this.monitor.get(k), this.admin);
+  table(cfg: Config, partial = false): DesiredService[] {
+    const { table, quorumChanged } = this.director.compute(cfg, (k) => this.monitor.get(k), this.admin, true, partial);
     for (const v of quorumChanged) {
       const vs = cfg.virtualServers.find((x) => x.name === v.name)!;
       const q = v.quorum;
@@ -72,6 +73,7 @@ export class DirectorRuntime {
   private onVerdict(s: CheckState, previous: string): void {
     const up = s.verdict === 'up';
     for (const vs of this.users.get(s.key) ?? []) {
+      this.touched.add(vs.v.name);
       const rs = vs.rs;
       const counts = up ? `${s.run}/${s.spec.rise} passes` : `${s.run}/${s.spec.fall} failures`;
       const what = previous === s.verdict ? `weight ${s.weight ?? rs.weight}` : up ? 'UP' : 'DOWN';
@@ -86,15 +88,20 @@ export class DirectorRuntime {
     this.queueReconcile();
   }
 
-  /** Many verdicts in one turn of the event loop: one reconcile, right after it. */
+  /** Many verdicts in one turn of the event loop: one reconcile of the virtual servers they touched, right after it. */
   private queueReconcile(): void {
-    if (this.applyQueued) return;
-    this.applyQueued = true;
+    if (this.touched.size === 0) return; // no virtual server uses this check any more (reload)
+    if (this.reconcileQueued) return;
+    this.reconcileQueued = true;
     setImmediate(() => {
-      this.applyQueued = false;
-      this.reconcile();
+      this.reconcileQueued = false;
+      const only = this.touched;
+      this.touched = new Set();
+      this.reconcile(only);
     });
   }
+
+  private reconcileQueued = false;
 
   /** `vipd rs disable|drain|enable VS RS` (RS = address:port, or address when that is unique). */
   setAdmin(vsName: string, rsText: string, action: 'disable' | 'drain' | 'enable'): string {
@@ -111,7 +118,7 @@ export class DirectorRuntime {
     this.save();
     const msg = `RS ${destName(rs)} of virtual server ${vs.name}: ${action === 'enable' ? 'enabled' : action === 'disable' ? 'DISABLED by the operator' : 'DRAINING (weight 0) by the operator'}`;
     this.log.info({ event: 'rs-admin', vs: vs.name, rs: destName(rs), action }, msg);
-    this.reconcile();
+    this.reconcile(new Set([vs.name]));
     return msg;
   }
 

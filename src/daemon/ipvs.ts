@@ -60,7 +60,8 @@ export class IpvsManager {
     cfg: Config,
     private readonly log: Logger,
     /** The table to program for a config (the director adds health and operator choices). */
-    private readonly desired: (cfg: Config) => DesiredService[] = desiredTable,
+    /** The desired table of `cfg`; `partial`: cfg holds only some virtual servers (see applySome). */
+    private readonly desired: (cfg: Config, partial?: boolean) => DesiredService[] = desiredTable,
   ) {
     this.cfg = cfg;
   }
@@ -88,6 +89,43 @@ export class IpvsManager {
       this.log.error({ event: 'ipvs-unavailable', err: this.lastError }, `IPVS: ${this.lastError}`);
       return false;
     }
+  }
+
+  /**
+   * Health verdicts touched these virtual servers: recompute and reconcile just
+   * their services against the table in memory — the cost of a verdict does not
+   * grow with the table (10,000 real servers) and the VRRP adverts on this thread
+   * keep their timing. Without memory (no dump yet, or it went stale), the whole table.
+   */
+  applySome(names: ReadonlySet<string>): void {
+    if (!this.reconciler?.hasMemory) {
+      this.apply(this.cfg, true);
+      return;
+    }
+    const vss = this.cfg.virtualServers.filter((v) => names.has(v.name));
+    const table = this.desired({ ...this.cfg, virtualServers: vss }, true);
+    const report = this.reconciler.reconcile(table, { fromMemory: true, only: new Set(vss.map((v) => serviceId(serviceKeyOf(v)))) });
+    if (report.stale) {
+      this.apply(this.cfg, true);
+      return;
+    }
+    this.lastReport = { ...report, at: new Date().toISOString() };
+    const msg = `IPVS reconciled ${vss.length} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`;
+    if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
+    else this.log.info({ event: 'ipvs-reconciled', ops: report.ops, source: report.source, services: vss.length, applyMs: report.applyMs }, msg);
+    // A drain due sooner than the one already timed (other services' drains keep their timer).
+    if (report.nextDrainAt !== undefined && (this.drainDue === undefined || report.nextDrainAt < this.drainDue)) this.armDrain(report.nextDrainAt);
+  }
+
+  private drainDue: number | undefined;
+
+  private armDrain(at: number | undefined): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    this.drainDue = at;
+    if (at === undefined) return;
+    this.drainTimer = setTimeout(() => ((this.drainDue = undefined), this.apply(this.cfg, true)), Math.max(0, at - Date.now()) + 10);
+    this.drainTimer.unref();
   }
 
   /**
@@ -127,11 +165,7 @@ export class IpvsManager {
       this.checkRoutes(cfg);
       this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
     }
-    if (this.drainTimer) clearTimeout(this.drainTimer);
-    if (report.nextDrainAt !== undefined) {
-      this.drainTimer = setTimeout(() => this.apply(this.cfg, true), Math.max(0, report.nextDrainAt - Date.now()) + 10);
-      this.drainTimer.unref();
-    }
+    this.armDrain(report.nextDrainAt);
     return report;
   }
 

@@ -82,6 +82,8 @@ export class Director {
     admin: ReadonlyMap<string, AdminState> = new Map(),
     /** false: a look only (status), the quorum memory is not advanced. */
     commit = true,
+    /** true: `cfg` holds only some virtual servers (those a verdict touched); the others' memory stays. */
+    partial = false,
   ): { table: DesiredService[]; views: VsView[]; quorumChanged: VsView[] } {
     const table: DesiredService[] = [];
     const views: VsView[] = [];
@@ -167,7 +169,7 @@ export class Director {
       views.push(view);
       if (commit && prev !== undefined && prev !== met) quorumChanged.push(view);
     }
-    if (commit) for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
+    if (commit && !partial) for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
     return { table, views, quorumChanged };
   }
 }

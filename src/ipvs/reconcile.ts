@@ -183,6 +183,8 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
 export interface ReconcileReport {
   /** How the kernel's table was known: a dump, or memory (the last dump plus the operations since). */
   source: 'dump' | 'memory';
+  /** A reconcile of some services found memory wrong: the whole table needs a reconcile now. */
+  stale?: boolean;
   ops: number;
   applied: number;
   failed: { operation: string; code: string; message: string }[];
@@ -205,6 +207,11 @@ export class Reconciler {
     if (opts.stateFile) this.owned = new Set(readState<{ owned?: string[] }>(opts.stateFile)?.owned ?? []);
   }
 
+  /** Whether the kernel's table is known (a dump happened and nothing failed since): reconciles of some services may then run. */
+  get hasMemory(): boolean {
+    return this.model !== undefined;
+  }
+
   get ownedServices(): ReadonlySet<string> {
     return this.owned;
   }
@@ -215,16 +222,25 @@ export class Reconciler {
    * possibly huge table); if an operation then fails the memory was wrong (someone
    * edited the table) and a full reconcile with a dump follows at once.
    */
-  reconcile(desired: readonly DesiredService[], opts: { fromMemory?: boolean } = {}): ReconcileReport {
+  reconcile(desired: readonly DesiredService[], opts: { fromMemory?: boolean; only?: ReadonlySet<string> } = {}): ReconcileReport {
     const now = this.opts.now?.() ?? Date.now();
     const source = opts.fromMemory && this.model ? 'memory' : 'dump';
+    // `only` (serviceIds, from memory): `desired` holds just these services; the rest is not looked at.
+    const only = source === 'memory' ? opts.only : undefined;
+    if (opts.only && !only) throw new Error('a reconcile of some services needs the table in memory (see hasMemory)');
     let t0 = performance.now();
-    const current = source === 'memory' ? [...this.model!.values()] : this.client.table().services;
+    const current =
+      source === 'dump'
+        ? this.client.table().services
+        : only
+          ? [...only].map((id) => this.model!.get(id)).filter((c): c is CurrentService => c !== undefined)
+          : [...this.model!.values()];
     const dumpMs = performance.now() - t0;
     // Everything desired is ours from now on (also what we find already there with the same identity).
     for (const s of desired) this.owned.add(serviceId(s.key));
     const d = diffTables({ desired, current, owned: this.owned, drainMs: this.opts.drainMs ?? 0, now, draining: this.draining });
-    this.draining = d.draining;
+    // The diff forgets drains it did not see: keep those of the services it was not shown.
+    this.draining = only ? new Map([...[...this.draining].filter(([k]) => !only.has(k.slice(0, k.indexOf('|')))), ...d.draining]) : d.draining;
     t0 = performance.now();
     const results: OpResult[] = d.ops.length ? this.client.apply(d.ops) : [];
     const applyMs = performance.now() - t0;
@@ -245,6 +261,8 @@ export class Reconciler {
     if (source === 'memory' && failed.length) {
       this.model = undefined;
       this.opts.log?.warn({ event: 'ipvs-memory-stale', failed: failed.length }, `IPVS: ${failed.length} operation(s) failed against the table as vipd knew it; reconciling with a fresh dump`);
+      // Some services only: the caller must reconcile the whole table (a dump of a part would delete the rest).
+      if (only) return { source, ops: d.ops.length, applied: results.length - failed.length, failed, dumpMs, applyMs, stale: true };
       return this.reconcile(desired);
     }
     return {

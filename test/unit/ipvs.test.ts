@@ -209,6 +209,24 @@ describe('reconcile from memory (health verdicts: no dump of a huge table)', () 
     expect(k.svcs.get(serviceId(tcp80.key))!.dests.map((d) => d.weight)).toEqual([1, 5]);
   });
 
+  it('a verdict reconciles only the services it touched: the others are neither looked at nor deleted, their drains keep running', () => {
+    const k = new FakeKernel();
+    const r = new Reconciler(k as unknown as IpvsClient, { drainMs: 5000, now: () => 1000 });
+    const other: DesiredService = { ...tcp80, key: { ...tcp80.key, port: 81 } as typeof tcp80.key, dests: [rs('10.0.0.7'), rs('10.0.0.8')] };
+    r.reconcile([web(1), other]);
+    // 10.0.0.8 leaves "other": drained (weight 0), due for deletion in 5 s.
+    r.reconcile([web(1), { ...other, dests: [rs('10.0.0.7')] }], { fromMemory: true });
+    const only = new Set([serviceId(tcp80.key)]);
+    const rep = r.reconcile([web(0)], { fromMemory: true, only });
+    expect(rep).toMatchObject({ source: 'memory', ops: 1, failed: [] });
+    expect(k.svcs.size).toBe(2); // "other" not deleted although absent from this desired list
+    expect(k.svcs.get(serviceId(other.key))!.dests.map((d) => `${d.key.address}/${d.weight}`)).toEqual(['10.0.0.7/1', '10.0.0.8/0']);
+    // The drain of "other" survived the partial reconcile: a full one later still counts from t=1000.
+    expect(r.reconcile([web(0), { ...other, dests: [rs('10.0.0.7')] }], { fromMemory: true }).nextDrainAt).toBe(6000);
+    // Without memory, a partial reconcile is refused (a dump with part of the table would delete the rest).
+    expect(() => new Reconciler(k as unknown as IpvsClient).reconcile([web(0)], { fromMemory: true, only })).toThrow(/needs the table in memory/);
+  });
+
   it('memory gone stale (someone deleted a real server by hand): the failed operation triggers a dump and the table converges', () => {
     const k = new FakeKernel();
     const r = new Reconciler(k as unknown as IpvsClient);
@@ -218,5 +236,10 @@ describe('reconcile from memory (health verdicts: no dump of a huge table)', () 
     expect(rep).toMatchObject({ source: 'dump', ops: 1, failed: [] }); // the fresh dump's diff: add it back with weight 3
     expect(k.dumps).toBe(2);
     expect(k.svcs.get(serviceId(tcp80.key))!.dests.map((d) => `${d.key.address}/${d.weight}`)).toEqual(['10.0.0.2/1', '10.0.0.3/3']);
+    // The same for a reconcile of some services: it reports the memory stale and leaves the whole-table reconcile to the caller.
+    k.svcs.get(serviceId(tcp80.key))!.dests.pop();
+    expect(r.reconcile([web(4)], { fromMemory: true, only: new Set([serviceId(tcp80.key)]) })).toMatchObject({ stale: true });
+    expect(r.hasMemory).toBe(false);
+    expect(k.dumps).toBe(2);
   });
 });

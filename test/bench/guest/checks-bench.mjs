@@ -140,17 +140,19 @@ async function measure(name) {
   lines(peer.stderr, onPeer);
 
   const downAt = new Map();
+  let verdicts = 0; // real servers taken out or put back (flaps before the kills are false verdicts)
   let checker;
   let pidOf;
   const out = [];
   const t0 = Date.now();
   if (name === 'vipd') {
     writeFileSync('/run/bench/vipd.yaml', vipdConfig());
-    checker = spawnNs('vt-bd', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} --no-memory-reducer ${VIPD} run -c /run/bench/vipd.yaml --json`]);
+    checker = spawnNs('vt-bd', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} --no-memory-reducer ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c /run/bench/vipd.yaml --json`]);
     pidOf = () => checker.pid;
     const onLine = (l) => {
       out.push(l);
       if (out.length > 200) out.shift();
+      if (l.includes('"event":"rs-health"')) verdicts++;
       const m = /"event":"rs-health".*"rs":"10\.201\.0\.2:(\d+)","verdict":"down"/.exec(l);
       if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
     };
@@ -163,6 +165,7 @@ async function measure(name) {
     const onLine = (l) => {
       out.push(l);
       if (out.length > 200) out.shift();
+      if (/(Removing|Adding) service \[10\.201\.0\.2\]/.test(l)) verdicts++;
       const m = /Removing service \[10\.201\.0\.2\]:tcp:(\d+) from VS/.exec(l);
       if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
     };
@@ -186,6 +189,7 @@ async function measure(name) {
   const cap = spawnNs('vt-bp', 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
   lines(cap.stdout, (l) => adverts.push(Number(l.split(' ')[0]) * 1000));
   const peerMasterBefore = peerMaster;
+  const verdictsBefore = verdicts;
   const servedFrom = served.length;
   const c0 = cpuTicks(pid);
   const w0 = Date.now();
@@ -195,6 +199,7 @@ async function measure(name) {
     rssMax = Math.max(rssMax, rssMb(pid));
   }
   const cpuPct = ((cpuTicks(pid) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
+  const falseVerdicts = verdicts - verdictsBefore;
   const servedWin = served.slice(servedFrom + 1, served.length);
   log(`${name}: CPU ${cpuPct.toFixed(1)} %, RSS ${rssMax.toFixed(0)} MB, served ${servedWin.join(' ')}`);
 
@@ -218,6 +223,7 @@ async function measure(name) {
     cpuPct,
     rssMb: rssMax,
     servedPerS: pct(servedWin, 50),
+    falseVerdicts,
     detection: { n: lat.length, missed: victims.length - lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) },
     adverts: { n: adverts.length, jitterP50: pct(jitter, 50), jitterP99: pct(jitter, 99), maxInterval: Math.max(...iv) },
     spuriousTransitions: peerMaster - peerMasterBefore,
