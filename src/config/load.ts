@@ -653,14 +653,15 @@ class Parser {
   }
 
   ipvs(node: Node | null | undefined, instanceNames: ReadonlySet<string>): IpvsConfig {
-    const def: IpvsConfig = { drainMs: 0, flushOnStop: false };
+    const def: IpvsConfig = { drainMs: 0, flushOnStop: false, resyncMs: 60_000 };
     if (node === undefined || node === null) return def;
     const m = this.map(node, 'ipvs', 'a map of IPVS settings');
     if (!m) return def;
-    m.allowOnly(['timeouts', 'sync_daemon', 'drain_delay', 'flush_on_stop']);
+    m.allowOnly(['timeouts', 'sync_daemon', 'drain_delay', 'flush_on_stop', 'resync_interval']);
     const out: IpvsConfig = {
       drainMs: Math.round((this.get(m, 'drain_delay', num(0, 86400, { unit: 'seconds' })) ?? 0) * 1000),
       flushOnStop: this.get(m, 'flush_on_stop', bool) ?? false,
+      resyncMs: Math.round((this.get(m, 'resync_interval', num(0, 86400, { unit: 'seconds' })) ?? 60) * 1000),
     };
     if (m.has('timeouts')) {
       const t = this.map(m.value('timeouts') ?? m.node, m.sub('timeouts'), 'a map {tcp, tcp_fin, udp} in seconds');

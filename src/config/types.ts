@@ -189,4 +189,6 @@ export interface IpvsConfig {
   drainMs: number;
   /** Remove the services vipd owns when it stops (default: keep them, connections survive a restart). */
   flushOnStop: boolean;
+  /** A full reconcile with a dump this often (level-triggered: hand edits are repaired); 0 = only at start and reload. */
+  resyncMs: number;
 }

@@ -10,7 +10,7 @@ import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { desiredTable, serviceKeyOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
-import { type DesiredService, type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
+import { type CurrentService, type DesiredService, type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
 import { serviceId, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import { type RouteLookup, RouteTable, RtNetlink } from '../net/rtnl.js';
@@ -47,9 +47,9 @@ export class IpvsManager {
   private reconciler: Reconciler | undefined;
   private cfg: Config;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Level-triggered: a full reconcile (with a dump) this often, whatever else happens. */
+  /** Level-triggered: a full reconcile (with a dump) every ipvs.resync_interval, whatever else happens. */
   private resyncTimer: NodeJS.Timeout | undefined;
-  static readonly RESYNC_MS = 60_000;
+  private resyncEvery = 0;
   private syncRole: 'master' | 'backup' | undefined;
   lastReport: (ReconcileReport & { at: string }) | undefined;
   lastError: string | undefined;
@@ -91,6 +91,42 @@ export class IpvsManager {
     }
   }
 
+  /** Bumped by every reconcile: a background resync whose dump saw an older table is dropped. */
+  private generation = 0;
+  private resyncRunning = false;
+  private resyncsDropped = 0;
+
+  /**
+   * The periodic level-triggered resync: dump the kernel's table without holding
+   * the event loop (a turn between services), then diff and apply at once. If any
+   * reconcile ran meanwhile, the dump may be older than the table: dropped, and
+   * after three drops in a row the resync dumps in one go.
+   */
+  private async resync(): Promise<void> {
+    if (this.resyncRunning || !this.reconciler || !this.client) return;
+    if (this.resyncsDropped >= 3) {
+      this.resyncsDropped = 0;
+      this.apply(this.cfg, true, true);
+      return;
+    }
+    this.resyncRunning = true;
+    try {
+      const gen = this.generation;
+      const t0 = performance.now();
+      const { services } = await this.client.tableYielding();
+      if (gen !== this.generation || !this.client) {
+        this.resyncsDropped++;
+        return;
+      }
+      this.resyncsDropped = 0;
+      this.apply(this.cfg, true, true, { services, ms: performance.now() - t0 });
+    } catch (err) {
+      if (this.client) this.log.error({ event: 'ipvs-resync-failed', err: (err as Error).message }, `IPVS resync: ${(err as Error).message}`); // else: stopped meanwhile
+    } finally {
+      this.resyncRunning = false;
+    }
+  }
+
   /**
    * Health verdicts touched these virtual servers: recompute and reconcile just
    * their services against the table in memory — the cost of a verdict does not
@@ -102,6 +138,7 @@ export class IpvsManager {
       this.apply(this.cfg, true);
       return;
     }
+    this.generation++;
     const vss = this.cfg.virtualServers.filter((v) => names.has(v.name));
     const table = this.desired({ ...this.cfg, virtualServers: vss }, true);
     const report = this.reconciler.reconcile(table, { fromMemory: true, only: new Set(vss.map((v) => serviceId(serviceKeyOf(v)))) });
@@ -132,7 +169,8 @@ export class IpvsManager {
    * Applies the config: timeouts, then the table, then the route check. Never
    * flushes. `tableOnly` (a health verdict or an operator's choice): the table only.
    */
-  apply(cfg: Config = this.cfg, tableOnly = false, resync = false): ReconcileReport | undefined {
+  apply(cfg: Config = this.cfg, tableOnly = false, resync = false, dumped?: { services: CurrentService[]; ms: number }): ReconcileReport | undefined {
+    this.generation++;
     const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
     this.cfg = cfg;
     if (!this.wanted && !this.reconciler) return undefined;
@@ -148,7 +186,7 @@ export class IpvsManager {
       }
     }
     // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
-    const report = this.reconciler!.reconcile(table, { fromMemory: tableOnly && !resync });
+    const report = this.reconciler!.reconcile(table, { fromMemory: tableOnly && !resync, ...(dumped ? { dumped } : {}) });
     this.lastReport = { ...report, at: new Date().toISOString() };
     const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
     const msg = resync
@@ -156,9 +194,14 @@ export class IpvsManager {
       : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
     if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
     else this.log[resync ? (report.ops ? 'warn' : 'debug') : 'info']({ event: resync ? 'ipvs-resync' : 'ipvs-reconciled', ops: report.ops, source: report.source, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
-    if (!this.resyncTimer) {
-      this.resyncTimer = setInterval(() => this.apply(this.cfg, true, true), IpvsManager.RESYNC_MS);
-      this.resyncTimer.unref();
+    if (this.resyncEvery !== cfg.ipvs.resyncMs) {
+      if (this.resyncTimer) clearInterval(this.resyncTimer);
+      this.resyncTimer = undefined;
+      this.resyncEvery = cfg.ipvs.resyncMs;
+      if (cfg.ipvs.resyncMs > 0) {
+        this.resyncTimer = setInterval(() => void this.resync(), cfg.ipvs.resyncMs);
+        this.resyncTimer.unref();
+      }
     }
     if (!tableOnly) {
       const t0 = performance.now();

@@ -148,6 +148,20 @@ export class IpvsClient {
     return { services: this.services().map((s) => ({ ...s, dests: this.dests(s.key) })) };
   }
 
+  /**
+   * The same dump, giving the event loop a turn between services (IPVS dumps real
+   * servers per service): a background resync of a 10,000-server table never holds
+   * the loop — and the VRRP timers on it — for the whole dump.
+   */
+  async tableYielding(): Promise<IpvsTable> {
+    const services = [];
+    for (const s of this.services()) {
+      await new Promise((r) => setImmediate(r));
+      services.push({ ...s, dests: this.dests(s.key) });
+    }
+    return { services };
+  }
+
   /** Applies operations in order, many per datagram. One failure does not stop the rest. */
   apply(ops: readonly IpvsOp[]): OpResult[] {
     const reqs: BatchRequest[] = ops.map((o) => ({ type: this.family, flags: NLM_F_ACK, payload: payloadOf(o), operation: describeOp(o) }));

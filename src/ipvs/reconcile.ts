@@ -222,20 +222,24 @@ export class Reconciler {
    * possibly huge table); if an operation then fails the memory was wrong (someone
    * edited the table) and a full reconcile with a dump follows at once.
    */
-  reconcile(desired: readonly DesiredService[], opts: { fromMemory?: boolean; only?: ReadonlySet<string> } = {}): ReconcileReport {
+  reconcile(
+    desired: readonly DesiredService[],
+    /** `dumped`: a dump the caller just made (with how long it took), used instead of dumping here. */
+    opts: { fromMemory?: boolean; only?: ReadonlySet<string>; dumped?: { services: CurrentService[]; ms: number } } = {},
+  ): ReconcileReport {
     const now = this.opts.now?.() ?? Date.now();
-    const source = opts.fromMemory && this.model ? 'memory' : 'dump';
+    const source = opts.fromMemory && this.model && !opts.dumped ? 'memory' : 'dump';
     // `only` (serviceIds, from memory): `desired` holds just these services; the rest is not looked at.
     const only = source === 'memory' ? opts.only : undefined;
     if (opts.only && !only) throw new Error('a reconcile of some services needs the table in memory (see hasMemory)');
     let t0 = performance.now();
     const current =
       source === 'dump'
-        ? this.client.table().services
+        ? (opts.dumped?.services ?? this.client.table().services)
         : only
           ? [...only].map((id) => this.model!.get(id)).filter((c): c is CurrentService => c !== undefined)
           : [...this.model!.values()];
-    const dumpMs = performance.now() - t0;
+    const dumpMs = opts.dumped?.ms ?? performance.now() - t0;
     // Everything desired is ours from now on (also what we find already there with the same identity).
     for (const s of desired) this.owned.add(serviceId(s.key));
     const d = diffTables({ desired, current, owned: this.owned, drainMs: this.opts.drainMs ?? 0, now, draining: this.draining });

@@ -287,7 +287,7 @@ ipvs:
         realServers: [{ address: '10.0.0.9', port: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'nat' }],
       },
     ]);
-    expect(c.ipvs).toEqual({ timeouts: { tcp: 900, tcpFin: 30, udp: 120 }, syncDaemon: { interface: 'eth1', syncId: 5, instance: 'VI_1' }, drainMs: 10_000, flushOnStop: false });
+    expect(c.ipvs).toEqual({ timeouts: { tcp: 900, tcpFin: 30, udp: 120 }, syncDaemon: { interface: 'eth1', syncId: 5, instance: 'VI_1' }, drainMs: 10_000, flushOnStop: false, resyncMs: 60_000 });
   });
 
   it('virtual server errors: scheduler, family mix, duplicates, flags on the wrong scheduler, sync daemon instance', () => {

@@ -26,6 +26,7 @@ const NAMES = [
   'timeouts and the connection sync daemon',
   'reconcile: converges after hand edits with ipvsadm, in few operations, and leaves a foreign service alone',
   'vipd run: programs the configured table, applies a reload as a difference, rejects a bad reload, keeps the table on stop (flush_on_stop removes only its own)',
+  'vipd run repairs hand edits by itself: the periodic resync (resync_interval) restores a deleted real server and a changed weight, and says so',
   'traffic: NAT, direct routing and IPIP tunnel end to end over TCP and UDP — rr alternates, wrr honours 3:1, sh keeps a client on one server; ipvsadm --stats agrees',
   'an established TCP connection through the director survives a vipd restart and a config reload',
   'bad input: a scheduler the kernel lacks and an unroutable real server — clear errors, the rest of the table applied; a duplicate service is a config error at file:line:col',

@@ -302,6 +302,21 @@ await scenario('vipd run: programs the configured table, applies a reload as a d
   return { reconcileOps: ops };
 });
 
+await scenario('vipd run repairs hand edits by itself: the periodic resync (resync_interval) restores a deleted real server and a changed weight, and says so', async () => {
+  sh('ipvsadm -C');
+  mkdirSync('/run/vipd-test', { recursive: true });
+  const v = startVipd(vsConfig(3, '', '  resync_interval: 2\n'));
+  await until('the configured table', tableIs(webLines(3)));
+  sh('ipvsadm -d -t 10.70.0.1:80 -r 10.20.7.2:8080; ipvsadm -e -t 10.70.0.1:80 -r 10.20.7.1:8080 -m -w 9');
+  const edited = Date.now();
+  await until('the table repaired by the resync', tableIs(webLines(3)), 15_000);
+  const ms = Date.now() - edited;
+  await until('the drift warning', () => /IPVS resync: the kernel's table had drifted: 2 operation\(s\) to converge/.test(v.log()) || v.log().slice(-1500));
+  v.child.kill('SIGTERM');
+  assertEq(await v.exited, 0, 'vipd exit code');
+  return { repairedAfterMs: ms };
+});
+
 // ---- Traffic through the director: a client namespace, two real-server namespaces.
 //   vt-cl 10.80.0.2 --cl0-- director (VIPs 10.80.0.100 nat, .101 dr, .102 tunnel) --br-rs-- vt-r1 10.81.0.11, vt-r2 10.81.0.12
 // The real servers answer with their name (TCP :80 and :8080, UDP :53 on each address they serve).
