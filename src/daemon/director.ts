@@ -6,10 +6,9 @@
 
 import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
-import { type AdminState, checkSpecOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
+import { type AdminState, checkOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
 import type { CheckState } from '../health/monitor.js';
 import { CheckerThread } from '../health/thread.js';
-import { checkKey } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
 import { destName, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
@@ -47,7 +46,7 @@ export class DirectorRuntime {
     for (const v of cfg.virtualServers) {
       if (!v.healthCheck) continue;
       for (const rs of v.realServers) {
-        const key = checkKey(checkSpecOf(v.healthCheck, rs));
+        const { key } = checkOf(v.healthCheck, rs);
         this.users.set(key, [...(this.users.get(key) ?? []), { v, rs }]);
       }
     }
@@ -95,11 +94,15 @@ export class DirectorRuntime {
     this.reconcileQueued = true;
     setImmediate(() => {
       this.reconcileQueued = false;
-      const only = this.touched;
-      this.touched = new Set();
+      // At most SLICE virtual servers per turn; the rest in the next turns (timers run between).
+      const only = new Set([...this.touched].slice(0, DirectorRuntime.SLICE));
+      for (const n of only) this.touched.delete(n);
       this.reconcile(only);
+      if (this.touched.size > 0) this.queueReconcile();
     });
   }
+
+  static readonly SLICE = 8;
 
   private reconcileQueued = false;
 

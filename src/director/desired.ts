@@ -60,13 +60,29 @@ export function wantedChecks(cfg: Pick<Config, 'virtualServers'>): Map<string, {
   for (const v of cfg.virtualServers) {
     if (!v.healthCheck) continue;
     for (const r of v.realServers) {
-      const spec = checkSpecOf(v.healthCheck, r);
-      const key = checkKey(spec);
+      const { spec, key } = checkOf(v.healthCheck, r);
       const prev = out.get(key);
       out.set(key, { spec, alpha: (prev?.alpha ?? false) || v.alpha });
     }
   }
   return out;
+}
+
+/**
+ * A real server's check and its key, computed once per (config object, real server):
+ * a verdict recomputes the desired services it touched, and building 10,000 keys
+ * each time was most of that work. Config objects are never mutated; a reload
+ * makes new ones (and the old entries go with them).
+ */
+const checks = new WeakMap<RealServerConfig, { hc: HealthCheckConfig; spec: CheckSpec; key: string; rise: number; fall: number }>();
+export function checkOf(hc: HealthCheckConfig, r: RealServerConfig): { spec: CheckSpec; key: string; rise: number; fall: number } {
+  let c = checks.get(r);
+  if (!c || c.hc !== hc) {
+    const spec = checkSpecOf(hc, r);
+    c = { hc, spec, key: checkKey(spec), rise: spec.rise, fall: spec.fall };
+    checks.set(r, c);
+  }
+  return c;
 }
 
 export class Director {
@@ -98,8 +114,8 @@ export class Director {
       let online = 0;
       for (const r of v.realServers) {
         const a = admin.get(rsId(v.name, r.address, r.port));
-        const spec = v.healthCheck ? checkSpecOf(v.healthCheck, r) : undefined;
-        const st = spec ? health(checkKey(spec)) : undefined;
+        const spec = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
+        const st = spec ? health(spec.key) : undefined;
         // No result yet: up, unless alpha (down until it passes).
         const verdict = spec ? (st?.verdict ?? (v.alpha ? 'down' : 'up')) : 'up';
         const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };

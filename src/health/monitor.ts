@@ -31,6 +31,8 @@ interface Running {
   state: CheckState;
   rf: RiseFall;
   timer?: NodeJS.Timeout;
+  /** When this run was due (performance.now()): the check's place on its grid. */
+  due: number;
   stopped: boolean;
 }
 
@@ -82,14 +84,15 @@ export class HealthMonitor {
     for (const [key, { spec, alpha }] of wanted) {
       if (this.checks.has(key)) continue;
       const rf = new RiseFall(spec.rise, spec.fall, alpha);
-      const r: Running = { state: { key, spec, verdict: rf.verdict, run: 0, checks: 0, failures: 0 }, rf, stopped: false };
+      const r: Running = { state: { key, spec, verdict: rf.verdict, run: 0, checks: 0, failures: 0 }, rf, due: 0, stopped: false };
       this.checks.set(key, r);
-      this.schedule(r, firstRunOffset(key, spec.intervalMs));
+      this.schedule(r, performance.now() + firstRunOffset(key, spec.intervalMs));
     }
   }
 
-  private schedule(r: Running, delayMs: number): void {
-    r.timer = setTimeout(() => void this.tick(r), delayMs);
+  private schedule(r: Running, at: number): void {
+    r.due = at;
+    r.timer = setTimeout(() => void this.tick(r), Math.max(0, at - performance.now()));
   }
 
   private async tick(r: Running): Promise<void> {
@@ -114,8 +117,15 @@ export class HealthMonitor {
     if (res.ok) s.weight = res.weight;
     if (changed || weightChanged) this.onChange(s, previous);
     this.onResult?.(s);
-    // The next run one interval after this one started (a fixed grid, no drift), never overlapping.
-    this.schedule(r, Math.max(0, s.spec.intervalMs - (performance.now() - t0)));
+    // The next run on this check's own grid (due + interval), never overlapping: a run that
+    // ends late skips the slots it missed instead of running at once. Each check keeps its
+    // phase, so when the process falls behind, 10,000 checks stay spread over the interval
+    // rather than all falling due together and firing as one burst ever after.
+    const now = performance.now();
+    const every = s.spec.intervalMs;
+    let next = r.due + every;
+    if (next <= now) next += Math.ceil((now - next) / every + 1e-9) * every;
+    this.schedule(r, next);
   }
 
   /** One run of a check, outside any schedule. */

@@ -152,6 +152,7 @@ async function measure(name) {
     const onLine = (l) => {
       out.push(l);
       if (out.length > 200) out.shift();
+      if (process.env.BENCH_DEBUG && /Mark-Compact|Scavenge/.test(l) && /(\d+\.\d+) \/ \d+\.\d+ ms/.exec(l)?.[1] > 50) log(`gc: ${l.slice(0, 200)}`);
       if (l.includes('"event":"rs-health"')) verdicts++;
       const m = /"event":"rs-health".*"rs":"10\.201\.0\.2:(\d+)","verdict":"down"/.exec(l);
       if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
@@ -188,6 +189,7 @@ async function measure(name) {
   const adverts = [];
   const cap = spawnNs('vt-bp', 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
   lines(cap.stdout, (l) => adverts.push(Number(l.split(' ')[0]) * 1000));
+  if (process.env.BENCH_LAG) { const lag = spawn(process.execPath, [process.env.BENCH_LAG], { stdio: ['ignore', 'inherit', 'inherit'] }); children.add(lag); }
   const peerMasterBefore = peerMaster;
   const verdictsBefore = verdicts;
   const servedFrom = served.length;
@@ -216,6 +218,9 @@ async function measure(name) {
   cap.kill('SIGTERM');
   await sleep(300);
   const iv = adverts.slice(1).map((t, i) => t - adverts[i]);
+  const gaps = iv.map((x, i) => [x, adverts[i] - w0]).filter(([x]) => x > 300).map(([x, at]) => `${Math.round(x)} ms at +${(at / 1000).toFixed(1)} s`);
+  if (gaps.length) log(`${name}: advert gaps > 300 ms (window ${WINDOW_S} s from +0, kills after): ${gaps.join(', ')}`);
+  if (gaps.length && process.env.BENCH_DEBUG) log(out.slice(-40).map((l) => { try { const j = JSON.parse(l); return `${j.time?.slice(11, 23)} ${j.msg}`; } catch { return l; } }).join('\n'));
   const jitter = iv.map((x) => Math.abs(x - 100));
   const res = {
     name,
