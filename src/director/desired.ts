@@ -74,12 +74,12 @@ export function wantedChecks(cfg: Pick<Config, 'virtualServers'>): Map<string, {
  * each time was most of that work. Config objects are never mutated; a reload
  * makes new ones (and the old entries go with them).
  */
-const checks = new WeakMap<RealServerConfig, { hc: HealthCheckConfig; spec: CheckSpec; key: string; rise: number; fall: number }>();
-export function checkOf(hc: HealthCheckConfig, r: RealServerConfig): { spec: CheckSpec; key: string; rise: number; fall: number } {
+const checks = new WeakMap<RealServerConfig, { hc: HealthCheckConfig; spec: CheckSpec; key: string }>();
+export function checkOf(hc: HealthCheckConfig, r: RealServerConfig): { spec: CheckSpec; key: string } {
   let c = checks.get(r);
   if (!c || c.hc !== hc) {
     const spec = checkSpecOf(hc, r);
-    c = { hc, spec, key: checkKey(spec), rise: spec.rise, fall: spec.fall };
+    c = { hc, spec, key: checkKey(spec) };
     checks.set(r, c);
   }
   return c;
@@ -114,20 +114,20 @@ export class Director {
       let online = 0;
       for (const r of v.realServers) {
         const a = admin.get(rsId(v.name, r.address, r.port));
-        const spec = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
-        const st = spec ? health(spec.key) : undefined;
+        const check = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
+        const st = check ? health(check.key) : undefined;
         // No result yet: up, unless alpha (down until it passes).
-        const verdict = spec ? (st?.verdict ?? (v.alpha ? 'down' : 'up')) : 'up';
+        const verdict = check ? (st?.verdict ?? (v.alpha ? 'down' : 'up')) : 'up';
         const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };
-        if (spec)
+        if (check)
           view.health = {
             verdict,
             ...(st?.last ? { reason: st.last.reason, at: st.last.at, lastOk: st.last.ok } : {}),
             run: st?.run ?? 0,
             checks: st?.checks ?? 0,
             failures: st?.failures ?? 0,
-            rise: spec.rise,
-            fall: spec.fall,
+            rise: check.spec.rise,
+            fall: check.spec.fall,
           };
         const dest = (weight: number): DesiredDest => ({
           key: { address: r.address, port: r.port },

@@ -11,7 +11,11 @@
 // time from close to the checker's verdict that takes the real server out is recorded;
 // throughout, tcpdump at the backup timestamps the master's adverts (jitter = |interval - 100 ms|)
 // and the backup's transitions to MASTER are counted (spurious: the target is zero).
-// Writes bench.json to the working directory (the share).
+// Writes bench.json to the working directory (the share), or BENCH_OUT.
+// Diagnosis: BENCH_DEBUG=1 prints the checker's last log lines when adverts were late
+// (and its long GC pauses with BENCH_NODE_ARGS=--trace-gc); BENCH_NODE_ARGS passes
+// node options to vipd (e.g. --cpu-prof --cpu-prof-dir=/tmp/share/prof);
+// BENCH_HOST=1 runs vipd's half on a host without IPVS.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
