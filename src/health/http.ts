@@ -8,61 +8,55 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { CheckResult, CheckSpec } from './types.js';
-import { deadline, parseExpectedCodes } from './types.js';
+import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } from './types.js';
 
 const BODY_LIMIT = 1 << 20;
 
 export function checkHttp(s: CheckSpec): Promise<CheckResult> {
-  const t0 = performance.now();
   const expected = parseExpectedCodes(s.expectedCodes ?? '200');
   const accept = typeof expected === 'string' ? () => false : expected;
   const bodyRe = s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined;
   const tls = s.type === 'https';
   const host = s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address);
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (ok: boolean, reason: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve({ ok, reason, ms: performance.now() - t0 });
-    };
-    const options: https.RequestOptions = {
-      host: s.address,
-      port: s.port,
-      method: s.method ?? 'GET',
-      path: s.path ?? '/',
-      headers: { Host: s.port === (tls ? 443 : 80) ? host : `${host}:${s.port}`, 'User-Agent': 'vipd-health-check', Connection: 'close' },
-      agent: false,
-    };
-    if (tls) {
-      const sni = s.sni ?? s.host;
-      if (sni && !/^[\d.]+$|:/.test(sni)) options.servername = sni;
-      options.rejectUnauthorized = s.verify ?? false;
-      if (s.caFile) options.ca = readFileSync(s.caFile);
-    }
-    const req = (tls ? https : http).request(options, (res) => {
-      const code = res.statusCode ?? 0;
-      const codeOk = accept(code);
-      if (!codeOk && !bodyRe) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        if (body.length < BODY_LIMIT) body += d;
+  return settleCheck(
+    s.timeoutMs,
+    () => `no complete HTTP answer within ${s.timeoutMs} ms`,
+    (done) => {
+      const options: https.RequestOptions = {
+        host: s.address,
+        port: s.port,
+        method: s.method ?? 'GET',
+        path: s.path ?? '/',
+        headers: { Host: s.port === (tls ? 443 : 80) ? host : `${host}:${s.port}`, 'User-Agent': 'vipd-health-check', Connection: 'close' },
+        agent: false,
+      };
+      if (tls) {
+        const sni = s.sni ?? s.host;
+        if (sni && !/^[\d.]+$|:/.test(sni)) options.servername = sni;
+        options.rejectUnauthorized = s.verify ?? false;
+        if (s.caFile) options.ca = readFileSync(s.caFile);
+      }
+      const req = (tls ? https : http).request(options, (res) => {
+        const code = res.statusCode ?? 0;
+        const codeOk = accept(code);
+        if (!codeOk && !bodyRe) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          if (body.length < BODY_LIMIT) body += d;
+        });
+        res.once('end', () => {
+          if (!codeOk) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
+          if (bodyRe && !bodyRe.test(body)) return done(false, `HTTP ${code} but the body does not match /${s.bodyRegex}/`);
+          done(true, `HTTP ${code}`);
+        });
+        res.once('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describe(err)} while reading the body`));
       });
-      res.once('end', () => {
-        if (!codeOk) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
-        if (bodyRe && !bodyRe.test(body)) return done(false, `HTTP ${code} but the body does not match /${s.bodyRegex}/`);
-        done(true, `HTTP ${code}`);
-      });
-      res.once('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describe(err)} while reading the body`));
-    });
-    const timer = deadline(() => done(false, `no complete HTTP answer within ${s.timeoutMs} ms`), s.timeoutMs);
-    req.once('error', (err: NodeJS.ErrnoException) => done(false, describe(err)));
-    req.end();
-  });
+      req.once('error', (err: NodeJS.ErrnoException) => done(false, describe(err)));
+      req.end();
+      return () => req.destroy();
+    },
+  );
 }
 
 function describe(err: NodeJS.ErrnoException): string {

@@ -101,3 +101,36 @@ export class RiseFall {
 export function deadline(fn: () => void, ms: number): NodeJS.Timeout {
   return setTimeout(() => setImmediate(fn), ms);
 }
+
+/**
+ * One run of a socket check: the first outcome wins (later events are ignored),
+ * `timedOut` words the failure at the deadline (judged after pending I/O, see
+ * deadline), and `start` opens the socket and returns how to release it — called
+ * once, as soon as the outcome is known.
+ */
+export function settleCheck(
+  timeoutMs: number,
+  timedOut: () => string,
+  start: (done: (ok: boolean, reason: string) => void) => () => void,
+): Promise<CheckResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    let release: (() => void) | undefined;
+    const done = (ok: boolean, reason: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      release?.();
+      resolve({ ok, reason, ms: performance.now() - t0 });
+    };
+    const timer = deadline(() => done(false, timedOut()), timeoutMs);
+    try {
+      release = start(done);
+    } catch (err) {
+      clearTimeout(timer); // the check could not start (a CA file that cannot be read): the promise rejects
+      throw err;
+    }
+    if (settled) release(); // settled inside start, before its release was known
+  });
+}
