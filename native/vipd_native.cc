@@ -33,11 +33,16 @@
 
 namespace {
 
-Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
+/** "ECONNREFUSED" for ECONNREFUSED ("EUNKNOWN" for a number libc has no name for). */
+const char* ErrName(int err) {
   const char* name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
   std::string msg = std::string(syscall) + ": " + strerror(err);
   Napi::Error e = Napi::Error::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Value().Set("code", Napi::String::New(env, ErrName(err)));
   e.Value().Set("errno", Napi::Number::New(env, err));
   e.Value().Set("syscall", Napi::String::New(env, syscall));
   return e;
@@ -245,8 +250,7 @@ void OnProbe(uv_poll_t* handle, int status, int events) {
   Napi::HandleScope scope(env);
   Napi::FunctionReference cb = std::move(p->cb);
   FinishProbe(p);
-  const char* name = err ? strerrorname_np(err) : "";
-  cb.MakeCallback(env.Global(), {Napi::String::New(env, name ? name : "EUNKNOWN")});
+  cb.MakeCallback(env.Global(), {Napi::String::New(env, err ? ErrName(err) : "")});
 }
 
 Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
@@ -275,8 +279,7 @@ Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
   if (connect(fd, reinterpret_cast<struct sockaddr*>(&ss), sslen) < 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
-    const char* name = strerrorname_np(err);
-    return Napi::String::New(env, name ? name : "EUNKNOWN");
+    return Napi::String::New(env, ErrName(err));
   }
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
@@ -292,13 +295,8 @@ Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
     p->handle.data = p;
     r = uv_poll_start(&p->handle, UV_WRITABLE, OnProbe);
     if (r != 0) {
-      p->cb.Reset();
-      p->jsCollected = true;  // no JS handle will exist
-      uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), [](uv_handle_t* h) {
-        Probe* p = static_cast<Probe*>(h->data);
-        close(p->fd);
-        delete p;
-      });
+      p->jsCollected = true;  // no JS handle will exist: freed when the handle is closed
+      FinishProbe(p);
       THROW_SYS(env, "uv_poll_start", -r);
     }
   } else {
