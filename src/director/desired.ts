@@ -12,7 +12,7 @@
 
 import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
-import { type CheckSpec, checkKey } from '../health/types.js';
+import { type CheckSpec, checkKey, RiseFall } from '../health/types.js';
 import type { DesiredService } from '../ipvs/reconcile.js';
 import { type Dest as DesiredDest, destName, type ServiceKey } from '../ipvs/types.js';
 
@@ -117,7 +117,7 @@ export class Director {
         const check = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
         const st = check ? health(check.key) : undefined;
         // No result yet: up, unless alpha (down until it passes).
-        const verdict = check ? (st?.verdict ?? (v.alpha ? 'down' : 'up')) : 'up';
+        const verdict = check ? (st?.verdict ?? RiseFall.initial(v.alpha)) : 'up';
         const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };
         if (check)
           view.health = {

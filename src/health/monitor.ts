@@ -25,7 +25,11 @@ export interface CheckState {
 
 export type Runner = (spec: CheckSpec) => Promise<CheckResult>;
 export type ChangeListener = (state: CheckState, previous: Verdict) => void;
-export type ResultListener = (state: CheckState) => void;
+
+/** A check's state before its first result. */
+export function initialState(key: string, spec: CheckSpec, alpha: boolean): CheckState {
+  return { key, spec, verdict: RiseFall.initial(alpha), run: 0, checks: 0, failures: 0 };
+}
 
 interface Running {
   state: CheckState;
@@ -50,13 +54,10 @@ export class HealthMonitor {
 
   constructor(
     private readonly onChange: ChangeListener,
-    opts: { runner?: Runner; onResult?: ResultListener } = {},
+    opts: { runner?: Runner } = {},
   ) {
     this.run = opts.runner ?? ((s) => this.runReal(s));
-    this.onResult = opts.onResult;
   }
-
-  private readonly onResult: ResultListener | undefined;
 
   private runReal(s: CheckSpec): Promise<CheckResult> {
     switch (s.type) {
@@ -83,8 +84,7 @@ export class HealthMonitor {
     }
     for (const [key, { spec, alpha }] of wanted) {
       if (this.checks.has(key)) continue;
-      const rf = new RiseFall(spec.rise, spec.fall, alpha);
-      const r: Running = { state: { key, spec, verdict: rf.verdict, run: 0, checks: 0, failures: 0 }, rf, due: 0, stopped: false };
+      const r: Running = { state: initialState(key, spec, alpha), rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, stopped: false };
       this.checks.set(key, r);
       this.schedule(r, performance.now() + firstRunOffset(key, spec.intervalMs));
     }
@@ -116,7 +116,6 @@ export class HealthMonitor {
     const weightChanged = res.ok && res.weight !== s.weight && (res.weight !== undefined || s.weight !== undefined);
     if (res.ok) s.weight = res.weight;
     if (changed || weightChanged) this.onChange(s, previous);
-    this.onResult?.(s);
     // The next run on this check's own grid (due + interval), never overlapping: a run that
     // ends late skips the slots it missed instead of running at once. Each check keeps its
     // phase, so when the process falls behind, 10,000 checks stay spread over the interval

@@ -7,8 +7,8 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import { type ChangeListener, type CheckState, HealthMonitor } from './monitor.js';
-import { type CheckSpec, RiseFall, type Verdict } from './types.js';
+import { type ChangeListener, type CheckState, HealthMonitor, initialState } from './monitor.js';
+import type { CheckSpec, Verdict } from './types.js';
 import type { ToChecker } from './worker.js';
 
 type FromChecker = { type: 'changes'; changes: { state: CheckState; previous: Verdict }[] } | { type: 'snapshot'; id: number; states: CheckState[] };
@@ -98,8 +98,7 @@ export class CheckerThread {
     this.wanted = wanted;
     for (const key of this.mirror.keys()) if (!wanted.has(key)) this.mirror.delete(key);
     // A new check's state before its first result: what the checker thread starts it with.
-    for (const [key, { spec, alpha }] of wanted)
-      if (!this.mirror.has(key)) this.mirror.set(key, { key, spec, verdict: new RiseFall(spec.rise, spec.fall, alpha).verdict, run: 0, checks: 0, failures: 0 });
+    for (const [key, { spec, alpha }] of wanted) if (!this.mirror.has(key)) this.mirror.set(key, initialState(key, spec, alpha));
     if (!this.worker && wanted.size > 0 && !this.stopped) this.spawn(); // no checks, no thread
     this.send({ type: 'set', wanted: [...wanted] });
   }

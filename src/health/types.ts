@@ -80,7 +80,12 @@ export class RiseFall {
     private readonly fall: number,
     alpha: boolean,
   ) {
-    this.verdict = alpha ? 'down' : 'up';
+    this.verdict = RiseFall.initial(alpha);
+  }
+
+  /** The verdict before any result: up, unless alpha (down until it passes). */
+  static initial(alpha: boolean): Verdict {
+    return alpha ? 'down' : 'up';
   }
 
   /** Records one result; returns true when the verdict changed. */
