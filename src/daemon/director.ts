@@ -21,6 +21,9 @@ export class DirectorRuntime {
   private cfg: Config;
   /** Virtual servers whose real servers had a verdict since the last reconcile. */
   private touched = new Set<string>();
+  private reconcileQueued = false;
+  /** At most this many virtual servers reconciled per turn of the event loop. */
+  static readonly SLICE = 8;
   /** check key -> the (virtual server, real server) pairs it serves; rebuilt at configure. */
   private users = new Map<string, { v: VirtualServerConfig; rs: RealServerConfig }[]>();
   private readonly stateFile: string;
@@ -101,10 +104,6 @@ export class DirectorRuntime {
       if (this.touched.size > 0) this.queueReconcile();
     });
   }
-
-  static readonly SLICE = 8;
-
-  private reconcileQueued = false;
 
   /** `vipd rs disable|drain|enable VS RS` (RS = address:port, or address when that is unique). */
   setAdmin(vsName: string, rsText: string, action: 'disable' | 'drain' | 'enable'): string {

@@ -50,6 +50,12 @@ export class IpvsManager {
   /** Level-triggered: a full reconcile (with a dump) every ipvs.resync_interval, whatever else happens. */
   private resyncTimer: NodeJS.Timeout | undefined;
   private resyncEvery = 0;
+  /** Bumped by every reconcile: a background resync whose dump saw an older table is dropped. */
+  private generation = 0;
+  private resyncRunning = false;
+  private resyncsDropped = 0;
+  /** When the drain timer fires (epoch ms); undefined: no drain pending. */
+  private drainDue: number | undefined;
   private syncRole: 'master' | 'backup' | undefined;
   lastReport: (ReconcileReport & { at: string }) | undefined;
   lastError: string | undefined;
@@ -59,8 +65,7 @@ export class IpvsManager {
   constructor(
     cfg: Config,
     private readonly log: Logger,
-    /** The table to program for a config (the director adds health and operator choices). */
-    /** The desired table of `cfg`; `partial`: cfg holds only some virtual servers (see applySome). */
+    /** The table to program for `cfg` (the director adds health and operator choices); `partial`: cfg holds only some virtual servers (see applySome). */
     private readonly desired: (cfg: Config, partial?: boolean) => DesiredService[] = desiredTable,
   ) {
     this.cfg = cfg;
@@ -90,11 +95,6 @@ export class IpvsManager {
       return false;
     }
   }
-
-  /** Bumped by every reconcile: a background resync whose dump saw an older table is dropped. */
-  private generation = 0;
-  private resyncRunning = false;
-  private resyncsDropped = 0;
 
   /**
    * The periodic level-triggered resync: dump the kernel's table without holding
@@ -146,15 +146,17 @@ export class IpvsManager {
       this.apply(this.cfg, true);
       return;
     }
-    this.lastReport = { ...report, at: new Date().toISOString() };
-    const msg = `IPVS reconciled ${vss.length} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`;
-    if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
-    else this.log.info({ event: 'ipvs-reconciled', ops: report.ops, source: report.source, services: vss.length, applyMs: report.applyMs }, msg);
+    this.record(report, `IPVS reconciled ${vss.length} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`, 'info', 'ipvs-reconciled', { services: vss.length });
     // A drain due sooner than the one already timed (other services' drains keep their timer).
     if (report.nextDrainAt !== undefined && (this.drainDue === undefined || report.nextDrainAt < this.drainDue)) this.armDrain(report.nextDrainAt);
   }
 
-  private drainDue: number | undefined;
+  /** Keeps the report for vipd status and logs it: failures as errors, else at `level`. */
+  private record(report: ReconcileReport, msg: string, level: 'info' | 'warn' | 'debug', event: string, fields: Record<string, number>): void {
+    this.lastReport = { ...report, at: new Date().toISOString() };
+    if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
+    else this.log[level]({ event, ops: report.ops, source: report.source, ...fields, applyMs: report.applyMs }, msg);
+  }
 
   private armDrain(at: number | undefined): void {
     if (this.drainTimer) clearTimeout(this.drainTimer);
@@ -187,13 +189,11 @@ export class IpvsManager {
     }
     // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
     const report = this.reconciler!.reconcile(table, { fromMemory: tableOnly && !resync, ...(dumped ? { dumped } : {}) });
-    this.lastReport = { ...report, at: new Date().toISOString() };
     const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
     const msg = resync
       ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
       : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
-    if (report.failed.length) this.log.error({ event: 'ipvs-reconciled', ...report }, msg);
-    else this.log[resync ? (report.ops ? 'warn' : 'debug') : 'info']({ event: resync ? 'ipvs-resync' : 'ipvs-reconciled', ops: report.ops, source: report.source, dumpMs: report.dumpMs, applyMs: report.applyMs }, msg);
+    this.record(report, msg, resync ? (report.ops ? 'warn' : 'debug') : 'info', resync ? 'ipvs-resync' : 'ipvs-reconciled', { dumpMs: report.dumpMs });
     if (this.resyncEvery !== cfg.ipvs.resyncMs) {
       if (this.resyncTimer) clearInterval(this.resyncTimer);
       this.resyncTimer = undefined;

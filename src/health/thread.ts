@@ -8,10 +8,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState } from './monitor.js';
-import type { CheckSpec, Verdict } from './types.js';
-import type { ToChecker } from './worker.js';
-
-type FromChecker = { type: 'changes'; changes: { state: CheckState; previous: Verdict }[] } | { type: 'snapshot'; id: number; states: CheckState[] };
+import type { CheckSpec } from './types.js';
+import type { Change, FromChecker, ToChecker } from './worker.js';
 
 export class CheckerThread {
   private worker: Worker | undefined;
@@ -21,6 +19,10 @@ export class CheckerThread {
   private nextId = 1;
   private stopped = false;
   private readonly local: HealthMonitor;
+  /** Verdicts waiting for this thread: a burst (a switch failed: 5,000 servers down) is taken in slices. */
+  private inbox: Change[] = [];
+  private draining = false;
+  static readonly SLICE = 32;
 
   constructor(
     private readonly onChange: ChangeListener,
@@ -61,11 +63,6 @@ export class CheckerThread {
     });
     this.worker = w;
   }
-
-  /** Verdicts waiting for this thread: a burst (a switch failed: 5,000 servers down) is taken in slices. */
-  private inbox: { state: CheckState; previous: Verdict }[] = [];
-  private draining = false;
-  static readonly SLICE = 32;
 
   /**
    * Up to SLICE verdicts per turn of the event loop (each is a log line and a little

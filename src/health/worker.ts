@@ -7,13 +7,16 @@
 
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import type { CheckSpec } from './types.js';
-import { HealthMonitor } from './monitor.js';
+import type { CheckSpec, Verdict } from './types.js';
+import { type CheckState, HealthMonitor } from './monitor.js';
 
 export type ToChecker =
   | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][] }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
+
+export type Change = { state: CheckState; previous: Verdict };
+export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: CheckState[] };
 
 // Nice 10 for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
@@ -24,16 +27,17 @@ try {
 }
 
 const port = parentPort!;
+const post = (m: FromChecker): void => port.postMessage(m);
 // Verdicts of one turn of this thread's loop travel as one message: the main thread
 // then logs them and reconciles IPVS once for all of them.
-let changes: { state: unknown; previous: string }[] = [];
+let changes: Change[] = [];
 const monitor = new HealthMonitor((state, previous) => {
-  if (changes.length === 0) setImmediate(() => (port.postMessage({ type: 'changes', changes }), (changes = [])));
+  if (changes.length === 0) setImmediate(() => (post({ type: 'changes', changes }), (changes = [])));
   changes.push({ state: { ...state }, previous }); // as it is now: the next result replaces it
 });
 port.on('message', (m: ToChecker) => {
   if (m.type === 'set') monitor.set(new Map(m.wanted));
-  else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', id: m.id, states: monitor.all() });
+  else if (m.type === 'snapshot') post({ type: 'snapshot', id: m.id, states: monitor.all() });
   else {
     monitor.stop();
     port.close();

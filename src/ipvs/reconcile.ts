@@ -199,6 +199,8 @@ export class Reconciler {
   private draining = new Map<string, number>();
   /** See applyOpToModel; undefined until the first dump, and after an operation from memory failed. */
   private model: Map<string, CurrentService> | undefined;
+  /** The owned set as last written to the state file (written only when it changes). */
+  private savedOwned = '';
 
   constructor(
     private readonly client: IpvsClient,
@@ -280,15 +282,14 @@ export class Reconciler {
     };
   }
 
-  private savedOwned = '';
-
   private saveState(): void {
     if (!this.opts.stateFile) return;
-    const owned = JSON.stringify([...this.owned].sort());
-    if (owned === this.savedOwned) return;
+    const owned = [...this.owned].sort();
+    const text = owned.join('\n');
+    if (text === this.savedOwned) return;
     try {
-      writeState(this.opts.stateFile, { owned: JSON.parse(owned) as string[] });
-      this.savedOwned = owned;
+      writeState(this.opts.stateFile, { owned });
+      this.savedOwned = text;
     } catch (err) {
       // The table is right; only a restart's memory of what is ours would be stale.
       this.opts.log?.error({ event: 'ipvs-state-save-failed', err: (err as Error).message }, `cannot save ${this.opts.stateFile}: ${(err as Error).message}`);
