@@ -137,9 +137,10 @@ export class Daemon {
     this.cfg = next;
     this.log.level = this.opts.logLevel ?? next.global.logLevel;
     const ipvsText = ipvs ? `; IPVS ${ipvs.ops} operation(s)${ipvs.failed.length ? `, ${ipvs.failed.length} failed` : ''}` : '';
-    this.log.info({ event: 'reloaded', ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}), ...ms }, `reloaded ${next.file}: ${describeDiff(diff)}${ipvsText} (${Math.round(performance.now() - t0)} ms)`);
+    const ipvsCounts = ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {};
+    this.log.info({ event: 'reloaded', ...diff, ...ipvsCounts, ...ms }, `reloaded ${next.file}: ${describeDiff(diff)}${ipvsText} (${Math.round(performance.now() - t0)} ms)`);
     this.sd.ready(this.summary());
-    return { ok: true, ...diff, ...(ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {}) };
+    return { ok: true, ...diff, ...ipvsCounts };
   }
 
   shutdown(signal: string): Promise<void> {
