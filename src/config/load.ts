@@ -66,6 +66,10 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IFNAME = /^[^\s/:]{1,15}$/;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Checks several virtual-server keys share. */
+const PORT = num(0, 65535, { integer: true });
+const UINT31 = num(0, 0x7fffffff, { integer: true }); // thresholds, hysteresis
+const FORWARDING = oneOf(['nat', 'dr', 'tunnel'] as const);
 const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh', 'sed', 'nq', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'twos'];
 /** Octavia's pool algorithms (members carry weights, so the weighted schedulers). */
 const SCHEDULER_ALIASES: Record<string, string> = { ROUND_ROBIN: 'wrr', LEAST_CONNECTIONS: 'wlc', SOURCE_IP: 'sh' };
@@ -436,7 +440,7 @@ class Parser {
     };
   }
 
-  virtualServer(name: string, keyNode: Node, node: Node | null, instanceNames: ReadonlySet<string>): VirtualServerConfig | undefined {
+  virtualServer(name: string, keyNode: Node, node: Node | null): VirtualServerConfig | undefined {
     const path = `virtual_servers.${name}`;
     if (!NAME.test(name)) this.r.issue(keyNode, path, `virtual server name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
     const m = this.map(node ?? keyNode, path, 'a map of virtual server settings');
@@ -453,7 +457,7 @@ class Parser {
     if (m.has('fwmark') && (m.has('address') || m.has('port') || m.has('protocol')))
       this.r.issue(m.keyNode('fwmark'), m.sub('fwmark'), 'a service is either address + port + protocol or a fwmark; remove one');
     if (!m.has('fwmark') && !m.has('address')) this.r.issue(m.node, path, 'missing "address" (with port and protocol) or "fwmark"; valid: address: 192.0.2.100, port: 80');
-    const port = this.get(m, 'port', num(0, 65535, { integer: true }));
+    const port = this.get(m, 'port', PORT);
     if (m.has('address') && !m.has('port')) this.r.issue(m.node, path, 'missing "port"; valid: port: 1..65535 (0 = all ports, with persistence)');
     const protocol = this.get(m, 'protocol', oneOf(['tcp', 'udp', 'sctp'] as const)) ?? 'tcp';
     const family = address !== undefined ? (isIPv6(address) ? 'inet6' : 'inet') : (this.get(m, 'family', oneOf(['inet', 'inet6'] as const)) ?? 'inet');
@@ -476,7 +480,7 @@ class Parser {
     const netmask = this.get(m, 'persistence_netmask', str(family === 'inet' ? 'a netmask like 255.255.255.0' : 'a prefix length 1..128', (v) =>
       family === 'inet' ? (DOTTED_QUAD.test(v) ? undefined : `"${v}" is not a netmask`) : /^\d+$/.test(v) && +v >= 1 && +v <= 128 ? undefined : `"${v}" is not a prefix length`,
     )) ?? (family === 'inet' ? '255.255.255.255' : '128');
-    const forwarding = this.get(m, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? 'nat';
+    const forwarding = this.get(m, 'forwarding', FORWARDING) ?? 'nat';
     const onePacket = this.get(m, 'one_packet', bool) ?? false;
     if (onePacket && protocol !== 'udp') this.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
 
@@ -490,13 +494,13 @@ class Parser {
       const ra = this.get(rs, 'address', ip);
       if (ra !== undefined && address !== undefined && isIPv6(ra) !== isIPv6(address) && (rs.has('forwarding') ? scalarValue(rs.value('forwarding')) : forwarding) !== 'tunnel')
         this.r.issue(rs.value('address') ?? n, rs.sub('address'), `${ra} is not the same address family as the service (${address}); valid: a real server of the same family`);
-      const rport = this.get(rs, 'port', num(0, 65535, { integer: true })) ?? port ?? 0;
+      const rport = this.get(rs, 'port', PORT) ?? port ?? 0;
       if (rs.has('upper_threshold') && rs.has('connection_limit'))
         this.r.issue(rs.keyNode('connection_limit'), rs.sub('connection_limit'), 'connection_limit is another name for upper_threshold; set only one');
-      const upper = this.get(rs, 'upper_threshold', num(0, 0x7fffffff, { integer: true })) ?? this.get(rs, 'connection_limit', num(0, 0x7fffffff, { integer: true })) ?? 0;
-      const lower = this.get(rs, 'lower_threshold', num(0, 0x7fffffff, { integer: true })) ?? 0;
+      const upper = this.get(rs, 'upper_threshold', UINT31) ?? this.get(rs, 'connection_limit', UINT31) ?? 0;
+      const lower = this.get(rs, 'lower_threshold', UINT31) ?? 0;
       if (upper > 0 && lower > upper) this.r.issue(rs.value('lower_threshold') ?? n, rs.sub('lower_threshold'), `${lower} is above upper_threshold ${upper}; valid: 0..${upper}`);
-      const fwd = this.get(rs, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? forwarding;
+      const fwd = this.get(rs, 'forwarding', FORWARDING) ?? forwarding;
       let tunnel: RealServerConfig['tunnel'];
       if (rs.has('tunnel')) {
         const t = this.map(rs.value('tunnel') ?? n, rs.sub('tunnel'), 'a map {type: ipip|gue|gre, port, checksum}');
@@ -527,10 +531,9 @@ class Parser {
         ...(fwd === 'tunnel' ? { tunnel: tunnel ?? { type: 'ipip' } } : {}),
       });
     });
-    void instanceNames;
     const healthCheck = m.has('health_check') ? this.healthCheck(m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), port ?? 0) : undefined;
     const quorum = this.get(m, 'quorum', num(1, 0x7fffffff, { integer: true, unit: 'total weight of healthy real servers' })) ?? 1;
-    const hysteresis = this.get(m, 'hysteresis', num(0, 0x7fffffff, { integer: true })) ?? 0;
+    const hysteresis = this.get(m, 'hysteresis', UINT31) ?? 0;
     if (hysteresis >= quorum && m.has('hysteresis')) this.r.issue(m.value('hysteresis') ?? m.node, m.sub('hysteresis'), `${hysteresis} is not below quorum ${quorum}; valid: 0..${quorum - 1}`);
     let sorryServer: VirtualServerConfig['sorryServer'];
     if (m.has('sorry_server')) {
@@ -539,8 +542,8 @@ class Parser {
         ss.allowOnly(['address', 'port', 'forwarding']);
         if (!ss.has('address')) this.r.issue(ss.node, ss.sub('address'), 'missing "address"');
         const sa = this.get(ss, 'address', ip);
-        const sp2 = this.get(ss, 'port', num(0, 65535, { integer: true })) ?? port ?? 0;
-        if (sa !== undefined) sorryServer = { address: sa, port: sp2, forwarding: this.get(ss, 'forwarding', oneOf(['nat', 'dr', 'tunnel'] as const)) ?? forwarding };
+        const sp2 = this.get(ss, 'port', PORT) ?? port ?? 0;
+        if (sa !== undefined) sorryServer = { address: sa, port: sp2, forwarding: this.get(ss, 'forwarding', FORWARDING) ?? forwarding };
       }
     }
     const inhibitOnFailure = this.get(m, 'inhibit_on_failure', bool) ?? false;
@@ -790,7 +793,7 @@ export function parseConfig(text: string, file: string): Config {
     const vm = p.map(top.value('virtual_servers') ?? top.keyNode('virtual_servers'), 'virtual_servers', 'a map of virtual server name -> settings');
     const seen = new Map<string, string>();
     for (const name of vm?.keys() ?? []) {
-      const v = p.virtualServer(name, vm!.keyNode(name)!, vm!.value(name) ?? null, names);
+      const v = p.virtualServer(name, vm!.keyNode(name)!, vm!.value(name) ?? null);
       if (!v) continue;
       const id = serviceName(v.fwmark !== undefined ? { family: v.family, fwmark: v.fwmark } : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! });
       const other = seen.get(id);
