@@ -18,6 +18,7 @@
 // Errors are thrown as Error with `code` ('EPERM', 'ENODEV', ...), `errno` and `syscall`.
 
 #include <napi.h>
+#include <vector>
 #include <uv.h>
 
 #include <arpa/inet.h>
@@ -95,20 +96,61 @@ Napi::Value NlPortId(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sa.nl_pid);
 }
 
-Napi::Value NlSend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) THROW_TYPE(env, "nlSend(fd, buffer)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+// Sends one datagram to the kernel; returns 0 or an errno.
+int SendToKernel(int fd, const uint8_t* data, size_t len) {
   struct sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
   ssize_t n;
   do {
-    n = sendto(fd, buf.Data(), buf.Length(), 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+    n = sendto(fd, data, len, 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) THROW_SYS(env, "sendto", errno);
-  return Napi::Number::New(env, static_cast<double>(n));
+  return n < 0 ? errno : 0;
+}
+
+Napi::Value NlSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) THROW_TYPE(env, "nlSend(fd, buffer)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  int err = SendToKernel(fd, buf.Data(), buf.Length());
+  if (err) THROW_SYS(env, "sendto", err);
+  return Napi::Number::New(env, static_cast<double>(buf.Length()));
+}
+
+// Receiving. The common case is one syscall: the kernel has usually queued the
+// answer before sendto returned, so try the receive first and poll only when
+// nothing is there. Datagrams land in a per-thread scratch buffer far larger than
+// any netlink skb (the kernel caps a dump skb near 32 KiB); MSG_TRUNC reports the
+// real size, so an oversized one is an error, never silently cut.
+constexpr size_t kRecvScratch = 1 << 20;
+
+std::vector<uint8_t>& Scratch() {
+  thread_local std::vector<uint8_t> scratch(kRecvScratch);
+  return scratch;
+}
+
+// One datagram into Scratch(): its length, 0 when none came (timeoutMs < 0: do
+// not wait), or -errno (EMSGSIZE: larger than the scratch buffer).
+ssize_t RecvOne(int fd, int timeoutMs) {
+  std::vector<uint8_t>& scratch = Scratch();
+  for (bool polled = false;;) {
+    ssize_t n;
+    do {
+      n = recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT | MSG_TRUNC);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) return static_cast<size_t>(n) > scratch.size() ? -EMSGSIZE : n;
+    if (errno != EAGAIN) return -errno;
+    if (timeoutMs < 0 || polled) return 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, timeoutMs);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r == 0) return 0;
+    polled = true;
+  }
 }
 
 // Receives one datagram. timeoutMs < 0: non-blocking (null when nothing is queued).
@@ -117,33 +159,56 @@ Napi::Value NlRecv(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) THROW_TYPE(env, "nlRecv(fd, timeoutMs)");
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info[1].As<Napi::Number>().Int32Value();
-  struct pollfd p = {fd, POLLIN, 0};
-  int r;
-  do {
-    r = poll(&p, 1, timeout < 0 ? 0 : timeout);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) THROW_SYS(env, "poll", errno);
-  if (r == 0) return env.Null();
-  // Peek the size first so a large dump datagram is never truncated.
-  ssize_t size;
-  do {
-    size = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-  } while (size < 0 && errno == EINTR);
-  if (size < 0) {
-    if (errno == EAGAIN) return env.Null();
-    THROW_SYS(env, "recv", errno);
+  ssize_t n = RecvOne(fd, timeout);
+  if (n < 0) THROW_SYS(env, n == -EMSGSIZE ? "recv (netlink datagram larger than 1 MiB)" : "recv", static_cast<int>(-n));
+  if (n == 0) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, Scratch().data(), n);
+}
+
+// Whether a datagram holds the end (NLMSG_DONE or NLMSG_ERROR) of the answer to `seq`.
+bool EndsAnswer(const uint8_t* d, size_t len, uint32_t seq) {
+  size_t off = 0;
+  while (off + NLMSG_HDRLEN <= len) {
+    const struct nlmsghdr* h = reinterpret_cast<const struct nlmsghdr*>(d + off);
+    if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > len) return false;
+    if (h->nlmsg_seq == seq && (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)) return true;
+    off += NLMSG_ALIGN(h->nlmsg_len);
   }
-  auto out = Napi::Buffer<uint8_t>::New(env, size > 0 ? size : 1);
-  ssize_t n;
-  do {
-    n = recv(fd, out.Data(), out.Length(), MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN) return env.Null();
-    THROW_SYS(env, "recv", errno);
+  return false;
+}
+
+// Runs requests one after another — one socket runs one dump at a time — in a
+// single call: `requests` holds complete netlink messages; each is sent, then its
+// answer read up to its NLMSG_DONE or NLMSG_ERROR. Returns every datagram read,
+// concatenated (each 4-byte aligned): the caller parses the messages and groups
+// them by sequence number. A whole-table IPVS dump is a thousand such requests;
+// this keeps them to two syscalls each and one crossing into C++.
+Napi::Value NlRequestMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber())
+    THROW_TYPE(env, "nlRequestMany(fd, requests, timeoutMs)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto reqs = info[1].As<Napi::Buffer<uint8_t>>();
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  std::vector<uint8_t> out;
+  size_t off = 0;
+  while (off + NLMSG_HDRLEN <= reqs.Length()) {
+    const struct nlmsghdr* h = reinterpret_cast<const struct nlmsghdr*>(reqs.Data() + off);
+    if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > reqs.Length()) THROW_TYPE(env, "nlRequestMany: malformed request");
+    int err = SendToKernel(fd, reqs.Data() + off, h->nlmsg_len);
+    if (err) THROW_SYS(env, "sendto", err);
+    for (;;) {
+      ssize_t n = RecvOne(fd, timeout);
+      if (n < 0) THROW_SYS(env, n == -EMSGSIZE ? "recv (netlink datagram larger than 1 MiB)" : "recv", static_cast<int>(-n));
+      if (n == 0) THROW_SYS(env, "recv (no answer from the kernel)", ETIMEDOUT);
+      const uint8_t* d = Scratch().data();
+      out.insert(out.end(), d, d + n);
+      out.resize(NLMSG_ALIGN(out.size()), 0);
+      if (EndsAnswer(d, n, h->nlmsg_seq)) break;
+    }
+    off += NLMSG_ALIGN(h->nlmsg_len);
   }
-  if (static_cast<size_t>(n) < out.Length()) return Napi::Buffer<uint8_t>::Copy(env, out.Data(), n);
-  return out;
+  return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
 }
 
 Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -376,6 +441,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nlPortId", Napi::Function::New(env, NlPortId));
   exports.Set("nlSend", Napi::Function::New(env, NlSend));
   exports.Set("nlRecv", Napi::Function::New(env, NlRecv));
+  exports.Set("nlRequestMany", Napi::Function::New(env, NlRequestMany));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("watch", Napi::Function::New(env, WatchFd));
   exports.Set("unwatch", Napi::Function::New(env, Unwatch));

@@ -113,7 +113,7 @@ export class IpvsManager {
     try {
       const gen = this.generation;
       const t0 = performance.now();
-      const { services } = await this.client.tableYielding();
+      const { services } = await this.client.tableYielding({ stats: false });
       if (gen !== this.generation || !this.client) {
         this.resyncsDropped++;
         return;

@@ -6,9 +6,9 @@
 // - NEW/SET_DEST need forwarding, weight and both thresholds; DEL_DEST only the address and port;
 // - addresses are 16 bytes (union nf_inet_addr), ports and the netmask network order.
 
-import { encodeGenl, decodeGenl } from '../net/genl.js';
+import { encodeGenl, GENL_HDRLEN } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText } from '../net/inet.js';
-import { attrNested, attrStr, attrString, attrU16, attrU32, attrU8, type Attr, type NlMessage, parseAttrs } from '../net/netlink.js';
+import { attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
 
 export const IPVS_GENL_NAME = 'IPVS';
@@ -188,54 +188,58 @@ function daemonAttrs(d: SyncDaemon): Attr[] {
 
 // ---- replies -------------------------------------------------------------------
 
-const u32 = (b: Buffer | undefined) => (b && b.length >= 4 ? b.readUInt32LE(0) : 0);
-const u16 = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16LE(0) : 0);
-const be16v = (b: Buffer | undefined) => (b && b.length >= 2 ? b.readUInt16BE(0) : 0);
-const u64 = (b: Buffer | undefined) => (b && b.length >= 8 ? Number(b.readBigUInt64LE(0)) : u32(b));
-
-function decodeStats(b: Buffer | undefined): Stats | undefined {
-  if (!b) return undefined;
-  const a = parseAttrs(b);
+function decodeStats(a: AttrView | undefined): Stats | undefined {
+  if (!a) return undefined;
   return {
-    connections: u64(a.get(1)),
-    packetsIn: u64(a.get(2)),
-    packetsOut: u64(a.get(3)),
-    bytesIn: u64(a.get(4)),
-    bytesOut: u64(a.get(5)),
-    cps: u64(a.get(6)),
-    ppsIn: u64(a.get(7)),
-    ppsOut: u64(a.get(8)),
-    bpsIn: u64(a.get(9)),
-    bpsOut: u64(a.get(10)),
+    connections: a.u64(1),
+    packetsIn: a.u64(2),
+    packetsOut: a.u64(3),
+    bytesIn: a.u64(4),
+    bytesOut: a.u64(5),
+    cps: a.u64(6),
+    ppsIn: a.u64(7),
+    ppsOut: a.u64(8),
+    bpsIn: a.u64(9),
+    bpsOut: a.u64(10),
   };
+}
+
+/** An address attribute (16 bytes on the wire, union nf_inet_addr) as text; undefined when absent or short. */
+function addrText(a: AttrView, type: number, family: Family): string | undefined {
+  const o = a.offset(type);
+  const b = a.buf;
+  if (family === 'inet') return a.length(type) >= 4 ? `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}` : undefined;
+  return a.length(type) >= 16 ? inetAddrText(b.subarray(o, o + 16), 'inet6') : undefined;
 }
 
 const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) => [v, k as Protocol]));
 const FWD_NAME = new Map<number, Forwarding>(Object.entries(FWD).map(([k, v]) => [v, k as Forwarding]));
 const TUN_NAME = new Map<number, TunnelType>(Object.entries(TUN).map(([k, v]) => [v, k as TunnelType]));
 
-export function decodeService(nested: Buffer): ServiceEntry | undefined {
-  const a = parseAttrs(nested);
-  const family = famOf(u16(a.get(SVC.AF)));
-  const fwmark = u32(a.get(SVC.FWMARK));
+const view = (nested: Buffer | AttrView) => (nested instanceof AttrView ? nested : new AttrView(nested));
+
+/** A service's nested attributes. Counters are decoded only with `withStats` (a reconcile does not need them). */
+export function decodeService(nested: Buffer | AttrView, withStats = true): ServiceEntry | undefined {
+  const a = view(nested);
+  const family = famOf(a.u16(SVC.AF));
+  const fwmark = a.u32(SVC.FWMARK);
   let key: ServiceKey;
   if (fwmark) key = { family, fwmark };
   else {
-    const protocol = PROTO_NAME.get(u16(a.get(SVC.PROTOCOL)));
-    const addr = a.get(SVC.ADDR);
-    if (!protocol || !addr) return undefined;
-    key = { family, protocol, address: inetAddrText(addr, family), port: be16v(a.get(SVC.PORT)) };
+    const protocol = PROTO_NAME.get(a.u16(SVC.PROTOCOL));
+    const address = addrText(a, SVC.ADDR, family);
+    if (!protocol || !address) return undefined;
+    key = { family, protocol, address, port: a.be16(SVC.PORT) };
   }
-  const flags = u32(a.get(SVC.FLAGS));
-  const nm = a.get(SVC.NETMASK);
-  const netmask = family === 'inet' ? (nm ? [...nm.subarray(0, 4)].join('.') : '255.255.255.255') : String(u32(nm));
-  const pe = attrString(a.get(SVC.PE_NAME));
-  const stats = decodeStats(a.get(SVC.STATS64) ?? a.get(SVC.STATS));
+  const flags = a.u32(SVC.FLAGS);
+  const netmask = family === 'inet' ? (addrText(a, SVC.NETMASK, 'inet') ?? '255.255.255.255') : String(a.u32(SVC.NETMASK));
+  const pe = a.string(SVC.PE_NAME);
+  const stats = withStats ? decodeStats(a.nested(SVC.STATS64) ?? a.nested(SVC.STATS)) : undefined;
   return {
     key,
-    scheduler: attrString(a.get(SVC.SCHED_NAME)) ?? '',
+    scheduler: a.string(SVC.SCHED_NAME) ?? '',
     schedFlags: { fallback: (flags & SVC_F_SCHED1) !== 0, port: (flags & SVC_F_SCHED2) !== 0 },
-    persistence: flags & SVC_F_PERSISTENT ? u32(a.get(SVC.TIMEOUT)) : 0,
+    persistence: flags & SVC_F_PERSISTENT ? a.u32(SVC.TIMEOUT) : 0,
     netmask,
     onePacket: (flags & SVC_F_ONEPACKET) !== 0,
     ...(pe ? { pe } : {}),
@@ -243,73 +247,75 @@ export function decodeService(nested: Buffer): ServiceEntry | undefined {
   };
 }
 
-export function decodeDest(nested: Buffer, family: Family): DestEntry | undefined {
-  const a = parseAttrs(nested);
-  const addr = a.get(DEST.ADDR);
-  if (!addr) return undefined;
-  const fam = a.has(DEST.ADDR_FAMILY) ? famOf(u16(a.get(DEST.ADDR_FAMILY))) : family;
-  const forwarding = FWD_NAME.get(u32(a.get(DEST.FWD_METHOD)) & 0x7) ?? 'nat';
-  const stats = decodeStats(a.get(DEST.STATS64) ?? a.get(DEST.STATS));
+/** A real server's nested attributes. Counters are decoded only with `withStats`. */
+export function decodeDest(nested: Buffer | AttrView, family: Family, withStats = true): DestEntry | undefined {
+  const a = view(nested);
+  const fam = a.has(DEST.ADDR_FAMILY) ? famOf(a.u16(DEST.ADDR_FAMILY)) : family;
+  const address = addrText(a, DEST.ADDR, fam);
+  if (!address) return undefined;
+  const forwarding = FWD_NAME.get(a.u32(DEST.FWD_METHOD) & 0x7) ?? 'nat';
+  const stats = withStats ? decodeStats(a.nested(DEST.STATS64) ?? a.nested(DEST.STATS)) : undefined;
   const d: DestEntry = {
-    key: { address: inetAddrText(addr, fam), port: be16v(a.get(DEST.PORT)), ...(fam !== family ? { family: fam } : {}) },
+    key: fam !== family ? { address, port: a.be16(DEST.PORT), family: fam } : { address, port: a.be16(DEST.PORT) },
     forwarding,
-    weight: u32(a.get(DEST.WEIGHT)),
-    upperThreshold: u32(a.get(DEST.U_THRESH)),
-    lowerThreshold: u32(a.get(DEST.L_THRESH)),
-    activeConns: u32(a.get(DEST.ACTIVE_CONNS)),
-    inactiveConns: u32(a.get(DEST.INACT_CONNS)),
-    persistentConns: u32(a.get(DEST.PERSIST_CONNS)),
+    weight: a.u32(DEST.WEIGHT),
+    upperThreshold: a.u32(DEST.U_THRESH),
+    lowerThreshold: a.u32(DEST.L_THRESH),
+    activeConns: a.u32(DEST.ACTIVE_CONNS),
+    inactiveConns: a.u32(DEST.INACT_CONNS),
+    persistentConns: a.u32(DEST.PERSIST_CONNS),
     ...(stats ? { stats } : {}),
   };
   if (forwarding === 'tunnel' && a.has(DEST.TUN_TYPE)) {
-    const type = TUN_NAME.get(a.get(DEST.TUN_TYPE)![0]!) ?? 'ipip';
-    const tf = u16(a.get(DEST.TUN_FLAGS));
+    const type = TUN_NAME.get(a.u8(DEST.TUN_TYPE)) ?? 'ipip';
+    const tf = a.u16(DEST.TUN_FLAGS);
     d.tunnel = {
       type,
-      ...(type === 'gue' ? { port: be16v(a.get(DEST.TUN_PORT)) } : {}),
+      ...(type === 'gue' ? { port: a.be16(DEST.TUN_PORT) } : {}),
       ...(type !== 'ipip' && tf & TUN_F_REMCSUM ? { checksum: 'remcsum' as const } : type !== 'ipip' && tf & TUN_F_CSUM ? { checksum: 'csum' as const } : {}),
     };
   }
   return d;
 }
 
+/** The command attributes of a generic netlink reply, indexed in place. */
+const genlAttrs = (m: NlMessage): AttrView => new AttrView(m.payload, Math.min(GENL_HDRLEN, m.payload.length), m.payload.length, 8);
+
 /** The nested service of a GET_SERVICE reply message. */
-export function serviceOfReply(m: NlMessage): ServiceEntry | undefined {
-  const nested = decodeGenl(m).attrs.get(CMD_ATTR.SERVICE);
-  return nested ? decodeService(nested) : undefined;
+export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | undefined {
+  const nested = genlAttrs(m).nested(CMD_ATTR.SERVICE);
+  return nested ? decodeService(nested, withStats) : undefined;
 }
 
-export function destOfReply(m: NlMessage, family: Family): DestEntry | undefined {
-  const nested = decodeGenl(m).attrs.get(CMD_ATTR.DEST);
-  return nested ? decodeDest(nested, family) : undefined;
+export function destOfReply(m: NlMessage, family: Family, withStats = true): DestEntry | undefined {
+  const nested = genlAttrs(m).nested(CMD_ATTR.DEST);
+  return nested ? decodeDest(nested, family, withStats) : undefined;
 }
 
 export function infoOfReply(m: NlMessage): { version: string; connTableSize: number } {
-  const a = decodeGenl(m).attrs;
-  const v = u32(a.get(INFO.VERSION));
-  return { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, connTableSize: u32(a.get(INFO.CONN_TAB_SIZE)) };
+  const a = genlAttrs(m);
+  const v = a.u32(INFO.VERSION);
+  return { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, connTableSize: a.u32(INFO.CONN_TAB_SIZE) };
 }
 
 export function timeoutsOfReply(m: NlMessage): Timeouts {
-  const a = decodeGenl(m).attrs;
-  return { tcp: u32(a.get(CMD_ATTR.TIMEOUT_TCP)), tcpFin: u32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN)), udp: u32(a.get(CMD_ATTR.TIMEOUT_UDP)) };
+  const a = genlAttrs(m);
+  return { tcp: a.u32(CMD_ATTR.TIMEOUT_TCP), tcpFin: a.u32(CMD_ATTR.TIMEOUT_TCP_FIN), udp: a.u32(CMD_ATTR.TIMEOUT_UDP) };
 }
 
 export function daemonOfReply(m: NlMessage): SyncDaemon | undefined {
-  const nested = decodeGenl(m).attrs.get(CMD_ATTR.DAEMON);
-  if (!nested) return undefined;
-  const a = parseAttrs(nested);
-  const state = u32(a.get(DAEMON.STATE)) === SYNC_STATE.master ? 'master' : 'backup';
-  const g4 = a.get(DAEMON.MCAST_GROUP);
-  const g6 = a.get(DAEMON.MCAST_GROUP6);
-  const group = g6 && g6.some((x) => x !== 0) ? inetAddrText(g6, 'inet6') : g4 && g4.some((x) => x !== 0) ? [...g4.subarray(0, 4)].join('.') : undefined;
+  const a = genlAttrs(m).nested(CMD_ATTR.DAEMON);
+  if (!a) return undefined;
+  const state = a.u32(DAEMON.STATE) === SYNC_STATE.master ? 'master' : 'backup';
+  const set = (t: number) => a.bytes(t)?.some((x) => x !== 0) === true;
+  const group = set(DAEMON.MCAST_GROUP6) ? addrText(a, DAEMON.MCAST_GROUP6, 'inet6') : set(DAEMON.MCAST_GROUP) ? addrText(a, DAEMON.MCAST_GROUP, 'inet') : undefined;
   return {
     state,
-    interface: attrString(a.get(DAEMON.MCAST_IFN)) ?? '',
-    syncId: u32(a.get(DAEMON.SYNC_ID)),
-    ...(a.has(DAEMON.SYNC_MAXLEN) ? { maxLen: u16(a.get(DAEMON.SYNC_MAXLEN)) } : {}),
+    interface: a.string(DAEMON.MCAST_IFN) ?? '',
+    syncId: a.u32(DAEMON.SYNC_ID),
+    ...(a.has(DAEMON.SYNC_MAXLEN) ? { maxLen: a.u16(DAEMON.SYNC_MAXLEN) } : {}),
     ...(group ? { group } : {}),
-    ...(a.has(DAEMON.MCAST_PORT) ? { port: u16(a.get(DAEMON.MCAST_PORT)) } : {}),
-    ...(a.has(DAEMON.MCAST_TTL) ? { ttl: a.get(DAEMON.MCAST_TTL)![0]! } : {}),
+    ...(a.has(DAEMON.MCAST_PORT) ? { port: a.u16(DAEMON.MCAST_PORT) } : {}),
+    ...(a.has(DAEMON.MCAST_TTL) ? { ttl: a.u8(DAEMON.MCAST_TTL) } : {}),
   };
 }

@@ -85,20 +85,21 @@ export function diffTables(input: DiffInput): DiffResult {
 
   for (const s of desired) {
     const sid = serviceId(s.key);
-    const { dests, ...settings } = s;
+    const dests = s.dests;
     const c = cur.get(sid);
     if (!c) {
-      svcOps.push({ op: 'add-service', service: settings });
+      svcOps.push({ op: 'add-service', service: settingsOf(s) });
       for (const d of dests) addDests.push({ op: 'add-dest', service: s.key, dest: d });
       continue;
     }
-    if (!sameServiceSettings(settings, c)) svcOps.push({ op: 'edit-service', service: settings });
+    if (!sameServiceSettings(s, c)) svcOps.push({ op: 'edit-service', service: settingsOf(s) });
     const have = new Map(c.dests.map((d) => [destId(d.key), d]));
     for (const d of dests) {
-      const h = have.get(destId(d.key));
+      const id = destId(d.key);
+      const h = have.get(id);
       if (!h) addDests.push({ op: 'add-dest', service: s.key, dest: d });
       else if (!sameDestSettings(d, h)) editDests.push({ op: 'edit-dest', service: s.key, dest: d });
-      have.delete(destId(d.key));
+      have.delete(id);
     }
     // Real servers in the kernel that the desired table no longer has.
     for (const [did, h] of have) {
@@ -134,6 +135,11 @@ export function diffTables(input: DiffInput): DiffResult {
     draining,
     ...(nextDrainAt !== undefined ? { nextDrainAt } : {}),
   };
+}
+
+function settingsOf(s: DesiredService): Service {
+  const { dests: _, ...settings } = s;
+  return settings;
 }
 
 function destOf(d: DestEntry): Dest {
@@ -237,7 +243,7 @@ export class Reconciler {
     let t0 = performance.now();
     const current =
       source === 'dump'
-        ? (opts.dumped?.services ?? this.client.table().services)
+        ? (opts.dumped?.services ?? this.client.table({ stats: false }).services)
         : only
           ? [...only].map((id) => this.model!.get(id)).filter((c): c is CurrentService => c !== undefined)
           : [...this.model!.values()];

@@ -15,6 +15,8 @@ export interface NativeAddon {
   nlPortId(fd: number): number;
   nlSend(fd: number, buf: Buffer): number;
   nlRecv(fd: number, timeoutMs: number): Buffer | null;
+  /** Sends each request in turn and reads its answer up to NLMSG_DONE / NLMSG_ERROR; every datagram read, concatenated. */
+  nlRequestMany(fd: number, requests: Buffer, timeoutMs: number): Buffer;
   close(fd: number): void;
   watch(fd: number, cb: (status: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;

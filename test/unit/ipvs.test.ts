@@ -8,7 +8,7 @@ import { type CurrentService, type DesiredService, diffTables, Reconciler } from
 import { destId, serviceId } from '../../src/ipvs/types.js';
 import type { Dest, Service } from '../../src/ipvs/types.js';
 import { bytesToIpv6, ipv6ToBytes } from '../../src/net/inet.js';
-import { encodeAttrs } from '../../src/net/netlink.js';
+import { AttrView, encodeAttrs } from '../../src/net/netlink.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 const tcp80: Service = {
@@ -93,6 +93,36 @@ describe('IPVS generic netlink messages', () => {
       u32(9, 0),
     ]);
     expect(decodeDest(destNested, 'inet')).toMatchObject({ key: { address: '10.0.0.2', port: 8080 }, forwarding: 'dr', weight: 7, activeConns: 12, inactiveConns: 34 });
+  });
+
+  it('counters: exact above 2^32, omitted when the caller does not want them', () => {
+    const big = Buffer.alloc(8);
+    big.writeBigUInt64LE(0x1_2345_6789n);
+    const nested = Buffer.concat([encodeAttrs(serviceAttrs(tcp80)), encodeAttrs([{ type: 12 | 0x8000, value: encodeAttrs([{ type: 4, value: big }]) }])]);
+    expect(decodeService(nested)!.stats!.bytesIn).toBe(0x1_2345_6789);
+    expect(decodeService(nested, false)!.stats).toBeUndefined();
+  });
+
+  it('attributes indexed in place: last of a type wins, short values read as 0, a malformed tail is ignored', () => {
+    const good = encodeAttrs([
+      { type: 1, value: Buffer.from([1, 0, 0, 0]) },
+      { type: 2, value: Buffer.from('rr\0junk') },
+      { type: 1, value: Buffer.from([2, 0, 0, 0]) },
+      { type: 3, value: Buffer.from([9]) },
+      { type: 40, value: Buffer.from([5, 0, 0, 0]) },
+    ]);
+    const tail = Buffer.from([0xff, 0x00, 0x05, 0x00, 1, 2]); // length 255 past the end
+    const a = new AttrView(Buffer.concat([good, tail]));
+    expect(a.u32(1)).toBe(2);
+    expect(a.string(2)).toBe('rr');
+    expect(a.u32(3)).toBe(0);
+    expect(a.u8(3)).toBe(9);
+    expect(a.has(5)).toBe(false);
+    expect(a.has(40)).toBe(false); // above maxType: skipped, not an out-of-range write
+    expect(new AttrView(good, 0, good.length, 40).u32(40)).toBe(5);
+    expect(a.bytes(4)).toBeUndefined();
+    // A dest whose address is short is dropped, not decoded as a bogus "10.0".
+    expect(decodeDest(encodeAttrs([{ type: 1, value: Buffer.from([10, 0]) }]), 'inet')).toBeUndefined();
   });
 
   it('IPv6 text <-> bytes (RFC 5952 output)', () => {
