@@ -8,7 +8,7 @@
 
 import { encodeGenl, GENL_HDRLEN } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText } from '../net/inet.js';
-import { attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type NlMessage } from '../net/netlink.js';
+import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
 
 export const IPVS_GENL_NAME = 'IPVS';
@@ -74,17 +74,12 @@ const SYNC_STATE = { master: 1, backup: 2 } as const;
 const af = (f: Family) => (f === 'inet' ? AF_INET : AF_INET6);
 const famOf = (n: number): Family => (n === AF_INET6 ? 'inet6' : 'inet');
 
-function be16(type: number, v: number): Attr {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(v);
-  return { type, value: b };
-}
 
 /** Attributes that name a service (enough for DEL_SERVICE, GET and as the parent of a dest). */
 export function serviceKeyAttrs(k: ServiceKey): Attr[] {
   const out = [attrU16(SVC.AF, af(k.family))];
   if (k.fwmark !== undefined) out.push(attrU32(SVC.FWMARK, k.fwmark));
-  else out.push(attrU16(SVC.PROTOCOL, PROTO[k.protocol]), { type: SVC.ADDR, value: inetAddrBytes(k.address) }, be16(SVC.PORT, k.port));
+  else out.push(attrU16(SVC.PROTOCOL, PROTO[k.protocol]), { type: SVC.ADDR, value: inetAddrBytes(k.address) }, attrBe16(SVC.PORT, k.port));
   return out;
 }
 
@@ -121,7 +116,7 @@ export function serviceAttrs(s: Service): Attr[] {
 }
 
 export function destKeyAttrs(d: DestKey): Attr[] {
-  const out = [{ type: DEST.ADDR, value: inetAddrBytes(d.address) }, be16(DEST.PORT, d.port)];
+  const out = [{ type: DEST.ADDR, value: inetAddrBytes(d.address) }, attrBe16(DEST.PORT, d.port)];
   if (d.family) out.push(attrU16(DEST.ADDR_FAMILY, af(d.family)));
   return out;
 }
@@ -136,7 +131,7 @@ export function destAttrs(d: Dest): Attr[] {
   ];
   if (d.forwarding === 'tunnel' && d.tunnel) {
     out.push(attrU8(DEST.TUN_TYPE, TUN[d.tunnel.type]));
-    if (d.tunnel.type === 'gue') out.push(be16(DEST.TUN_PORT, d.tunnel.port ?? 0));
+    if (d.tunnel.type === 'gue') out.push(attrBe16(DEST.TUN_PORT, d.tunnel.port ?? 0));
     if (d.tunnel.type !== 'ipip')
       out.push(attrU16(DEST.TUN_FLAGS, d.tunnel.checksum === 'csum' ? TUN_F_CSUM : d.tunnel.checksum === 'remcsum' ? TUN_F_REMCSUM : TUN_F_NOCSUM));
   }

@@ -1,7 +1,7 @@
 // Generic netlink (genetlink): the 4-byte genl header and family lookup
 // through the "nlctrl" controller.
 
-import { attrStr, attrString, encodeAttrs, NetlinkSocket, type Attr, type NlMessage, parseAttrs } from './netlink.js';
+import { attrsSize, attrStr, attrString, NetlinkSocket, writeAttrs, type Attr, type NlMessage, parseAttrs } from './netlink.js';
 
 export const NETLINK_GENERIC = 16;
 export const GENL_ID_CTRL = 0x10;
@@ -12,10 +12,11 @@ const CTRL_ATTR_FAMILY_NAME = 2;
 
 /** genlmsghdr + attributes. */
 export function encodeGenl(cmd: number, version: number, attrs: readonly Attr[]): Buffer {
-  const head = Buffer.alloc(GENL_HDRLEN);
-  head[0] = cmd;
-  head[1] = version;
-  return Buffer.concat([head, encodeAttrs(attrs)]);
+  const out = Buffer.alloc(GENL_HDRLEN + attrsSize(attrs));
+  out[0] = cmd;
+  out[1] = version;
+  writeAttrs(out, GENL_HDRLEN, attrs);
+  return out;
 }
 
 export function decodeGenl(m: NlMessage): { cmd: number; version: number; attrs: Map<number, Buffer> } {

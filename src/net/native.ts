@@ -13,10 +13,9 @@ export interface WatchHandle {
 export interface NativeAddon {
   nlOpen(protocol: number, groups: number): number;
   nlPortId(fd: number): number;
-  nlSend(fd: number, buf: Buffer): number;
   nlRecv(fd: number, timeoutMs: number): Buffer | null;
-  /** Sends each request in turn and reads its answer up to NLMSG_DONE / NLMSG_ERROR; every datagram read, concatenated. */
-  nlRequestMany(fd: number, requests: Buffer, timeoutMs: number): Buffer;
+  /** Sends the requests chunkMessages per datagram and after each reads until every request in it has its NLMSG_DONE / NLMSG_ERROR (or timeoutMs passes); every datagram read, concatenated. */
+  nlExchange(fd: number, requests: Buffer, chunkMessages: number, chunkBytes: number, timeoutMs: number): Buffer;
   close(fd: number): void;
   watch(fd: number, cb: (status: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;

@@ -36,39 +36,64 @@ export interface NlMessage {
 
 export const align4 = (n: number): number => (n + 3) & ~3;
 
-/** One attribute: type + value, value padded to 4 bytes on the wire. */
-export interface Attr {
-  type: number;
-  value: Buffer;
-}
+/**
+ * One attribute: type + value, value padded to 4 bytes on the wire. Integers and
+ * nested attributes stay unencoded until the message is written in one pass, so
+ * building a message allocates one buffer, not one per attribute.
+ */
+export type Attr =
+  | { type: number; value: Buffer }
+  | { type: number; int: number; width: 1 | 2 | 4; bigEndian?: boolean }
+  | { type: number; nested: readonly Attr[] };
+
+const valueSize = (a: Attr): number => ('value' in a ? a.value.length : 'int' in a ? a.width : attrsSize(a.nested));
 
 export function encodeAttr(type: number, value: Buffer): Buffer {
-  const len = NLA_HDRLEN + value.length;
-  const out = Buffer.alloc(align4(len));
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  value.copy(out, NLA_HDRLEN);
-  return out;
+  return encodeAttrs([{ type, value }]);
+}
+
+/** Bytes the attributes take on the wire (each padded to 4). */
+export function attrsSize(attrs: readonly Attr[]): number {
+  let size = 0;
+  for (const a of attrs) size += align4(NLA_HDRLEN + valueSize(a));
+  return size;
+}
+
+/** Writes the attributes at `off` of a zero-filled buffer sized with attrsSize(). One pass, no intermediate buffers: a 10,000-server load builds 11,000 messages. */
+export function writeAttrs(out: Buffer, off: number, attrs: readonly Attr[]): number {
+  for (const a of attrs) {
+    const start = off;
+    off += NLA_HDRLEN;
+    if ('value' in a) {
+      out.set(a.value, off);
+      off += a.value.length;
+    } else if ('int' in a) {
+      if (a.width === 1) out[off] = a.int & 0xff;
+      else if (a.width === 2) a.bigEndian ? out.writeUInt16BE(a.int & 0xffff, off) : out.writeUInt16LE(a.int & 0xffff, off);
+      else out.writeUInt32LE(a.int >>> 0, off);
+      off += a.width;
+    } else off = writeAttrs(out, off, a.nested);
+    out.writeUInt16LE(off - start, start);
+    out.writeUInt16LE(a.type, start + 2);
+    off = align4(off);
+  }
+  return off;
 }
 
 export function encodeAttrs(attrs: readonly Attr[]): Buffer {
-  return Buffer.concat(attrs.map((a) => encodeAttr(a.type, a.value)));
+  const out = Buffer.alloc(attrsSize(attrs));
+  writeAttrs(out, 0, attrs);
+  return out;
 }
 
-export const attrU8 = (type: number, v: number): Attr => ({ type, value: Buffer.of(v & 0xff) });
-export function attrU16(type: number, v: number): Attr {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return { type, value: b };
-}
-export function attrU32(type: number, v: number): Attr {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return { type, value: b };
-}
+export const attrU8 = (type: number, v: number): Attr => ({ type, int: v, width: 1 });
+export const attrU16 = (type: number, v: number): Attr => ({ type, int: v, width: 2 });
+export const attrU32 = (type: number, v: number): Attr => ({ type, int: v, width: 4 });
+/** A 16-bit value in network order (ports). */
+export const attrBe16 = (type: number, v: number): Attr => ({ type, int: v, width: 2, bigEndian: true });
 /** NUL-terminated string attribute. */
 export const attrStr = (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s), Buffer.of(0)]) });
-export const attrNested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, value: encodeAttrs(attrs) });
+export const attrNested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, nested: attrs });
 
 /** Parses attributes; the last one of a type wins. Malformed tails are ignored. */
 export function parseAttrs(buf: Buffer): Map<number, Buffer> {
@@ -168,15 +193,14 @@ export function attrString(v: Buffer | undefined): string | undefined {
 }
 
 export function encodeMessage(type: number, flags: number, seq: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(NLMSG_HDRLEN);
   const len = NLMSG_HDRLEN + payload.length;
-  head.writeUInt32LE(len, 0);
-  head.writeUInt16LE(type, 4);
-  head.writeUInt16LE(flags, 6);
-  head.writeUInt32LE(seq >>> 0, 8);
-  head.writeUInt32LE(0, 12);
-  const pad = Buffer.alloc(align4(len) - len);
-  return Buffer.concat([head, payload, pad]);
+  const out = Buffer.alloc(align4(len));
+  out.writeUInt32LE(len, 0);
+  out.writeUInt16LE(type, 4);
+  out.writeUInt16LE(flags, 6);
+  out.writeUInt32LE(seq >>> 0, 8);
+  out.set(payload, NLMSG_HDRLEN);
+  return out;
 }
 
 /** Splits one datagram into messages; stops at a malformed header. */
@@ -249,9 +273,12 @@ export class NetlinkSocket {
     this.fd = native().nlOpen(protocol, 0);
   }
 
-  nextSeq(): number {
-    this.seq = (this.seq + 1) >>> 0 || 1;
-    return this.seq;
+  /** `n` consecutive sequence numbers (never 0, never wrapping inside the range); the first. */
+  private takeSeqs(n: number): number {
+    if (this.seq + n > 0xffffffff) this.seq = 0;
+    const first = this.seq + 1;
+    this.seq += n;
+    return first;
   }
 
   /**
@@ -267,81 +294,62 @@ export class NetlinkSocket {
    * Runs requests one after another (a socket runs one dump at a time) in a single
    * call into the addon — a whole-table IPVS dump is a thousand dumps — and returns
    * each one's answer: its data messages. Requests that are not dumps are sent with
-   * NLM_F_ACK so every answer has an end the addon can see. The first kernel error
-   * throws NetlinkError naming its operation.
+   * NLM_F_ACK so every answer has an end the addon can see. The first kernel error,
+   * or a request left without an answer, throws NetlinkError naming its operation.
    */
   requestMany(reqs: readonly BatchRequest[]): NlMessage[][] {
-    const index = new Map<number, number>(); // seq -> request
-    const wire = Buffer.concat(
-      reqs.map((r, i) => {
-        const seq = this.nextSeq();
-        index.set(seq, i);
-        const dump = (r.flags & NLM_F_DUMP) === NLM_F_DUMP;
-        return encodeMessage(r.type, r.flags | NLM_F_REQUEST | (dump ? 0 : NLM_F_ACK), seq, r.payload);
-      }),
-    );
-    let answers: Buffer;
-    try {
-      answers = native().nlRequestMany(this.fd, wire, this.timeoutMs);
-    } catch (err) {
-      const e = err as { code?: string; errno?: number };
-      if (e.code === 'ETIMEDOUT') throw new NetlinkError('ETIMEDOUT', e.errno ?? 110, reqs.length === 1 ? reqs[0]!.operation : `${reqs.length} requests`);
-      throw err;
-    }
+    const x = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK));
     const out = reqs.map((): NlMessage[] => []);
-    for (const m of parseMessages(answers)) {
-      const i = index.get(m.seq);
-      if (i === undefined) continue; // a stale answer to an earlier, timed-out request
+    for (const { i, m } of x.answers) {
       if (m.type === NLMSG_ERROR) {
         const { errno, extAck } = parseError(m);
         if (errno !== 0) throw new NetlinkError(errnoName(errno), errno, reqs[i]!.operation, extAck);
       } else if (m.type !== NLMSG_DONE && m.type !== NLMSG_NOOP && m.type !== NLMSG_OVERRUN) out[i]!.push(m);
     }
+    const lost = x.ended.indexOf(false);
+    if (lost >= 0) throw new NetlinkError('ETIMEDOUT', 110, reqs[lost]!.operation);
     return out;
   }
 
   /**
    * Sends many requests, several per datagram (up to `chunkBytes` and
    * `chunkMessages`: the kernel handles a datagram's messages before sendmsg
-   * returns, so all their ACKs must fit the receive buffer at once — with the
-   * default 208 KiB, some 270 ACKs), each with
+   * returns, so all their ACKs must fit the receive buffer at once), each with
    * NLM_F_ACK, and matches every ACK or error to its request by sequence
    * number. The kernel carries on after a failed message, so one bad operation
    * leaves the others applied. Returns, per request, undefined (done) or its error.
    */
   batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024, chunkMessages = 128): (NetlinkError | undefined)[] {
-    const results: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
-    let i = 0;
-    while (i < reqs.length) {
-      const parts: Buffer[] = [];
-      const pending = new Map<number, number>(); // seq -> index
-      let size = 0;
-      while (i < reqs.length && (parts.length === 0 || (size < chunkBytes && parts.length < chunkMessages))) {
-        const r = reqs[i]!;
-        const seq = this.nextSeq();
-        const msg = encodeMessage(r.type, r.flags | NLM_F_REQUEST | NLM_F_ACK, seq, r.payload);
-        parts.push(msg);
-        size += msg.length;
-        pending.set(seq, i);
-        i++;
-      }
-      native().nlSend(this.fd, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-      while (pending.size > 0) {
-        const buf = native().nlRecv(this.fd, this.timeoutMs);
-        if (!buf) {
-          for (const idx of pending.values()) results[idx] = new NetlinkError('ETIMEDOUT', 110, reqs[idx]!.operation);
-          break;
-        }
-        for (const m of parseMessages(buf)) {
-          const idx = pending.get(m.seq);
-          if (idx === undefined || m.type !== NLMSG_ERROR) continue;
-          pending.delete(m.seq);
-          const { errno, extAck } = parseError(m);
-          if (errno !== 0) results[idx] = new NetlinkError(errnoName(errno), errno, reqs[idx]!.operation, extAck);
-        }
-      }
+    const x = this.exchange(reqs, chunkMessages, chunkBytes, () => NLM_F_ACK);
+    const results: (NetlinkError | undefined)[] = reqs.map((r, i) => (x.ended[i] ? undefined : new NetlinkError('ETIMEDOUT', 110, r.operation)));
+    for (const { i, m } of x.answers) {
+      if (m.type !== NLMSG_ERROR) continue;
+      const { errno, extAck } = parseError(m);
+      if (errno !== 0) results[i] = new NetlinkError(errnoName(errno), errno, reqs[i]!.operation, extAck);
     }
     return results;
+  }
+
+  /** The addon's nlExchange: sequence numbers, the wire, and the answers matched back to their requests. */
+  private exchange(
+    reqs: readonly BatchRequest[],
+    chunkMessages: number,
+    chunkBytes: number,
+    extraFlags: (r: BatchRequest) => number,
+  ): { answers: { i: number; m: NlMessage }[]; ended: boolean[] } {
+    // Consecutive sequence numbers (the addon relies on it), so seq - first is the index.
+    const first = this.takeSeqs(reqs.length);
+    const wire = Buffer.concat(reqs.map((r, i) => encodeMessage(r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
+    const answers: { i: number; m: NlMessage }[] = [];
+    const ended = reqs.map(() => false);
+    if (!reqs.length) return { answers, ended };
+    for (const m of parseMessages(native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs))) {
+      const i = m.seq - first;
+      if (i < 0 || i >= reqs.length) continue; // a stale answer to an earlier, timed-out request
+      answers.push({ i, m });
+      if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) ended[i] = true;
+    }
+    return { answers, ended };
   }
 
   close(): void {

@@ -7,7 +7,8 @@ import type { IpvsClient, IpvsOp, OpResult } from '../../src/ipvs/client.js';
 import { type CurrentService, type DesiredService, diffTables, Reconciler } from '../../src/ipvs/reconcile.js';
 import { destId, serviceId } from '../../src/ipvs/types.js';
 import type { Dest, Service } from '../../src/ipvs/types.js';
-import { bytesToIpv6, ipv6ToBytes } from '../../src/net/inet.js';
+import { isIPv4, isIPv6 } from 'node:net';
+import { bytesToIpv6, inetAddrBytes, ipv6ToBytes } from '../../src/net/inet.js';
 import { AttrView, encodeAttrs } from '../../src/net/netlink.js';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -123,6 +124,21 @@ describe('IPVS generic netlink messages', () => {
     expect(a.bytes(4)).toBeUndefined();
     // A dest whose address is short is dropped, not decoded as a bogus "10.0".
     expect(decodeDest(encodeAttrs([{ type: 1, value: Buffer.from([10, 0]) }]), 'inet')).toBeUndefined();
+  });
+
+  it('IPv4 text -> bytes accepts exactly what net.isIPv4 does', () => {
+    const cases = ['10.0.0.1', '0.0.0.0', '255.255.255.255', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.256', '1..2.3', '1.2.3.4.', '.1.2.3', ' 1.2.3.4', '1.2.3.a', '1000.1.1.1', '', '::1', '10.0.0.01'];
+    for (const c of cases) {
+      let bytes: Buffer | undefined;
+      try {
+        bytes = inetAddrBytes(c);
+      } catch {
+        bytes = undefined;
+      }
+      if (isIPv4(c)) expect([...bytes!.subarray(0, 4)].join('.'), c).toBe(c);
+      else if (isIPv6(c)) expect(bytes!.length, c).toBe(16);
+      else expect(bytes, c).toBeUndefined();
+    }
   });
 
   it('IPv6 text <-> bytes (RFC 5952 output)', () => {
