@@ -145,7 +145,7 @@ export class IpvsClient {
   /** The real servers of each service: one dump per service (IPVS has no other), all in one call into the addon. */
   destsOf(keys: readonly ServiceKey[], stats = true): DestEntry[][] {
     const answers = this.sock.requestMany(
-      keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: `list real servers of ${serviceName(k)}` })),
+      keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: () => `list real servers of ${serviceName(k)}` })),
     );
     return answers.map((ms, i) => ms.map((m) => destOfReply(m, keys[i]!.family, stats)).filter((d): d is DestEntry => d !== undefined));
   }
@@ -184,7 +184,7 @@ export class IpvsClient {
 
   /** Applies operations in order, many per datagram. One failure does not stop the rest. */
   apply(ops: readonly IpvsOp[]): OpResult[] {
-    const reqs: BatchRequest[] = ops.map((o) => ({ type: this.family, flags: NLM_F_ACK, payload: payloadOf(o), operation: describeOp(o) }));
+    const reqs: BatchRequest[] = ops.map((o) => ({ type: this.family, flags: NLM_F_ACK, payload: payloadOf(o), operation: () => describeOp(o) }));
     const errors = this.sock.batch(reqs);
     return ops.map((op, i) => {
       const error = errors[i];

@@ -79,7 +79,7 @@ const famOf = (n: number): Family => (n === AF_INET6 ? 'inet6' : 'inet');
 export function serviceKeyAttrs(k: ServiceKey): Attr[] {
   const out = [attrU16(SVC.AF, af(k.family))];
   if (k.fwmark !== undefined) out.push(attrU32(SVC.FWMARK, k.fwmark));
-  else out.push(attrU16(SVC.PROTOCOL, PROTO[k.protocol]), { type: SVC.ADDR, value: inetAddrBytes(k.address) }, attrBe16(SVC.PORT, k.port));
+  else out.push(attrU16(SVC.PROTOCOL, PROTO[k.protocol]), { type: SVC.ADDR, inet: k.address }, attrBe16(SVC.PORT, k.port));
   return out;
 }
 
@@ -116,7 +116,7 @@ export function serviceAttrs(s: Service): Attr[] {
 }
 
 export function destKeyAttrs(d: DestKey): Attr[] {
-  const out = [{ type: DEST.ADDR, value: inetAddrBytes(d.address) }, attrBe16(DEST.PORT, d.port)];
+  const out = [{ type: DEST.ADDR, inet: d.address }, attrBe16(DEST.PORT, d.port)];
   if (d.family) out.push(attrU16(DEST.ADDR_FAMILY, af(d.family)));
   return out;
 }

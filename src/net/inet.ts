@@ -43,8 +43,13 @@ export function bytesToIpv6(b: Buffer, off = 0): string {
 /** 16 bytes (union nf_inet_addr): IPv4 in the first 4, the rest zero. */
 export function inetAddrBytes(ip: string): Buffer {
   const out = Buffer.alloc(16);
-  if (parseIpv4(ip, out)) return out;
-  return ipv6ToBytes(ip);
+  writeInetAddr(ip, out, 0);
+  return out;
+}
+
+/** The same 16 bytes written at `off` of a zero-filled buffer (netlink messages built in one pass). */
+export function writeInetAddr(ip: string, out: Buffer, off: number): void {
+  if (!parseIpv4(ip, out, off)) out.set(ipv6ToBytes(ip), off);
 }
 
 /**
@@ -52,7 +57,7 @@ export function inetAddrBytes(ip: string): Buffer {
  * and split/Number per address was most of it. Exactly what net.isIPv4 accepts
  * (four decimal parts 0..255, no leading zeros); false for anything else.
  */
-function parseIpv4(ip: string, out: Buffer): boolean {
+function parseIpv4(ip: string, out: Buffer, off: number): boolean {
   let part = 0;
   let value = 0;
   let digits = 0;
@@ -60,7 +65,7 @@ function parseIpv4(ip: string, out: Buffer): boolean {
     const c = i < ip.length ? ip.charCodeAt(i) : 46; // a final '.'
     if (c === 46) {
       if (digits === 0 || part > 3) return false;
-      out[part++] = value;
+      out[off + part++] = value;
       value = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57) {

@@ -18,7 +18,7 @@ interface Run {
 interface Bench {
   reps: number;
   kernel?: string;
-  runs: { vipd: Run[]; vipdMemory?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
+  runs: { vipd: Run[]; vipdMemory?: Run[]; floor?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
 }
 
 const SCRIPT = fileURLToPath(new URL('./guest/ipvs-bench.mjs', import.meta.url));
@@ -51,6 +51,7 @@ it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => 
     ...([
       ['vipd (reconcile, in process)', b.runs.vipd],
       ['vipd (reconcile from memory: verdicts)', b.runs.vipdMemory ?? []],
+      ['floor: the same messages pre-built, dump not decoded', b.runs.floor ?? []],
       ['vipd run (daemon start / SIGHUP)', b.runs.vipdRun],
       ['ipvsadm -R (restore)', b.runs.ipvsadm],
       ['keepalived 2.2.7 (start / SIGHUP)', k],

@@ -16,6 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 const dist = (p) => new URL(`../../../dist/${p}`, import.meta.url).href;
 const { IpvsClient } = await import(dist('ipvs/client.js'));
 const { Reconciler } = await import(dist('ipvs/reconcile.js'));
+const { req } = await import(dist('ipvs/codec.js'));
+const { NLM_F_DUMP } = await import(dist('net/netlink.js'));
 const VIPD = new URL('../../../bin/vipd.js', import.meta.url).pathname;
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -144,6 +146,36 @@ for (let rep = 0; rep < REPS; rep++) {
   if (memNoop.source !== 'memory' || memNoop.ops !== 0 || memChange.ops !== N_SVC || memChange.failed.length) throw new Error(`vipd from memory: ${JSON.stringify({ noop: memNoop.ops, change: memChange.ops })}`);
   runs.vipdMemory ??= [];
   runs.vipdMemory.push({ noopMs: memNoop.totalMs, changeMs: memChange.totalMs });
+  // The floor under any implementation on this kernel: the same operations as
+  // pre-built netlink messages through the same socket (no config, no diff, no
+  // message building), and the same dump with nothing decoded. vipd's own share
+  // of each column is its time minus this one.
+  {
+    const fam = client.family;
+    const asReq = (payload) => ({ type: fam, flags: 0, payload, operation: 'floor' });
+    const loadReqs = D0.flatMap((s) => [asReq(req.newService(s)), ...s.dests.map((d) => asReq(req.newDest(s.key, d)))]);
+    const changeReqs = D1.slice(0, N_SVC / 10).flatMap((s) => s.dests.map((d) => asReq(req.setDest(s.key, d))));
+    const dumpReqs = D0.map((s) => ({ type: fam, flags: NLM_F_DUMP, payload: req.getDests(s.key), operation: 'floor' }));
+    const timedMs = (f) => {
+      const t = performance.now();
+      f();
+      return performance.now() - t;
+    };
+    flush();
+    const loadMs = timedMs(() => {
+      if (client.sock.batch(loadReqs).some((e) => e)) throw new Error('floor load failed');
+    });
+    const noopMs = timedMs(() => {
+      client.sock.request(fam, NLM_F_DUMP, req.getServices(), 'floor');
+      client.sock.requestMany(dumpReqs);
+    });
+    const changeMs = timedMs(() => {
+      if (client.sock.batch(changeReqs).some((e) => e)) throw new Error('floor change failed');
+    });
+    if (!changedVisible()) throw new Error('floor change not in the kernel');
+    runs.floor ??= [];
+    runs.floor.push({ loadMs, noopMs, changeMs });
+  }
   // The kernel's own floor for a dump: ipvsadm -Sn of the same table.
   t0 = performance.now();
   sh('ipvsadm -Sn > /dev/null');
