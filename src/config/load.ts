@@ -3,12 +3,14 @@
 // and nothing is half-applied: a config either loads whole or not at all.
 
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseExpectedCodes } from '../health/types.js';
 import { serviceName } from '../ipvs/types.js';
+import type { ParseReply } from './parse-worker.js';
 import type {
   Config,
   IpvsConfig,
@@ -817,19 +819,48 @@ export function parseConfig(text: string, file: string): Config {
 /** The last file parsed and its result: a reload of an unchanged file costs no parse (11,000 lines of YAML take 0.3 s natively). */
 let lastParsed: { abs: string; text: string; cfg: Config } | undefined;
 
-/** Reads and validates a config file (validation is pure: the same text gives the same Config, returned as is). */
-export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
+function readConfigText(file: string): { abs: string; text: string } {
   const abs = resolve(file);
-  let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    return { abs, text: readFileSync(abs, 'utf8') };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const fix = e.code === 'ENOENT' ? `create it (see etc/vipd/vipd.yaml) or pass -c FILE` : e.code === 'EACCES' ? 'run as root or fix its permissions' : 'pass -c FILE';
     throw new ConfigError([{ file: abs, line: 1, col: 1, path: '', message: `cannot read: ${e.code ?? e.message}; ${fix}` }]);
   }
+}
+
+/** Reads and validates a config file (validation is pure: the same text gives the same Config, returned as is). */
+export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
+  const { abs, text } = readConfigText(file);
   if (lastParsed?.abs === abs && lastParsed.text === text) return lastParsed.cfg;
   const cfg = parseConfig(text, abs);
+  lastParsed = { abs, text, cfg };
+  return cfg;
+}
+
+/**
+ * The same, with the parse in a worker thread (see parse-worker.ts): what a running
+ * daemon uses on reload, so a big file never holds its event loop — and the VRRP
+ * adverts on it. The file is read here, so the worker sees exactly this text.
+ */
+export async function loadConfigOffThread(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
+  const { abs, text } = readConfigText(file);
+  if (lastParsed?.abs === abs && lastParsed.text === text) return lastParsed.cfg;
+  const reply = await new Promise<ParseReply>((resolveReply, reject) => {
+    // stdout/stderr: true, as for the checker thread: fd 1 must stay blocking for the logger.
+    const w = new Worker(new URL('./parse-worker.js', import.meta.url), { workerData: { text, file: abs }, stdout: true, stderr: true });
+    w.stdout.resume();
+    w.stderr.resume();
+    w.once('message', (m: ParseReply) => {
+      resolveReply(m);
+      void w.terminate();
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`the config parser thread exited (${code}) without an answer`)));
+  });
+  if (!reply.ok) throw 'issues' in reply ? new ConfigError(reply.issues) : new Error(reply.message);
+  const cfg = reply.cfg as Config;
   lastParsed = { abs, text, cfg };
   return cfg;
 }

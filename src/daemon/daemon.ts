@@ -6,7 +6,7 @@
 //   SIGUSR2         log counters (keepalived's stats)
 
 import type { Server } from 'node:net';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, loadConfig, loadConfigOffThread } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { hostLinks } from '../vrrp/hostnet.js';
@@ -119,7 +119,7 @@ export class Daemon {
     const t0 = performance.now();
     let next: Config;
     try {
-      next = loadConfig(this.opts.configFile);
+      next = await loadConfigOffThread(this.opts.configFile);
     } catch (err) {
       const msg = err instanceof ConfigError ? err.message : (err as Error).message;
       this.log.error({ event: 'reload-rejected', config: this.opts.configFile, error: msg }, `reload rejected, old configuration keeps running:\n${msg}`);
