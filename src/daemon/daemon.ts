@@ -102,7 +102,7 @@ export class Daemon {
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
       vrrp: this.router.status(),
-      ipvs: this.ipvs.status(),
+      ipvs: await this.ipvs.status(),
       virtualServers,
     };
   }
@@ -132,7 +132,7 @@ export class Daemon {
     const diff = await this.router.reload(next);
     const t2 = performance.now();
     this.director.configure(next);
-    const ipvs = this.ipvs.apply(next);
+    const ipvs = await this.ipvs.applyReload(next);
     const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
     this.log.level = this.opts.logLevel ?? next.global.logLevel;

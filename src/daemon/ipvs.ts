@@ -265,19 +265,41 @@ export class IpvsManager {
     }
   }
 
-  table(): IpvsTable | undefined {
+  /**
+   * A reload: apply() with the kernel's table dumped first a slice at a time, so the
+   * dump of a big table does not hold the event loop (nor the VRRP adverts on it).
+   * A reconcile that ran during the dump (a verdict) makes it stale: dumped once
+   * more, then in one go.
+   */
+  async applyReload(cfg: Config): Promise<ReconcileReport | undefined> {
+    for (let attempt = 0; attempt < 2 && this.client && this.reconciler; attempt++) {
+      const gen = this.generation;
+      const t0 = performance.now();
+      let services: CurrentService[];
+      try {
+        services = (await this.client.tableYielding({ stats: false })).services;
+      } catch {
+        break; // apply() dumps again and reports the error
+      }
+      if (gen === this.generation && this.client) return this.apply(cfg, false, false, { services, ms: performance.now() - t0 });
+    }
+    return this.apply(cfg);
+  }
+
+  /** The kernel's table with counters, for vipd status; dumped a slice at a time. */
+  async table(): Promise<IpvsTable | undefined> {
     if (!this.client) return undefined;
     try {
-      return this.client.table();
+      return await this.client.tableYielding();
     } catch (err) {
       this.lastError = (err as Error).message;
       return undefined;
     }
   }
 
-  status(): IpvsStatus | undefined {
+  async status(): Promise<IpvsStatus | undefined> {
     if (!this.wanted && !this.client) return undefined;
-    const t = this.table();
+    const t = await this.table();
     const ours = this.reconciler?.ownedServices ?? new Set<string>();
     const names = new Map(this.cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
     return {
