@@ -833,32 +833,73 @@ function readConfigText(file: string): { abs: string; text: string } {
 /** Reads and validates a config file (validation is pure: the same text gives the same Config, returned as is). */
 export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
   const { abs, text } = readConfigText(file);
+  return parseCached(abs, text);
+}
+
+function parseCached(abs: string, text: string): Config {
   if (lastParsed?.abs === abs && lastParsed.text === text) return lastParsed.cfg;
   const cfg = parseConfig(text, abs);
   lastParsed = { abs, text, cfg };
   return cfg;
 }
 
+/** Files larger than this are parsed in the parser thread on reload (~2,000 lines: some 40 ms of YAML natively). */
+export const OFF_THREAD_BYTES = 64 * 1024;
+
 /**
- * The same, with the parse in a worker thread (see parse-worker.ts): what a running
- * daemon uses on reload, so a big file never holds its event loop — and the VRRP
- * adverts on it. The file is read here, so the worker sees exactly this text.
+ * The parser thread (parse-worker.ts): started for the first big file and kept
+ * (unref'd: it never holds the process), so only the first big reload pays for
+ * starting a thread and loading the YAML library into it.
+ */
+class ParserThread {
+  private worker: Worker | undefined;
+  private readonly waiting: ((r: ParseReply | Error) => void)[] = [];
+
+  parse(text: string, file: string): Promise<ParseReply> {
+    const w = (this.worker ??= this.spawn());
+    return new Promise((resolveReply, reject) => {
+      this.waiting.push((r) => (r instanceof Error ? reject(r) : resolveReply(r)));
+      w.postMessage({ text, file });
+    });
+  }
+
+  warm(): void {
+    this.worker ??= this.spawn();
+  }
+
+  private spawn(): Worker {
+    // stdout/stderr: true, as for the checker thread: fd 1 must stay blocking for the logger.
+    const w = new Worker(new URL('./parse-worker.js', import.meta.url), { stdout: true, stderr: true });
+    w.unref();
+    w.stdout.resume();
+    w.stderr.resume();
+    w.on('message', (m: ParseReply) => this.waiting.shift()?.(m));
+    const fail = (err: Error) => {
+      if (this.worker === w) this.worker = undefined;
+      for (const f of this.waiting.splice(0)) f(err);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the config parser thread exited (${code}) without an answer`)));
+    return w;
+  }
+}
+
+const parserThread = new ParserThread();
+
+/** A daemon whose config is big starts the parser thread early, so its first reload does not wait for it. */
+export function warmConfigParser(cfg: Config): void {
+  if (lastParsed?.abs === cfg.file && lastParsed.text.length > OFF_THREAD_BYTES) parserThread.warm();
+}
+
+/**
+ * What a running daemon loads on reload: loadConfig(), with a big file parsed in the
+ * parser thread so it never holds the event loop — and the VRRP adverts on it. The
+ * file is read here, so the thread parses exactly this text.
  */
 export async function loadConfigOffThread(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
   const { abs, text } = readConfigText(file);
-  if (lastParsed?.abs === abs && lastParsed.text === text) return lastParsed.cfg;
-  const reply = await new Promise<ParseReply>((resolveReply, reject) => {
-    // stdout/stderr: true, as for the checker thread: fd 1 must stay blocking for the logger.
-    const w = new Worker(new URL('./parse-worker.js', import.meta.url), { workerData: { text, file: abs }, stdout: true, stderr: true });
-    w.stdout.resume();
-    w.stderr.resume();
-    w.once('message', (m: ParseReply) => {
-      resolveReply(m);
-      void w.terminate();
-    });
-    w.once('error', reject);
-    w.once('exit', (code) => reject(new Error(`the config parser thread exited (${code}) without an answer`)));
-  });
+  if ((lastParsed?.abs === abs && lastParsed.text === text) || text.length <= OFF_THREAD_BYTES) return parseCached(abs, text);
+  const reply = await parserThread.parse(text, abs);
   if (!reply.ok) throw 'issues' in reply ? new ConfigError(reply.issues) : new Error(reply.message);
   const cfg = reply.cfg as Config;
   lastParsed = { abs, text, cfg };

@@ -345,6 +345,15 @@ describe('VRRP between two vipd daemons', () => {
     appendFileSync(a.configFile, l.join('\n') + '\n');
     a.kill('SIGHUP');
     await waitFor('reloaded log line', () => a.logs.find((x) => x.event === 'reloaded'), 30_000);
+    // The same file with a mistake in its last line: rejected from the thread with file:line:col, nothing changes.
+    a.write(single({ priority: 150 }));
+    l[l.length - 1] = l[l.length - 1]!.replace('weight: 1', 'weight: -1');
+    appendFileSync(a.configFile, l.join('\n') + '\n');
+    const lines = readFileSync(a.configFile, 'utf8').split('\n').length - 1;
+    a.kill('SIGHUP');
+    const rej = await waitFor('reload-rejected log line', () => a.logs.find((x) => x.event === 'reload-rejected'), 30_000);
+    expect(String(rej.error)).toContain(`${a.configFile}:${lines}:`);
+    expect(String(rej.error)).toMatch(/weight/);
     await sleep(500);
     expect(b.transitions('VI_1').length).toBe(bBefore);
     expect(await a.state('VI_1')).toBe('MASTER');
