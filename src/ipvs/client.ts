@@ -3,7 +3,7 @@
 // operations per datagram and reports each one's outcome.
 
 import { resolveFamily, NETLINK_GENERIC } from '../net/genl.js';
-import { type BatchRequest, NetlinkError, NetlinkSocket, NLM_F_ACK, NLM_F_DUMP } from '../net/netlink.js';
+import { type BatchRequest, NetlinkError, NetlinkSocket, NLM_F_ACK, NLM_F_DUMP, type Payload } from '../net/netlink.js';
 import {
   daemonOfReply,
   destOfReply,
@@ -79,7 +79,7 @@ export function fixFor(o: IpvsOp, code: string): string | undefined {
   return code === 'EPERM' ? 'IPVS needs CAP_NET_ADMIN: run vipd as root' : undefined;
 }
 
-function payloadOf(o: IpvsOp): Buffer {
+function payloadOf(o: IpvsOp): Payload {
   switch (o.op) {
     case 'add-service':
       return req.newService(o.service);
@@ -121,7 +121,7 @@ export class IpvsClient {
     }
   }
 
-  private get(payload: Buffer, dump: boolean, what: string) {
+  private get(payload: Payload, dump: boolean, what: string) {
     return this.sock.request(this.family, dump ? NLM_F_DUMP : 0, payload, what);
   }
 

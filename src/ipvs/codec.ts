@@ -6,7 +6,7 @@
 // - NEW/SET_DEST need forwarding, weight and both thresholds; DEL_DEST only the address and port;
 // - addresses are 16 bytes (union nf_inet_addr), ports and the netmask network order.
 
-import { encodeGenl, GENL_HDRLEN } from '../net/genl.js';
+import { genlBody, GENL_HDRLEN } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText } from '../net/inet.js';
 import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
@@ -144,29 +144,29 @@ const svcNest = (attrs: Attr[]) => attrNested(CMD_ATTR.SERVICE, attrs);
 const destNest = (attrs: Attr[]) => attrNested(CMD_ATTR.DEST, attrs);
 
 export const req = {
-  newService: (s: Service) => encodeGenl(CMD.NEW_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
-  setService: (s: Service) => encodeGenl(CMD.SET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
-  delService: (k: ServiceKey) => encodeGenl(CMD.DEL_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
-  getServices: () => encodeGenl(CMD.GET_SERVICE, IPVS_GENL_VERSION, []),
-  getService: (k: ServiceKey) => encodeGenl(CMD.GET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
-  newDest: (k: ServiceKey, d: Dest) => encodeGenl(CMD.NEW_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
-  setDest: (k: ServiceKey, d: Dest) => encodeGenl(CMD.SET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
-  delDest: (k: ServiceKey, d: DestKey) => encodeGenl(CMD.DEL_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destKeyAttrs(d))]),
-  getDests: (k: ServiceKey) => encodeGenl(CMD.GET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
-  getInfo: () => encodeGenl(CMD.GET_INFO, IPVS_GENL_VERSION, []),
-  getConfig: () => encodeGenl(CMD.GET_CONFIG, IPVS_GENL_VERSION, []),
+  newService: (s: Service) => genlBody(CMD.NEW_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
+  setService: (s: Service) => genlBody(CMD.SET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceAttrs(s))]),
+  delService: (k: ServiceKey) => genlBody(CMD.DEL_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  getServices: () => genlBody(CMD.GET_SERVICE, IPVS_GENL_VERSION, []),
+  getService: (k: ServiceKey) => genlBody(CMD.GET_SERVICE, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  newDest: (k: ServiceKey, d: Dest) => genlBody(CMD.NEW_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
+  setDest: (k: ServiceKey, d: Dest) => genlBody(CMD.SET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
+  delDest: (k: ServiceKey, d: DestKey) => genlBody(CMD.DEL_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destKeyAttrs(d))]),
+  getDests: (k: ServiceKey) => genlBody(CMD.GET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  getInfo: () => genlBody(CMD.GET_INFO, IPVS_GENL_VERSION, []),
+  getConfig: () => genlBody(CMD.GET_CONFIG, IPVS_GENL_VERSION, []),
   setConfig: (t: Timeouts) =>
-    encodeGenl(CMD.SET_CONFIG, IPVS_GENL_VERSION, [
+    genlBody(CMD.SET_CONFIG, IPVS_GENL_VERSION, [
       attrU32(CMD_ATTR.TIMEOUT_TCP, t.tcp),
       attrU32(CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpFin),
       attrU32(CMD_ATTR.TIMEOUT_UDP, t.udp),
     ]),
-  newDaemon: (d: SyncDaemon) => encodeGenl(CMD.NEW_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, daemonAttrs(d))]),
+  newDaemon: (d: SyncDaemon) => genlBody(CMD.NEW_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, daemonAttrs(d))]),
   delDaemon: (state: SyncDaemon['state']) =>
-    encodeGenl(CMD.DEL_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, [attrU32(DAEMON.STATE, SYNC_STATE[state])])]),
-  getDaemons: () => encodeGenl(CMD.GET_DAEMON, IPVS_GENL_VERSION, []),
-  flush: () => encodeGenl(CMD.FLUSH, IPVS_GENL_VERSION, []),
-  zero: () => encodeGenl(CMD.ZERO, IPVS_GENL_VERSION, []),
+    genlBody(CMD.DEL_DAEMON, IPVS_GENL_VERSION, [attrNested(CMD_ATTR.DAEMON, [attrU32(DAEMON.STATE, SYNC_STATE[state])])]),
+  getDaemons: () => genlBody(CMD.GET_DAEMON, IPVS_GENL_VERSION, []),
+  flush: () => genlBody(CMD.FLUSH, IPVS_GENL_VERSION, []),
+  zero: () => genlBody(CMD.ZERO, IPVS_GENL_VERSION, []),
 };
 
 function daemonAttrs(d: SyncDaemon): Attr[] {

@@ -1,7 +1,7 @@
 // Generic netlink (genetlink): the 4-byte genl header and family lookup
 // through the "nlctrl" controller.
 
-import { attrsSize, attrStr, attrString, NetlinkSocket, writeAttrs, type Attr, type NlMessage, parseAttrs } from './netlink.js';
+import { attrsSize, attrStr, attrString, type Body, encodeBody, NetlinkSocket, writeAttrs, type Attr, type NlMessage, parseAttrs } from './netlink.js';
 
 export const NETLINK_GENERIC = 16;
 export const GENL_ID_CTRL = 0x10;
@@ -10,13 +10,21 @@ const CTRL_CMD_GETFAMILY = 3;
 const CTRL_ATTR_FAMILY_ID = 1;
 const CTRL_ATTR_FAMILY_NAME = 2;
 
+/** genlmsghdr + attributes, written where the message is built. */
+export function genlBody(cmd: number, version: number, attrs: readonly Attr[]): Body {
+  return {
+    size: GENL_HDRLEN + attrsSize(attrs),
+    write(out: Buffer, off: number): void {
+      out[off] = cmd;
+      out[off + 1] = version;
+      writeAttrs(out, off + GENL_HDRLEN, attrs);
+    },
+  };
+}
+
 /** genlmsghdr + attributes. */
 export function encodeGenl(cmd: number, version: number, attrs: readonly Attr[]): Buffer {
-  const out = Buffer.alloc(GENL_HDRLEN + attrsSize(attrs));
-  out[0] = cmd;
-  out[1] = version;
-  writeAttrs(out, GENL_HDRLEN, attrs);
-  return out;
+  return encodeBody(genlBody(cmd, version, attrs));
 }
 
 export function decodeGenl(m: NlMessage): { cmd: number; version: number; attrs: Map<number, Buffer> } {

@@ -98,6 +98,28 @@ export function writeAttrs(out: Buffer, off: number, attrs: readonly Attr[]): nu
   return off;
 }
 
+/**
+ * A message payload that writes itself into a buffer: a batch of 11,000 requests is
+ * then built in one allocation instead of a buffer per request copied into another.
+ */
+export interface Body {
+  readonly size: number;
+  write(out: Buffer, off: number): void;
+}
+
+/** What a request carries after its 16-byte header. */
+export type Payload = Buffer | Body;
+
+const payloadSize = (p: Payload): number => (Buffer.isBuffer(p) ? p.length : p.size);
+
+/** A Body's bytes on their own (tests, single requests). */
+export function encodeBody(b: Payload): Buffer {
+  if (Buffer.isBuffer(b)) return b;
+  const out = Buffer.alloc(b.size);
+  b.write(out, 0);
+  return out;
+}
+
 export function encodeAttrs(attrs: readonly Attr[]): Buffer {
   const out = Buffer.alloc(attrsSize(attrs));
   writeAttrs(out, 0, attrs);
@@ -210,15 +232,32 @@ export function attrString(v: Buffer | undefined): string | undefined {
   return v.subarray(0, nul < 0 ? v.length : nul).toString();
 }
 
-export function encodeMessage(type: number, flags: number, seq: number, payload: Buffer): Buffer {
-  const len = NLMSG_HDRLEN + payload.length;
-  const out = Buffer.alloc(align4(len));
-  out.writeUInt32LE(len, 0);
-  out.writeUInt16LE(type, 4);
-  out.writeUInt16LE(flags, 6);
-  out.writeUInt32LE(seq >>> 0, 8);
-  out.set(payload, NLMSG_HDRLEN);
+export function encodeMessage(type: number, flags: number, seq: number, payload: Payload): Buffer {
+  const out = Buffer.alloc(align4(NLMSG_HDRLEN + payloadSize(payload)));
+  writeMessage(out, 0, type, flags, seq, payload);
   return out;
+}
+
+/** Writes header + payload at `off` of a zero-filled buffer; returns the offset after it (aligned). */
+function writeMessage(out: Buffer, off: number, type: number, flags: number, seq: number, payload: Payload): number {
+  const len = NLMSG_HDRLEN + payloadSize(payload);
+  out.writeUInt32LE(len, off);
+  out.writeUInt16LE(type, off + 4);
+  out.writeUInt16LE(flags, off + 6);
+  out.writeUInt32LE(seq >>> 0, off + 8);
+  if (Buffer.isBuffer(payload)) out.set(payload, off + NLMSG_HDRLEN);
+  else payload.write(out, off + NLMSG_HDRLEN);
+  return off + align4(len);
+}
+
+function messageAt(buf: Buffer, off: number, len: number): NlMessage {
+  return {
+    type: buf.readUInt16LE(off + 4),
+    flags: buf.readUInt16LE(off + 6),
+    seq: buf.readUInt32LE(off + 8),
+    pid: buf.readUInt32LE(off + 12),
+    payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+  };
 }
 
 /** Splits one datagram into messages; stops at a malformed header. */
@@ -228,13 +267,7 @@ export function parseMessages(buf: Buffer): NlMessage[] {
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12),
-      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
-    });
+    out.push(messageAt(buf, off, len));
     off += align4(len);
   }
   return out;
@@ -306,7 +339,7 @@ export class NetlinkSocket {
    * NLMSG_DONE), or the reply before the ACK. A kernel error throws NetlinkError
    * naming `operation`.
    */
-  request(type: number, flags: number, payload: Buffer, operation: string): NlMessage[] {
+  request(type: number, flags: number, payload: Payload, operation: string): NlMessage[] {
     return this.requestMany([{ type, flags, payload, operation }])[0]!;
   }
 
@@ -318,17 +351,10 @@ export class NetlinkSocket {
    * or a request left without an answer, throws NetlinkError naming its operation.
    */
   requestMany(reqs: readonly BatchRequest[]): NlMessage[][] {
-    const x = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK));
-    const out = reqs.map((): NlMessage[] => []);
-    for (const { i, m } of x.answers) {
-      if (m.type === NLMSG_ERROR) {
-        const { errno, extAck } = parseError(m);
-        if (errno !== 0) throw new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
-      } else if (m.type !== NLMSG_DONE && m.type !== NLMSG_NOOP && m.type !== NLMSG_OVERRUN) out[i]!.push(m);
-    }
-    const lost = x.ended.indexOf(false);
-    if (lost >= 0) throw new NetlinkError('ETIMEDOUT', 110, nameOf(reqs[lost]!));
-    return out;
+    const x = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK), true);
+    const failed = x.errors.findIndex((e) => e !== undefined);
+    if (failed >= 0) throw x.errors[failed]!;
+    return x.data;
   }
 
   /**
@@ -340,36 +366,51 @@ export class NetlinkSocket {
    * leaves the others applied. Returns, per request, undefined (done) or its error.
    */
   batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024, chunkMessages = 128): (NetlinkError | undefined)[] {
-    const x = this.exchange(reqs, chunkMessages, chunkBytes, () => NLM_F_ACK);
-    const results: (NetlinkError | undefined)[] = reqs.map((r, i) => (x.ended[i] ? undefined : new NetlinkError('ETIMEDOUT', 110, nameOf(r))));
-    for (const { i, m } of x.answers) {
-      if (m.type !== NLMSG_ERROR) continue;
-      const { errno, extAck } = parseError(m);
-      if (errno !== 0) results[i] = new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
-    }
-    return results;
+    return this.exchange(reqs, chunkMessages, chunkBytes, () => NLM_F_ACK, false).errors;
   }
 
-  /** The addon's nlExchange: sequence numbers, the wire, and the answers matched back to their requests. */
+  /**
+   * The addon's nlExchange: sequence numbers, the wire built in one buffer, and the
+   * answers matched back to their requests: per request its error (a kernel error,
+   * or ETIMEDOUT when its answer never ended) and, with `collect`, its data messages.
+   * ACKs are read in place: 11,000 of them make no objects.
+   */
   private exchange(
     reqs: readonly BatchRequest[],
     chunkMessages: number,
     chunkBytes: number,
     extraFlags: (r: BatchRequest) => number,
-  ): { answers: { i: number; m: NlMessage }[]; ended: boolean[] } {
+    collect: boolean,
+  ): { errors: (NetlinkError | undefined)[]; data: NlMessage[][] } {
     // Consecutive sequence numbers (the addon relies on it), so seq - first is the index.
     const first = this.takeSeqs(reqs.length);
-    const wire = Buffer.concat(reqs.map((r, i) => encodeMessage(r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
-    const answers: { i: number; m: NlMessage }[] = [];
-    const ended = reqs.map(() => false);
-    if (!reqs.length) return { answers, ended };
-    for (const m of parseMessages(native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs))) {
-      const i = m.seq - first;
-      if (i < 0 || i >= reqs.length) continue; // a stale answer to an earlier, timed-out request
-      answers.push({ i, m });
-      if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) ended[i] = true;
+    let size = 0;
+    for (const r of reqs) size += align4(NLMSG_HDRLEN + payloadSize(r.payload));
+    const wire = Buffer.alloc(size);
+    let off = 0;
+    reqs.forEach((r, i) => (off = writeMessage(wire, off, r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
+    const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
+    const data = collect ? reqs.map((): NlMessage[] => []) : [];
+    const ended = new Uint8Array(reqs.length);
+    if (!reqs.length) return { errors, data };
+    const buf = native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs);
+    for (off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
+      const len = buf.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+      const type = buf.readUInt16LE(off + 4);
+      const i = buf.readUInt32LE(off + 8) - first;
+      // i outside the requests: a stale answer to an earlier, timed-out request.
+      if (i >= 0 && i < reqs.length) {
+        if (type === NLMSG_ERROR || type === NLMSG_DONE) ended[i] = 1;
+        if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 && buf.readInt32LE(off + NLMSG_HDRLEN) !== 0) {
+          const { errno, extAck } = parseError(messageAt(buf, off, len));
+          errors[i] ??= new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
+        } else if (collect && type !== NLMSG_ERROR && type !== NLMSG_DONE && type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) data[i]!.push(messageAt(buf, off, len));
+      }
+      off += align4(len);
     }
-    return { answers, ended };
+    for (let i = 0; i < reqs.length; i++) if (!ended[i]) errors[i] ??= new NetlinkError('ETIMEDOUT', 110, nameOf(reqs[i]!));
+    return { errors, data };
   }
 
   close(): void {
@@ -382,7 +423,7 @@ export class NetlinkSocket {
 export interface BatchRequest {
   type: number;
   flags: number;
-  payload: Buffer;
+  payload: Payload;
   /**
    * Names the operation in its error, e.g. "add real server 10.0.0.2:80 to TCP
    * 10.0.0.100:80"; a function is called only if there is an error (a table load

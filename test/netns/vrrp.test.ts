@@ -351,7 +351,7 @@ describe('VRRP between two vipd daemons', () => {
     appendFileSync(a.configFile, l.join('\n') + '\n');
     const lines = readFileSync(a.configFile, 'utf8').split('\n').length - 1;
     a.kill('SIGHUP');
-    const rej = await waitFor('reload-rejected log line', () => a.logs.find((x) => x.event === 'reload-rejected'), 30_000);
+    const rej = (await waitFor('reload-rejected log line', () => a.logs.find((x) => x.event === 'reload-rejected'), 30_000))!;
     expect(String(rej.error)).toContain(`${a.configFile}:${lines}:`);
     expect(String(rej.error)).toMatch(/weight/);
     await sleep(500);

@@ -9,9 +9,9 @@ import { destId, serviceId } from '../../src/ipvs/types.js';
 import type { Dest, Service } from '../../src/ipvs/types.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import { bytesToIpv6, inetAddrBytes, ipv6ToBytes } from '../../src/net/inet.js';
-import { AttrView, encodeAttrs } from '../../src/net/netlink.js';
+import { AttrView, encodeAttrs, encodeBody, type Payload } from '../../src/net/netlink.js';
 
-const hex = (b: Buffer) => b.toString('hex');
+const hex = (b: Payload) => encodeBody(b).toString('hex');
 const tcp80: Service = {
   key: { family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 },
   scheduler: 'rr',

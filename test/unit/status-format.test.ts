@@ -18,7 +18,7 @@ describe('vipd status: IPVS table', () => {
         ipvs: {
           available: true,
           syncDaemon: 'master',
-          lastReconcile: { at: '2026-11-26T11:59:48Z', ops: 3, applied: 2, failed: [{ operation: 'add service TCP 10.0.0.1:82 (twos)', code: 'ENOENT', message: 'add service TCP 10.0.0.1:82 (twos): ENOENT: this kernel has no scheduler "twos"' }], dumpMs: 1, applyMs: 2 },
+          lastReconcile: { at: '2026-11-26T11:59:48Z', source: 'dump', ops: 3, applied: 2, failed: [{ operation: 'add service TCP 10.0.0.1:82 (twos)', code: 'ENOENT', message: 'add service TCP 10.0.0.1:82 (twos): ENOENT: this kernel has no scheduler "twos"' }], dumpMs: 1, applyMs: 2 },
           routeProblems: ['real server 192.0.2.7 of virtual server "lost": no route to it'],
           services: [
             {
