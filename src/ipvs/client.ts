@@ -6,7 +6,7 @@ import { resolveFamily, NETLINK_GENERIC } from '../net/genl.js';
 import { type BatchRequest, NetlinkError, NetlinkSocket, NLM_F_ACK, NLM_F_DUMP, type Payload } from '../net/netlink.js';
 import {
   daemonOfReply,
-  destOfReply,
+  destAt,
   infoOfReply,
   IPVS_GENL_NAME,
   req,
@@ -144,10 +144,15 @@ export class IpvsClient {
 
   /** The real servers of each service: one dump per service (IPVS has no other), all in one call into the addon. */
   destsOf(keys: readonly ServiceKey[], stats = true): DestEntry[][] {
-    const answers = this.sock.requestMany(
+    const out = keys.map((): DestEntry[] => []);
+    this.sock.requestEach(
       keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: () => `list real servers of ${serviceName(k)}` })),
+      (i, buf, off, len) => {
+        const d = destAt(buf, off, len, keys[i]!.family, stats);
+        if (d) out[i]!.push(d);
+      },
     );
-    return answers.map((ms, i) => ms.map((m) => destOfReply(m, keys[i]!.family, stats)).filter((d): d is DestEntry => d !== undefined));
+    return out;
   }
 
   /** The whole table: one service dump, then one destination dump per service. */

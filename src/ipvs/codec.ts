@@ -8,7 +8,7 @@
 
 import { genlBody, GENL_HDRLEN } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText } from '../net/inet.js';
-import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type NlMessage } from '../net/netlink.js';
+import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, NLMSG_HDRLEN, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
 
 export const IPVS_GENL_NAME = 'IPVS';
@@ -282,8 +282,10 @@ export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | u
   return nested ? decodeService(nested, withStats) : undefined;
 }
 
-export function destOfReply(m: NlMessage, family: Family, withStats = true): DestEntry | undefined {
-  const nested = genlAttrs(m).nested(CMD_ATTR.DEST);
+/** The real server of a GET_DEST reply whose message (header included) is `len` bytes at `off` of `buf`. */
+export function destAt(buf: Buffer, off: number, len: number, family: Family, withStats = true): DestEntry | undefined {
+  const start = Math.min(off + NLMSG_HDRLEN + GENL_HDRLEN, off + len);
+  const nested = new AttrView(buf, start, off + len, CMD_ATTR.DEST).nested(CMD_ATTR.DEST, DEST.TUN_FLAGS);
   return nested ? decodeDest(nested, family, withStats) : undefined;
 }
 

@@ -351,10 +351,20 @@ export class NetlinkSocket {
    * or a request left without an answer, throws NetlinkError naming its operation.
    */
   requestMany(reqs: readonly BatchRequest[]): NlMessage[][] {
-    const x = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK), true);
-    const failed = x.errors.findIndex((e) => e !== undefined);
-    if (failed >= 0) throw x.errors[failed]!;
-    return x.data;
+    const out = reqs.map((): NlMessage[] => []);
+    this.requestEach(reqs, (i, buf, off, len) => out[i]!.push(messageAt(buf, off, len)));
+    return out;
+  }
+
+  /**
+   * requestMany() without the message objects: `onData(i, buf, off, len)` sees each
+   * data message of request i where it lies in the answer buffer (its header at
+   * `off`). A 10,000-server dump is decoded straight from there.
+   */
+  requestEach(reqs: readonly BatchRequest[], onData: (i: number, buf: Buffer, off: number, len: number) => void): void {
+    const errors = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK), onData);
+    const failed = errors.findIndex((e) => e !== undefined);
+    if (failed >= 0) throw errors[failed]!;
   }
 
   /**
@@ -366,22 +376,22 @@ export class NetlinkSocket {
    * leaves the others applied. Returns, per request, undefined (done) or its error.
    */
   batch(reqs: readonly BatchRequest[], chunkBytes = 64 * 1024, chunkMessages = 128): (NetlinkError | undefined)[] {
-    return this.exchange(reqs, chunkMessages, chunkBytes, () => NLM_F_ACK, false).errors;
+    return this.exchange(reqs, chunkMessages, chunkBytes, () => NLM_F_ACK);
   }
 
   /**
    * The addon's nlExchange: sequence numbers, the wire built in one buffer, and the
    * answers matched back to their requests: per request its error (a kernel error,
-   * or ETIMEDOUT when its answer never ended) and, with `collect`, its data messages.
-   * ACKs are read in place: 11,000 of them make no objects.
+   * or ETIMEDOUT when its answer never ended); data messages go to `onData`.
+   * Answers are read in place: 11,000 ACKs make no objects.
    */
   private exchange(
     reqs: readonly BatchRequest[],
     chunkMessages: number,
     chunkBytes: number,
     extraFlags: (r: BatchRequest) => number,
-    collect: boolean,
-  ): { errors: (NetlinkError | undefined)[]; data: NlMessage[][] } {
+    onData?: (i: number, buf: Buffer, off: number, len: number) => void,
+  ): (NetlinkError | undefined)[] {
     // Consecutive sequence numbers (the addon relies on it), so seq - first is the index.
     const first = this.takeSeqs(reqs.length);
     let size = 0;
@@ -390,9 +400,8 @@ export class NetlinkSocket {
     let off = 0;
     reqs.forEach((r, i) => (off = writeMessage(wire, off, r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
     const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
-    const data = collect ? reqs.map((): NlMessage[] => []) : [];
     const ended = new Uint8Array(reqs.length);
-    if (!reqs.length) return { errors, data };
+    if (!reqs.length) return errors;
     const buf = native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs);
     for (off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
       const len = buf.readUInt32LE(off);
@@ -405,12 +414,12 @@ export class NetlinkSocket {
         if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 && buf.readInt32LE(off + NLMSG_HDRLEN) !== 0) {
           const { errno, extAck } = parseError(messageAt(buf, off, len));
           errors[i] ??= new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
-        } else if (collect && type !== NLMSG_ERROR && type !== NLMSG_DONE && type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) data[i]!.push(messageAt(buf, off, len));
+        } else if (onData && type !== NLMSG_ERROR && type !== NLMSG_DONE && type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) onData(i, buf, off, len);
       }
       off += align4(len);
     }
     for (let i = 0; i < reqs.length; i++) if (!ended[i]) errors[i] ??= new NetlinkError('ETIMEDOUT', 110, nameOf(reqs[i]!));
-    return { errors, data };
+    return errors;
   }
 
   close(): void {
