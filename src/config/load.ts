@@ -11,6 +11,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseExpectedCodes } from '../health/types.js';
 import { serviceName } from '../ipvs/types.js';
 import type { ParseReply } from './parse-worker.js';
+import { DEFAULT_CONTROL_SOCKET } from './socket.js';
 import type {
   Config,
   IpvsConfig,
@@ -242,7 +243,7 @@ class Parser {
   }
 
   global(node: Node | null | undefined): GlobalConfig {
-    const def: GlobalConfig = { routerId: hostname(), controlSocket: '/run/vipd/vipd.sock', logLevel: 'info', scriptTimeoutMs: 10_000 };
+    const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000 };
     if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
     const m = this.map(node, 'global', 'a map of global settings');
     if (!m) return def;
