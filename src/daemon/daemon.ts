@@ -109,7 +109,14 @@ export class Daemon {
 
   /** Validate the file fully first; only a valid file touches anything. Reloads run one at a time. */
   reload(): Promise<ReloadResult> {
-    this.reloading = this.reloading.then(() => this.doReload());
+    // Never a rejected promise in the chain: one failed reload must not stop the next.
+    this.reloading = this.reloading.then(() =>
+      this.doReload().catch((err: Error) => {
+        this.log.error({ event: 'reload-failed', err: err.message }, `reload failed: ${err.stack ?? err.message}`);
+        this.sd.ready(`${this.summary()}; last reload FAILED`);
+        return { ok: false, error: err.message };
+      }),
+    );
     return this.reloading;
   }
 

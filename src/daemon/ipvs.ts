@@ -53,6 +53,9 @@ export class IpvsManager {
   /** Bumped by every reconcile: a background resync whose dump saw an older table is dropped. */
   private generation = 0;
   private resyncRunning = false;
+  /** After a failed exchange: the next full reconcile. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  static readonly RETRY_MS = 5000;
   private resyncsDropped = 0;
   /** When the drain timer fires (epoch ms); undefined: no drain pending. */
   private drainDue: number | undefined;
@@ -67,6 +70,7 @@ export class IpvsManager {
     private readonly log: Logger,
     /** The table to program for `cfg` (the director adds health and operator choices); `partial`: cfg holds only some virtual servers (see applySome). */
     private readonly desired: (cfg: Config, partial?: boolean) => DesiredService[] = desiredTable,
+    private readonly newClient: () => IpvsClient = () => new IpvsClient(),
   ) {
     this.cfg = cfg;
   }
@@ -85,7 +89,7 @@ export class IpvsManager {
   private ensure(): boolean {
     if (this.client) return true;
     try {
-      this.client = new IpvsClient();
+      this.client = this.newClient();
       this.reconciler = this.newReconciler(this.client);
       this.lastError = undefined;
       return true;
@@ -141,7 +145,8 @@ export class IpvsManager {
     this.generation++;
     const vss = this.cfg.virtualServers.filter((v) => names.has(v.name));
     const table = this.desired({ ...this.cfg, virtualServers: vss }, true);
-    const report = this.reconciler.reconcile(table, { fromMemory: true, only: new Set(vss.map((v) => serviceId(serviceKeyOf(v)))) });
+    const report = this.reconcileSafely(table, { fromMemory: true, only: new Set(vss.map((v) => serviceId(serviceKeyOf(v)))) });
+    if (!report) return;
     if (report.stale) {
       this.apply(this.cfg, true);
       return;
@@ -149,6 +154,30 @@ export class IpvsManager {
     this.record(report, `IPVS reconciled ${vss.length} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`, 'info', 'ipvs-reconciled', { services: vss.length });
     // A drain due sooner than the one already timed (other services' drains keep their timer).
     if (report.nextDrainAt !== undefined && (this.drainDue === undefined || report.nextDrainAt < this.drainDue)) this.armDrain(report.nextDrainAt);
+  }
+
+  /**
+   * A reconcile whose netlink exchange itself failed (not an operation the kernel
+   * refused: those are in the report) — a lost answer, a full receive buffer —
+   * must not take the daemon and its VRRP instances down: logged, shown in vipd
+   * status, the table as vipd knew it forgotten (the next reconcile dumps), and
+   * the next resync, reload or verdict tries again.
+   */
+  private reconcileSafely(table: DesiredService[], opts: Parameters<Reconciler['reconcile']>[1]): ReconcileReport | undefined {
+    try {
+      const report = this.reconciler!.reconcile(table, opts);
+      this.lastError = undefined;
+      return report;
+    } catch (err) {
+      this.reconciler!.forget();
+      this.lastError = `reconcile failed: ${(err as Error).message}`;
+      this.log.error({ event: 'ipvs-reconcile-failed', err: (err as Error).message }, `IPVS: ${this.lastError}; a full reconcile (with a dump) tries again in ${IpvsManager.RETRY_MS / 1000} s`);
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => ((this.retryTimer = undefined), this.apply(this.cfg)), IpvsManager.RETRY_MS);
+        this.retryTimer.unref();
+      }
+      return undefined;
+    }
   }
 
   /** Keeps the report for vipd status and logs it: failures as errors, else at `level`. */
@@ -187,13 +216,7 @@ export class IpvsManager {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
-    // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
-    const report = this.reconciler!.reconcile(table, { fromMemory: tableOnly && !resync, ...(dumped ? { dumped } : {}) });
-    const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
-    const msg = resync
-      ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
-      : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
-    this.record(report, msg, resync ? (report.ops ? 'warn' : 'debug') : 'info', resync ? 'ipvs-resync' : 'ipvs-reconciled', { dumpMs: report.dumpMs });
+    // Armed first: if this reconcile fails, the resync tries again.
     if (this.resyncEvery !== cfg.ipvs.resyncMs) {
       if (this.resyncTimer) clearInterval(this.resyncTimer);
       this.resyncTimer = undefined;
@@ -203,6 +226,14 @@ export class IpvsManager {
         this.resyncTimer.unref();
       }
     }
+    // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
+    const report = this.reconcileSafely(table, { fromMemory: tableOnly && !resync, ...(dumped ? { dumped } : {}) });
+    if (!report) return undefined;
+    const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
+    const msg = resync
+      ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
+      : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
+    this.record(report, msg, resync ? (report.ops ? 'warn' : 'debug') : 'info', resync ? 'ipvs-resync' : 'ipvs-reconciled', { dumpMs: report.dumpMs });
     if (!tableOnly) {
       const t0 = performance.now();
       this.checkRoutes(cfg);
@@ -335,6 +366,7 @@ export class IpvsManager {
   stop(): void {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (!this.client) return;
     try {
       if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);

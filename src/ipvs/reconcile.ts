@@ -232,6 +232,11 @@ export class Reconciler {
     return this.model !== undefined;
   }
 
+  /** Drops the table in memory: the next reconcile dumps (after a failure left its state unknown). */
+  forget(): void {
+    this.model = undefined;
+  }
+
   get ownedServices(): ReadonlySet<string> {
     return this.owned;
   }
