@@ -1,7 +1,7 @@
 // Generic netlink (genetlink): the 4-byte genl header and family lookup
 // through the "nlctrl" controller.
 
-import { attrsSize, attrStr, attrString, type Body, encodeBody, NetlinkSocket, writeAttrs, type Attr, type NlMessage, parseAttrs } from './netlink.js';
+import { attrsSize, attrStr, AttrView, type Body, encodeBody, NetlinkSocket, writeAttrs, type Attr, type NlMessage } from './netlink.js';
 
 export const NETLINK_GENERIC = 16;
 export const GENL_ID_CTRL = 0x10;
@@ -27,11 +27,6 @@ export function encodeGenl(cmd: number, version: number, attrs: readonly Attr[])
   return encodeBody(genlBody(cmd, version, attrs));
 }
 
-export function decodeGenl(m: NlMessage): { cmd: number; version: number; attrs: Map<number, Buffer> } {
-  if (m.payload.length < GENL_HDRLEN) return { cmd: 0, version: 0, attrs: new Map() };
-  return { cmd: m.payload[0]!, version: m.payload[1]!, attrs: parseAttrs(m.payload.subarray(GENL_HDRLEN)) };
-}
-
 /** The message to ask nlctrl for a family's id. */
 export function getFamilyRequest(name: string): Buffer {
   return encodeGenl(CTRL_CMD_GETFAMILY, 1, [attrStr(CTRL_ATTR_FAMILY_NAME, name)]);
@@ -39,10 +34,9 @@ export function getFamilyRequest(name: string): Buffer {
 
 export function parseFamilyReply(msgs: NlMessage[]): { id: number; name: string } | undefined {
   for (const m of msgs) {
-    const { attrs } = decodeGenl(m);
-    const id = attrs.get(CTRL_ATTR_FAMILY_ID);
-    const name = attrString(attrs.get(CTRL_ATTR_FAMILY_NAME));
-    if (id && id.length >= 2 && name) return { id: id.readUInt16LE(0), name };
+    const a = new AttrView(m.payload, Math.min(GENL_HDRLEN, m.payload.length), m.payload.length, 8);
+    const name = a.string(CTRL_ATTR_FAMILY_NAME);
+    if (a.length(CTRL_ATTR_FAMILY_ID) >= 2 && name) return { id: a.u16(CTRL_ATTR_FAMILY_ID), name };
   }
   return undefined;
 }

@@ -135,19 +135,6 @@ export const attrBe16 = (type: number, v: number): Attr => ({ type, int: v, widt
 export const attrStr = (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s), Buffer.of(0)]) });
 export const attrNested = (type: number, attrs: readonly Attr[]): Attr => ({ type: type | NLA_F_NESTED, nested: attrs });
 
-/** Parses attributes; the last one of a type wins. Malformed tails are ignored. */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = 0;
-  while (off + NLA_HDRLEN <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < NLA_HDRLEN || off + len > buf.length) break;
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + NLA_HDRLEN, off + len));
-    off += align4(len);
-  }
-  return out;
-}
-
 /**
  * Attributes indexed in place: value offsets by type, no copies. The decoder for big
  * dumps (10,000 real servers): a Map of subarrays per message cost more than the
@@ -225,13 +212,6 @@ export class AttrView {
   }
 }
 
-/** NUL-terminated string value. */
-export function attrString(v: Buffer | undefined): string | undefined {
-  if (!v) return undefined;
-  const nul = v.indexOf(0);
-  return v.subarray(0, nul < 0 ? v.length : nul).toString();
-}
-
 export function encodeMessage(type: number, flags: number, seq: number, payload: Payload): Buffer {
   const out = Buffer.alloc(align4(NLMSG_HDRLEN + payloadSize(payload)));
   writeMessage(out, 0, type, flags, seq, payload);
@@ -305,7 +285,7 @@ export function parseError(msg: NlMessage): { errno: number; extAck?: string } {
     // struct nlmsgerr: error + the original header (+ its payload unless capped).
     const origLen = msg.payload.length >= 20 ? msg.payload.readUInt32LE(4) : 16;
     const skip = 4 + (msg.flags & NLM_F_CAPPED ? 16 : align4(origLen));
-    if (skip < msg.payload.length) extAck = attrString(parseAttrs(msg.payload.subarray(skip)).get(NLMSGERR_ATTR_MSG));
+    if (skip < msg.payload.length) extAck = new AttrView(msg.payload, skip, msg.payload.length, 8).string(NLMSGERR_ATTR_MSG);
   }
   return extAck ? { errno, extAck } : { errno };
 }

@@ -5,7 +5,7 @@ import { ipv4ToBytes } from '../vrrp/ipv4.js';
 import { familyOf, inetAddrBytes, inetAddrText } from './inet.js';
 import {
   attrStr,
-  attrString,
+  AttrView,
   encodeAttrs,
   NetlinkError,
   NetlinkSocket,
@@ -15,7 +15,6 @@ import {
   NLM_F_EXCL,
   type Attr,
   type NlMessage,
-  parseAttrs,
 } from './netlink.js';
 
 export const NETLINK_ROUTE = 0;
@@ -86,16 +85,15 @@ export function decodeLink(m: NlMessage): Link | undefined {
   if (m.payload.length < 16) return undefined;
   const index = m.payload.readInt32LE(4);
   const flags = m.payload.readUInt32LE(8);
-  const attrs = parseAttrs(m.payload.subarray(16));
-  const name = attrString(attrs.get(IFLA_IFNAME));
+  const a = new AttrView(m.payload, 16, m.payload.length, 64);
+  const name = a.string(IFLA_IFNAME);
   if (!name) return undefined;
-  const op = attrs.get(IFLA_OPERSTATE);
   return {
     index,
     name,
     flags,
-    mac: formatMac(attrs.get(IFLA_ADDRESS)),
-    operstate: op && op.length >= 1 ? op[0]! : 0,
+    mac: formatMac(a.bytes(IFLA_ADDRESS)),
+    operstate: a.u8(IFLA_OPERSTATE),
     usable: (flags & IFF_UP) !== 0 && (flags & IFF_RUNNING) !== 0,
   };
 }
@@ -122,12 +120,11 @@ export function decodeAddress(m: NlMessage): Ipv4Address | undefined {
   const prefix = m.payload[1]!;
   let flags = m.payload[2]!;
   const index = m.payload.readUInt32LE(4);
-  const attrs = parseAttrs(m.payload.subarray(8));
-  const local = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+  const a = new AttrView(m.payload, 8, m.payload.length, 16);
+  const local = a.bytes(IFA_LOCAL) ?? a.bytes(IFA_ADDRESS);
   if (!local || local.length !== 4) return undefined;
-  const f = attrs.get(IFA_FLAGS);
-  if (f && f.length === 4) flags = f.readUInt32LE(0);
-  const label = attrString(attrs.get(IFA_LABEL));
+  if (a.length(IFA_FLAGS) === 4) flags = a.u32(IFA_FLAGS);
+  const label = a.string(IFA_LABEL);
   return {
     index,
     address: [...local].join('.'),
@@ -164,19 +161,17 @@ const RTA_TABLE = 15;
 export function decodeRouteEntry(m: NlMessage): Route | undefined {
   if (m.type !== RTM_NEWROUTE || m.payload.length < 12) return undefined;
   const family = m.payload.readUInt8(0) === AF_INET6 ? 'inet6' : 'inet';
-  const a = parseAttrs(m.payload.subarray(12));
-  const dst = a.get(RTA_DST);
-  const gw = a.get(RTA_GATEWAY);
-  const oif = a.get(RTA_OIF);
-  const table = a.get(RTA_TABLE);
+  const a = new AttrView(m.payload, 12, m.payload.length, 32);
+  const dst = a.bytes(RTA_DST);
+  const gw = a.bytes(RTA_GATEWAY);
   return {
     family,
     dstLen: m.payload.readUInt8(1),
-    table: table ? table.readUInt32LE(0) : m.payload.readUInt8(4),
+    table: a.has(RTA_TABLE) ? a.u32(RTA_TABLE) : m.payload.readUInt8(4),
     type: RTN_NAMES[m.payload.readUInt8(7)] ?? `type ${m.payload.readUInt8(7)}`,
     ...(dst ? { dst: inetAddrText(dst, family) } : {}),
     ...(gw ? { gateway: inetAddrText(gw, family) } : {}),
-    ...(oif ? { oif: oif.readUInt32LE(0) } : {}),
+    ...(a.has(RTA_OIF) ? { oif: a.u32(RTA_OIF) } : {}),
   };
 }
 
