@@ -51,10 +51,6 @@ export type Attr =
 
 const valueSize = (a: Attr): number => ('value' in a ? a.value.length : 'int' in a ? a.width : 'inet' in a ? 16 : attrsSize(a.nested));
 
-export function encodeAttr(type: number, value: Buffer): Buffer {
-  return encodeAttrs([{ type, value }]);
-}
-
 /** Bytes the attributes take on the wire (each padded to 4). */
 export function attrsSize(attrs: readonly Attr[]): number {
   let size = 0;
@@ -203,19 +199,14 @@ export class AttrView {
     const o = this.offset(type);
     if (o < 0) return undefined;
     const end = o + this.at[type * 2 + 1]!;
-    const nul = this.buf.indexOf(0, o);
-    return this.buf.toString('utf8', o, nul < 0 || nul > end ? end : nul);
+    let nul = o;
+    while (nul < end && this.buf[nul] !== 0) nul++; // within the attribute: a missing NUL must not scan a whole dump
+    return this.buf.toString('utf8', o, nul);
   }
   nested(type: number, maxType = 31): AttrView | undefined {
     const o = this.offset(type);
     return o < 0 ? undefined : new AttrView(this.buf, o, o + this.at[type * 2 + 1]!, maxType);
   }
-}
-
-export function encodeMessage(type: number, flags: number, seq: number, payload: Payload): Buffer {
-  const out = Buffer.alloc(align4(NLMSG_HDRLEN + payloadSize(payload)));
-  writeMessage(out, 0, type, flags, seq, payload);
-  return out;
 }
 
 /** Writes header + payload at `off` of a zero-filled buffer; returns the offset after it (aligned). */
