@@ -131,7 +131,7 @@ export class IpvsClient {
     return infoOfReply(m);
   }
 
-  /** The services; `stats` adds their counters (the reconcile does without: a quarter of the decode). */
+  /** The services; `stats` adds their counters (a reconcile does without them: they were over half of a dump's decoding). */
   services(stats = true): ServiceEntry[] {
     return this.get(req.getServices(), true, 'list services')
       .map((m) => serviceOfReply(m, stats))
@@ -168,8 +168,8 @@ export class IpvsClient {
 
   /**
    * The same dump, giving the event loop a turn every 50 services (IPVS dumps real
-   * servers per service): a background resync of a 10,000-server table never holds
-   * the loop — and the VRRP timers on it — for the whole dump.
+   * servers per service): the dump of a 10,000-server table for a resync, a reload
+   * or vipd status never holds the loop — and the VRRP timers on it — for its whole length.
    */
   async tableYielding(opts: { stats?: boolean } = {}): Promise<IpvsTable> {
     const stats = opts.stats ?? true;
