@@ -31,6 +31,7 @@ const NAMES = [
   'an established TCP connection through the director survives a vipd restart and a config reload',
   'bad input: a scheduler the kernel lacks and an unroutable real server — clear errors, the rest of the table applied; a duplicate service is a config error at file:line:col',
   'the Octavia tutorial: two workers behind two directors — requests alternate, a stopped worker leaves the pool with no failed request after detection and returns, the backup takes over on a master kill with the same health view',
+  'a master reloading 10,000 real servers keeps its VIP: the parse runs in a thread and the dump yields, so its adverts go on and the backup never takes over',
 ];
 
 let guest: GuestResult;

@@ -639,6 +639,53 @@ await scenario('the Octavia tutorial: two workers behind two directors — reque
   return out;
 }, 240_000);
 
+await scenario('a master reloading 10,000 real servers keeps its VIP: the parse runs in a thread and the dump yields, so its adverts go on and the backup never takes over', async () => {
+  mkdirSync('/run/vipd-test', { recursive: true });
+  octaviaTopology();
+  // The real servers' network is reachable through eth0 (the kernel wants a unicast route to each).
+  inNs('vt-olb1', 'ip route add 10.20.0.0/16 dev eth0');
+  const big = (weight) => {
+    const l = [`global: {router_id: olb1, control_socket: /run/vipd-test/olb1.sock}`, 'vrrp_instances:', '  VI_1: {interface: eth0, vrid: 51, priority: 150, advert_int: 1, virtual_ipaddress: [10.90.0.100/32]}', 'virtual_servers:'];
+    for (let i = 0; i < 1000; i++) {
+      l.push(`  s${i}:`, `    address: 10.40.${i >> 8}.${i & 255}`, '    port: 80', '    scheduler: wrr', '    real_servers:');
+      for (let j = 0; j < 10; j++) l.push(`      - {address: 10.20.${100 + j}.${(i % 250) + 1}, port: ${8000 + j}, weight: ${i < 100 ? weight : 1}}`);
+    }
+    return l.join('\n') + '\n';
+  };
+  writeFileSync('/run/vipd-test/olb1.yaml', big(1));
+  writeFileSync('/run/vipd-test/olb2.yaml', 'global: {router_id: olb2, control_socket: /run/vipd-test/olb2.sock}\nvrrp_instances:\n  VI_1: {interface: eth0, vrid: 51, priority: 100, advert_int: 1, virtual_ipaddress: [10.90.0.100/32]}\n');
+  const run = (name) => {
+    const child = spawn('ip', ['netns', 'exec', `vt-${name}`, process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', `/run/vipd-test/${name}.yaml`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    children.add(child);
+    return { child, log: () => log };
+  };
+  const events = (d, event) => d.log().split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l));
+  const lb1 = run('olb1');
+  await until('lb1 loaded its table', () => events(lb1, 'ipvs-reconciled').length > 0 || lb1.log().slice(-800), 120_000);
+  const lb2 = run('olb2');
+  // States from the transition log lines (lb1's vipd status --json, 10,000 real servers, is a big read).
+  const state = (d) => events(d, 'vrrp-transition').at(-1)?.to;
+  await until('lb1 MASTER and lb2 BACKUP', () => (state(lb1) === 'MASTER' && state(lb2) === 'BACKUP') || [lb1.log().slice(-600), lb2.log().slice(-600)], 60_000);
+  const lb2Before = events(lb2, 'vrrp-transition').length;
+  writeFileSync('/run/vipd-test/olb1.yaml', big(2));
+  const t0 = Date.now();
+  lb1.child.kill('SIGHUP');
+  await until('lb1 reloaded', () => events(lb1, 'reloaded').length > 0 || lb1.log().slice(-800), 120_000);
+  const reloadMs = Date.now() - t0;
+  await new Promise((r) => setTimeout(r, 2000));
+  const weights = inNs('vt-olb1', 'ipvsadm -Sn').split('\n').filter((l) => / -w 2$/.test(l)).length;
+  assertEq(weights, 1000, 'real servers with the new weight in the kernel');
+  assertEq(events(lb2, 'vrrp-transition').slice(lb2Before).map((e) => e.to), [], 'lb2 transitions during lb1\'s reload');
+  assertEq(state(lb1), 'MASTER', 'lb1 state after its reload');
+  const reloaded = events(lb1, 'reloaded')[0];
+  lb1.child.kill('SIGTERM');
+  lb2.child.kill('SIGTERM');
+  return { reloadMs, parseMs: reloaded.parseMs, ipvsMs: reloaded.ipvsMs, ipvsOps: reloaded.ipvsOps };
+}, 300_000);
+
 client.close();
 writeFileSync('results.json', JSON.stringify(results, null, 1));
 process.exit(0);
