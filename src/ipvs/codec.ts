@@ -6,7 +6,7 @@
 // - NEW/SET_DEST need forwarding, weight and both thresholds; DEL_DEST only the address and port;
 // - addresses are 16 bytes (union nf_inet_addr), ports and the netmask network order.
 
-import { genlBody, GENL_HDRLEN } from '../net/genl.js';
+import { genlAttrs, genlBody } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText } from '../net/inet.js';
 import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, NLMSG_HDRLEN, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
@@ -73,7 +73,6 @@ const SYNC_STATE = { master: 1, backup: 2 } as const;
 
 const af = (f: Family) => (f === 'inet' ? AF_INET : AF_INET6);
 const famOf = (n: number): Family => (n === AF_INET6 ? 'inet6' : 'inet');
-
 
 /** Attributes that name a service (enough for DEL_SERVICE, GET and as the parent of a dest). */
 export function serviceKeyAttrs(k: ServiceKey): Attr[] {
@@ -274,34 +273,31 @@ export function decodeDest(nested: Buffer | AttrView, family: Family, withStats 
 }
 
 /** The command attributes of a generic netlink reply, indexed in place. */
-const genlAttrs = (m: NlMessage): AttrView => new AttrView(m.payload, Math.min(GENL_HDRLEN, m.payload.length), m.payload.length, 8);
-
 /** The nested service of a GET_SERVICE reply message. */
 export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | undefined {
-  const nested = genlAttrs(m).nested(CMD_ATTR.SERVICE);
+  const nested = genlAttrs(m.payload).nested(CMD_ATTR.SERVICE);
   return nested ? decodeService(nested, withStats) : undefined;
 }
 
 /** The real server of a GET_DEST reply whose message (header included) is `len` bytes at `off` of `buf`. */
 export function destAt(buf: Buffer, off: number, len: number, family: Family, withStats = true): DestEntry | undefined {
-  const start = Math.min(off + NLMSG_HDRLEN + GENL_HDRLEN, off + len);
-  const nested = new AttrView(buf, start, off + len, CMD_ATTR.DEST).nested(CMD_ATTR.DEST, DEST.TUN_FLAGS);
+  const nested = genlAttrs(buf, off + NLMSG_HDRLEN, off + len, CMD_ATTR.DEST).nested(CMD_ATTR.DEST, DEST.TUN_FLAGS);
   return nested ? decodeDest(nested, family, withStats) : undefined;
 }
 
 export function infoOfReply(m: NlMessage): { version: string; connTableSize: number } {
-  const a = genlAttrs(m);
+  const a = genlAttrs(m.payload);
   const v = a.u32(INFO.VERSION);
   return { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, connTableSize: a.u32(INFO.CONN_TAB_SIZE) };
 }
 
 export function timeoutsOfReply(m: NlMessage): Timeouts {
-  const a = genlAttrs(m);
+  const a = genlAttrs(m.payload);
   return { tcp: a.u32(CMD_ATTR.TIMEOUT_TCP), tcpFin: a.u32(CMD_ATTR.TIMEOUT_TCP_FIN), udp: a.u32(CMD_ATTR.TIMEOUT_UDP) };
 }
 
 export function daemonOfReply(m: NlMessage): SyncDaemon | undefined {
-  const a = genlAttrs(m).nested(CMD_ATTR.DAEMON);
+  const a = genlAttrs(m.payload).nested(CMD_ATTR.DAEMON);
   if (!a) return undefined;
   const state = a.u32(DAEMON.STATE) === SYNC_STATE.master ? 'master' : 'backup';
   const set = (t: number) => a.bytes(t)?.some((x) => x !== 0) === true;

@@ -32,9 +32,14 @@ export function getFamilyRequest(name: string): Buffer {
   return encodeGenl(CTRL_CMD_GETFAMILY, 1, [attrStr(CTRL_ATTR_FAMILY_NAME, name)]);
 }
 
+/** The attributes after the genl header of a payload lying at [start, end) of `buf`, indexed in place (types up to `maxType`). */
+export function genlAttrs(buf: Buffer, start = 0, end = buf.length, maxType = 8): AttrView {
+  return new AttrView(buf, Math.min(start + GENL_HDRLEN, end), end, maxType);
+}
+
 export function parseFamilyReply(msgs: NlMessage[]): { id: number; name: string } | undefined {
   for (const m of msgs) {
-    const a = new AttrView(m.payload, Math.min(GENL_HDRLEN, m.payload.length), m.payload.length, 8);
+    const a = genlAttrs(m.payload);
     const name = a.string(CTRL_ATTR_FAMILY_NAME);
     if (a.length(CTRL_ATTR_FAMILY_ID) >= 2 && name) return { id: a.u16(CTRL_ATTR_FAMILY_ID), name };
   }
