@@ -5,7 +5,7 @@
 //   nlExchange(fd, requests, chunkMessages, chunkBytes, timeoutMs) -> Buffer
 //                                             requests sent several per datagram, answers read
 //                                             until each has its DONE/ERROR; all answers, concatenated
-//   nlRecv(fd, timeoutMs)            -> Buffer|null   one datagram; null on timeout
+//   nlRecv(fd)                       -> Buffer|null   one queued datagram; null when none is
 //   nlPortId(fd)                     -> number the socket's netlink port id
 //   watch(fd, cb)                    -> handle  cb() whenever fd is readable (uv_poll)
 //   unwatch(handle)
@@ -111,10 +111,8 @@ int SendToKernel(int fd, const uint8_t* data, size_t len) {
   return n < 0 ? errno : 0;
 }
 
-// Receiving. The common case is one syscall: the kernel has usually queued the
-// answer before sendto returned, so try the receive first and poll only when
-// nothing is there. Datagrams land in a per-thread scratch buffer far larger than
-// any netlink skb (the kernel caps a dump skb near 32 KiB); MSG_TRUNC reports the
+// Receiving. Datagrams land in a per-thread scratch buffer far larger than any
+// netlink skb (the kernel caps a dump skb near 32 KiB); MSG_TRUNC reports the
 // real size, so an oversized one is an error, never silently cut.
 constexpr size_t kRecvScratch = 1 << 20;
 
@@ -123,39 +121,23 @@ std::vector<uint8_t>& Scratch() {
   return scratch;
 }
 
-// One datagram into Scratch(): its length, 0 when none came (timeoutMs < 0: do
-// not wait), or -errno (EMSGSIZE: larger than the scratch buffer).
-ssize_t RecvOne(int fd, int timeoutMs) {
-  std::vector<uint8_t>& scratch = Scratch();
-  for (bool polled = false;;) {
-    ssize_t n;
-    do {
-      n = recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT | MSG_TRUNC);
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) return static_cast<size_t>(n) > scratch.size() ? -EMSGSIZE : n;
-    if (errno != EAGAIN) return -errno;
-    if (timeoutMs < 0 || polled) return 0;
-    struct pollfd p = {fd, POLLIN, 0};
-    int r;
-    do {
-      r = poll(&p, 1, timeoutMs);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) return -errno;
-    if (r == 0) return 0;
-    polled = true;
-  }
-}
-
-// Receives one datagram. timeoutMs < 0: non-blocking (null when nothing is queued).
+// Receives one queued datagram, without waiting (null when nothing is queued):
+// what a watched socket's readable callback drains.
 Napi::Value NlRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) THROW_TYPE(env, "nlRecv(fd, timeoutMs)");
+  if (info.Length() < 1 || !info[0].IsNumber()) THROW_TYPE(env, "nlRecv(fd)");
   int fd = info[0].As<Napi::Number>().Int32Value();
-  int timeout = info[1].As<Napi::Number>().Int32Value();
-  ssize_t n = RecvOne(fd, timeout);
-  if (n < 0) THROW_SYS(env, n == -EMSGSIZE ? "recv (netlink datagram larger than 1 MiB)" : "recv", static_cast<int>(-n));
-  if (n == 0) return env.Null();
-  return Napi::Buffer<uint8_t>::Copy(env, Scratch().data(), n);
+  std::vector<uint8_t>& scratch = Scratch();
+  ssize_t n;
+  do {
+    n = recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT | MSG_TRUNC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    THROW_SYS(env, "recv", errno);
+  }
+  if (static_cast<size_t>(n) > scratch.size()) THROW_SYS(env, "recv (netlink datagram larger than 1 MiB)", EMSGSIZE);
+  return Napi::Buffer<uint8_t>::Copy(env, scratch.data(), n);
 }
 
 // Requests and their answers in one call into C++: `requests` holds complete

@@ -13,7 +13,8 @@ export interface WatchHandle {
 export interface NativeAddon {
   nlOpen(protocol: number, groups: number): number;
   nlPortId(fd: number): number;
-  nlRecv(fd: number, timeoutMs: number): Buffer | null;
+  /** One queued datagram, without waiting; null when none is queued. */
+  nlRecv(fd: number): Buffer | null;
   /** Sends the requests chunkMessages per datagram and after each reads until every request in it has its NLMSG_DONE / NLMSG_ERROR (or timeoutMs passes); every datagram read, concatenated. */
   nlExchange(fd: number, requests: Buffer, chunkMessages: number, chunkBytes: number, timeoutMs: number): Buffer;
   close(fd: number): void;

@@ -231,16 +231,21 @@ function messageAt(buf: Buffer, off: number, len: number): NlMessage {
   };
 }
 
-/** Splits one datagram into messages; stops at a malformed header. */
-export function parseMessages(buf: Buffer): NlMessage[] {
-  const out: NlMessage[] = [];
+/** Calls `fn(off, len)` for each message of `buf` (header at `off`, `len` bytes with it); stops at a malformed header. */
+function eachMessage(buf: Buffer, fn: (off: number, len: number) => void): void {
   let off = 0;
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-    out.push(messageAt(buf, off, len));
+    fn(off, len);
     off += align4(len);
   }
+}
+
+/** Splits one datagram into messages; stops at a malformed header. */
+export function parseMessages(buf: Buffer): NlMessage[] {
+  const out: NlMessage[] = [];
+  eachMessage(buf, (off, len) => out.push(messageAt(buf, off, len)));
   return out;
 }
 
@@ -363,32 +368,27 @@ export class NetlinkSocket {
     extraFlags: (r: BatchRequest) => number,
     onData?: (i: number, buf: Buffer, off: number, len: number) => void,
   ): (NetlinkError | undefined)[] {
+    const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
+    if (!reqs.length) return errors;
     // Consecutive sequence numbers (the addon relies on it), so seq - first is the index.
     const first = this.takeSeqs(reqs.length);
     let size = 0;
     for (const r of reqs) size += align4(NLMSG_HDRLEN + payloadSize(r.payload));
     const wire = Buffer.alloc(size);
-    let off = 0;
-    reqs.forEach((r, i) => (off = writeMessage(wire, off, r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
-    const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
+    let at = 0;
+    reqs.forEach((r, i) => (at = writeMessage(wire, at, r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
     const ended = new Uint8Array(reqs.length);
-    if (!reqs.length) return errors;
     const buf = native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs);
-    for (off = 0; off + NLMSG_HDRLEN <= buf.length; ) {
-      const len = buf.readUInt32LE(off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-      const type = buf.readUInt16LE(off + 4);
+    eachMessage(buf, (off, len) => {
       const i = buf.readUInt32LE(off + 8) - first;
-      // i outside the requests: a stale answer to an earlier, timed-out request.
-      if (i >= 0 && i < reqs.length) {
-        if (type === NLMSG_ERROR || type === NLMSG_DONE) ended[i] = 1;
-        if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 && buf.readInt32LE(off + NLMSG_HDRLEN) !== 0) {
-          const { errno, extAck } = parseError(messageAt(buf, off, len));
-          errors[i] ??= new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
-        } else if (onData && type !== NLMSG_ERROR && type !== NLMSG_DONE && type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) onData(i, buf, off, len);
-      }
-      off += align4(len);
-    }
+      if (i < 0 || i >= reqs.length) return; // a stale answer to an earlier, timed-out request
+      const type = buf.readUInt16LE(off + 4);
+      if (type === NLMSG_ERROR || type === NLMSG_DONE) ended[i] = 1;
+      if (type === NLMSG_ERROR && len >= NLMSG_HDRLEN + 4 && buf.readInt32LE(off + NLMSG_HDRLEN) !== 0) {
+        const { errno, extAck } = parseError(messageAt(buf, off, len));
+        errors[i] ??= new NetlinkError(errnoName(errno), errno, nameOf(reqs[i]!), extAck);
+      } else if (onData && type !== NLMSG_ERROR && type !== NLMSG_DONE && type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) onData(i, buf, off, len);
+    });
     for (let i = 0; i < reqs.length; i++) if (!ended[i]) errors[i] ??= new NetlinkError('ETIMEDOUT', 110, nameOf(reqs[i]!));
     return errors;
   }
@@ -427,7 +427,7 @@ export class NetlinkMonitor {
       for (;;) {
         let buf: Buffer | null;
         try {
-          buf = n.nlRecv(this.fd, -1);
+          buf = n.nlRecv(this.fd);
         } catch (err) {
           // ENOBUFS: the kernel dropped events; the caller re-reads the whole state.
           if ((err as { code?: string }).code === 'ENOBUFS') {
