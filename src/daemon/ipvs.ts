@@ -115,15 +115,13 @@ export class IpvsManager {
     }
     this.resyncRunning = true;
     try {
-      const gen = this.generation;
-      const t0 = performance.now();
-      const { services } = await this.client.tableYielding({ stats: false });
-      if (gen !== this.generation || !this.client) {
+      const dumped = await this.dumpYielding();
+      if (!dumped) {
         this.resyncsDropped++;
         return;
       }
       this.resyncsDropped = 0;
-      this.apply(this.cfg, true, true, { services, ms: performance.now() - t0 });
+      this.apply(this.cfg, true, true, dumped);
     } catch (err) {
       if (this.client) this.log.error({ event: 'ipvs-resync-failed', err: (err as Error).message }, `IPVS resync: ${(err as Error).message}`); // else: stopped meanwhile
     } finally {
@@ -160,8 +158,8 @@ export class IpvsManager {
    * A reconcile whose netlink exchange itself failed (not an operation the kernel
    * refused: those are in the report) — a lost answer, a full receive buffer —
    * must not take the daemon and its VRRP instances down: logged, shown in vipd
-   * status, the table as vipd knew it forgotten (the next reconcile dumps), and
-   * the next resync, reload or verdict tries again.
+   * status, the table as vipd knew it forgotten (the next reconcile dumps), and a
+   * full reconcile RETRY_MS later.
    */
   private reconcileSafely(table: DesiredService[], opts: Parameters<Reconciler['reconcile']>[1]): ReconcileReport | undefined {
     try {
@@ -216,7 +214,7 @@ export class IpvsManager {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
-    // Armed first: if this reconcile fails, the resync tries again.
+    // Armed first: the resync runs whatever this reconcile's outcome.
     if (this.resyncEvery !== cfg.ipvs.resyncMs) {
       if (this.resyncTimer) clearInterval(this.resyncTimer);
       this.resyncTimer = undefined;
@@ -304,17 +302,26 @@ export class IpvsManager {
    */
   async applyReload(cfg: Config): Promise<ReconcileReport | undefined> {
     for (let attempt = 0; attempt < 2 && this.client && this.reconciler; attempt++) {
-      const gen = this.generation;
-      const t0 = performance.now();
-      let services: CurrentService[];
+      let dumped: { services: CurrentService[]; ms: number } | undefined;
       try {
-        services = (await this.client.tableYielding({ stats: false })).services;
+        dumped = await this.dumpYielding();
       } catch {
         break; // apply() dumps again and reports the error
       }
-      if (gen === this.generation && this.client) return this.apply(cfg, false, false, { services, ms: performance.now() - t0 });
+      if (dumped) return this.apply(cfg, false, false, dumped);
     }
     return this.apply(cfg);
+  }
+
+  /**
+   * The kernel's table for a reconcile, dumped a slice at a time; undefined when a
+   * reconcile ran meanwhile (the dump may then be older than the table) or vipd stopped.
+   */
+  private async dumpYielding(): Promise<{ services: CurrentService[]; ms: number } | undefined> {
+    const gen = this.generation;
+    const t0 = performance.now();
+    const { services } = await this.client!.tableYielding({ stats: false });
+    return gen === this.generation && this.client ? { services, ms: performance.now() - t0 } : undefined;
   }
 
   /** The kernel's table with counters, for vipd status; dumped a slice at a time. */

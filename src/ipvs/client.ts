@@ -158,12 +158,7 @@ export class IpvsClient {
   /** The whole table: one service dump, then one destination dump per service. */
   table(opts: { stats?: boolean } = {}): IpvsTable {
     const stats = opts.stats ?? true;
-    const services = this.services(stats);
-    const dests = this.destsOf(
-      services.map((s) => s.key),
-      stats,
-    );
-    return { services: services.map((s, i) => ({ ...s, dests: dests[i]! })) };
+    return { services: this.withDests(this.services(stats), stats) };
   }
 
   /**
@@ -177,14 +172,17 @@ export class IpvsClient {
     const services: IpvsTable['services'] = [];
     for (let i = 0; i < all.length; i += 50) {
       await new Promise((r) => setImmediate(r));
-      const part = all.slice(i, i + 50);
-      const dests = this.destsOf(
-        part.map((s) => s.key),
-        stats,
-      );
-      part.forEach((s, j) => services.push({ ...s, dests: dests[j]! }));
+      services.push(...this.withDests(all.slice(i, i + 50), stats));
     }
     return { services };
+  }
+
+  private withDests(services: ServiceEntry[], stats: boolean): IpvsTable['services'] {
+    const dests = this.destsOf(
+      services.map((s) => s.key),
+      stats,
+    );
+    return services.map((s, i) => ({ ...s, dests: dests[i]! }));
   }
 
   /** Applies operations in order, many per datagram. One failure does not stop the rest. */

@@ -142,7 +142,8 @@ function settingsOf(s: DesiredService): Service {
   return settings;
 }
 
-function destOf(d: DestEntry): Dest {
+/** A real server's settings alone (an entry from the kernel also carries its counters). */
+function destOf(d: Dest): Dest {
   return {
     key: d.key,
     forwarding: d.forwarding,
@@ -182,14 +183,8 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
     return;
   }
   const old = i >= 0 ? svc.dests[i] : undefined;
-  const d = o.dest;
   const entry: DestEntry = {
-    key: d.key,
-    forwarding: d.forwarding,
-    weight: d.weight,
-    upperThreshold: d.upperThreshold,
-    lowerThreshold: d.lowerThreshold,
-    ...(d.tunnel ? { tunnel: d.tunnel } : {}),
+    ...destOf(o.dest),
     activeConns: old?.activeConns ?? 0,
     inactiveConns: old?.inactiveConns ?? 0,
     persistentConns: old?.persistentConns ?? 0,
