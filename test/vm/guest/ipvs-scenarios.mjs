@@ -550,6 +550,10 @@ virtual_servers:
 `;
 function startDirector(name, priority) {
   writeFileSync(`/run/vipd-test/${name}.yaml`, octConfig(name, priority));
+  return runDirector(name);
+}
+/** vipd in namespace vt-NAME with /run/vipd-test/NAME.yaml, its output collected. */
+function runDirector(name) {
   const child = spawn('ip', ['netns', 'exec', `vt-${name}`, process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', `/run/vipd-test/${name}.yaml`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -654,18 +658,10 @@ await scenario('a master reloading 10,000 real servers keeps its VIP: the parse 
   };
   writeFileSync('/run/vipd-test/olb1.yaml', big(1));
   writeFileSync('/run/vipd-test/olb2.yaml', 'global: {router_id: olb2, control_socket: /run/vipd-test/olb2.sock}\nvrrp_instances:\n  VI_1: {interface: eth0, vrid: 51, priority: 100, advert_int: 1, virtual_ipaddress: [10.90.0.100/32]}\n');
-  const run = (name) => {
-    const child = spawn('ip', ['netns', 'exec', `vt-${name}`, process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', `/run/vipd-test/${name}.yaml`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    children.add(child);
-    return { child, log: () => log };
-  };
   const events = (d, event) => d.log().split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l));
-  const lb1 = run('olb1');
+  const lb1 = runDirector('olb1');
   await until('lb1 loaded its table', () => events(lb1, 'ipvs-reconciled').length > 0 || lb1.log().slice(-800), 120_000);
-  const lb2 = run('olb2');
+  const lb2 = runDirector('olb2');
   // States from the transition log lines (lb1's vipd status --json, 10,000 real servers, is a big read).
   const state = (d) => events(d, 'vrrp-transition').at(-1)?.to;
   await until('lb1 MASTER and lb2 BACKUP', () => (state(lb1) === 'MASTER' && state(lb2) === 'BACKUP') || [lb1.log().slice(-600), lb2.log().slice(-600)], 60_000);
