@@ -59,7 +59,10 @@ export class Daemon {
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),
-      onTransition: (name, _from, to) => this.ipvs.onVrrpState(name, to),
+      onTransition: (name, _from, to) => {
+        this.ipvs.onVrrpState(name, to);
+        this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
+      },
     });
   }
 
@@ -166,10 +169,11 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** systemd's STATUS=: the instances by state, e.g. "VI_1 MASTER; VI_2,VI_3 BACKUP". */
   private summary(): string {
-    const st = this.router.status().instances;
-    const masters = st.filter((i) => i.state === 'MASTER').map((i) => i.name);
-    return `${st.length} instance(s), master of ${masters.length ? masters.join(',') : 'none'}`;
+    const byState = new Map<string, string[]>();
+    for (const i of this.router.status().instances) byState.set(i.state, [...(byState.get(i.state) ?? []), i.name]);
+    return byState.size ? [...byState].map(([state, names]) => `${names.join(',')} ${state}`).join('; ') : 'no VRRP instance';
   }
 }
 

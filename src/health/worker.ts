@@ -20,10 +20,14 @@ export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snap
 
 // Nice 10 for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
+// Refused (a seccomp filter denying setpriority): said once, as a warning in the daemon's log.
 try {
   setPriority(0, 10);
-} catch {
-  /* not permitted: run at the process's priority */
+} catch (err) {
+  process.stderr.write(
+    `cannot lower the checker thread to nice 10 (${(err as Error).message}): checks compete with the VRRP adverts for the CPU; ` +
+      'allow setpriority (systemd: SystemCallFilter= must not deny @resources or setpriority)',
+  );
 }
 
 const port = parentPort!;
