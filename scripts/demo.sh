@@ -9,7 +9,7 @@
 # IPVS needs a kernel that has it: on a host without (like the CI machines) the
 # demo runs itself in the QEMU lab (Debian's kernel, this host's files; ~15 s to
 # boot). --host runs it here anyway: VRRP and health, no traffic through the VIP.
-# Usage: sudo bash scripts/demo.sh [--host]   (cleans up after itself; namespaces vt-demo-*)
+# Usage (as root): bash scripts/demo.sh [--host]   (cleans up after itself; namespaces vt-demo-*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 has_ipvs() { [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; }

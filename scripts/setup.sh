@@ -5,16 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "vipd setup: run as root (network namespaces, raw sockets and apt need it): sudo $0" >&2
+  echo "vipd setup: run as root (network namespaces, raw sockets and apt need it): log in as root, or sudo bash $0" >&2
   exit 2
 fi
 
 # Debian packages the tests need: iproute2 (ip, bridge), ping, arping, tcpdump,
 # keepalived (the interop peer and the benchmark's reference), a compiler for the
 # addon, and for the IPVS tier: QEMU, Debian's generic kernel (it has IPVS and
-# 9p as modules), busybox-static (the guest's init) and ipvsadm (the reference view).
+# 9p as modules), busybox-static (the guest's init) and ipvsadm (the reference view);
+# for the systemd tier: systemd and udev (the gateways boot this host's systemd as PID 1),
+# man-db (the package's man page is read there) and binutils (strip, for the package).
 need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
-      qemu-system-x86 linux-image-amd64 busybox-static ipvsadm)
+      qemu-system-x86 linux-image-amd64 busybox-static ipvsadm
+      systemd udev man-db binutils)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -2,7 +2,7 @@
 # The whole vipd test suite, every tier, with its own set-up:
 #   unit (pure), netns (real kernel networking on this host: VRRP, ARP,
 #   keepalived interop). Prints one closing line: "N passed, N failed, N skipped".
-# Usage: sudo bash scripts/test.sh [vitest filters...]
+# Usage (as root): bash scripts/test.sh [vitest filters...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
