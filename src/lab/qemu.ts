@@ -53,7 +53,7 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
 }
 
 /** The project's root directory: shared into the guest at the same path (it may live under /tmp, which the guest mounts afresh). */
-const PROJECT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+export const PROJECT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
 const INIT = `#!/bin/busybox sh
 B=/bin/busybox
@@ -77,18 +77,22 @@ $B sync
 $B poweroff -f
 `;
 
-let cachedInitrd: string | undefined;
+const cachedInitrd = new Map<string, string>();
 
-/** Builds (once per process) the initramfs: busybox, /init, the 9p/virtio modules. */
-export function buildInitramfs(kernel: GuestKernel): string {
-  if (cachedInitrd && existsSync(cachedInitrd)) return cachedInitrd;
+/**
+ * Builds (once per process and `init`) an initramfs: busybox, the given /init script,
+ * and the named modules with their dependencies, insmod'ed in order by /init.
+ */
+export function buildInitramfs(kernel: GuestKernel, init = INIT, modules = ['virtio_pci', '9pnet_virtio', '9p']): string {
+  const cached = cachedInitrd.get(init);
+  if (cached && existsSync(cached)) return cached;
   const root = mkdtempSync(join(tmpdir(), 'vt-initramfs-'));
   mkdirSync(join(root, 'bin'), { recursive: true });
   mkdirSync(join(root, 'modules'));
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync);
   if (!busybox) throw new Error('busybox not found: apt-get install busybox-static');
   copyFileSync(busybox, join(root, 'bin', 'busybox'));
-  const order = moduleLoadOrder(readFileSync(join(kernel.modules, 'modules.dep'), 'utf8'), ['virtio_pci', '9pnet_virtio', '9p']);
+  const order = moduleLoadOrder(readFileSync(join(kernel.modules, 'modules.dep'), 'utf8'), modules);
   const names: string[] = [];
   for (const rel of order) {
     const name = rel.split('/').pop()!;
@@ -96,12 +100,12 @@ export function buildInitramfs(kernel: GuestKernel): string {
     names.push(name);
   }
   writeFileSync(join(root, 'modules', 'order'), names.join('\n') + '\n');
-  writeFileSync(join(root, 'init'), INIT);
+  writeFileSync(join(root, 'init'), init);
   chmodSync(join(root, 'init'), 0o755);
   const out = join(dirname(root), `${root.split('/').pop()}.cpio.gz`);
   execFileSync('/bin/sh', ['-c', `cd "${root}" && find . | "${busybox}" cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`]);
   rmSync(root, { recursive: true, force: true });
-  cachedInitrd = out;
+  cachedInitrd.set(init, out);
   return out;
 }
 

@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const NS_PREFIX = 'vt-';
+// VIPD_NS_PREFIX: another prefix for a second suite running beside this one on the same machine
+// (each run removes the left-overs of its own prefix only).
+export const NS_PREFIX = process.env.VIPD_NS_PREFIX ?? 'vt-';
 
 export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): string {
   try {
@@ -73,7 +75,7 @@ export class Lab {
   private readonly bridges = new Set<string>();
   private readonly children = new Set<ChildProcess>();
 
-  /** `id` names the lab: namespaces are `vt-<id>-<host>`. Keep it short. */
+  /** `id` names the lab: namespaces are `vt-<id>-<host>` (NS_PREFIX). Keep it short. */
   constructor(readonly id: string) {
     this.dir = mkdtempSync(join(tmpdir(), `vt-${id}-`));
     cleanupNamespaces(`${NS_PREFIX}${id}-`);
