@@ -62,7 +62,7 @@ export class VrrpRouter {
   private groupStates = new Map<string, VrrpState | undefined>();
   private sockets = new Map<string, VrrpSocket>();
   /** Interfaces whose socket failed to open: not retried on every link event, but by the instances' backoff. */
-  private socketErrors = new Map<string, { ifindex: number; line: string }>();
+  private socketErrors = new Map<string, { ifindex: number; line: string; err: unknown }>();
   private watcher: { close(): void } | undefined;
   private readonly log: Logger;
 
@@ -104,7 +104,13 @@ export class VrrpRouter {
     }
     this.groups = cfg.syncGroups;
     this.refreshLinks();
-    for (const name of [...result.added, ...result.restarted]) this.instances.get(name)!.start();
+    for (const name of [...result.added, ...result.restarted]) {
+      const inst = this.instances.get(name)!;
+      // Its interface's socket already failed to open: FAULT from the start, not a takeover without a socket.
+      const failed = this.socketErrors.get(inst.cfg.interface);
+      if (failed) inst.socketFailed(failed.err);
+      inst.start();
+    }
     this.applyGroupFaults();
     return result;
   }
@@ -235,7 +241,7 @@ export class VrrpRouter {
     } catch (err) {
       const line = ioErrorLine({ op: 'socket', ifname: name }, err);
       const first = this.socketErrors.get(name)?.line !== line;
-      this.socketErrors.set(name, { ifindex, line });
+      this.socketErrors.set(name, { ifindex, line, err });
       // Each instance on the interface logs the line (once) as it goes to FAULT.
       if (first) for (const inst of this.instances.values()) if (inst.cfg.interface === name) inst.socketFailed(err);
       return line;

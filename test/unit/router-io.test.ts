@@ -123,4 +123,20 @@ describe('router: a VRRP socket that cannot be opened', () => {
     expect(router.status().groups[0]!.state).toBe('MASTER');
     await router.stop();
   });
+
+  it('an instance restarted by a reload on that interface starts in FAULT, never taking over without a socket', async () => {
+    const { router, cfg, logs } = setup();
+    router.start(cfg);
+    const next = { ...cfg, instances: [cfg.instances[0]!, { ...cfg.instances[1]!, vrid: 52 }] } as Config;
+    expect(await router.reload(next)).toMatchObject({ restarted: ['IN'] });
+    expect(stateOf(router, 'IN')).toMatchObject({ state: 'FAULT', vrid: 52, io: { attempt: 1 } });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(stateOf(router, 'IN').state).toBe('FAULT');
+    expect(logs.filter((l) => l.event === 'vrrp-transition' && /^IN /.test(l.msg)).map((l) => l.msg.replace(/:.*/, ''))).toEqual([
+      'IN INIT -> FAULT',
+      'IN FAULT -> STOP',
+      'IN INIT -> FAULT',
+    ]);
+    await router.stop();
+  });
 });
