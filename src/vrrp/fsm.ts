@@ -285,8 +285,16 @@ export class VrrpFsm {
   /** Tracked-link faults of this instance. An empty list clears the fault. */
   setFaults(reasons: string[], now: number): Action[] {
     const was = this.faults().length > 0;
+    const linksWereDown = this.ownFaults.length > 0;
     this.ownFaults = [...reasons];
-    return this.faultChanged(was, now);
+    const out = this.faultChanged(was, now);
+    // The links are back: an I/O failure may have been theirs (an advert sent as
+    // the link went down), so check now rather than at the end of the backoff.
+    if (linksWereDown && reasons.length === 0 && this.ioFault !== undefined && this.ioRetryAt !== undefined) {
+      this.ioRetryAt = undefined;
+      out.push({ kind: 'cancel-timer', timer: 'io-retry' }, { kind: 'check-io' });
+    }
+    return out;
   }
 
   /**

@@ -173,6 +173,20 @@ describe('I/O faults', () => {
     expect(transition(g.ioRecovered(1000))).toMatchObject({ to: 'BACKUP' });
   });
 
+  it('links back while an I/O fault waits for its retry: checked at once (the failure may have been the link going down)', () => {
+    const f = master();
+    f.setFaults(['interface eth0 is down'], 0);
+    f.ioFailed('cannot send adverts on eth0 to 224.0.0.18: ENETUNREACH (network is unreachable): ...', 5);
+    f.onTimer('io-retry', 1005);
+    f.ioFailed('cannot send adverts on eth0 to 224.0.0.18: ENETUNREACH (network is unreachable): ...', 1005); // retry at 3005
+    const acts = f.setFaults([], 1500);
+    expect(acts).toEqual([{ kind: 'cancel-timer', timer: 'io-retry' }, { kind: 'check-io' }]);
+    expect(f.state).toBe('FAULT');
+    expect(transition(f.ioRecovered(1500))).toMatchObject({ from: 'FAULT', to: 'BACKUP' });
+    // The same link list again (every refresh sets it) asks for nothing.
+    expect(f.setFaults([], 1600)).toEqual([]);
+  });
+
   it('holds its sync group in FAULT like a link fault does', () => {
     const f = backup();
     f.ioFailed(WHY, 0);
