@@ -81,7 +81,10 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
       [40, 'vipd runs without CAP_NET_ADMIN: adding VIPs and programming IPVS will fail — run as root or under the shipped unit'],
     ]);
     expect(errorLines(a)).toEqual([`VI_1: ${why}`]);
-    // The person's view says the same.
+    // `vipd status --json` and the person's view say the same.
+    const json = JSON.parse(lab.exec('lb1', process.execPath, [VIPD_BIN, 'status', '--json', '-s', a.socket])) as { vrrp: { instances: InstanceStatus[] } };
+    expect(json.vrrp.instances).toHaveLength(1);
+    expect(json.vrrp.instances[0]).toMatchObject({ name: 'VI_1', state: 'FAULT', faults: [why], vipsHeld: false, io: { reason: why } });
     const human = lab.exec('lb1', process.execPath, [VIPD_BIN, 'status', '-s', a.socket]);
     expect(human).toMatch(/^VI_1\s+eth0\s+51\s+FAULT\s/m);
     expect(human).toContain(`VI_1: FAULT: ${why}`);
