@@ -83,6 +83,9 @@ function fix(o: IoOp, code: string | undefined, extAck: string): string {
       if (o.op === 'advert') return `a prohibit route or a firewall rule rejects it: check "ip route get ${o.dst}" and the OUTPUT rules`;
       return `vipd needs ${o.op === 'vip' ? 'CAP_NET_ADMIN' : 'CAP_NET_RAW'} — ${UNDER_UNIT}`;
     case 'ENETUNREACH':
+      // What the kernel answers for a send on an interface that is down, too.
+      if (o.op === 'advert') return `${dev} is down or there is no route to ${o.dst}: check "ip link show ${dev}" and "ip route get ${o.dst}"`;
+      return `${dev} is down or has no route: check "ip link show ${dev}"`;
     case 'EHOSTUNREACH':
       return o.op === 'advert'
         ? `no route to ${o.dst} on ${dev}: check "ip route get ${o.dst}" (an unreachable or blackhole route?)`

@@ -53,6 +53,9 @@ describe('I/O error lines', () => {
     expect(ioErrorLine({ op: 'vip', vip: '10.0.0.1/24', device: 'eth1' }, Object.assign(new Error('add'), { code: 'ENODEV' }))).toBe(
       'cannot add VIP 10.0.0.1/24 to eth1: ENODEV (no such device): interface eth1 does not exist: create it or correct the configuration',
     );
+    expect(ioErrorLine({ op: 'advert', ifname: 'eth0', dst: '224.0.0.18' }, new Error('Network is unreachable'))).toBe(
+      'cannot send adverts on eth0 to 224.0.0.18: ENETUNREACH (network is unreachable): eth0 is down or there is no route to 224.0.0.18: check "ip link show eth0" and "ip route get 224.0.0.18"',
+    );
     expect(ioErrorLine({ op: 'vip', vip: '10.0.0.1/24', device: 'eth1' }, Object.assign(new Error('add'), { code: 'ERANGE' }))).toMatch(/: the label is longer than the kernel allows \(15 bytes\): shorten it$/);
   });
 
