@@ -58,6 +58,7 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
     const notes = inst.flatMap((i) => {
       const n: string[] = [];
       if (i.faults.length) n.push(`  ${i.name}: FAULT: ${i.faults.join('; ')}`);
+      if (i.io) n.push(`  ${i.name}: I/O failure ${i.io.attempt} in a row, next check in ${Math.ceil(i.io.retryInMs / 1000)}s`);
       n.push(`  ${i.name}: ${i.lastReason}`);
       const drops = Object.entries(i.counters.dropped);
       if (drops.length) n.push(`  ${i.name}: dropped adverts: ${drops.map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../log.js';
 import { hostLinks } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
+import { hasCapIn, missingCapWarnings, readCapEff } from './caps.js';
 import { closeControlServer, startControlServer } from './control.js';
 import { DirectorRuntime } from './director.js';
 import { IpvsManager } from './ipvs.js';
@@ -44,6 +45,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
   private readonly startedAt = new Date();
+  /** Effective capabilities at start (they do not change for a running process). */
+  private readonly capEff = readCapEff();
 
   constructor(
     cfg: Config,
@@ -63,6 +66,7 @@ export class Daemon {
         this.ipvs.onVrrpState(name, to);
         this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
       },
+      hasCap: (cap) => this.capEff === undefined || hasCapIn(this.capEff, cap),
     });
   }
 
@@ -72,6 +76,7 @@ export class Daemon {
     process.on('SIGTERM', () => void this.shutdown('SIGTERM'));
     process.on('SIGINT', () => void this.shutdown('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
+    for (const w of missingCapWarnings(this.capEff)) this.log.warn({ event: 'missing-capability', capability: w.cap }, w.line);
     this.control = await startControlServer(c.global.controlSocket, async (req) =>
       req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.director.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );

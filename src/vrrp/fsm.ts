@@ -1,7 +1,9 @@
 // The VRRP state machine of one virtual router (RFC 5798/9568 section 6,
 // RFC 3768 for v2), with the operator features of keepalived on top:
 // preempt/nopreempt, preempt_delay, tracked links (FAULT or priority weight),
-// forced transitions from a sync group, split-brain re-announcement.
+// forced transitions from a sync group, split-brain re-announcement, and
+// I/O faults: an instance whose socket, adverts, VIPs or ARP fail goes to FAULT
+// and retries with backoff (the router reports failures, performs the checks).
 //
 // Pure: no I/O, no timers, no clock of its own. Every entry point takes `now`
 // (milliseconds, monotonic, fractions allowed) and returns the actions the
@@ -11,13 +13,15 @@ import { ipv4ToInt } from './ipv4.js';
 import { AUTH_NONE, AUTH_PASS, authDataFromPassword, type VrrpAdvert } from './packet.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
-export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh';
+export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh' | 'io-retry';
 
 export type Action =
   | { kind: 'send-advert'; priority: number }
   | { kind: 'add-vips' }
   | { kind: 'del-vips' }
   | { kind: 'garp'; reason: string }
+  /** The I/O retry is due: check whether the failure's cause is gone, then call ioRecovered or ioFailed. */
+  | { kind: 'check-io' }
   | { kind: 'arm-timer'; timer: TimerName; at: number }
   | { kind: 'cancel-timer'; timer: TimerName }
   | { kind: 'transition'; from: VrrpState; to: VrrpState; reason: string; stop?: boolean }
@@ -66,6 +70,26 @@ export interface FsmStatus {
   masterAdverIntervalCs: number;
   masterDownIntervalMs: number;
   faults: string[];
+  /** Set while an I/O failure holds the instance in FAULT. */
+  io?: IoFaultStatus;
+}
+
+export interface IoFaultStatus {
+  reason: string;
+  /** Failures in a row (the backoff doubles with each). */
+  attempt: number;
+  /** When the next check is due (the clock of the entry points). */
+  retryAt: number;
+}
+
+/** I/O retry backoff: 1 s, doubling, at most 30 s. */
+export const IO_RETRY_FIRST_MS = 1000;
+export const IO_RETRY_MAX_MS = 30_000;
+/** A failure more than this long after the last recovery starts the backoff afresh. */
+export const IO_STABLE_MS = 60_000;
+
+export function ioRetryDelayMs(attempt: number): number {
+  return Math.min(IO_RETRY_MAX_MS, IO_RETRY_FIRST_MS * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 }
 
 /** Not a real priority: marks "no master heard yet". */
@@ -82,6 +106,11 @@ export class VrrpFsm {
   private startedAt = -Infinity;
   private ownFaults: string[] = [];
   private groupFault = false;
+  /** The I/O failure holding this instance in FAULT, if any. */
+  private ioFault: string | undefined;
+  private ioAttempt = 0;
+  private ioRetryAt: number | undefined;
+  private ioRecoveredAt = -Infinity;
   private masterIp: string | undefined;
   /** The master that resigned with priority 0, while its Skew_Time runs. */
   private resignedIp: string | undefined;
@@ -140,16 +169,18 @@ export class VrrpFsm {
       masterAdverIntervalCs: this.masterAdverIntervalCs,
       masterDownIntervalMs: this.masterDownMs(),
       faults: this.faults(),
+      ...(this.ioFault !== undefined ? { io: { reason: this.ioFault, attempt: this.ioAttempt, retryAt: this.ioRetryAt ?? this.since } } : {}),
     };
   }
 
   faults(): string[] {
-    return this.groupFault ? [...this.ownFaults, 'sync group in FAULT'] : [...this.ownFaults];
+    const own = this.ioFault !== undefined ? [...this.ownFaults, this.ioFault] : [...this.ownFaults];
+    return this.groupFault ? [...own, 'sync group in FAULT'] : own;
   }
 
-  /** True when this instance's own tracked links put it in FAULT (sync groups read this). */
+  /** True when this instance's own links or I/O put it in FAULT (sync groups read this). */
   get ownFault(): boolean {
-    return this.ownFaults.length > 0;
+    return this.ownFaults.length > 0 || this.ioFault !== undefined;
   }
 
   /** The address compared on equal priority, and the one we send from. */
@@ -175,6 +206,7 @@ export class VrrpFsm {
       out.push({ kind: 'send-advert', priority: 0 }, { kind: 'del-vips' });
     }
     this.cancelAll(out);
+    this.ioRetryAt = undefined;
     this.transition(now, 'INIT', 'shutdown', out, true);
     return out;
   }
@@ -215,6 +247,11 @@ export class VrrpFsm {
         out.push({ kind: 'garp', reason: 'refresh (garp_master_refresh)' });
         out.push({ kind: 'arm-timer', timer: 'garp-refresh', at: now + this.cfg.garp.refreshMs });
         break;
+      case 'io-retry':
+        if (this.ioFault === undefined) break;
+        this.ioRetryAt = undefined;
+        out.push({ kind: 'check-io' });
+        break;
     }
     return out;
   }
@@ -248,8 +285,53 @@ export class VrrpFsm {
   /** Tracked-link faults of this instance. An empty list clears the fault. */
   setFaults(reasons: string[], now: number): Action[] {
     const was = this.faults().length > 0;
+    const linksWereDown = this.ownFaults.length > 0;
     this.ownFaults = [...reasons];
-    return this.faultChanged(was, now);
+    const out = this.faultChanged(was, now);
+    // The links are back: an I/O failure may have been theirs (an advert sent as
+    // the link went down), so check now rather than at the end of the backoff.
+    if (linksWereDown && reasons.length === 0 && this.ioFault !== undefined && this.ioRetryAt !== undefined) {
+      this.ioRetryAt = undefined;
+      out.push({ kind: 'cancel-timer', timer: 'io-retry' }, { kind: 'check-io' });
+    }
+    return out;
+  }
+
+  /**
+   * The shell could not do what the state needs: open the VRRP socket, send an
+   * advert, add a VIP or announce it by ARP. FAULT (a master resigns with
+   * priority 0 and releases its VIPs) with a retry after 1 s, doubling to 30 s.
+   * Reported again while in FAULT (the check found the cause still there, or the
+   * resignation failed too), it only takes the new reason and, after a check,
+   * schedules the next one.
+   */
+  ioFailed(reason: string, now: number): Action[] {
+    const out: Action[] = [];
+    const was = this.faults().length > 0;
+    if (this.ioFault === undefined && now - this.ioRecoveredAt >= IO_STABLE_MS) this.ioAttempt = 0;
+    this.ioFault = reason;
+    if (this.st === 'INIT') {
+      this.ioAttempt = Math.max(1, this.ioAttempt); // start() enters FAULT and arms the retry
+      return out;
+    }
+    if (this.ioRetryAt !== undefined) return out;
+    this.ioAttempt++;
+    if (!was) return this.enterFault(now, reason, out);
+    this.armIoRetry(now, out);
+    return out;
+  }
+
+  /** The check found the cause of the I/O failure gone: leave FAULT (unless something else holds it) and join the election. */
+  ioRecovered(now: number): Action[] {
+    const out: Action[] = [];
+    if (this.ioFault === undefined) return out;
+    const was = this.ioFault;
+    this.ioFault = undefined;
+    this.ioRetryAt = undefined;
+    this.ioRecoveredAt = now;
+    out.push({ kind: 'cancel-timer', timer: 'io-retry' });
+    out.push(...this.faultChanged(true, now, `recovered from: ${was}`));
+    return out;
   }
 
   /** Sync-group FAULT: another member is in FAULT, so this one must be too. */
@@ -412,20 +494,21 @@ export class VrrpFsm {
     if (this.st === 'MASTER') out.push({ kind: 'send-advert', priority: 0 });
     out.push({ kind: 'del-vips' });
     this.cancelAll(out);
+    if (this.ioFault !== undefined) this.armIoRetry(now, out);
     this.masterIp = undefined;
     this.masterPriority = NONE;
     this.transition(now, 'FAULT', reason, out);
     return out;
   }
 
-  private faultChanged(was: boolean, now: number): Action[] {
+  private faultChanged(was: boolean, now: number, cleared = 'fault cleared'): Action[] {
     const out: Action[] = [];
     const is = this.faults().length > 0;
     if (this.st === 'INIT' || was === is) return out;
     if (is) return this.enterFault(now, this.faults().join(', '), out);
-    if (this.effPriority === 255) return this.enterMaster(now, 'fault cleared; address owner (priority 255)', out);
+    if (this.effPriority === 255) return this.enterMaster(now, `${cleared}; address owner (priority 255)`, out);
     this.masterAdverIntervalCs = this.cfg.advertIntervalCs;
-    this.enterBackup(now, 'fault cleared', out);
+    this.enterBackup(now, cleared, out);
     // Like a fresh start: the links just came back, give the host preempt_delay
     // to settle before it takes over from a live master.
     this.armPreemptDelay(now, out);
@@ -439,13 +522,18 @@ export class VrrpFsm {
       out.push({ kind: 'arm-timer', timer: 'preempt-delay', at: now + this.cfg.preemptDelayMs });
   }
 
+  private armIoRetry(now: number, out: Action[]): void {
+    this.ioRetryAt = now + ioRetryDelayMs(this.ioAttempt);
+    out.push({ kind: 'arm-timer', timer: 'io-retry', at: this.ioRetryAt });
+  }
+
   private armAdvert(now: number, out: Action[]): void {
     this.advertDue = now + this.cfg.advertIntervalCs * 10;
     out.push({ kind: 'arm-timer', timer: 'advert', at: this.advertDue });
   }
 
   private cancelAll(out: Action[]): void {
-    for (const timer of ['advert', 'master-down', 'preempt-delay', 'garp-repeat', 'garp-refresh'] as const)
+    for (const timer of ['advert', 'master-down', 'preempt-delay', 'garp-repeat', 'garp-refresh', 'io-retry'] as const)
       out.push({ kind: 'cancel-timer', timer });
   }
 

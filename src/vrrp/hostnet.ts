@@ -12,7 +12,7 @@ export function hostLinks(): HostLinks {
   const find = (name: string): Link | undefined => rt.links().find((l) => l.name === name);
   const indexOf = (name: string): number => {
     const l = find(name);
-    if (!l) throw new Error(`interface ${name} does not exist`);
+    if (!l) throw Object.assign(new Error(`interface ${name} does not exist`), { code: 'ENODEV' });
     return l.index;
   };
   return {

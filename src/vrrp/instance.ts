@@ -1,10 +1,12 @@
 // One VRRP instance at run time: binds its pure state machine to timers,
 // the interface's VRRP socket, addresses, gratuitous ARP and notify scripts.
-// It performs the FSM's actions and nothing clever.
+// It performs the FSM's actions and nothing clever; what fails (an advert, a
+// VIP, ARP) it reports to the FSM, which goes to FAULT and asks for a check later.
 
 import type { VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { VrrpFsm, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm.js';
+import { IO_STABLE_MS, VrrpFsm, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm.js';
+import { errnoCode, ioErrorLine, type IoOp } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpSocket } from './transport.js';
@@ -26,6 +28,10 @@ export interface InstanceDeps {
   notifier: Notifier;
   /** The socket of the instance's interface, if it is open. */
   socket(): VrrpSocket | undefined;
+  /** Open the interface's socket if it is not: the error line if that fails, else undefined. */
+  retrySocket(): string | undefined;
+  /** Whether this process has an effective capability (undefined: assume it has). */
+  hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
   /** Monotonic milliseconds. */
   now(): number;
   /** Told after every transition (sync groups, status). */
@@ -41,7 +47,7 @@ export interface InstanceCounters {
   dropped: Partial<Record<DropReason, number>>;
 }
 
-export interface InstanceStatus extends FsmStatus {
+export interface InstanceStatus extends Omit<FsmStatus, 'io'> {
   name: string;
   interface: string;
   vrid: number;
@@ -50,6 +56,8 @@ export interface InstanceStatus extends FsmStatus {
   localIp?: string;
   vips: string[];
   vipsHeld: boolean;
+  /** Set while an I/O failure holds the instance in FAULT: the reason, failures in a row, the next check. */
+  io?: { reason: string; attempt: number; retryInMs: number };
   /** Wall-clock time of the last transition (ISO). */
   sinceWall: string;
   counters: InstanceCounters;
@@ -93,7 +101,15 @@ export class VrrpInstance {
   private forcing = false;
   /** The last advert send: gratuitous ARP waits for it (advert first, then ARP). */
   private lastSend: Promise<void> = Promise.resolve();
-  private warnedNoSource = false;
+  /** Nesting of apply(): an I/O failure found while performing actions is reported after them. */
+  private applying = 0;
+  private pendingIo: string | undefined;
+  private checkDue = false;
+  /** What failed last, for the retry's check; and when its line was last logged (one line, not one per retry). */
+  private ioCause: IoOp | { op: 'source' } | undefined;
+  private lastIoLine: { reason: string; at: number } | undefined;
+  /** VIPs this process added: only their removal failing is worth an error. */
+  private readonly added = new Set<string>();
 
   constructor(
     cfg: VrrpInstanceConfig,
@@ -133,7 +149,6 @@ export class VrrpInstance {
     const src = this.cfg.unicastSrcIp ?? ip;
     if (src === this.localIp) return;
     this.localIp = src;
-    this.warnedNoSource = false;
     this.fsm.setLocalIp(src);
   }
 
@@ -168,13 +183,20 @@ export class VrrpInstance {
     const oldKeys = new Set(old.virtualIps.map(key));
     for (const v of old.virtualIps) if (!newKeys.has(key(v))) this.delVip(v);
     const added = cfg.virtualIps.filter((v) => !oldKeys.has(key(v)));
-    for (const v of added) this.addVip(v);
+    for (const v of added) if (!this.addVip(v)) return; // FAULT now: the VIPs are released
     if (added.length > 0) void this.garpBurst(added, 'VIPs added by reload');
   }
 
+  /** The router could not open this instance's socket (or found it failing). */
+  socketFailed(err: unknown): void {
+    this.ioFailure({ op: 'socket', ifname: this.cfg.interface }, err);
+  }
+
   status(): InstanceStatus {
+    const { io, ...fsm } = this.fsm.status();
     return {
-      ...this.fsm.status(),
+      ...fsm,
+      ...(io ? { io: { reason: io.reason, attempt: io.attempt, retryInMs: Math.max(0, Math.round(io.retryAt - this.deps.now())) } } : {}),
       name: this.cfg.name,
       interface: this.cfg.interface,
       vrid: this.cfg.vrid,
@@ -206,6 +228,24 @@ export class VrrpInstance {
   }
 
   private apply(actions: Action[]): void {
+    this.applying++;
+    try {
+      this.perform(actions);
+    } finally {
+      this.applying--;
+    }
+    if (this.applying > 0) return;
+    // After the whole list, so the log and the notify scripts see MASTER, then FAULT, in order.
+    const io = this.pendingIo;
+    this.pendingIo = undefined;
+    if (io !== undefined) this.apply(this.fsm.ioFailed(io, this.deps.now()));
+    else if (this.checkDue) {
+      this.checkDue = false;
+      this.checkIo();
+    }
+  }
+
+  private perform(actions: Action[]): void {
     let sent = false;
     for (const a of actions) {
       switch (a.kind) {
@@ -214,8 +254,8 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
-          for (const v of this.cfg.virtualIps) this.addVip(v);
           this.vipsHeld = true;
+          for (const v of this.cfg.virtualIps) if (!this.addVip(v)) break;
           break;
         case 'del-vips': {
           this.vipsHeld = false;
@@ -252,8 +292,61 @@ export class VrrpInstance {
           this.counters.dropped[a.reason] = (this.counters.dropped[a.reason] ?? 0) + 1;
           this.log.debug({ drop: a.reason, detail: a.detail }, `advert dropped: ${a.detail}`);
           break;
+        case 'check-io':
+          this.checkDue = true;
+          break;
       }
     }
+  }
+
+  // ---- I/O faults ---------------------------------------------------------
+
+  /** Something the state needs failed: one error line (not one per retry), then FAULT through the FSM. */
+  private ioFailure(op: IoOp | { op: 'source' }, err: unknown, line = op.op === 'source' ? '' : ioErrorLine(op, err)): void {
+    this.ioCause = op;
+    const now = this.deps.now();
+    const fresh = this.lastIoLine === undefined || this.lastIoLine.reason !== line || now - this.lastIoLine.at >= IO_STABLE_MS;
+    this.lastIoLine = { reason: line, at: now };
+    const fields = { event: 'io-fault', op: op.op, code: errnoCode(err) ?? null, state: this.fsm.state, interface: this.cfg.interface };
+    if (fresh) this.log.error(fields, `${this.cfg.name}: ${line}`);
+    else this.log.debug(fields, `${this.cfg.name}: still: ${line}`);
+    if (this.applying > 0) this.pendingIo ??= line;
+    else this.apply(this.fsm.ioFailed(line, now));
+  }
+
+  /** The retry is due: recovered unless the cause is evidently still there (checks without side effects, or reopening the socket). */
+  private checkIo(): void {
+    const still = this.ioStillFailing();
+    const now = this.deps.now();
+    if (still === undefined) {
+      this.log.info({ event: 'io-recovered', op: this.ioCause?.op ?? null }, `${this.cfg.name}: retrying after the I/O fault: ${this.fsm.status().io?.reason ?? ''}`);
+      this.ioCause = undefined;
+      this.apply(this.fsm.ioRecovered(now));
+      return;
+    }
+    if (still !== this.lastIoLine?.reason) this.log.error({ event: 'io-fault', op: this.ioCause?.op ?? null }, `${this.cfg.name}: ${still}`);
+    this.lastIoLine = { reason: still, at: now };
+    this.apply(this.fsm.ioFailed(still, now));
+  }
+
+  private ioStillFailing(): string | undefined {
+    const current = this.fsm.status().io?.reason;
+    const sock = this.deps.retrySocket();
+    if (sock !== undefined) return sock;
+    if (this.localIp === undefined) return this.noSourceLine();
+    const cause = this.ioCause;
+    if (!cause || cause.op === 'socket' || cause.op === 'source') return undefined;
+    // A capability never comes back to a running process: no point in taking over to fail again.
+    const cap = cause.op === 'vip' ? 'CAP_NET_ADMIN' : 'CAP_NET_RAW';
+    if (this.deps.hasCap && !this.deps.hasCap(cap) && /EPERM|EACCES/.test(current ?? '')) return current;
+    if ((cause.op === 'vip' || cause.op === 'arp') && !this.deps.net.link(cause.device)) return current;
+    // Nothing to see from here (a kernel refusal, a route, a firewall): join the election and try again.
+    return undefined;
+  }
+
+  private noSourceLine(): string {
+    const i = this.cfg.interface;
+    return `cannot send adverts on ${i}: it has no IPv4 address: add one or set unicast_src_ip`;
   }
 
   private armTimer(timer: TimerName, at: number): void {
@@ -277,15 +370,11 @@ export class VrrpInstance {
     const src = this.localIp;
     if (!sock || sock.isClosed || src === undefined) {
       this.counters.sendErrors++;
-      if (!this.warnedNoSource) {
-        this.warnedNoSource = true;
-        this.log.warn(
-          { interface: this.cfg.interface },
-          src === undefined
-            ? `cannot send adverts: ${this.cfg.interface} has no IPv4 address; add one or set unicast_src_ip`
-            : `cannot send adverts: no VRRP socket on ${this.cfg.interface}`,
-        );
-      }
+      this.lastSend = Promise.resolve();
+      // Only a master's adverts matter here: a resignation that cannot go out is moot.
+      if (this.fsm.state !== 'MASTER') return;
+      if (src === undefined) this.ioFailure({ op: 'source' }, undefined, this.noSourceLine());
+      else this.ioFailure({ op: 'socket', ifname: this.cfg.interface }, undefined, `cannot send adverts on ${this.cfg.interface}: no VRRP socket is open on it (see the error before)`);
       return;
     }
     const c = this.cfg;
@@ -309,27 +398,38 @@ export class VrrpInstance {
         },
         (err: Error) => {
           this.counters.sendErrors++;
-          this.log.warn({ dst, err: err.message }, `advert to ${dst} failed: ${err.message}`);
+          if (this.fsm.state === 'MASTER') this.ioFailure({ op: 'advert', ifname: c.interface, dst }, err);
+          else this.log.debug({ dst, err: err.message, priority }, `advert to ${dst} failed: ${err.message}`);
         },
       );
     });
     this.lastSend = Promise.all(sends).then(() => undefined);
   }
 
-  private addVip(v: VrrpInstanceConfig['virtualIps'][number]): void {
+  /** False if the VIP could not be added (then reported: the instance goes to FAULT). */
+  private addVip(v: VrrpInstanceConfig['virtualIps'][number]): boolean {
+    const vip = `${v.address}/${v.prefix}`;
     try {
       if (this.deps.net.addAddress(v.device, v.address, v.prefix, v.label))
-        this.log.debug({ vip: `${v.address}/${v.prefix}`, device: v.device }, `added ${v.address}/${v.prefix} to ${v.device}`);
+        this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
+      this.added.add(`${v.device} ${vip}`);
+      return true;
     } catch (err) {
-      this.log.error({ vip: v.address, device: v.device, err: (err as Error).message }, `cannot add VIP: ${(err as Error).message}`);
+      this.ioFailure({ op: 'vip', vip, device: v.device }, err);
+      return false;
     }
   }
 
   private delVip(v: VrrpInstanceConfig['virtualIps'][number]): void {
+    const key = `${v.device} ${v.address}/${v.prefix}`;
     try {
       this.deps.net.delAddress(v.device, v.address, v.prefix);
+      this.added.delete(key);
     } catch (err) {
-      this.log.error({ vip: v.address, device: v.device, err: (err as Error).message }, `cannot remove VIP: ${(err as Error).message}`);
+      // Removing a VIP we never added fails with EPERM without CAP_NET_ADMIN at every BACKUP or FAULT entry: not news.
+      const fields = { vip: v.address, device: v.device, err: (err as Error).message };
+      if (this.added.has(key)) this.log.error(fields, `cannot remove VIP ${v.address}/${v.prefix} from ${v.device}: ${(err as Error).message}`);
+      else this.log.debug(fields, `cannot remove VIP ${v.address}/${v.prefix} from ${v.device}: ${(err as Error).message}`);
     }
   }
 
@@ -351,7 +451,8 @@ export class VrrpInstance {
           this.deps.net.sendGratuitousArp(link.index, link.mac, v.address);
           this.counters.garpsSent++;
         } catch (err) {
-          this.log.warn({ vip: v.address, device: v.device, err: (err as Error).message }, `gratuitous ARP failed`);
+          if (this.fsm.state === 'MASTER') this.ioFailure({ op: 'arp', vip: `${v.address}/${v.prefix}`, device: v.device }, err);
+          return;
         }
       }
     }

@@ -1,10 +1,12 @@
 // The VRRP side of the daemon: one socket per interface, the instances on it
-// (demultiplexed by VRID), link tracking, sync groups and reloads.
+// (demultiplexed by VRID), link tracking, sync groups and reloads. A socket that
+// cannot be opened puts the interface's instances in FAULT; their retries reopen it.
 
 import type { Config, SyncGroupConfig, VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { VrrpState } from './fsm.js';
 import { VrrpInstance, type HostNet, type InstanceStatus } from './instance.js';
+import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
 import { VrrpSocket, type TransportCounters } from './transport.js';
@@ -33,6 +35,8 @@ export interface RouterDeps {
   onTransition?(instance: string, from: VrrpState, to: VrrpState): void;
   /** Opens the VRRP socket of an interface (injected so tests can count opens). */
   openSocket?(ifname: string, ifindex: number): VrrpSocket;
+  /** Whether the process has an effective capability (default: assume it has). */
+  hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
 }
 
 export interface GroupStatus {
@@ -57,6 +61,8 @@ export class VrrpRouter {
   private groups: SyncGroupConfig[] = [];
   private groupStates = new Map<string, VrrpState | undefined>();
   private sockets = new Map<string, VrrpSocket>();
+  /** Interfaces whose socket failed to open: not retried on every link event, but by the instances' backoff. */
+  private socketErrors = new Map<string, { ifindex: number; line: string; err: unknown }>();
   private watcher: { close(): void } | undefined;
   private readonly log: Logger;
 
@@ -98,7 +104,13 @@ export class VrrpRouter {
     }
     this.groups = cfg.syncGroups;
     this.refreshLinks();
-    for (const name of [...result.added, ...result.restarted]) this.instances.get(name)!.start();
+    for (const name of [...result.added, ...result.restarted]) {
+      const inst = this.instances.get(name)!;
+      // Its interface's socket already failed to open: FAULT from the start, not a takeover without a socket.
+      const failed = this.socketErrors.get(inst.cfg.interface);
+      if (failed) inst.socketFailed(failed.err);
+      inst.start();
+    }
     this.applyGroupFaults();
     return result;
   }
@@ -138,6 +150,8 @@ export class VrrpRouter {
       notifier: this.deps.notifier,
       now: this.deps.now,
       socket: () => this.sockets.get(c.interface),
+      retrySocket: () => this.retrySocket(c.interface),
+      ...(this.deps.hasCap ? { hasCap: this.deps.hasCap } : {}),
       onTransition: (inst, from, to, _reason, forced) => this.onTransition(inst, from, to, forced),
     });
   }
@@ -164,10 +178,11 @@ export class VrrpRouter {
         this.sockets.delete(name);
       }
     }
+    for (const name of [...this.socketErrors.keys()]) if (!wanted.has(name)) this.socketErrors.delete(name);
     for (const name of wanted) {
       if (this.sockets.has(name)) continue;
       const link = net.linkState(name);
-      if (link) this.openSocket(name, link.index);
+      if (link && this.socketErrors.get(name)?.ifindex !== link.index) this.openSocket(name, link.index);
     }
 
     for (const inst of this.instances.values()) {
@@ -195,7 +210,20 @@ export class VrrpRouter {
     }
   }
 
-  private openSocket(name: string, ifindex: number): void {
+  /** For an instance's I/O retry: the socket of `name`, opened now if it is missing; the error line if that fails. */
+  private retrySocket(name: string): string | undefined {
+    const link = this.deps.net.linkState(name);
+    if (!link) return undefined; // a missing interface is a link fault, not an I/O one
+    const sock = this.sockets.get(name);
+    if (sock && !sock.isClosed && sock.ifindex === link.index) return undefined;
+    sock?.close();
+    this.sockets.delete(name);
+    this.socketErrors.delete(name);
+    return this.openSocket(name, link.index);
+  }
+
+  /** Opens the socket of `name`; on failure the instances on it go to FAULT and the error line is returned. */
+  private openSocket(name: string, ifindex: number): string | undefined {
     try {
       const sock = this.deps.openSocket ? this.deps.openSocket(name, ifindex) : new VrrpSocket(name, ifindex);
       sock.on('packet', (p) => {
@@ -208,8 +236,15 @@ export class VrrpRouter {
         setImmediate(() => this.refreshLinks());
       });
       this.sockets.set(name, sock);
+      this.socketErrors.delete(name);
+      return undefined;
     } catch (err) {
-      this.log.error({ interface: name, err: (err as Error).message }, `cannot open VRRP socket on ${name}: ${(err as Error).message}`);
+      const line = ioErrorLine({ op: 'socket', ifname: name }, err);
+      const first = this.socketErrors.get(name)?.line !== line;
+      this.socketErrors.set(name, { ifindex, line, err });
+      // Each instance on the interface logs the line (once) as it goes to FAULT.
+      if (first) for (const inst of this.instances.values()) if (inst.cfg.interface === name) inst.socketFailed(err);
+      return line;
     }
   }
 

@@ -38,11 +38,14 @@ export class VipdProc {
     readonly host: string,
     config: Record<string, unknown>,
     env: NodeJS.ProcessEnv = {},
+    /** A command that runs node, e.g. setpriv with its options (no capabilities). */
+    wrap: string[] = [],
   ) {
     this.configFile = join(lab.dir, `${host}.yaml`);
     this.socket = join(lab.dir, `${host}.sock`);
     this.write(config);
-    this.child = lab.spawn(host, process.execPath, ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json'], env);
+    const argv = ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json'];
+    this.child = wrap.length > 0 ? lab.spawn(host, wrap[0]!, [...wrap.slice(1), process.execPath, ...argv], env) : lab.spawn(host, process.execPath, argv, env);
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;

@@ -70,3 +70,45 @@ describe('vipd status: IPVS table', () => {
     expect(formatStatus(base, now)).not.toContain('IPVS');
   });
 });
+
+describe('vipd status: an instance held in FAULT by an I/O failure', () => {
+  it('shows FAULT with the reason, the failures in a row and the next check', () => {
+    const why = 'cannot add VIP 10.0.0.100/24 to eth0: EPERM (operation not permitted): vipd needs CAP_NET_ADMIN — run as root or under the shipped unit';
+    const text = formatStatus(
+      {
+        ...base,
+        vrrp: {
+          groups: [],
+          interfaces: [],
+          instances: [
+            {
+              name: 'VI_1',
+              interface: 'eth0',
+              vrid: 51,
+              version: 3,
+              advertIntervalCs: 100,
+              state: 'FAULT',
+              since: 0,
+              sinceWall: '2026-11-26T11:59:50Z',
+              lastReason: why,
+              priority: 150,
+              effectivePriority: 150,
+              masterAdverIntervalCs: 100,
+              masterDownIntervalMs: 3414,
+              faults: [why],
+              io: { reason: why, attempt: 3, retryInMs: 3500 },
+              vips: ['10.0.0.100/24'],
+              vipsHeld: false,
+              counters: { advertsSent: 2, advertsReceived: 0, sendErrors: 0, becameMaster: 1, garpsSent: 0, dropped: {} },
+            },
+          ],
+        },
+      },
+      now,
+    );
+    const lines = text.split('\n');
+    expect(lines.find((l) => l.startsWith('VI_1 '))).toMatch(/^VI_1 +eth0 +51 +FAULT +10s +150 +- +v3 1s +10\.0\.0\.100\/24$/);
+    expect(lines).toContain(`  VI_1: FAULT: ${why}`);
+    expect(lines).toContain('  VI_1: I/O failure 3 in a row, next check in 4s');
+  });
+});
