@@ -68,6 +68,9 @@ for f in /etc/init.d/*; do n=$(basename "$f"); [ -e /lib/systemd/system/$n.servi
 for u in getty@tty1 serial-getty@ttyS0 console-getty systemd-timesyncd apt-daily apt-daily-upgrade man-db; do ln -sf /dev/null "$S/$u.service"; done
 for u in apt-daily apt-daily-upgrade man-db dpkg-db-backup e2scrub_all fstrim logrotate; do ln -sf /dev/null "$S/$u.timer"; done
 rm -f $S/*.wants/*
+# dpkg's man-db trigger re-scans every manual page (minutes over 9p on an emulated CPU);
+# man still finds a new page without the index.
+rm -f /var/lib/man-db/auto-update
 cp /mnt/share/vt-agent /usr/local/sbin/vt-agent
 chmod 755 /usr/local/sbin/vt-agent
 cat > $S/vt-agent.service <<'EOF'
