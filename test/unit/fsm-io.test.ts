@@ -5,25 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { type Action, type FsmConfig, ioRetryDelayMs, VrrpFsm } from '../../src/vrrp/fsm.js';
 import { groupFaults } from '../../src/vrrp/syncgroup.js';
+import { fsmConfig } from './fixtures.js';
 
 const LOCAL = '10.0.0.1';
 const WHY = 'cannot add VIP 10.0.0.100/24 to eth0: EPERM (operation not permitted): vipd needs CAP_NET_ADMIN — run as root or under the shipped unit';
 
-function cfg(o: Partial<FsmConfig> = {}): FsmConfig {
-  return {
-    name: 'VI_1',
-    vrid: 51,
-    version: 3,
-    priority: 100,
-    advertIntervalCs: 100,
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    unicastPeers: [],
-    garp: { repeatDelayMs: 0, refreshMs: 0 },
-    ...o,
-  };
-}
+const cfg = (o: Partial<FsmConfig> = {}): FsmConfig => fsmConfig({ garp: { repeatDelayMs: 0, refreshMs: 0 }, ...o });
 
 const armed = (acts: Action[], timer: string) => (acts.find((a) => a.kind === 'arm-timer' && a.timer === timer) as { at: number } | undefined)?.at;
 const transition = (acts: Action[]) => acts.find((a) => a.kind === 'transition') as Extract<Action, { kind: 'transition' }> | undefined;

@@ -4,25 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { type Action, type FsmConfig, type ReceivedAdvert, VrrpFsm } from '../../src/vrrp/fsm.js';
 import { authDataFromPassword } from '../../src/vrrp/packet.js';
+import { fsmConfig } from './fixtures.js';
 
 const LOCAL = '10.0.0.1';
 const PEER = '10.0.0.2'; // numerically higher than LOCAL
 
-function cfg(o: Partial<FsmConfig> = {}): FsmConfig {
-  return {
-    name: 'VI_1',
-    vrid: 51,
-    version: 3,
-    priority: 100,
-    advertIntervalCs: 100,
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    unicastPeers: [],
-    garp: { repeatDelayMs: 5000, refreshMs: 0 },
-    ...o,
-  };
-}
+const cfg = fsmConfig;
 
 function adv(priority: number, o: Partial<ReceivedAdvert['advert']> = {}, rx: Partial<Omit<ReceivedAdvert, 'advert'>> = {}): ReceivedAdvert {
   return {

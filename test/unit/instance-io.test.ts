@@ -11,29 +11,11 @@ import { type HostNet, type InstanceDeps, VrrpInstance } from '../../src/vrrp/in
 import type { Notifier } from '../../src/vrrp/notify.js';
 import { decodeAdvert } from '../../src/vrrp/packet.js';
 import type { VrrpSocket } from '../../src/vrrp/transport.js';
+import { instanceConfig } from './fixtures.js';
 
 const VIP = '10.0.0.100';
 
-function config(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig {
-  return {
-    name: 'VI_1',
-    interface: 'eth0',
-    vrid: 51,
-    priority: 100,
-    advertIntervalCs: 10,
-    version: 3,
-    v3Checksum: 'pseudo-header',
-    virtualIps: [{ address: VIP, prefix: 24, device: 'eth0' }],
-    unicastPeers: [],
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    trackInterfaces: [],
-    notify: {},
-    garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
-    ...o,
-  } as VrrpInstanceConfig;
-}
+const config = (o: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig => instanceConfig({ virtualIps: [{ address: VIP, prefix: 24, device: 'eth0' }], ...o });
 
 /** A fake host and socket whose failures the test switches on and off. */
 class Harness {

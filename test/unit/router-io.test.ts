@@ -10,26 +10,10 @@ import type { Config, VrrpInstanceConfig } from '../../src/config/types.js';
 import type { Notifier } from '../../src/vrrp/notify.js';
 import { type HostLinks, VrrpRouter } from '../../src/vrrp/router.js';
 import type { VrrpSocket } from '../../src/vrrp/transport.js';
+import { instanceConfig } from './fixtures.js';
 
-function inst(name: string, iface: string, address: string): VrrpInstanceConfig {
-  return {
-    name,
-    interface: iface,
-    vrid: 51,
-    priority: 100,
-    advertIntervalCs: 10,
-    version: 3,
-    v3Checksum: 'pseudo-header',
-    virtualIps: [{ address, prefix: 24, device: iface }],
-    unicastPeers: [],
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    trackInterfaces: [],
-    notify: {},
-    garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
-  } as VrrpInstanceConfig;
-}
+const inst = (name: string, iface: string, address: string): VrrpInstanceConfig =>
+  instanceConfig({ name, interface: iface, virtualIps: [{ address, prefix: 24, device: iface }] });
 
 class FakeSocket extends EventEmitter {
   isClosed = false;
