@@ -198,7 +198,8 @@ await scenario('reconcile: converges after hand edits with ipvsadm, in few opera
     const s = svc(tcp(`10.60.0.${i + 1}`, 80), 'wrr');
     desired.push({ ...s, dests: Array.from({ length: 10 }, (_, j) => dest(`10.20.6.${j + 1}`, 8000 + i, 'nat', 1 + j)) });
   }
-  const state = `${process.cwd()}/owned.json`;
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
+  const state = '/run/vipd-test/owned.json'; // a directory of our own, as vipd requires (not the 9p share)
   const r = new Reconciler(client, { stateFile: state });
   const first = r.reconcile(desired);
   assertEq([first.ops, first.failed.length], [1100, 0], 'first reconcile: operations, failures');
