@@ -19,6 +19,20 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+// Output into a reader that went away (`vipd status | head -1`): stop quietly, as
+// a C tool dies of SIGPIPE, but with exit 0 and no stack trace (node ignores SIGPIPE).
+// Not for the daemon: creating process.stdout or process.stderr makes a pipe on fd 1
+// (or fd 2, which journald shares with fd 1) non-blocking, and the log's synchronous
+// writes to fd 1 then fail with EAGAIN (see src/log.ts).
+const args = process.argv.slice(2);
+if (args.find((a) => !a.startsWith('-')) !== 'run' || args.includes('--help') || args.includes('-h'))
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      if (stream === process.stdout) fail(`cannot write the output: ${err.code ?? err.message}`, 1);
+      process.exit(1);
+    });
+
 /** The control socket: -s wins, else the one the config names, else the default. */
 async function controlSocket(opts: { socket?: string; config?: string }): Promise<string> {
   if (opts.socket) return opts.socket;
@@ -124,4 +138,10 @@ program
     process.stdout.write(`reloaded${parts.length ? ` (${parts.join('; ')})` : ' (no change)'}\n`);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Whatever went wrong, one line and an exit code: `vipd run` that cannot start
+  // (its control socket path is taken, its directory is not its own), or a bug.
+  fail(`${process.argv[2] === 'run' ? 'cannot start: ' : ''}${(err as Error).message ?? String(err)}`, 1);
+}

@@ -2,7 +2,6 @@
 // at once, each as `file:line:col: path.to.key: what is wrong; valid: ...`,
 // and nothing is half-applied: a config either loads whole or not at all.
 
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -11,6 +10,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseExpectedCodes } from '../health/types.js';
 import { serviceName } from '../ipvs/types.js';
 import type { ParseReply } from './parse-worker.js';
+import { ConfigReadError, readConfigFile } from './read.js';
+import { checkScripts, type ScriptRef } from './scripts.js';
 import { DEFAULT_CONTROL_SOCKET } from './socket.js';
 import type {
   Config,
@@ -67,7 +68,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IFNAME = /^[^\s/:]{1,15}$/;
+/** IFNAMSIZ is 16 bytes with the NUL: a name or label is at most 15 bytes (not characters: "é" is 2). */
+const IFNAMSIZ = 16;
+const IFNAME = /^[^\s/:]+$/;
+/** sun_path is 108 bytes with the NUL. */
+const SUN_PATH = 108;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Checks several virtual-server keys share. */
 const PORT = num(0, 65535, { integer: true });
@@ -91,6 +96,8 @@ function describe(v: unknown): string {
 
 class Reader {
   readonly issues: ConfigIssue[] = [];
+  /** Every script the config names, with its position: checked on the file system after the parse (scripts.ts). */
+  readonly scripts: ScriptRef[] = [];
 
   constructor(
     readonly file: string,
@@ -101,6 +108,11 @@ class Reader {
     const at = offset ?? (node?.range ? node.range[0] : 0);
     const { line, col } = this.lines.linePos(at);
     this.issues.push({ file: this.file, line, col, path, message });
+  }
+
+  script(node: Node | undefined | null, path: string, script: string): void {
+    const { line, col } = this.lines.linePos(node?.range ? node.range[0] : 0);
+    this.scripts.push({ file: this.file, line, col, path, script });
   }
 }
 
@@ -197,7 +209,9 @@ function str(what: string, test: (s: string) => string | undefined = () => undef
 
 const ipv4 = (what = 'an IPv4 address like 192.0.2.10'): Check<string> =>
   str(what, (s) => (DOTTED_QUAD.test(s) ? undefined : `"${s}" is not a dotted-quad IPv4 address`));
-const ifname = str('an interface name (1..15 characters, no "/", ":" or spaces)', (s) => (IFNAME.test(s) ? undefined : `"${s}" is not a valid interface name`));
+const ifname = str('an interface name (1..15 bytes, no "/", ":" or spaces)', (s) =>
+  !IFNAME.test(s) ? `"${s}" is not a valid interface name` : Buffer.byteLength(s) >= IFNAMSIZ ? `"${s}" is ${Buffer.byteLength(s)} bytes long, over the kernel's 15 (IFNAMSIZ)` : undefined,
+);
 const script = str('an absolute path to a script, e.g. /etc/vipd/notify.sh', (s) => (s.startsWith('/') ? undefined : `"${s}" must be an absolute path`));
 
 // ---------------------------------------------------------------------------
@@ -215,6 +229,13 @@ class Parser {
       return undefined;
     }
     return res.value;
+  }
+
+  /** A script key: an absolute path, remembered with its position for the file-system checks. */
+  script(m: MapView, key: string): string | undefined {
+    const v = this.get(m, key, script);
+    if (v !== undefined) this.r.script(m.value(key), m.sub(key), v);
+    return v;
   }
 
   map(node: Node | null | undefined, path: string, what: string): MapView | undefined {
@@ -243,18 +264,21 @@ class Parser {
   }
 
   global(node: Node | null | undefined): GlobalConfig {
-    const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000 };
+    const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000, enableScriptSecurity: false };
     if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
     const m = this.map(node, 'global', 'a map of global settings');
     if (!m) return def;
-    m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout']);
-    const abs = str('an absolute path', (s) => (s.startsWith('/') ? undefined : `"${s}" is not absolute`));
+    m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security']);
+    const abs = str(`an absolute path of at most ${SUN_PATH - 1} bytes`, (s) =>
+      !s.startsWith('/') ? `"${s}" is not absolute` : Buffer.byteLength(s) >= SUN_PATH ? `${Buffer.byteLength(s)} bytes is longer than a unix socket path can be (sun_path: ${SUN_PATH - 1} bytes and a NUL)` : undefined,
+    );
     const t = this.get(m, 'script_timeout', num(0.1, 3600, { unit: 'seconds' }));
     return {
       routerId: this.get(m, 'router_id', str('a name for this host')) ?? def.routerId,
       logLevel: this.get(m, 'log_level', oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)) ?? def.logLevel,
       controlSocket: this.get(m, 'control_socket', abs) ?? def.controlSocket,
       scriptTimeoutMs: t !== undefined ? Math.round(t * 1000) : def.scriptTimeoutMs,
+      enableScriptSecurity: this.get(m, 'enable_script_security', bool) ?? def.enableScriptSecurity,
     };
   }
 
@@ -268,7 +292,7 @@ class Parser {
       ['notify', 'any'],
     ] as const;
     for (const [key, field] of keys) {
-      const v = this.get(m, key, script);
+      const v = this.script(m, key);
       if (v !== undefined) out[field] = v;
     }
     return out;
@@ -289,9 +313,10 @@ class Parser {
       addrNode = m.value('address') ?? node;
       addrPath = m.sub('address');
       device = this.get(m, 'device', ifname) ?? iface;
-      label = this.get(m, 'label', str('a label "<device>:<name>", at most 15 characters'));
-      if (label !== undefined && (!label.startsWith(`${device}:`) || label.length > 15)) {
-        this.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 characters (a Linux rule); valid: e.g. ${device}:vip`.slice(0, 200));
+      label = this.get(m, 'label', str('a label "<device>:<name>", at most 15 bytes'));
+      if (label !== undefined && (!label.startsWith(`${device}:`) || Buffer.byteLength(label) >= IFNAMSIZ)) {
+        const long = Buffer.byteLength(label) >= IFNAMSIZ ? ` (it is ${Buffer.byteLength(label)})` : '';
+        this.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 bytes${long} (a Linux rule, IFNAMSIZ); valid: e.g. ${device}:vip`.slice(0, 200));
         label = undefined;
       }
     }
@@ -349,14 +374,18 @@ class Parser {
     if (m.has('v3_checksum') && version === 2) this.r.issue(m.keyNode('v3_checksum'), m.sub('v3_checksum'), 'v3_checksum applies to VRRPv3 only; remove it or set version: 3');
 
     const virtualIps: VirtualIp[] = [];
+    const vipSeen = new Set<string>();
     const vipNodes = this.list(m, 'virtual_ipaddress');
     if (vipNodes && vipNodes.length === 0 && m.has('virtual_ipaddress'))
       this.r.issue(m.value('virtual_ipaddress') ?? m.keyNode('virtual_ipaddress'), m.sub('virtual_ipaddress'), 'the list is empty; valid: at least one address, e.g. [192.0.2.100/24]');
     (vipNodes ?? []).forEach((n, i) => {
       const v = this.vip(n, `${m.sub('virtual_ipaddress')}[${i}]`, iface ?? '');
       if (!v) return;
-      if (virtualIps.some((o) => o.address === v.address)) this.r.issue(n, `${m.sub('virtual_ipaddress')}[${i}]`, `${v.address} is listed twice; list each virtual IP once`);
-      else virtualIps.push(v);
+      if (vipSeen.has(v.address)) this.r.issue(n, `${m.sub('virtual_ipaddress')}[${i}]`, `${v.address} is listed twice; list each virtual IP once`);
+      else {
+        vipSeen.add(v.address);
+        virtualIps.push(v);
+      }
     });
 
     const unicastSrcIp = this.get(m, 'unicast_src_ip', ipv4());
@@ -488,6 +517,7 @@ class Parser {
     if (onePacket && protocol !== 'udp') this.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
 
     const realServers: RealServerConfig[] = [];
+    const rsSeen = new Set<string>(); // address|port: a Set, not a scan of the list (160,000 real servers took minutes)
     (this.list(m, 'real_servers') ?? []).forEach((n, i) => {
       const p = `${m.sub('real_servers')}[${i}]`;
       const rs = this.map(n, p, 'a map {address, port, weight}');
@@ -520,10 +550,12 @@ class Parser {
         if (fwd !== 'tunnel') this.r.issue(rs.keyNode('tunnel'), rs.sub('tunnel'), `tunnel settings need forwarding: tunnel (this real server forwards by ${fwd})`);
       }
       if (ra === undefined) return;
-      if (realServers.some((x) => x.address === ra && x.port === rport)) {
+      const rsKey = `${ra}|${rport}`;
+      if (rsSeen.has(rsKey)) {
         this.r.issue(n, p, `${ra}:${rport} is listed twice; list each real server once`);
         return;
       }
+      rsSeen.add(rsKey);
       realServers.push({
         address: ra,
         port: rport,
@@ -554,7 +586,7 @@ class Parser {
     const omega = this.get(m, 'omega', bool) ?? false;
     const notify: VirtualServerConfig['notify'] = {};
     for (const [key, field] of [['notify_up', 'up'], ['notify_down', 'down'], ['quorum_up', 'quorumUp'], ['quorum_down', 'quorumDown']] as const) {
-      const v = this.get(m, key, script);
+      const v = this.script(m, key);
       if (v !== undefined) notify[field] = v;
     }
     if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
@@ -653,7 +685,8 @@ class Parser {
       const sv = scalarValue(m.value('script'));
       const argv = Array.isArray(sv) ? (this.list(m, 'script') ?? []).map((n) => String(scalarValue(n))) : typeof sv === 'string' ? sv.trim().split(/\s+/) : [];
       if (m.has('script') && (!argv[0] || !argv[0].startsWith('/'))) this.r.issue(m.value('script') ?? m.node, m.sub('script'), `"${argv[0] ?? ''}" must be an absolute path; valid: script: /etc/vipd/check.sh`);
-      else if (argv.length) hc.command = argv.some((a) => a.includes('{address}') || a.includes('{port}')) ? argv : [...argv, '{address}', '{port}'];
+      else if (argv[0]) this.r.script(m.value('script'), m.sub('script'), argv[0]);
+      if (argv[0]?.startsWith('/')) hc.command = argv.some((a) => a.includes('{address}') || a.includes('{port}')) ? argv : [...argv, '{address}', '{port}'];
     }
     return hc;
   }
@@ -730,8 +763,13 @@ class Parser {
   }
 }
 
-/** Parses and validates YAML text. Throws ConfigError listing every problem. */
+/** Parses and validates YAML text, scripts included (they must exist and be executable). Throws ConfigError listing every problem. */
 export function parseConfig(text: string, file: string): Config {
+  return parseAndCheck(text, file).cfg;
+}
+
+/** parseConfig(), with the scripts the file names: a reload of the same text checks them again without a parse. */
+export function parseAndCheck(text: string, file: string): { cfg: Config; scripts: ScriptRef[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const r = new Reader(file, lineCounter);
@@ -809,25 +847,26 @@ export function parseConfig(text: string, file: string): Config {
     }
   }
   const ipvs = p.ipvs(top.value('ipvs'), names);
+  r.issues.push(...checkScripts(r.scripts, global.enableScriptSecurity));
 
   if (r.issues.length > 0) {
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { file, global, instances, syncGroups, virtualServers, ipvs };
+  return { cfg: { file, global, instances, syncGroups, virtualServers, ipvs }, scripts: r.scripts };
 }
 
 /** The last file parsed and its result: a reload of an unchanged file costs no parse (11,000 lines of YAML take 0.3 s natively). */
-let lastParsed: { abs: string; text: string; cfg: Config } | undefined;
+let lastParsed: { abs: string; text: string; cfg: Config; scripts: ScriptRef[] } | undefined;
 
+/** The file's text: a regular file of at most MAX_CONFIG_BYTES (read.ts), else a ConfigError at 1:1. */
 function readConfigText(file: string): { abs: string; text: string } {
   const abs = resolve(file);
   try {
-    return { abs, text: readFileSync(abs, 'utf8') };
+    return { abs, text: readConfigFile(abs) };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const fix = e.code === 'ENOENT' ? `create it (see etc/vipd/vipd.yaml) or pass -c FILE` : e.code === 'EACCES' ? 'run as root or fix its permissions' : 'pass -c FILE';
-    throw new ConfigError([{ file: abs, line: 1, col: 1, path: '', message: `cannot read: ${e.code ?? e.message}; ${fix}` }]);
+    if (!(err instanceof ConfigReadError)) throw err;
+    throw new ConfigError([{ file: abs, line: 1, col: 1, path: '', message: err.message }]);
   }
 }
 
@@ -837,10 +876,19 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): Config {
   return parseCached(abs, text);
 }
 
+/** The last parse of the same text, with its scripts checked again (one may have been removed or made writable since). */
+function cached(abs: string, text: string): Config | undefined {
+  if (lastParsed?.abs !== abs || lastParsed.text !== text) return undefined;
+  const issues = checkScripts(lastParsed.scripts, lastParsed.cfg.global.enableScriptSecurity);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return lastParsed.cfg;
+}
+
 function parseCached(abs: string, text: string): Config {
-  if (lastParsed?.abs === abs && lastParsed.text === text) return lastParsed.cfg;
-  const cfg = parseConfig(text, abs);
-  lastParsed = { abs, text, cfg };
+  const hit = cached(abs, text);
+  if (hit) return hit;
+  const { cfg, scripts } = parseAndCheck(text, abs);
+  lastParsed = { abs, text, cfg, scripts };
   return cfg;
 }
 
@@ -903,7 +951,7 @@ export async function loadConfigOffThread(file: string = DEFAULT_CONFIG_FILE): P
   const reply = await parserThread.parse(text, abs);
   if (!reply.ok) throw 'issues' in reply ? new ConfigError(reply.issues) : new Error(reply.message);
   const cfg = reply.cfg as Config;
-  lastParsed = { abs, text, cfg };
+  lastParsed = { abs, text, cfg, scripts: reply.scripts };
   return cfg;
 }
 

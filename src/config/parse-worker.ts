@@ -4,14 +4,15 @@
 // master dead after ~0.35 s of silence. One request at a time, in order.
 
 import { parentPort } from 'node:worker_threads';
-import { ConfigError, parseConfig } from './load.js';
+import { ConfigError, parseAndCheck } from './load.js';
+import type { ScriptRef } from './scripts.js';
 
-export type ParseReply = { ok: true; cfg: unknown } | { ok: false; issues: ConfigError['issues'] } | { ok: false; message: string };
+export type ParseReply = { ok: true; cfg: unknown; scripts: ScriptRef[] } | { ok: false; issues: ConfigError['issues'] } | { ok: false; message: string };
 
 parentPort!.on('message', ({ text, file }: { text: string; file: string }) => {
   let reply: ParseReply;
   try {
-    reply = { ok: true, cfg: parseConfig(text, file) };
+    reply = { ok: true, ...parseAndCheck(text, file) };
   } catch (err) {
     reply = err instanceof ConfigError ? { ok: false, issues: err.issues } : { ok: false, message: (err as Error).message };
   }

@@ -4,21 +4,21 @@
 // slow CPU), and a reload of a file with a mistake elsewhere must still reach the
 // daemon — which then rejects the file with every problem listed.
 
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { readConfigFile } from './read.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/vipd/vipd.sock';
 
 /**
  * The control socket `file` names; the default when it names none (or cannot be
- * read: the daemon may still be running with the default); undefined for the rare
+ * read, or is no regular file: the daemon may still be running with the default); undefined for the rare
  * layout the section scan cannot read (a quoted top-level key, a flow-style file):
  * the caller then loads the whole file.
  */
 export function controlSocketOf(file: string): string | undefined {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file); // a regular file under the size limit: never a hang on a FIFO
   } catch {
     return DEFAULT_CONTROL_SOCKET;
   }

@@ -100,6 +100,8 @@ export interface GlobalConfig {
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   /** Kill a notify script that runs longer than this. */
   scriptTimeoutMs: number;
+  /** keepalived's enable_script_security: refuse a script a non-root user could change (default false, as keepalived). */
+  enableScriptSecurity: boolean;
 }
 
 export interface Config {

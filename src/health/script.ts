@@ -1,8 +1,10 @@
 // Script check: exit 0 up, 1 down, 2..255 up with weight = code - 2
 // (keepalived's MISC_CHECK with misc_dynamic). A script that outlives its
-// timeout is killed with its process group and counts as a failure.
+// timeout is killed with its process group and counts as a failure; a script
+// is done when it exits (a background child it leaves does not hold the check).
 
 import { spawn } from 'node:child_process';
+import { afterOutput, killGroup } from '../process-group.js';
 import type { CheckResult, CheckSpec } from './types.js';
 
 export function checkScript(s: CheckSpec): Promise<CheckResult> {
@@ -28,21 +30,18 @@ export function checkScript(s: CheckSpec): Promise<CheckResult> {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
+      killGroup(child.pid);
       done({ ok: false, reason: `script ${argv[0]} did not finish within ${s.timeoutMs} ms (killed)` });
     }, s.timeoutMs);
     child.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: `script ${argv[0]}: ${err.code ?? err.message}` }));
-    child.once('close', (code, signal) => {
+    // 'exit', not 'close': a background child the script leaves must not hold the check until its timeout.
+    child.once('exit', (code, signal) => afterOutput(child, () => {
       const said = output.trim().split('\n').at(-1)?.slice(0, 200);
       const tail = said ? `: ${said}` : '';
       if (signal) return done({ ok: false, reason: `script ${argv[0]} killed by ${signal}${tail}` });
       if (code === 0) return done({ ok: true, reason: `script exit 0${tail}` });
       if (code === 1) return done({ ok: false, reason: `script exit 1${tail}` });
       done({ ok: true, weight: code! - 2, reason: `script exit ${code}: weight ${code! - 2}${tail}` });
-    });
+    }));
   });
 }

@@ -29,7 +29,7 @@ describe('valid configs', () => {
   it('the sample etc/vipd/vipd.yaml loads with its values', () => {
     const c = loadConfig(SAMPLE);
     expect(c.file).toBe(SAMPLE);
-    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000 });
+    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false });
     expect(c.instances).toHaveLength(1);
     expect(c.instances[0]).toMatchObject({
       name: 'VI_1',
@@ -47,7 +47,7 @@ describe('valid configs', () => {
       preempt: true,
       preemptDelayMs: 0,
       trackInterfaces: [{ name: 'eth1', weight: 0 }],
-      notify: { master: '/etc/vipd/notify.sh' },
+      notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
     });
     expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], notify: {} }]);
@@ -233,7 +233,7 @@ describe('errors name the place, the key, the problem and what is valid', () => 
 
   it('a number where a string is expected says to quote it', () => {
     expect(issues(MIN.replace('interface: eth0', 'interface: 1234'))).toEqual([
-      '3:16 vrrp_instances.VI_1.interface: expected an interface name (1..15 characters, no "/", ":" or spaces), got number 1234; write it in quotes ("1234") to make it a string',
+      '3:16 vrrp_instances.VI_1.interface: expected an interface name (1..15 bytes, no "/", ":" or spaces), got number 1234; write it in quotes ("1234") to make it a string',
     ]);
   });
 

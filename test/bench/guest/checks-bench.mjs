@@ -54,7 +54,7 @@ const pct = (xs, p) => {
 };
 
 if (!HOST) sh('for m in ip_vs ip_vs_rr bridge veth; do modprobe $m; done');
-mkdirSync('/run/bench', { recursive: true });
+mkdirSync('/run/bench', { recursive: true, mode: 0o700 });
 sh(`for n in vt-bsw vt-bd vt-bt vt-bp; do ip netns del $n 2>/dev/null; done; true`);
 sh(`set -e
   ip netns add vt-bsw; ip -n vt-bsw link add br0 type bridge; ip -n vt-bsw link set br0 up

@@ -27,7 +27,7 @@ const sh = (cmd, input) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // lo up: the kernel checks a real server's address against the local routing table, which exists once an address does.
 sh('modprobe ip_vs; modprobe ip_vs_wrr; ip link set lo up');
-mkdirSync('/run/bench', { recursive: true });
+mkdirSync('/run/bench', { recursive: true, mode: 0o700 });
 
 // The table: service i = TCP 10.40.(i>>8).(i&255):80 wrr; real servers 10.20.100+j.(i%250+1):(8000+j) NAT.
 // "changed" = the first 10% of services have every real server's weight set to 2.

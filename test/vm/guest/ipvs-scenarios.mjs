@@ -198,7 +198,8 @@ await scenario('reconcile: converges after hand edits with ipvsadm, in few opera
     const s = svc(tcp(`10.60.0.${i + 1}`, 80), 'wrr');
     desired.push({ ...s, dests: Array.from({ length: 10 }, (_, j) => dest(`10.20.6.${j + 1}`, 8000 + i, 'nat', 1 + j)) });
   }
-  const state = `${process.cwd()}/owned.json`;
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
+  const state = '/run/vipd-test/owned.json'; // a directory of our own, as vipd requires (not the 9p share)
   const r = new Reconciler(client, { stateFile: state });
   const first = r.reconcile(desired);
   assertEq([first.ops, first.failed.length], [1100, 0], 'first reconcile: operations, failures');
@@ -269,7 +270,7 @@ const tableIs = (lines) => () => JSON.stringify(saved()) === JSON.stringify([...
 
 await scenario('vipd run: programs the configured table, applies a reload as a difference, rejects a bad reload, keeps the table on stop (flush_on_stop removes only its own)', async () => {
   sh('ipvsadm -C');
-  mkdirSync('/run/vipd-test', { recursive: true });
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
   const foreign = ['-A -t 10.50.0.1:22 -s rr', '-a -t 10.50.0.1:22 -r 10.20.5.1:22 -m -w 1'];
   sh('ipvsadm -R', foreign.join('\n') + '\n');
   let v = startVipd(vsConfig(3));
@@ -304,7 +305,7 @@ await scenario('vipd run: programs the configured table, applies a reload as a d
 
 await scenario('vipd run repairs hand edits by itself: the periodic resync (resync_interval) restores a deleted real server and a changed weight, and says so', async () => {
   sh('ipvsadm -C');
-  mkdirSync('/run/vipd-test', { recursive: true });
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
   const v = startVipd(vsConfig(3, '', '  resync_interval: 2\n'));
   await until('the configured table', tableIs(webLines(3)));
   sh('ipvsadm -d -t 10.70.0.1:80 -r 10.20.7.2:8080; ipvsadm -e -t 10.70.0.1:80 -r 10.20.7.1:8080 -m -w 9');
@@ -390,7 +391,7 @@ const statsConns = (svcFlag) =>
 
 await scenario('traffic: NAT, direct routing and IPIP tunnel end to end over TCP and UDP — rr alternates, wrr honours 3:1, sh keeps a client on one server; ipvsadm --stats agrees', async () => {
   sh('ipvsadm -C');
-  mkdirSync('/run/vipd-test', { recursive: true });
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
   lbTopology();
   await startServers();
   const v = startVipd(lbConfig());
@@ -586,7 +587,7 @@ function alternatesWorkers(names, what) {
 }
 
 await scenario('the Octavia tutorial: two workers behind two directors — requests alternate, a stopped worker leaves the pool with no failed request after detection and returns, the backup takes over on a master kill with the same health view', async () => {
-  mkdirSync('/run/vipd-test', { recursive: true });
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
   octaviaTopology();
   const out = {};
   await startWorker(1);
@@ -644,7 +645,7 @@ await scenario('the Octavia tutorial: two workers behind two directors — reque
 }, 240_000);
 
 await scenario('a master reloading 10,000 real servers keeps its VIP: the parse runs in a thread and the dump yields, so its adverts go on and the backup never takes over', async () => {
-  mkdirSync('/run/vipd-test', { recursive: true });
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
   octaviaTopology();
   // The real servers' network is reachable through eth0 (the kernel wants a unicast route to each).
   inNs('vt-olb1', 'ip route add 10.20.0.0/16 dev eth0');
