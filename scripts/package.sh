@@ -46,7 +46,8 @@ for b in "$lib/build" "$lib"/node_modules/*/build; do
   find "$b" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
   find "$b/Release" -mindepth 1 -maxdepth 1 ! -name '*.node' -exec rm -rf {} +
 done
-rm -rf "$lib/native" "$lib/binding.gyp" "$lib/node_modules/.package-lock.json"
+# Sources and header-only build dependencies (the addons are compiled) stay behind.
+rm -rf "$lib/native" "$lib/binding.gyp" "$lib/node_modules/.package-lock.json" "$lib/node_modules/nan" "$lib/node_modules/node-addon-api"
 # The daemon's smoke test before anything is packed: the CLI loads and knows its version.
 [ "$(node "$lib/bin/vipd.js" --version)" = "$(node -p 'require("./package.json").version')" ]
 
