@@ -12,37 +12,13 @@ import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { serviceKeyOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
-import { type CurrentService, type DesiredService, type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
-import { serviceId, serviceName } from '../ipvs/types.js';
+import { type CurrentService, type DesiredService, withServices } from '../ipvs/diff.js';
+import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
+import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
-import { type RouteLookup, RouteTable, RtNetlink } from '../net/rtnl.js';
-
-/** The IPVS part of `vipd status`: the kernel's table as it is now, with vipd's names. */
-export interface IpvsStatus {
-  available: boolean;
-  error?: string;
-  lastReconcile?: ReconcileReport & { at: string };
-  routeProblems?: string[];
-  syncDaemon?: 'master' | 'backup';
-  services: {
-    /** The virtual server's name in the config; absent for a service vipd does not manage. */
-    name?: string;
-    service: string;
-    managed: boolean;
-    scheduler: string;
-    persistence: number;
-    connections?: number;
-    realServers: {
-      address: string;
-      port: number;
-      forwarding: string;
-      weight: number;
-      activeConns: number;
-      inactiveConns: number;
-      connections?: number;
-    }[];
-  }[];
-}
+import { type IpvsStatus, ipvsStatus } from './ipvs-status.js';
+import { hostRoutes, newProblemLines, routeProblems, type Routes } from './route-check.js';
+import { SyncDaemonRole } from './sync-daemon.js';
 
 export class IpvsManager {
   private client: IpvsClient | undefined;
@@ -63,7 +39,7 @@ export class IpvsManager {
   private resyncsDropped = 0;
   /** When the drain timer fires (epoch ms); undefined: no drain pending. */
   private drainDue: number | undefined;
-  private syncRole: 'master' | 'backup' | undefined;
+  private readonly sync: SyncDaemonRole;
   lastReport: (ReconcileReport & { at: string }) | undefined;
   lastError: string | undefined;
   /** Real servers this host cannot reach the way their forwarding method needs. */
@@ -73,8 +49,11 @@ export class IpvsManager {
     cfg: Config,
     private readonly log: Logger,
     private readonly newClient: () => IpvsClient = () => new IpvsClient(),
+    /** This host's route table, for the route check after a full reconcile. */
+    private readonly routes: () => Routes = hostRoutes,
   ) {
     this.cfg = cfg;
+    this.sync = new SyncDaemonRole(log);
   }
 
   /** Whether this config uses IPVS at all. */
@@ -286,40 +265,17 @@ export class IpvsManager {
     this.drainTimer.unref();
   }
 
-  /**
-   * The kernel accepts a real server it has no route to (the packets are then
-   * dropped); say so, with the fix. Direct routing also needs the real server
-   * on a directly connected network: the director rewrites only the MAC address.
-   */
+  /** The route check (route-check.ts): new problems logged, all of them kept for vipd status. */
   private checkRoutes(cfg: Config): void {
-    const problems: string[] = [];
-    let rt: RtNetlink | undefined;
+    let problems: string[];
     try {
-      rt = new RtNetlink();
-      const table = new RouteTable(rt.routes());
-      const seen = new Map<string, RouteLookup>();
-      for (const v of cfg.virtualServers) {
-        for (const r of v.realServers) {
-          let route = seen.get(r.address);
-          if (!route) seen.set(r.address, (route = table.lookup(r.address)));
-          const where = `real server ${r.address} of virtual server "${v.name}"`;
-          if (route.type !== 'unicast' && route.type !== 'local')
-            problems.push(`${where}: no route to it (${route.type}); its traffic will be dropped: add a route or correct the address`);
-          else if (r.forwarding === 'dr' && route.gateway)
-            problems.push(`${where}: direct routing needs it on a directly connected network, but the route goes via ${route.gateway}: use forwarding nat or tunnel, or connect the network`);
-        }
-      }
+      problems = routeProblems(cfg, this.routes());
     } catch (err) {
-      problems.push(`route check failed: ${(err as Error).message}`);
-    } finally {
-      rt?.close();
+      problems = [`route check failed: ${(err as Error).message}`];
     }
-    // New problems only (a Set: 10,000 unroutable real servers made this quadratic — seconds per reload),
-    // and at most 20 lines of them: the rest as one count (all are in vipd status --json).
-    const before = new Set(this.routeProblems);
-    const fresh = problems.filter((p) => !before.has(p));
-    for (const p of fresh.slice(0, 20)) this.log.error({ event: 'ipvs-route-problem' }, p);
-    if (fresh.length > 20) this.log.error({ event: 'ipvs-route-problem', more: fresh.length - 20 }, `... and ${fresh.length - 20} more real server(s) with a route problem (vipd status --json lists them all)`);
+    const { lines, more } = newProblemLines(this.routeProblems, problems);
+    for (const p of lines) this.log.error({ event: 'ipvs-route-problem' }, p);
+    if (more) this.log.error({ event: 'ipvs-route-problem', more: more.count }, more.line);
     this.routeProblems = problems;
   }
 
@@ -327,16 +283,7 @@ export class IpvsManager {
   onVrrpState(instance: string, state: string): void {
     const sd = this.cfg.ipvs.syncDaemon;
     if (!sd || sd.instance !== instance || !this.ensure()) return;
-    const role = state === 'MASTER' ? 'master' : 'backup';
-    if (role === this.syncRole) return;
-    try {
-      for (const d of this.client!.daemons()) this.client!.stopDaemon(d.state);
-      this.client!.startDaemon({ state: role, interface: sd.interface, syncId: sd.syncId });
-      this.syncRole = role;
-      this.log.info({ event: 'ipvs-sync-daemon', role, interface: sd.interface, syncId: sd.syncId }, `IPVS sync daemon: ${role} on ${sd.interface} (syncid ${sd.syncId})`);
-    } catch (err) {
-      this.log.error({ event: 'ipvs-sync-daemon-failed', err: (err as Error).message }, `IPVS sync daemon: ${(err as Error).message}`);
-    }
+    this.sync.follow(this.client!, sd, state);
   }
 
   /**
@@ -363,36 +310,17 @@ export class IpvsManager {
 
   async status(): Promise<IpvsStatus | undefined> {
     if (!this.wanted && !this.client) return undefined;
-    const t = await this.table();
-    const ours = this.reconciler?.ownedServices ?? new Set<string>();
-    const names = new Map(this.cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
-    return {
+    const table = await this.table();
+    return ipvsStatus({
+      table,
+      virtualServers: this.cfg.virtualServers,
+      owned: this.reconciler?.ownedServices ?? new Set<string>(),
       available: this.client !== undefined,
-      ...(this.lastError ? { error: this.lastError } : {}),
-      ...(this.lastReport ? { lastReconcile: this.lastReport } : {}),
-      ...(this.routeProblems.length ? { routeProblems: this.routeProblems } : {}),
-      ...(this.syncRole ? { syncDaemon: this.syncRole } : {}),
-      services: (t?.services ?? []).map((s) => {
-        const name = names.get(serviceId(s.key));
-        return {
-          ...(name !== undefined ? { name } : {}),
-          service: serviceName(s.key),
-          managed: ours.has(serviceId(s.key)),
-          scheduler: s.scheduler,
-          persistence: s.persistence,
-          ...(s.stats ? { connections: s.stats.connections } : {}),
-          realServers: s.dests.map((d) => ({
-            address: d.key.address,
-            port: d.key.port,
-            forwarding: d.forwarding,
-            weight: d.weight,
-            activeConns: d.activeConns,
-            inactiveConns: d.inactiveConns,
-            ...(d.stats ? { connections: d.stats.connections } : {}),
-          })),
-        };
-      }),
-    };
+      error: this.lastError,
+      lastReport: this.lastReport,
+      routeProblems: this.routeProblems,
+      syncRole: this.sync.role,
+    });
   }
 
   /** On stop: keep the table (connections survive a restart) unless flush_on_stop; stop the sync daemon. */
@@ -402,7 +330,7 @@ export class IpvsManager {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (!this.client) return;
     try {
-      if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);
+      if (this.cfg.ipvs.syncDaemon) this.sync.stop(this.client);
       const omega = this.cfg.virtualServers.filter((v) => v.omega).map((v) => serviceId(serviceKeyOf(v)));
       if (this.cfg.ipvs.flushOnStop && this.reconciler) {
         const r = this.reconciler.reconcile([]);
@@ -422,15 +350,3 @@ export class IpvsManager {
 
 /** A dump of the kernel's table just made, and how long it took. */
 type Dumped = { services: CurrentService[]; ms: number };
-
-/** `table` with `part`'s services in place of those with the same identity (new ones at the end). */
-export function withServices(table: readonly DesiredService[], part: readonly DesiredService[]): DesiredService[] {
-  const byId = new Map(part.map((s) => [serviceId(s.key), s]));
-  const out = table.map((s) => {
-    const id = serviceId(s.key);
-    const p = byId.get(id);
-    byId.delete(id);
-    return p ?? s;
-  });
-  return [...out, ...byId.values()];
-}

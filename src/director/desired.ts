@@ -13,7 +13,7 @@
 import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
 import { type CheckSpec, checkKey, RiseFall } from '../health/types.js';
-import type { DesiredService } from '../ipvs/reconcile.js';
+import type { DesiredService } from '../ipvs/diff.js';
 import { type Dest as DesiredDest, destName, type ServiceKey } from '../ipvs/types.js';
 
 export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';

@@ -10,7 +10,8 @@ import { afterAll, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { IpvsManager } from '../../src/daemon/ipvs.js';
 import { desiredTable } from '../../src/director/desired.js';
-import type { IpvsClient, IpvsOp } from '../../src/ipvs/client.js';
+import type { IpvsClient } from '../../src/ipvs/client.js';
+import type { IpvsOp } from '../../src/ipvs/ops.js';
 import { serviceId } from '../../src/ipvs/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vipd-ipvsm-'));
