@@ -1,7 +1,7 @@
 // `vipd status` for a person: one line per VRRP instance and per IPVS real
 // server, read at a glance.
 
-import type { IpvsStatus } from '../daemon/ipvs.js';
+import type { IpvsStatus } from '../daemon/ipvs-status.js';
 import type { RsView, VsView } from '../director/desired.js';
 import { destName } from '../ipvs/types.js';
 import type { RouterStatus } from '../vrrp/router.js';

@@ -14,8 +14,7 @@ import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { hasCapIn, missingCapWarnings, readCapEff } from './caps.js';
 import { closeControlServer, startControlServer } from './control.js';
-import { DirectorRuntime } from './director.js';
-import { IpvsManager } from './ipvs.js';
+import { Forwarding } from './forwarding.js';
 import { SdNotify } from './sdnotify.js';
 
 export interface RunOptions {
@@ -38,8 +37,7 @@ export class Daemon {
   private readonly log: Logger;
   private readonly notifier: Notifier;
   private readonly router: VrrpRouter;
-  private readonly ipvs: IpvsManager;
-  private readonly director: DirectorRuntime;
+  private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -55,15 +53,14 @@ export class Daemon {
     this.cfg = cfg;
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
-    this.director = new DirectorRuntime(cfg, this.log.child({ part: 'health' }), this.notifier, (only) => (only ? this.ipvs.applySome(only) : this.ipvs.apply(this.cfg, true)));
-    this.ipvs = new IpvsManager(cfg, this.log.child({ part: 'ipvs' }), (c, partial) => this.director.table(c, partial));
+    this.forwarding = new Forwarding(cfg, this.log, this.notifier);
     this.router = new VrrpRouter({
       net: hostLinks(),
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),
       onTransition: (name, _from, to) => {
-        this.ipvs.onVrrpState(name, to);
+        this.forwarding.onVrrpState(name, to);
         this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
       },
       hasCap: (cap) => this.capEff === undefined || hasCapIn(this.capEff, cap),
@@ -78,11 +75,10 @@ export class Daemon {
     process.on('SIGHUP', () => void this.reload());
     for (const w of missingCapWarnings(this.capEff)) this.log.warn({ event: 'missing-capability', capability: w.cap }, w.line);
     this.control = await startControlServer(c.global.controlSocket, async (req) =>
-      req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.director.setAdmin(req.vs, req.rs, req.action) : this.reload(),
+      req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.forwarding.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );
     // The table first: a host that becomes master a moment later forwards at once.
-    this.director.configure(c);
-    this.ipvs.apply(c);
+    this.forwarding.start(c);
     this.router.start(c);
     process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>
@@ -103,14 +99,14 @@ export class Daemon {
   }
 
   async status(): Promise<unknown> {
-    const virtualServers = await this.director.status();
+    const { virtualServers, ipvs } = await this.forwarding.status();
     return {
       routerId: this.cfg.global.routerId,
       pid: process.pid,
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
       vrrp: this.router.status(),
-      ipvs: await this.ipvs.status(),
+      ipvs,
       virtualServers,
     };
   }
@@ -146,8 +142,7 @@ export class Daemon {
     const t1 = performance.now();
     const diff = await this.router.reload(next);
     const t2 = performance.now();
-    this.director.configure(next);
-    const ipvs = await this.ipvs.applyReload(next);
+    const ipvs = await this.forwarding.reload(next);
     const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
     this.log.level = this.opts.logLevel ?? next.global.logLevel;
@@ -163,8 +158,7 @@ export class Daemon {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
       await this.router.stop();
-      this.ipvs.stop(); // before the checks stop: omega needs the health view
-      this.director.stop();
+      this.forwarding.stop(); // the table first, then the checks
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
       this.sd.close();

@@ -1,16 +1,16 @@
 // The daemon's director: runs the health checks (in their own thread), keeps the operator's run-time
 // choices (disable / drain, kept in a state file so they survive a reload and a
-// restart), and turns every verdict into a reconcile at once (coalesced within
-// one turn of the event loop), with one log line per change and the notify
-// scripts.
+// restart), logs every verdict (one line per change, the notify scripts) and
+// tells forwarding which virtual servers changed (coalesced within one turn of
+// the event loop). It plans the desired table when asked (src/director/desired.ts,
+// pure) and announces quorum changes once forwarding has committed that table.
 
 import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
-import { type AdminState, checkOf, Director, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
+import { type AdminState, checkOf, Director, type Plan, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
 import type { CheckState } from '../health/monitor.js';
 import { CheckerThread } from '../health/thread.js';
-import type { DesiredService } from '../ipvs/reconcile.js';
-import { destName, serviceName } from '../ipvs/types.js';
+import { destName, serviceId, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
 
@@ -32,8 +32,8 @@ export class DirectorRuntime {
     cfg: Config,
     private readonly log: Logger,
     private readonly notifier: Notifier,
-    /** Reconciles the kernel's table (the daemon's IPVS manager, table only): all of it, or the named virtual servers. */
-    private readonly reconcile: (only?: ReadonlySet<string>) => void,
+    /** Told which virtual servers a verdict or an operator's choice changed (forwarding then plans and reconciles them). */
+    private readonly changed: (names: ReadonlySet<string>) => void,
   ) {
     this.cfg = cfg;
     this.stateFile = stateFilePath(cfg.global.controlSocket, 'admin-state');
@@ -56,11 +56,23 @@ export class DirectorRuntime {
     this.monitor.set(wantedChecks(cfg));
   }
 
-  /** The desired table now (the IPVS manager asks for it at every reconcile). */
-  table(cfg: Config, partial = false): DesiredService[] {
-    const { table, quorumChanged } = this.director.compute(cfg, (k) => this.monitor.get(k), this.admin, true, partial);
+  /** The desired table of the whole configuration now (advances the quorum memory). */
+  plan(): Plan {
+    return this.director.plan(this.cfg, (k) => this.monitor.get(k), this.admin);
+  }
+
+  /** The desired table of the named virtual servers only, and their services' ids (the reconcile's scope). */
+  planSome(names: ReadonlySet<string>): Plan & { scope: Set<string> } {
+    const vss = this.cfg.virtualServers.filter((v) => names.has(v.name));
+    const plan = this.director.planSome({ virtualServers: vss }, (k) => this.monitor.get(k), this.admin);
+    return { ...plan, scope: new Set(plan.table.map((s) => serviceId(s.key))) };
+  }
+
+  /** One log line and the quorum_up / quorum_down script per quorum change: after the table that made it is committed. */
+  announce(quorumChanged: readonly VsView[]): void {
     for (const v of quorumChanged) {
-      const vs = cfg.virtualServers.find((x) => x.name === v.name)!;
+      const vs = this.cfg.virtualServers.find((x) => x.name === v.name);
+      if (!vs) continue; // removed by a reload meanwhile
       const q = v.quorum;
       const msg = q.met
         ? `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum regained: healthy weight ${q.healthyWeight} >= ${q.required}${q.hysteresis ? ` + ${q.hysteresis}` : ''}`
@@ -69,7 +81,6 @@ export class DirectorRuntime {
       const script = q.met ? vs.notify.quorumUp : vs.notify.quorumDown;
       if (script) this.notifier.script(`VS ${v.name}`, script, [v.name, q.met ? 'UP' : 'DOWN']);
     }
-    return table;
   }
 
   private onVerdict(s: CheckState, previous: string): void {
@@ -100,7 +111,7 @@ export class DirectorRuntime {
       // At most SLICE virtual servers per turn; the rest in the next turns (timers run between).
       const only = new Set([...this.touched].slice(0, DirectorRuntime.SLICE));
       for (const n of only) this.touched.delete(n);
-      this.reconcile(only);
+      this.changed(only);
       if (this.touched.size > 0) this.queueReconcile();
     });
   }
@@ -120,7 +131,7 @@ export class DirectorRuntime {
     this.save();
     const msg = `RS ${destName(rs)} of virtual server ${vs.name}: ${action === 'enable' ? 'enabled' : action === 'disable' ? 'DISABLED by the operator' : 'DRAINING (weight 0) by the operator'}`;
     this.log.info({ event: 'rs-admin', vs: vs.name, rs: destName(rs), action }, msg);
-    this.reconcile(new Set([vs.name]));
+    this.changed(new Set([vs.name]));
     return msg;
   }
 
@@ -135,7 +146,7 @@ export class DirectorRuntime {
   /** The view now: the latest result of every check (the table changes only with verdicts). */
   async status(): Promise<VsView[]> {
     await this.monitor.refresh();
-    return this.director.compute(this.cfg, (k) => this.monitor.get(k), this.admin, false).views;
+    return this.director.view(this.cfg, (k) => this.monitor.get(k), this.admin);
   }
 
   stop(): void {

@@ -1,6 +1,8 @@
-// The daemon's IPVS part: reconcile the kernel's table to the config at start,
-// on every reload and on request; run the connection sync daemon in the role
-// of its VRRP instance; report the table with live counters.
+// The daemon's IPVS part: reconcile the kernel's table to the desired table it
+// is given (values in, never a call back): the whole of it at start, on every
+// reload and at every resync; some virtual servers from memory for a verdict.
+// Runs the connection sync daemon in the role of its VRRP instance; reports the
+// table with live counters.
 //
 // The table is programmed on the backup too (as keepalived does): a takeover
 // then only moves the VIP, and the backup's sync daemon has been receiving the
@@ -8,44 +10,22 @@
 
 import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
-import { desiredTable, serviceKeyOf } from '../director/desired.js';
+import { serviceKeyOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
-import { type CurrentService, type DesiredService, type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
-import { serviceId, serviceName } from '../ipvs/types.js';
+import { type CurrentService, type DesiredService, withServices } from '../ipvs/diff.js';
+import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
+import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
-import { type RouteLookup, RouteTable, RtNetlink } from '../net/rtnl.js';
-
-/** The IPVS part of `vipd status`: the kernel's table as it is now, with vipd's names. */
-export interface IpvsStatus {
-  available: boolean;
-  error?: string;
-  lastReconcile?: ReconcileReport & { at: string };
-  routeProblems?: string[];
-  syncDaemon?: 'master' | 'backup';
-  services: {
-    /** The virtual server's name in the config; absent for a service vipd does not manage. */
-    name?: string;
-    service: string;
-    managed: boolean;
-    scheduler: string;
-    persistence: number;
-    connections?: number;
-    realServers: {
-      address: string;
-      port: number;
-      forwarding: string;
-      weight: number;
-      activeConns: number;
-      inactiveConns: number;
-      connections?: number;
-    }[];
-  }[];
-}
+import { type IpvsStatus, ipvsStatus } from './ipvs-status.js';
+import { hostRoutes, newProblemLines, routeProblems, type Routes } from './route-check.js';
+import { SyncDaemonRole } from './sync-daemon.js';
 
 export class IpvsManager {
   private client: IpvsClient | undefined;
   private reconciler: Reconciler | undefined;
   private cfg: Config;
+  /** The desired table as last given (a verdict's reconcile updates its services): what the timers reconcile to. */
+  private desired: DesiredService[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
   /** Level-triggered: a full reconcile (with a dump) every ipvs.resync_interval, whatever else happens. */
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -59,7 +39,7 @@ export class IpvsManager {
   private resyncsDropped = 0;
   /** When the drain timer fires (epoch ms); undefined: no drain pending. */
   private drainDue: number | undefined;
-  private syncRole: 'master' | 'backup' | undefined;
+  private readonly sync: SyncDaemonRole;
   lastReport: (ReconcileReport & { at: string }) | undefined;
   lastError: string | undefined;
   /** Real servers this host cannot reach the way their forwarding method needs. */
@@ -68,11 +48,12 @@ export class IpvsManager {
   constructor(
     cfg: Config,
     private readonly log: Logger,
-    /** The table to program for `cfg` (the director adds health and operator choices); `partial`: cfg holds only some virtual servers (see applySome). */
-    private readonly desired: (cfg: Config, partial?: boolean) => DesiredService[] = desiredTable,
     private readonly newClient: () => IpvsClient = () => new IpvsClient(),
+    /** This host's route table, for the route check after a full reconcile. */
+    private readonly routes: () => Routes = hostRoutes,
   ) {
     this.cfg = cfg;
+    this.sync = new SyncDaemonRole(log);
   }
 
   /** Whether this config uses IPVS at all. */
@@ -101,6 +82,85 @@ export class IpvsManager {
   }
 
   /**
+   * A configuration (start, and the retry after a failed exchange): timeouts, then
+   * the whole table against a dump (or `dumped`, one the caller just made), then
+   * the route check. Never flushes.
+   */
+  reconcileFull(cfg: Config, table: DesiredService[], dumped?: Dumped): ReconcileReport | undefined {
+    this.generation++;
+    const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
+    this.cfg = cfg;
+    this.desired = table;
+    if (!this.ready()) return undefined;
+    if (drainChanged) this.reconciler = this.newReconciler(this.client!);
+    if (cfg.ipvs.timeouts) {
+      try {
+        this.client!.setTimeouts(cfg.ipvs.timeouts);
+      } catch (err) {
+        this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
+      }
+    }
+    const report = this.commit('reconcile', { ...(dumped ? { dumped } : {}) });
+    if (!report) return undefined;
+    const t0 = performance.now();
+    this.checkRoutes(cfg);
+    this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
+    return report;
+  }
+
+  /**
+   * A reload: reconcileFull() with the kernel's table dumped first a slice at a time, so
+   * the dump of a big table does not hold the event loop (nor the VRRP adverts on it).
+   * A reconcile that ran during the dump (a verdict) makes it stale: dumped once
+   * more, then in one go.
+   */
+  async reconcileReload(cfg: Config, table: DesiredService[]): Promise<ReconcileReport | undefined> {
+    // Verdicts during the dump update this table (see reconcileFromMemory).
+    this.desired = table;
+    for (let attempt = 0; attempt < 2 && this.client && this.reconciler; attempt++) {
+      let dumped: Dumped | undefined;
+      try {
+        dumped = await this.dumpYielding();
+      } catch {
+        break; // reconcileFull() dumps again and reports the error
+      }
+      if (dumped) return this.reconcileFull(cfg, this.desired, dumped);
+    }
+    return this.reconcileFull(cfg, this.desired);
+  }
+
+  /**
+   * Health verdicts or an operator's choice changed these services (`part`, whose
+   * serviceIds are `scope`): reconcile just them against the table in memory — the
+   * cost of a verdict does not grow with the table (10,000 real servers) and the
+   * VRRP adverts on this thread keep their timing. Without memory (no dump yet, or
+   * it went stale), the whole table with a dump.
+   */
+  reconcileFromMemory(part: DesiredService[], scope: ReadonlySet<string>): void {
+    this.desired = withServices(this.desired, part);
+    if (!this.reconciler?.hasMemory) {
+      this.reconcileTable();
+      return;
+    }
+    this.generation++;
+    const report = this.reconcileSafely(part, { fromMemory: true, only: scope });
+    if (!report) return;
+    if (report.stale) {
+      this.reconcileTable();
+      return;
+    }
+    this.record(report, `IPVS reconciled ${scope.size} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`, 'info', 'ipvs-reconciled', { services: scope.size });
+    // A drain due sooner than the one already timed (other services' drains keep their timer).
+    if (report.nextDrainAt !== undefined && (this.drainDue === undefined || report.nextDrainAt < this.drainDue)) this.armDrain(report.nextDrainAt);
+  }
+
+  /** The whole table as last given, from memory when vipd knows the kernel's table (a drain due, a stale memory). */
+  private reconcileTable(): void {
+    this.generation++;
+    if (this.ready()) this.commit('reconcile', { fromMemory: true });
+  }
+
+  /**
    * The periodic level-triggered resync: dump the kernel's table without holding
    * the event loop (a turn between services), then diff and apply at once. If any
    * reconcile ran meanwhile, the dump may be older than the table: dropped, and
@@ -110,7 +170,7 @@ export class IpvsManager {
     if (this.resyncRunning || !this.reconciler || !this.client) return;
     if (this.resyncsDropped >= 3) {
       this.resyncsDropped = 0;
-      this.apply(this.cfg, true, true);
+      this.resyncWith(undefined);
       return;
     }
     this.resyncRunning = true;
@@ -121,7 +181,7 @@ export class IpvsManager {
         return;
       }
       this.resyncsDropped = 0;
-      this.apply(this.cfg, true, true, dumped);
+      this.resyncWith(dumped);
     } catch (err) {
       if (this.client) this.log.error({ event: 'ipvs-resync-failed', err: (err as Error).message }, `IPVS resync: ${(err as Error).message}`); // else: stopped meanwhile
     } finally {
@@ -129,29 +189,40 @@ export class IpvsManager {
     }
   }
 
-  /**
-   * Health verdicts touched these virtual servers: recompute and reconcile just
-   * their services against the table in memory — the cost of a verdict does not
-   * grow with the table (10,000 real servers) and the VRRP adverts on this thread
-   * keep their timing. Without memory (no dump yet, or it went stale), the whole table.
-   */
-  applySome(names: ReadonlySet<string>): void {
-    if (!this.reconciler?.hasMemory) {
-      this.apply(this.cfg, true);
-      return;
-    }
+  private resyncWith(dumped: Dumped | undefined): void {
     this.generation++;
-    const vss = this.cfg.virtualServers.filter((v) => names.has(v.name));
-    const table = this.desired({ ...this.cfg, virtualServers: vss }, true);
-    const report = this.reconcileSafely(table, { fromMemory: true, only: new Set(vss.map((v) => serviceId(serviceKeyOf(v)))) });
-    if (!report) return;
-    if (report.stale) {
-      this.apply(this.cfg, true);
-      return;
+    if (this.ready()) this.commit('resync', { ...(dumped ? { dumped } : {}) });
+  }
+
+  /** Whether IPVS is in use and the kernel reachable; arms the resync timer for the config. */
+  private ready(): boolean {
+    if (!this.wanted && !this.reconciler) return false;
+    if (!this.ensure()) return false;
+    // Armed first: the resync runs whatever this reconcile's outcome.
+    if (this.resyncEvery !== this.cfg.ipvs.resyncMs) {
+      if (this.resyncTimer) clearInterval(this.resyncTimer);
+      this.resyncTimer = undefined;
+      this.resyncEvery = this.cfg.ipvs.resyncMs;
+      if (this.cfg.ipvs.resyncMs > 0) {
+        this.resyncTimer = setInterval(() => void this.resync(), this.cfg.ipvs.resyncMs);
+        this.resyncTimer.unref();
+      }
     }
-    this.record(report, `IPVS reconciled ${vss.length} virtual server(s): ${report.ops} operation(s), ${report.failed.length} failed (from memory, apply ${report.applyMs.toFixed(1)} ms)`, 'info', 'ipvs-reconciled', { services: vss.length });
-    // A drain due sooner than the one already timed (other services' drains keep their timer).
-    if (report.nextDrainAt !== undefined && (this.drainDue === undefined || report.nextDrainAt < this.drainDue)) this.armDrain(report.nextDrainAt);
+    return true;
+  }
+
+  /** The whole table to the kernel: logged (a resync's drift as a warning), the drain timer armed. */
+  private commit(kind: 'reconcile' | 'resync', opts: { fromMemory?: boolean; dumped?: Dumped }): ReconcileReport | undefined {
+    const report = this.reconcileSafely(this.desired, opts);
+    if (!report) return undefined;
+    const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
+    const resync = kind === 'resync';
+    const msg = resync
+      ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
+      : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
+    this.record(report, msg, resync ? (report.ops ? 'warn' : 'debug') : 'info', resync ? 'ipvs-resync' : 'ipvs-reconciled', { dumpMs: report.dumpMs });
+    this.armDrain(report.nextDrainAt);
+    return report;
   }
 
   /**
@@ -171,7 +242,7 @@ export class IpvsManager {
       this.lastError = `reconcile failed: ${(err as Error).message}`;
       this.log.error({ event: 'ipvs-reconcile-failed', err: (err as Error).message }, `IPVS: ${this.lastError}; a full reconcile (with a dump) tries again in ${IpvsManager.RETRY_MS / 1000} s`);
       if (!this.retryTimer) {
-        this.retryTimer = setTimeout(() => ((this.retryTimer = undefined), this.apply(this.cfg)), IpvsManager.RETRY_MS);
+        this.retryTimer = setTimeout(() => ((this.retryTimer = undefined), this.reconcileFull(this.cfg, this.desired)), IpvsManager.RETRY_MS);
         this.retryTimer.unref();
       }
       return undefined;
@@ -190,91 +261,21 @@ export class IpvsManager {
     this.drainTimer = undefined;
     this.drainDue = at;
     if (at === undefined) return;
-    this.drainTimer = setTimeout(() => ((this.drainDue = undefined), this.apply(this.cfg, true)), Math.max(0, at - Date.now()) + 10);
+    this.drainTimer = setTimeout(() => ((this.drainDue = undefined), this.reconcileTable()), Math.max(0, at - Date.now()) + 10);
     this.drainTimer.unref();
   }
 
-  /**
-   * Applies the config: timeouts, then the table, then the route check. Never
-   * flushes. `tableOnly` (a health verdict or an operator's choice): the table only.
-   */
-  apply(cfg: Config = this.cfg, tableOnly = false, resync = false, dumped?: { services: CurrentService[]; ms: number }): ReconcileReport | undefined {
-    this.generation++;
-    const drainChanged = cfg.ipvs.drainMs !== this.cfg.ipvs.drainMs;
-    this.cfg = cfg;
-    if (!this.wanted && !this.reconciler) return undefined;
-    // The director's view follows every verdict even while the kernel cannot be programmed.
-    const table = this.desired(cfg);
-    if (!this.ensure()) return undefined;
-    if (drainChanged && this.client) this.reconciler = this.newReconciler(this.client);
-    if (cfg.ipvs.timeouts && !tableOnly) {
-      try {
-        this.client!.setTimeouts(cfg.ipvs.timeouts);
-      } catch (err) {
-        this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
-      }
-    }
-    // Armed first: the resync runs whatever this reconcile's outcome.
-    if (this.resyncEvery !== cfg.ipvs.resyncMs) {
-      if (this.resyncTimer) clearInterval(this.resyncTimer);
-      this.resyncTimer = undefined;
-      this.resyncEvery = cfg.ipvs.resyncMs;
-      if (cfg.ipvs.resyncMs > 0) {
-        this.resyncTimer = setInterval(() => void this.resync(), cfg.ipvs.resyncMs);
-        this.resyncTimer.unref();
-      }
-    }
-    // A verdict or an operator's choice changes a few real servers: diff against memory, no dump.
-    const report = this.reconcileSafely(table, { fromMemory: tableOnly && !resync, ...(dumped ? { dumped } : {}) });
-    if (!report) return undefined;
-    const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
-    const msg = resync
-      ? `IPVS resync: ${report.ops ? `the kernel's table had drifted: ${report.ops} operation(s) to converge` : 'in step'}, ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`
-      : `IPVS reconciled: ${report.ops} operation(s), ${report.failed.length} failed (${how}, apply ${report.applyMs.toFixed(1)} ms)`;
-    this.record(report, msg, resync ? (report.ops ? 'warn' : 'debug') : 'info', resync ? 'ipvs-resync' : 'ipvs-reconciled', { dumpMs: report.dumpMs });
-    if (!tableOnly) {
-      const t0 = performance.now();
-      this.checkRoutes(cfg);
-      this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
-    }
-    this.armDrain(report.nextDrainAt);
-    return report;
-  }
-
-  /**
-   * The kernel accepts a real server it has no route to (the packets are then
-   * dropped); say so, with the fix. Direct routing also needs the real server
-   * on a directly connected network: the director rewrites only the MAC address.
-   */
+  /** The route check (route-check.ts): new problems logged, all of them kept for vipd status. */
   private checkRoutes(cfg: Config): void {
-    const problems: string[] = [];
-    let rt: RtNetlink | undefined;
+    let problems: string[];
     try {
-      rt = new RtNetlink();
-      const table = new RouteTable(rt.routes());
-      const seen = new Map<string, RouteLookup>();
-      for (const v of cfg.virtualServers) {
-        for (const r of v.realServers) {
-          let route = seen.get(r.address);
-          if (!route) seen.set(r.address, (route = table.lookup(r.address)));
-          const where = `real server ${r.address} of virtual server "${v.name}"`;
-          if (route.type !== 'unicast' && route.type !== 'local')
-            problems.push(`${where}: no route to it (${route.type}); its traffic will be dropped: add a route or correct the address`);
-          else if (r.forwarding === 'dr' && route.gateway)
-            problems.push(`${where}: direct routing needs it on a directly connected network, but the route goes via ${route.gateway}: use forwarding nat or tunnel, or connect the network`);
-        }
-      }
+      problems = routeProblems(cfg, this.routes());
     } catch (err) {
-      problems.push(`route check failed: ${(err as Error).message}`);
-    } finally {
-      rt?.close();
+      problems = [`route check failed: ${(err as Error).message}`];
     }
-    // New problems only (a Set: 10,000 unroutable real servers made this quadratic — seconds per reload),
-    // and at most 20 lines of them: the rest as one count (all are in vipd status --json).
-    const before = new Set(this.routeProblems);
-    const fresh = problems.filter((p) => !before.has(p));
-    for (const p of fresh.slice(0, 20)) this.log.error({ event: 'ipvs-route-problem' }, p);
-    if (fresh.length > 20) this.log.error({ event: 'ipvs-route-problem', more: fresh.length - 20 }, `... and ${fresh.length - 20} more real server(s) with a route problem (vipd status --json lists them all)`);
+    const { lines, more } = newProblemLines(this.routeProblems, problems);
+    for (const p of lines) this.log.error({ event: 'ipvs-route-problem' }, p);
+    if (more) this.log.error({ event: 'ipvs-route-problem', more: more.count }, more.line);
     this.routeProblems = problems;
   }
 
@@ -282,42 +283,14 @@ export class IpvsManager {
   onVrrpState(instance: string, state: string): void {
     const sd = this.cfg.ipvs.syncDaemon;
     if (!sd || sd.instance !== instance || !this.ensure()) return;
-    const role = state === 'MASTER' ? 'master' : 'backup';
-    if (role === this.syncRole) return;
-    try {
-      for (const d of this.client!.daemons()) this.client!.stopDaemon(d.state);
-      this.client!.startDaemon({ state: role, interface: sd.interface, syncId: sd.syncId });
-      this.syncRole = role;
-      this.log.info({ event: 'ipvs-sync-daemon', role, interface: sd.interface, syncId: sd.syncId }, `IPVS sync daemon: ${role} on ${sd.interface} (syncid ${sd.syncId})`);
-    } catch (err) {
-      this.log.error({ event: 'ipvs-sync-daemon-failed', err: (err as Error).message }, `IPVS sync daemon: ${(err as Error).message}`);
-    }
-  }
-
-  /**
-   * A reload: apply() with the kernel's table dumped first a slice at a time, so the
-   * dump of a big table does not hold the event loop (nor the VRRP adverts on it).
-   * A reconcile that ran during the dump (a verdict) makes it stale: dumped once
-   * more, then in one go.
-   */
-  async applyReload(cfg: Config): Promise<ReconcileReport | undefined> {
-    for (let attempt = 0; attempt < 2 && this.client && this.reconciler; attempt++) {
-      let dumped: { services: CurrentService[]; ms: number } | undefined;
-      try {
-        dumped = await this.dumpYielding();
-      } catch {
-        break; // apply() dumps again and reports the error
-      }
-      if (dumped) return this.apply(cfg, false, false, dumped);
-    }
-    return this.apply(cfg);
+    this.sync.follow(this.client!, sd, state);
   }
 
   /**
    * The kernel's table for a reconcile, dumped a slice at a time; undefined when a
    * reconcile ran meanwhile (the dump may then be older than the table) or vipd stopped.
    */
-  private async dumpYielding(): Promise<{ services: CurrentService[]; ms: number } | undefined> {
+  private async dumpYielding(): Promise<Dumped | undefined> {
     const gen = this.generation;
     const t0 = performance.now();
     const { services } = await this.client!.tableYielding({ stats: false });
@@ -337,36 +310,17 @@ export class IpvsManager {
 
   async status(): Promise<IpvsStatus | undefined> {
     if (!this.wanted && !this.client) return undefined;
-    const t = await this.table();
-    const ours = this.reconciler?.ownedServices ?? new Set<string>();
-    const names = new Map(this.cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
-    return {
+    const table = await this.table();
+    return ipvsStatus({
+      table,
+      virtualServers: this.cfg.virtualServers,
+      owned: this.reconciler?.ownedServices ?? new Set<string>(),
       available: this.client !== undefined,
-      ...(this.lastError ? { error: this.lastError } : {}),
-      ...(this.lastReport ? { lastReconcile: this.lastReport } : {}),
-      ...(this.routeProblems.length ? { routeProblems: this.routeProblems } : {}),
-      ...(this.syncRole ? { syncDaemon: this.syncRole } : {}),
-      services: (t?.services ?? []).map((s) => {
-        const name = names.get(serviceId(s.key));
-        return {
-          ...(name !== undefined ? { name } : {}),
-          service: serviceName(s.key),
-          managed: ours.has(serviceId(s.key)),
-          scheduler: s.scheduler,
-          persistence: s.persistence,
-          ...(s.stats ? { connections: s.stats.connections } : {}),
-          realServers: s.dests.map((d) => ({
-            address: d.key.address,
-            port: d.key.port,
-            forwarding: d.forwarding,
-            weight: d.weight,
-            activeConns: d.activeConns,
-            inactiveConns: d.inactiveConns,
-            ...(d.stats ? { connections: d.stats.connections } : {}),
-          })),
-        };
-      }),
-    };
+      error: this.lastError,
+      lastReport: this.lastReport,
+      routeProblems: this.routeProblems,
+      syncRole: this.sync.role,
+    });
   }
 
   /** On stop: keep the table (connections survive a restart) unless flush_on_stop; stop the sync daemon. */
@@ -376,14 +330,14 @@ export class IpvsManager {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (!this.client) return;
     try {
-      if (this.cfg.ipvs.syncDaemon) for (const d of this.client.daemons()) this.client.stopDaemon(d.state);
+      if (this.cfg.ipvs.syncDaemon) this.sync.stop(this.client);
       const omega = this.cfg.virtualServers.filter((v) => v.omega).map((v) => serviceId(serviceKeyOf(v)));
       if (this.cfg.ipvs.flushOnStop && this.reconciler) {
         const r = this.reconciler.reconcile([]);
         this.log.info({ event: 'ipvs-flushed', ops: r.ops }, `flush_on_stop: removed vipd's ${r.ops} service(s)`);
       } else if (omega.length && this.reconciler) {
         // omega: these services leave with vipd; the rest stay for the next start.
-        const r = this.reconciler.reconcile(this.desired(this.cfg).filter((d) => !omega.includes(serviceId(d.key))));
+        const r = this.reconciler.reconcile(this.desired.filter((d) => !omega.includes(serviceId(d.key))));
         this.log.info({ event: 'ipvs-omega', ops: r.ops }, `omega: removed ${omega.length} service(s) on stop`);
       }
     } catch (err) {
@@ -393,3 +347,6 @@ export class IpvsManager {
     this.client = undefined;
   }
 }
+
+/** A dump of the kernel's table just made, and how long it took. */
+type Dumped = { services: CurrentService[]; ms: number };

@@ -13,7 +13,7 @@
 import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
 import { type CheckSpec, checkKey, RiseFall } from '../health/types.js';
-import type { DesiredService } from '../ipvs/reconcile.js';
+import type { DesiredService } from '../ipvs/diff.js';
 import { type Dest as DesiredDest, destName, type ServiceKey } from '../ipvs/types.js';
 
 export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';
@@ -85,22 +85,39 @@ export function checkOf(hc: HealthCheckConfig, r: RealServerConfig): { spec: Che
   return c;
 }
 
+/** The director's answer: the desired table, the view, and the virtual servers whose quorum changed with it. */
+export interface Plan {
+  table: DesiredService[];
+  views: VsView[];
+  quorumChanged: VsView[];
+}
+
+/** `health(key)` is the monitor's state of a check (undefined before its first run). */
+export type HealthOf = (key: string) => CheckState | undefined;
+
 export class Director {
   private quorumMet = new Map<string, boolean>();
 
   /**
-   * The table and the view. `health(key)` is the monitor's state of a check
-   * (undefined before its first run); `admin` the operator's choices by rsId.
+   * The table for the whole configuration, advancing the quorum memory (a virtual
+   * server no longer configured is forgotten). `admin`: the operator's choices by rsId.
    */
-  compute(
-    cfg: Pick<Config, 'virtualServers'>,
-    health: (key: string) => CheckState | undefined,
-    admin: ReadonlyMap<string, AdminState> = new Map(),
-    /** false: a look only (status), the quorum memory is not advanced. */
-    commit = true,
-    /** true: `cfg` holds only some virtual servers (those a verdict touched); the others' memory stays. */
-    partial = false,
-  ): { table: DesiredService[]; views: VsView[]; quorumChanged: VsView[] } {
+  plan(cfg: Pick<Config, 'virtualServers'>, health: HealthOf, admin: ReadonlyMap<string, AdminState> = new Map()): Plan {
+    return this.compute(cfg, health, admin, 'all');
+  }
+
+  /** The table of some virtual servers only (those a verdict touched): the others' quorum memory stays. */
+  planSome(cfg: Pick<Config, 'virtualServers'>, health: HealthOf, admin: ReadonlyMap<string, AdminState> = new Map()): Plan {
+    return this.compute(cfg, health, admin, 'some');
+  }
+
+  /** A look only (vipd status): the quorum memory is not advanced, no quorum change reported. */
+  view(cfg: Pick<Config, 'virtualServers'>, health: HealthOf, admin: ReadonlyMap<string, AdminState> = new Map()): VsView[] {
+    return this.compute(cfg, health, admin, 'look').views;
+  }
+
+  private compute(cfg: Pick<Config, 'virtualServers'>, health: HealthOf, admin: ReadonlyMap<string, AdminState>, mode: 'all' | 'some' | 'look'): Plan {
+    const commit = mode !== 'look';
     const table: DesiredService[] = [];
     const views: VsView[] = [];
     const quorumChanged: VsView[] = [];
@@ -185,12 +202,12 @@ export class Director {
       views.push(view);
       if (commit && prev !== undefined && prev !== met) quorumChanged.push(view);
     }
-    if (commit && !partial) for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
+    if (mode === 'all') for (const name of [...this.quorumMet.keys()]) if (!seen.has(name)) this.quorumMet.delete(name);
     return { table, views, quorumChanged };
   }
 }
 
 /** The table as the configuration alone asks for it (no health, no operator choices). */
 export function desiredTable(cfg: Pick<Config, 'virtualServers'>): DesiredService[] {
-  return new Director().compute(cfg, () => undefined).table;
+  return new Director().plan(cfg, () => undefined).table;
 }

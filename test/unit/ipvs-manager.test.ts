@@ -10,7 +10,9 @@ import { afterAll, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { IpvsManager } from '../../src/daemon/ipvs.js';
 import { desiredTable } from '../../src/director/desired.js';
-import type { IpvsClient, IpvsOp } from '../../src/ipvs/client.js';
+import type { IpvsClient } from '../../src/ipvs/client.js';
+import type { IpvsOp } from '../../src/ipvs/ops.js';
+import { serviceId } from '../../src/ipvs/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vipd-ipvsm-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,10 +50,11 @@ it('a failed exchange is logged and retried, not thrown; the table in memory is 
   } as unknown as IpvsClient;
   // A health verdict, as the director would compute it: the real server's weight changes.
   let weight = 1;
-  const desired = (c: typeof cfg) => desiredTable(c).map((s) => ({ ...s, dests: s.dests.map((d) => ({ ...d, weight })) }));
-  const m = new IpvsManager(cfg, log, desired, () => fake);
+  const desired = () => desiredTable(cfg).map((s) => ({ ...s, dests: s.dests.map((d) => ({ ...d, weight })) }));
+  const scope = new Set(desired().map((s) => serviceId(s.key)));
+  const m = new IpvsManager(cfg, log, () => fake);
 
-  expect(m.apply(cfg, true)).toBeUndefined();
+  expect(m.reconcileFull(cfg, desired())).toBeUndefined();
   expect(m.lastError).toMatch(/reconcile failed: recvmmsg: No buffer space available/);
   const failed = logs.find((l) => l.event === 'ipvs-reconcile-failed');
   expect(failed?.msg).toMatch(/tries again in 5 s/);
@@ -68,10 +71,10 @@ it('a failed exchange is logged and retried, not thrown; the table in memory is 
   failApply = true;
   weight = 0;
   const before = dumps;
-  expect(() => m.applySome(new Set(['web']))).not.toThrow();
+  expect(() => m.reconcileFromMemory(desired(), scope)).not.toThrow();
   expect(m.lastError).toMatch(/reconcile failed/);
   failApply = false;
-  m.applySome(new Set(['web']));
+  m.reconcileFromMemory(desired(), scope);
   expect(dumps).toBe(before + 1);
   expect(m.lastError).toBeUndefined();
   m.stop();

@@ -3,8 +3,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeService, decodeDest, req, serviceAttrs } from '../../src/ipvs/codec.js';
-import type { IpvsClient, IpvsOp, OpResult } from '../../src/ipvs/client.js';
-import { type CurrentService, type DesiredService, diffTables, Reconciler } from '../../src/ipvs/reconcile.js';
+import type { IpvsClient } from '../../src/ipvs/client.js';
+import { type CurrentService, type DesiredService, diffTables, withServices } from '../../src/ipvs/diff.js';
+import type { IpvsOp, OpResult } from '../../src/ipvs/ops.js';
+import { Reconciler } from '../../src/ipvs/reconcile.js';
 import { destId, serviceId } from '../../src/ipvs/types.js';
 import type { Dest, Service } from '../../src/ipvs/types.js';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -188,6 +190,14 @@ describe('reconcile diff', () => {
       { op: 'del-dest', service: tcp80.key, dest: { address: '10.0.0.3', port: 8080 } },
       { op: 'del-service', key: old.key },
     ]);
+  });
+
+  it('a verdict\'s services replace theirs in the table the manager keeps; a new one goes at the end', () => {
+    const other: DesiredService = { ...tcp80, key: { family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 81 }, dests: [] };
+    const third: DesiredService = { ...tcp80, key: { family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 82 }, dests: [] };
+    const changed: DesiredService = { ...web, dests: [rs('10.0.0.2', 0)] };
+    expect(withServices([web, other], [changed, third])).toEqual([changed, other, third]);
+    expect(withServices([web, other], [])).toEqual([web, other]);
   });
 
   it('drain: weight 0 first, deleted once the drain time is over; a returning server stops draining', () => {

@@ -7,7 +7,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 const dist = (p) => new URL(`../../../dist/${p}`, import.meta.url).href;
-const { IpvsClient, describeOp } = await import(dist('ipvs/client.js'));
+const { IpvsClient } = await import(dist('ipvs/client.js'));
+const { describeOp } = await import(dist('ipvs/ops.js'));
 const { Reconciler } = await import(dist('ipvs/reconcile.js'));
 
 const sh = (cmd, input) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,0 +1,71 @@
+// Forwarding, top-down in one place. Every change takes the same road:
+//
+//   a configuration (start, reload) | a health verdict | an operator's command
+//     -> the director plans the desired table (src/director/desired.ts, pure)
+//     -> the IPVS manager reconciles the kernel's table to it (values in)
+//     -> the quorum changes that table made are announced (log line, quorum_up /
+//        quorum_down scripts), once it is committed.
+//
+// The IPVS manager never asks for a table: its own timers (resync, drain, retry)
+// reconcile to the table it was last given.
+
+import type { Config } from '../config/types.js';
+import type { ReconcileReport } from '../ipvs/reconcile.js';
+import type { Logger } from '../log.js';
+import type { Notifier } from '../vrrp/notify.js';
+import { DirectorRuntime } from './director.js';
+import { IpvsManager } from './ipvs.js';
+
+export class Forwarding {
+  private readonly director: DirectorRuntime;
+  private readonly ipvs: IpvsManager;
+
+  constructor(cfg: Config, log: Logger, notifier: Notifier) {
+    this.ipvs = new IpvsManager(cfg, log.child({ part: 'ipvs' }));
+    this.director = new DirectorRuntime(cfg, log.child({ part: 'health' }), notifier, (names) => this.changed(names));
+  }
+
+  /** Start-up: the checks, then the whole table (a host that becomes master a moment later forwards at once). */
+  start(cfg: Config): void {
+    this.director.configure(cfg);
+    const plan = this.director.plan();
+    this.ipvs.reconcileFull(cfg, plan.table);
+    this.director.announce(plan.quorumChanged);
+  }
+
+  /** A reload (validated already): the checks adjusted, then the whole table against a yielding dump. */
+  async reload(cfg: Config): Promise<ReconcileReport | undefined> {
+    this.director.configure(cfg);
+    const plan = this.director.plan();
+    const report = await this.ipvs.reconcileReload(cfg, plan.table);
+    this.director.announce(plan.quorumChanged);
+    return report;
+  }
+
+  /** Verdicts or an operator's command changed these virtual servers: just their services, from memory. */
+  private changed(names: ReadonlySet<string>): void {
+    const plan = this.director.planSome(names);
+    this.ipvs.reconcileFromMemory(plan.table, plan.scope);
+    this.director.announce(plan.quorumChanged);
+  }
+
+  /** `vipd rs disable|drain|enable VS RS`: reconciled before the answer. */
+  setAdmin(vs: string, rs: string, action: 'disable' | 'drain' | 'enable'): string {
+    return this.director.setAdmin(vs, rs, action);
+  }
+
+  onVrrpState(instance: string, state: string): void {
+    this.ipvs.onVrrpState(instance, state);
+  }
+
+  async status(): Promise<{ virtualServers: Awaited<ReturnType<DirectorRuntime['status']>>; ipvs: Awaited<ReturnType<IpvsManager['status']>> }> {
+    const virtualServers = await this.director.status();
+    return { virtualServers, ipvs: await this.ipvs.status() };
+  }
+
+  /** The IPVS part first: omega's table is the last one planned with the health view. */
+  stop(): void {
+    this.ipvs.stop();
+    this.director.stop();
+  }
+}
