@@ -106,6 +106,7 @@ export function buildInitramfs(kernel: GuestKernel, init = INIT, modules = ['vir
   execFileSync('/bin/sh', ['-c', `cd "${root}" && find . | "${busybox}" cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`]);
   rmSync(root, { recursive: true, force: true });
   cachedInitrd.set(init, out);
+  process.once('exit', () => rmSync(out, { force: true })); // built per process: not left in /tmp
   return out;
 }
 
