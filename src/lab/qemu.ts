@@ -6,9 +6,10 @@
 // virtio modules); see ../shared/design/vm-recipe.md.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface GuestKernel {
@@ -77,20 +78,20 @@ $B sync
 $B poweroff -f
 `;
 
-const cachedInitrd = new Map<string, string>();
-
 /**
- * Builds (once per process and `init`) an initramfs: busybox, the given /init script,
- * and the named modules with their dependencies, insmod'ed in order by /init.
+ * Builds an initramfs: busybox, the given /init script, and the named modules with their
+ * dependencies, insmod'ed in order by /init. Its name in /tmp is a hash of what it holds,
+ * so runs share it (one file per kind of guest and kernel) instead of leaving one each.
  */
 export function buildInitramfs(kernel: GuestKernel, init = INIT, modules = ['virtio_pci', '9pnet_virtio', '9p']): string {
-  const cached = cachedInitrd.get(init);
-  if (cached && existsSync(cached)) return cached;
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync);
+  if (!busybox) throw new Error('busybox not found: apt-get install busybox-static');
+  const key = createHash('sha256').update(`${kernel.version}\0${modules.join(',')}\0${init}\0${statSync(busybox).mtimeMs}`).digest('hex').slice(0, 16);
+  const out = join(tmpdir(), `vt-initramfs-${key}.cpio.gz`);
+  if (existsSync(out)) return out;
   const root = mkdtempSync(join(tmpdir(), 'vt-initramfs-'));
   mkdirSync(join(root, 'bin'), { recursive: true });
   mkdirSync(join(root, 'modules'));
-  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync);
-  if (!busybox) throw new Error('busybox not found: apt-get install busybox-static');
   copyFileSync(busybox, join(root, 'bin', 'busybox'));
   const order = moduleLoadOrder(readFileSync(join(kernel.modules, 'modules.dep'), 'utf8'), modules);
   const names: string[] = [];
@@ -102,11 +103,11 @@ export function buildInitramfs(kernel: GuestKernel, init = INIT, modules = ['vir
   writeFileSync(join(root, 'modules', 'order'), names.join('\n') + '\n');
   writeFileSync(join(root, 'init'), init);
   chmodSync(join(root, 'init'), 0o755);
-  const out = join(dirname(root), `${root.split('/').pop()}.cpio.gz`);
-  execFileSync('/bin/sh', ['-c', `cd "${root}" && find . | "${busybox}" cpio -o -H newc 2>/dev/null | gzip -1 > "${out}"`]);
+  // Written aside and renamed: a run killed half-way leaves no truncated image to reuse.
+  const partial = `${root}.cpio.gz`;
+  execFileSync('/bin/sh', ['-c', `cd "${root}" && find . | "${busybox}" cpio -o -H newc 2>/dev/null | gzip -1 > "${partial}"`]);
+  renameSync(partial, out);
   rmSync(root, { recursive: true, force: true });
-  cachedInitrd.set(init, out);
-  process.once('exit', () => rmSync(out, { force: true })); // built per process: not left in /tmp
   return out;
 }
 
