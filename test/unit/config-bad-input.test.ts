@@ -12,19 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
 import { readConfigFile } from '../../src/config/read.js';
 import { controlSocketOf, DEFAULT_CONTROL_SOCKET } from '../../src/config/socket.js';
+import { configIssues } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vipd-badinput-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function issues(text: string): string[] {
-  try {
-    parseConfig(text, 'f.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
+const issues = configIssues;
 
 function loadError(file: string): string {
   try {

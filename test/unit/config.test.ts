@@ -4,19 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig, summarize } from '../../src/config/load.js';
+import { configIssues } from './fixtures.js';
 
 const SAMPLE = fileURLToPath(new URL('../../etc/vipd/vipd.yaml', import.meta.url));
 
-/** The issues of a bad config, as `line:col path: message`. */
-function issues(text: string): string[] {
-  try {
-    parseConfig(text, 'f.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
+const issues = configIssues;
 
 const MIN = `vrrp_instances:
   VI_1:

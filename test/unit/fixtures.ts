@@ -1,6 +1,8 @@
 // Configurations the unit tests start from: what the config loader would produce for a
-// plain instance, with the fields a test cares about overridden.
+// plain instance, with the fields a test cares about overridden; and a bad config's issues.
 
+import { expect } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
 import type { VrrpInstanceConfig } from '../../src/config/types.js';
 import type { FsmConfig } from '../../src/vrrp/fsm.js';
 
@@ -42,4 +44,15 @@ export function instanceConfig(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanc
     garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
     ...o,
   } as VrrpInstanceConfig;
+}
+
+/** The issues of a bad config text, as `line:col path: message` (it must be rejected). */
+export function configIssues(text: string): string[] {
+  try {
+    parseConfig(text, 'f.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => `${i.line}:${i.col} ${i.path}: ${i.message}`);
+  }
+  throw new Error('expected a ConfigError');
 }
