@@ -14,10 +14,11 @@ fi
 # addon, and for the IPVS tier: QEMU, Debian's generic kernel (it has IPVS and
 # 9p as modules), busybox-static (the guest's init) and ipvsadm (the reference view);
 # for the systemd tier: systemd and udev (the gateways boot this host's systemd as PID 1),
-# man-db (the package's man page is read there) and binutils (strip, for the package).
+# man-db (the package's man page is read there), procps (ps -L there) and binutils
+# (strip, for the package).
 need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
       qemu-system-x86 linux-image-amd64 busybox-static ipvsadm
-      systemd udev man-db binutils)
+      systemd udev man-db binutils procps)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
