@@ -101,7 +101,11 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     expect(/^CapEff:\s*(\S+)$/m.exec(readFileSync(`/proc/${a.child.pid}/status`, 'utf8'))?.[1]).toBe('0000000000002000');
     const why = `cannot add VIP ${VIP}/24 to eth0: EPERM (operation not permitted): vipd needs CAP_NET_ADMIN — run as root or under the shipped unit`;
     await a.waitState('VI_1', 'FAULT', 5000);
-    await b.waitState('VI_1', 'MASTER', 3000);
+    // lb1's takeover advert (sent before the VIP, RFC 5798 6.4.1) put lb2 in BACKUP; its
+    // priority-0 advert makes lb2 master again after the skew time. Wait for both, not for a
+    // MASTER that lb2 may still show from before it read them.
+    const bPath = () => b.transitions('VI_1').map((l) => `${l.from}>${l.to}`);
+    await waitFor('lb2 master again after lb1 resigned', () => bPath().join(' ') === 'INIT>BACKUP BACKUP>MASTER MASTER>BACKUP BACKUP>MASTER', 3000);
     const bTransitions = b.transitions('VI_1').length;
     // Checks at +1 s and +3 s: both see the capability missing.
     await waitFor('two failed checks', async () => (await vi1(a)).io?.attempt === 3, 8000);
