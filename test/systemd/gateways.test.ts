@@ -58,7 +58,6 @@ let lab: Lab;
 let work: string;
 let deb: string;
 let upgradeDeb: string;
-const guests: Record<'lb1' | 'lb2', SystemdGuest> = {} as never;
 let lb1: SystemdGuest;
 let lb2: SystemdGuest;
 const children: ChildProcess[] = [];
@@ -152,10 +151,10 @@ beforeAll(async () => {
     }
   }
   // The two gateways, booted at once.
-  for (const [name, n] of [['lb1', 1], ['lb2', 2]] as const) {
-    guests[name] = new SystemdGuest({ name, netns: lab.ns('sw'), tap: `tap-${name}`, mac: `52:54:00:77:00:1${n}`, cidr: `${NET[name]}/24` });
-  }
-  ({ lb1, lb2 } = guests);
+  const gateway = (name: 'lb1' | 'lb2', n: number) =>
+    new SystemdGuest({ name, netns: lab.ns('sw'), tap: `tap-${name}`, mac: `52:54:00:77:00:1${n}`, cidr: `${NET[name]}/24` });
+  lb1 = gateway('lb1', 1);
+  lb2 = gateway('lb2', 2);
   const booting = [lb1.boot(), lb2.boot()];
   for (const g of [lb1, lb2]) {
     const tap = `tap-${g.opts.name}`;
