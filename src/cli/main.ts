@@ -76,7 +76,7 @@ program
   .description('validate a configuration file and print a summary (exit 2 if invalid)')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
-    const { ConfigError, loadConfig, summarize } = await configLoader();
+    const [{ ConfigError, loadConfig }, { summarize }] = await Promise.all([configLoader(), import('./summary.js')]);
     try {
       process.stdout.write(`${summarize(loadConfig(o.config))}\n`);
     } catch (err) {

@@ -4,7 +4,8 @@
 // master dead after ~0.35 s of silence. One request at a time, in order.
 
 import { parentPort } from 'node:worker_threads';
-import { ConfigError, parseAndCheck } from './load.js';
+import { parseAndCheck } from './parse.js';
+import { ConfigError } from './reader.js';
 import type { ScriptRef } from './scripts.js';
 
 export type ParseReply = { ok: true; cfg: unknown; scripts: ScriptRef[] } | { ok: false; issues: ConfigError['issues'] } | { ok: false; message: string };

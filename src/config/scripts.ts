@@ -15,7 +15,7 @@
 
 import { accessSync, constants, lstatSync, realpathSync, type Stats, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ConfigIssue } from './load.js';
+import type { ConfigIssue } from './reader.js';
 
 /** A script the config names, where it names it. */
 export interface ScriptRef {

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, summarize } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/reader.js';
+import { loadConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
+import { summarize } from '../../src/cli/summary.js';
 import { configIssues } from './fixtures.js';
 
 const SAMPLE = fileURLToPath(new URL('../../etc/vipd/vipd.yaml', import.meta.url));

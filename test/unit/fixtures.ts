@@ -2,7 +2,8 @@
 // plain instance, with the fields a test cares about overridden; and a bad config's issues.
 
 import { expect } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/reader.js';
+import { parseConfig } from '../../src/config/parse.js';
 import type { VrrpInstanceConfig } from '../../src/config/types.js';
 import type { FsmConfig } from '../../src/vrrp/fsm.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/reader.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { Director, wantedChecks } from '../../src/director/desired.js';
 import type { CheckState } from '../../src/health/monitor.js';
 import { firstRunOffset } from '../../src/health/monitor.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { IpvsManager } from '../../src/daemon/ipvs.js';
 import { desiredTable } from '../../src/director/desired.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';

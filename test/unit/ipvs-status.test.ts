@@ -2,7 +2,7 @@
 // managed or foreign, counters when dumped, the manager's own state.
 
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { ipvsStatus } from '../../src/daemon/ipvs-status.js';
 import type { IpvsTable } from '../../src/ipvs/client.js';
 

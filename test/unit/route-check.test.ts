@@ -2,7 +2,7 @@
 // about each real server, and what of it is logged (new problems only, at most 20).
 
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { newProblemLines, routeProblems, type Routes } from '../../src/daemon/route-check.js';
 import { RouteTable } from '../../src/net/rtnl.js';
 

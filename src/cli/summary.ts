@@ -1,0 +1,35 @@
+// `vipd check`'s summary of a valid config: one line per instance, group and virtual server.
+
+import type { Config } from '../config/types.js';
+
+/** A short human summary for `vipd check`. */
+export function summarize(cfg: Config): string {
+  const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
+  const rs = cfg.virtualServers.reduce((k, v) => k + v.realServers.length, 0);
+  const lines = [
+    `OK ${cfg.file}: ${n(cfg.instances.length, 'VRRP instance')}, ${n(cfg.syncGroups.length, 'sync group')}, ${n(cfg.virtualServers.length, 'virtual server')} (${n(rs, 'real server')})`,
+  ];
+  for (const i of cfg.instances) {
+    const vips = i.virtualIps.map((v) => `${v.address}/${v.prefix}${v.device !== i.interface ? ` dev ${v.device}` : ''}`);
+    const parts = [
+      `  ${i.name}`,
+      i.interface,
+      `vrid ${i.vrid}`,
+      `prio ${i.priority}`,
+      `v${i.version}`,
+      `advert ${i.advertIntervalCs / 100}s`,
+      vips.join(' '),
+      i.preempt ? (i.preemptDelayMs ? `preempt after ${i.preemptDelayMs / 1000}s` : 'preempt') : 'nopreempt',
+      i.unicastPeers.length ? `unicast to ${i.unicastPeers.join(',')}` : 'multicast',
+      ...(i.authPass !== undefined ? ['auth PASS'] : []),
+      ...(i.trackInterfaces.length ? [`track ${i.trackInterfaces.map((t) => (t.weight ? `${t.name}(${t.weight > 0 ? '+' : ''}${t.weight})` : t.name)).join(',')}`] : []),
+    ];
+    lines.push(parts.join(' '));
+  }
+  for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
+  for (const v of cfg.virtualServers) {
+    const id = v.fwmark !== undefined ? `FWM ${v.fwmark}` : `${v.protocol!.toUpperCase()} ${v.family === 'inet6' ? `[${v.address}]` : v.address}:${v.port}`;
+    lines.push(`  ${v.name} ${id} ${v.scheduler}${v.persistence ? ` persistent ${v.persistence}s` : ''} -> ${v.realServers.map((r) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}`).join(', ') || '(no real servers)'}`);
+  }
+  return lines.join('\n');
+}

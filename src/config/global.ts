@@ -1,0 +1,29 @@
+// The `global:` section: this host's name, logging, the control socket, script policy.
+
+import { hostname } from 'node:os';
+import { isScalar, type Node } from 'yaml';
+import { type Fields, num, oneOf, str, bool } from './reader.js';
+import { DEFAULT_CONTROL_SOCKET } from './socket.js';
+import type { GlobalConfig } from './types.js';
+
+/** sun_path is 108 bytes with the NUL. */
+const SUN_PATH = 108;
+
+export function global(f: Fields, node: Node | null | undefined): GlobalConfig {
+  const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000, enableScriptSecurity: false };
+  if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
+  const m = f.map(node, 'global', 'a map of global settings');
+  if (!m) return def;
+  m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security']);
+  const abs = str(`an absolute path of at most ${SUN_PATH - 1} bytes`, (s) =>
+    !s.startsWith('/') ? `"${s}" is not absolute` : Buffer.byteLength(s) >= SUN_PATH ? `${Buffer.byteLength(s)} bytes is longer than a unix socket path can be (sun_path: ${SUN_PATH - 1} bytes and a NUL)` : undefined,
+  );
+  const t = f.get(m, 'script_timeout', num(0.1, 3600, { unit: 'seconds' }));
+  return {
+    routerId: f.get(m, 'router_id', str('a name for this host')) ?? def.routerId,
+    logLevel: f.get(m, 'log_level', oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const)) ?? def.logLevel,
+    controlSocket: f.get(m, 'control_socket', abs) ?? def.controlSocket,
+    scriptTimeoutMs: t !== undefined ? Math.round(t * 1000) : def.scriptTimeoutMs,
+    enableScriptSecurity: f.get(m, 'enable_script_security', bool) ?? def.enableScriptSecurity,
+  };
+}

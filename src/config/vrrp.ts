@@ -1,0 +1,277 @@
+// The VRRP sections: `vrrp_instances` (with their virtual IPs, tracking, GARP
+// and notify scripts) and `vrrp_sync_groups`. Keys carry keepalived's names and
+// meanings (keepalived.conf(5)).
+
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
+import type { GarpConfig, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+
+export function notify(f: Fields, m: MapView): NotifyScripts {
+  const out: NotifyScripts = {};
+  const keys = [
+    ['notify_master', 'master'],
+    ['notify_backup', 'backup'],
+    ['notify_fault', 'fault'],
+    ['notify_stop', 'stop'],
+    ['notify', 'any'],
+  ] as const;
+  for (const [key, field] of keys) {
+    const v = f.script(m, key);
+    if (v !== undefined) out[field] = v;
+  }
+  return out;
+}
+
+function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | undefined {
+  let addrNode: Node = node;
+  let device = iface;
+  let label: string | undefined;
+  let addrPath = path;
+  if (isMap(node)) {
+    const m = new MapView(f.r, node, path);
+    m.allowOnly(['address', 'device', 'label']);
+    if (!m.has('address')) {
+      f.r.issue(node, path, 'missing key "address"; valid: {address: 192.0.2.100/24, device: eth0, label: eth0:vip}');
+      return undefined;
+    }
+    addrNode = m.value('address') ?? node;
+    addrPath = m.sub('address');
+    device = f.get(m, 'device', ifname) ?? iface;
+    label = f.get(m, 'label', str('a label "<device>:<name>", at most 15 bytes'));
+    if (label !== undefined && (!label.startsWith(`${device}:`) || Buffer.byteLength(label) >= IFNAMSIZ)) {
+      const long = Buffer.byteLength(label) >= IFNAMSIZ ? ` (it is ${Buffer.byteLength(label)})` : '';
+      f.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 bytes${long} (a Linux rule, IFNAMSIZ); valid: e.g. ${device}:vip`.slice(0, 200));
+      label = undefined;
+    }
+  }
+  const text = f.check(addrNode, addrPath, str('an address like 192.0.2.100/24'));
+  if (text === undefined) return undefined;
+  const [addr, len, extra] = text.split('/');
+  const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
+  if (extra !== undefined || !addr || !DOTTED_QUAD.test(addr)) {
+    f.r.issue(addrNode, addrPath, `"${text}" is not an IPv4 address; ${valid}`);
+    return undefined;
+  }
+  const prefix = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 1 && prefix <= 32)) {
+    f.r.issue(addrNode, addrPath, `prefix length "/${len}" is out of range; ${valid}`);
+    return undefined;
+  }
+  const first = Number(addr.split('.')[0]);
+  if (addr === '0.0.0.0' || addr === '255.255.255.255' || (first >= 224 && first <= 239)) {
+    f.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
+    return undefined;
+  }
+  return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
+}
+
+function instance(f: Fields, name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {
+  const path = `vrrp_instances.${name}`;
+  if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
+  const m = f.map(node ?? keyNode, path, 'a map of instance settings');
+  if (!m) return undefined;
+  m.allowOnly([
+    'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress',
+    'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
+    'answer_lower_priority', 'track_interface', 'notify_master', 'notify_backup', 'notify_fault',
+    'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh',
+  ]);
+  const required = (key: string, hint: string): void => {
+    if (!m.has(key)) f.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
+  };
+  required('interface', 'the interface VRRP runs on, e.g. interface: eth0');
+  required('vrid', 'vrid: 1..255, the same on both directors');
+  required('virtual_ipaddress', 'a list of addresses, e.g. virtual_ipaddress: [192.0.2.100/24]');
+
+  const iface = f.get(m, 'interface', ifname);
+  const vrid = f.get(m, 'vrid', num(1, 255, { integer: true }));
+  const priority = f.get(m, 'priority', num(1, 255, { integer: true })) ?? 100;
+  const version = f.get(m, 'version', oneOf([2, 3] as const)) ?? 3;
+
+  let advertIntervalCs = 100;
+  if (m.has('advert_int')) {
+    const check = version === 2 ? num(1, 255, { integer: true, unit: 'seconds, VRRPv2 counts whole seconds' }) : num(0.01, 40.95, { unit: 'seconds', step: 0.01 });
+    const v = f.get(m, 'advert_int', check);
+    if (v !== undefined) advertIntervalCs = Math.round(v * 100);
+  }
+  const v3Checksum = f.get(m, 'v3_checksum', oneOf(['pseudo-header', 'message'] as const)) ?? 'pseudo-header';
+  if (m.has('v3_checksum') && version === 2) f.r.issue(m.keyNode('v3_checksum'), m.sub('v3_checksum'), 'v3_checksum applies to VRRPv3 only; remove it or set version: 3');
+
+  const virtualIps: VirtualIp[] = [];
+  const vipSeen = new Set<string>();
+  const vipNodes = f.list(m, 'virtual_ipaddress');
+  if (vipNodes && vipNodes.length === 0 && m.has('virtual_ipaddress'))
+    f.r.issue(m.value('virtual_ipaddress') ?? m.keyNode('virtual_ipaddress'), m.sub('virtual_ipaddress'), 'the list is empty; valid: at least one address, e.g. [192.0.2.100/24]');
+  (vipNodes ?? []).forEach((n, i) => {
+    const v = vip(f, n, `${m.sub('virtual_ipaddress')}[${i}]`, iface ?? '');
+    if (!v) return;
+    if (vipSeen.has(v.address)) f.r.issue(n, `${m.sub('virtual_ipaddress')}[${i}]`, `${v.address} is listed twice; list each virtual IP once`);
+    else {
+      vipSeen.add(v.address);
+      virtualIps.push(v);
+    }
+  });
+
+  const unicastSrcIp = f.get(m, 'unicast_src_ip', ipv4());
+  const unicastPeers: string[] = [];
+  (f.list(m, 'unicast_peer') ?? []).forEach((n, i) => {
+    const p = f.check(n, `${m.sub('unicast_peer')}[${i}]`, ipv4('a peer IPv4 address like 192.0.2.12'));
+    if (p !== undefined) unicastPeers.push(p);
+  });
+
+  let authPass: string | undefined;
+  if (m.has('authentication')) {
+    const a = f.map(m.value('authentication') ?? m.keyNode('authentication'), m.sub('authentication'), 'a map {auth_type: PASS, auth_pass: ...}');
+    if (a) {
+      a.allowOnly(['auth_type', 'auth_pass']);
+      if (version !== 2) f.r.issue(m.keyNode('authentication'), m.sub('authentication'), 'authentication is VRRPv2 only (RFC 5798 removed it); remove it or set version: 2');
+      const t = f.get(a, 'auth_type', oneOf(['PASS'] as const));
+      if (a.has('auth_type') && t === undefined && scalarValue(a.value('auth_type')) === 'AH') {
+        // oneOf already reported it; AH is the one a keepalived user may try.
+      }
+      if (!a.has('auth_type')) f.r.issue(a.node, a.sub('auth_type'), 'missing key "auth_type"; valid: PASS');
+      if (!a.has('auth_pass')) f.r.issue(a.node, a.sub('auth_pass'), 'missing key "auth_pass"; valid: a password of 1..8 characters');
+      authPass = f.get(a, 'auth_pass', str('a password of 1..8 characters', (s) => (Buffer.byteLength(s) <= 8 ? undefined : `"${s}" is longer than 8 bytes (VRRPv2 carries 8)`)));
+    }
+  }
+
+  let preempt = f.get(m, 'preempt', bool) ?? true;
+  const nopreempt = f.get(m, 'nopreempt', bool);
+  if (nopreempt === true) {
+    if (m.has('preempt') && preempt) f.r.issue(m.keyNode('nopreempt'), m.sub('nopreempt'), 'conflicts with preempt: true; valid: set only one of them');
+    preempt = false;
+  }
+  const preemptDelay = f.get(m, 'preempt_delay', num(0, 1000, { unit: 'seconds' })) ?? 0;
+  const answerLowerPriority = f.get(m, 'answer_lower_priority', bool) ?? true;
+
+  const trackInterfaces: TrackInterface[] = [];
+  (f.list(m, 'track_interface') ?? []).forEach((n, i) => {
+    const p = `${m.sub('track_interface')}[${i}]`;
+    if (isMap(n)) {
+      const t = new MapView(f.r, n, p);
+      t.allowOnly(['name', 'weight']);
+      if (!t.has('name')) f.r.issue(n, p, 'missing key "name"; valid: {name: eth1, weight: -20}');
+      const tn = f.get(t, 'name', ifname);
+      const w = f.get(t, 'weight', num(-253, 253, { integer: true, unit: '0 = FAULT while down' })) ?? 0;
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w });
+    } else {
+      const tn = f.check(n, p, ifname);
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0 });
+    }
+  });
+
+  const secs = (key: string, min: number, max: number, def: number): number => {
+    const v = f.get(m, key, num(min, max, { unit: 'seconds' }));
+    return Math.round((v ?? def) * 1000);
+  };
+  const garp: GarpConfig = {
+    count: f.get(m, 'garp_master_repeat', num(1, 100, { integer: true })) ?? 5,
+    intervalMs: secs('garp_interval', 0, 1, 0),
+    repeatDelayMs: secs('garp_master_delay', 0, 1000, 5),
+    refreshMs: secs('garp_master_refresh', 0, 86400, 0),
+  };
+  if (garp.refreshMs > 0 && garp.refreshMs < 1000)
+    f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
+
+  const scripts = notify(f, m);
+  if (iface === undefined || vrid === undefined) return undefined;
+  return {
+    name,
+    interface: iface,
+    vrid,
+    priority,
+    advertIntervalCs,
+    version,
+    v3Checksum,
+    virtualIps,
+    ...(unicastSrcIp !== undefined ? { unicastSrcIp } : {}),
+    unicastPeers,
+    ...(authPass !== undefined ? { authPass } : {}),
+    preempt,
+    preemptDelayMs: Math.round(preemptDelay * 1000),
+    answerLowerPriority,
+    trackInterfaces,
+    notify: scripts,
+    garp,
+  };
+}
+
+function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>): SyncGroupConfig | undefined {
+  const path = `vrrp_sync_groups.${name}`;
+  if (!NAME.test(name)) f.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
+  const m = f.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
+  if (!m) return undefined;
+  m.allowOnly(['group', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
+  if (!m.has('group')) f.r.issue(m.node, path, 'missing required key "group"; valid: a list of vrrp_instances names');
+  const members: string[] = [];
+  (f.list(m, 'group') ?? []).forEach((n, i) => {
+    const p = `${m.sub('group')}[${i}]`;
+    const member = f.check(n, p, str('the name of a VRRP instance'));
+    if (member === undefined) return;
+    if (!instances.has(member)) {
+      const guess = didYouMean(member, [...instances.keys()]);
+      f.r.issue(n, p, `no VRRP instance "${member}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...instances.keys()].join(', ') || '(no instances defined)'}`);
+      return;
+    }
+    const other = taken.get(member);
+    if (other !== undefined) {
+      f.r.issue(n, p, `instance "${member}" is already in sync group "${other}"; valid: an instance belongs to at most one group`);
+      return;
+    }
+    if (members.includes(member)) {
+      f.r.issue(n, p, `"${member}" is listed twice; list each instance once`);
+      return;
+    }
+    taken.set(member, name);
+    members.push(member);
+  });
+  if (m.has('group') && members.length === 0 && isSeq(m.value('group')) && (m.value('group') as { items: unknown[] }).items.length === 0)
+    f.r.issue(m.value('group') ?? m.node, m.sub('group'), 'the list is empty; valid: one or more instance names');
+  return { name, instances: members, notify: notify(f, m) };
+}
+
+/** `vrrp_instances`: each instance, a vrid unique per interface. Also returns every name's key node, for the sync groups' references. */
+export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
+  const instances: VrrpInstanceConfig[] = [];
+  const nodes = new Map<string, Node>();
+  if (!top.has('vrrp_instances')) {
+    if (!top.has('virtual_servers'))
+      f.r.issue(top.node, 'vrrp_instances', 'missing (and no virtual_servers either); valid: a map of VRRP instances, e.g. vrrp_instances: {VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24]}}');
+    return { instances, nodes };
+  }
+  const im = f.map(top.value('vrrp_instances') ?? top.keyNode('vrrp_instances'), 'vrrp_instances', 'a map of instance name -> settings');
+  if (!im) return { instances, nodes };
+  if (im.keys().length === 0) f.r.issue(im.node, 'vrrp_instances', 'no instances; valid: at least one instance');
+  const seen = new Map<string, string>();
+  for (const name of im.keys()) {
+    const keyNode = im.keyNode(name)!;
+    nodes.set(name, keyNode);
+    const inst = instance(f, name, keyNode, im.value(name) ?? null);
+    if (!inst) continue;
+    const id = `${inst.interface}/${inst.vrid}`;
+    const other = seen.get(id);
+    if (other !== undefined) {
+      const value = im.value(name);
+      const vridNode = isMap(value) ? (value.items.find((p) => isScalar(p.key) && p.key.value === 'vrid')?.value as Node | undefined) : undefined;
+      f.r.issue(vridNode ?? keyNode, `vrrp_instances.${name}.vrid`, `vrid ${inst.vrid} on ${inst.interface} is already used by instance "${other}"; valid: a vrid unique per interface`);
+      continue;
+    }
+    seen.set(id, name);
+    instances.push(inst);
+  }
+  return { instances, nodes };
+}
+
+/** `vrrp_sync_groups`: each names instances (by their key nodes in `instances`), an instance in at most one group. */
+export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>): SyncGroupConfig[] {
+  const groups: SyncGroupConfig[] = [];
+  const gv = top.value('vrrp_sync_groups');
+  if (!top.has('vrrp_sync_groups') || (isScalar(gv) && gv.value === null)) return groups;
+  const gm = f.map(gv ?? top.keyNode('vrrp_sync_groups'), 'vrrp_sync_groups', 'a map of group name -> {group: [...]}');
+  const taken = new Map<string, string>();
+  for (const name of gm?.keys() ?? []) {
+    const g = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken);
+    if (g) groups.push(g);
+  }
+  return groups;
+}
