@@ -10,87 +10,8 @@
 // router must perform, in order. Timers are named; arming one replaces it.
 
 import { ipv4ToInt } from './ipv4.js';
-import { AUTH_NONE, AUTH_PASS, authDataFromPassword, type VrrpAdvert } from './packet.js';
-
-export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
-export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh' | 'io-retry';
-
-export type Action =
-  | { kind: 'send-advert'; priority: number }
-  | { kind: 'add-vips' }
-  | { kind: 'del-vips' }
-  | { kind: 'garp'; reason: string }
-  /** The I/O retry is due: check whether the failure's cause is gone, then call ioRecovered or ioFailed. */
-  | { kind: 'check-io' }
-  | { kind: 'arm-timer'; timer: TimerName; at: number }
-  | { kind: 'cancel-timer'; timer: TimerName }
-  | { kind: 'transition'; from: VrrpState; to: VrrpState; reason: string; stop?: boolean }
-  | { kind: 'drop'; reason: DropReason; detail: string };
-
-/** Why a decoded advertisement was not acted upon. Counted per instance. */
-export type DropReason =
-  | 'ttl'
-  | 'version-mismatch'
-  | 'auth-mismatch'
-  | 'interval-mismatch'
-  | 'bad-interval'
-  | 'not-a-peer'
-  | 'own-advert';
-
-export interface FsmConfig {
-  name: string;
-  vrid: number;
-  version: 2 | 3;
-  /** Configured priority 1..255. */
-  priority: number;
-  advertIntervalCs: number;
-  preempt: boolean;
-  preemptDelayMs: number;
-  answerLowerPriority: boolean;
-  authPass?: string;
-  unicastPeers: string[];
-  garp: { repeatDelayMs: number; refreshMs: number };
-}
-
-export interface ReceivedAdvert {
-  advert: VrrpAdvert;
-  /** IP source address of the advert. */
-  src: string;
-  ttl: number;
-}
-
-export interface FsmStatus {
-  state: VrrpState;
-  since: number;
-  lastReason: string;
-  priority: number;
-  effectivePriority: number;
-  masterIp?: string;
-  masterPriority?: number;
-  masterAdverIntervalCs: number;
-  masterDownIntervalMs: number;
-  faults: string[];
-  /** Set while an I/O failure holds the instance in FAULT. */
-  io?: IoFaultStatus;
-}
-
-export interface IoFaultStatus {
-  reason: string;
-  /** Failures in a row (the backoff doubles with each). */
-  attempt: number;
-  /** When the next check is due (the clock of the entry points). */
-  retryAt: number;
-}
-
-/** I/O retry backoff: 1 s, doubling, at most 30 s. */
-export const IO_RETRY_FIRST_MS = 1000;
-export const IO_RETRY_MAX_MS = 30_000;
-/** A failure more than this long after the last recovery starts the backoff afresh. */
-export const IO_STABLE_MS = 60_000;
-
-export function ioRetryDelayMs(attempt: number): number {
-  return Math.min(IO_RETRY_MAX_MS, IO_RETRY_FIRST_MS * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-}
+import { type Action, type FsmConfig, type FsmStatus, type ReceivedAdvert, type TimerName, type VrrpState, ioRetryDelayMs, IO_STABLE_MS } from './fsm-types.js';
+import { validateAdvert } from './receive-rules.js';
 
 /** Not a real priority: marks "no master heard yet". */
 const NONE = -1;
@@ -258,7 +179,7 @@ export class VrrpFsm {
 
   onAdvert(rx: ReceivedAdvert, now: number): Action[] {
     const out: Action[] = [];
-    const bad = this.validate(rx);
+    const bad = validateAdvert(rx, this.cfg, this.localIp);
     if (bad) {
       out.push({ kind: 'drop', reason: bad.reason, detail: bad.detail });
       return out;
@@ -369,31 +290,6 @@ export class VrrpFsm {
   }
 
   // ---- receive rules ------------------------------------------------------
-
-  private validate(rx: ReceivedAdvert): { reason: DropReason; detail: string } | undefined {
-    const a = rx.advert;
-    if (rx.ttl !== 255) return { reason: 'ttl', detail: `TTL ${rx.ttl} from ${rx.src}, must be 255` };
-    if (a.version !== this.cfg.version)
-      return { reason: 'version-mismatch', detail: `VRRPv${a.version} from ${rx.src}, this instance runs v${this.cfg.version}` };
-    if (this.localIp !== undefined && rx.src === this.localIp) return { reason: 'own-advert', detail: rx.src };
-    if (this.cfg.unicastPeers.length > 0 && !this.cfg.unicastPeers.includes(rx.src))
-      return { reason: 'not-a-peer', detail: `${rx.src} is not in unicast_peer` };
-    if (a.version === 2) {
-      const want = this.cfg.authPass === undefined ? AUTH_NONE : AUTH_PASS;
-      if (a.authType !== want)
-        return { reason: 'auth-mismatch', detail: `auth type ${a.authType} from ${rx.src}, configured ${want}` };
-      if (want === AUTH_PASS && !a.authData.equals(authDataFromPassword(this.cfg.authPass)))
-        return { reason: 'auth-mismatch', detail: `wrong password from ${rx.src}` };
-      if (a.intervalCs !== this.cfg.advertIntervalCs)
-        return {
-          reason: 'interval-mismatch',
-          detail: `advert_int ${a.intervalCs / 100}s from ${rx.src}, configured ${this.cfg.advertIntervalCs / 100}s`,
-        };
-    } else if (a.intervalCs === 0) {
-      return { reason: 'bad-interval', detail: `Max Advertise Interval 0 from ${rx.src}` };
-    }
-    return undefined;
-  }
 
   private backupReceive(rx: ReceivedAdvert, now: number, out: Action[]): void {
     const a = rx.advert;

@@ -8,7 +8,7 @@
 //   its own (timer, advert), the others are forced the same way. Transitions
 //   the group itself forced do not propagate again.
 
-import type { VrrpState } from './fsm.js';
+import type { VrrpState } from './fsm-types.js';
 
 export interface MemberView {
   name: string;

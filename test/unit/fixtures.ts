@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { ConfigError } from '../../src/config/reader.js';
 import { parseConfig } from '../../src/config/parse.js';
 import type { VrrpInstanceConfig } from '../../src/config/types.js';
-import type { FsmConfig } from '../../src/vrrp/fsm.js';
+import type { FsmConfig } from '../../src/vrrp/fsm-types.js';
 
 /** The state machine's view of VI_1 (vrid 51, priority 100, v3, 1 s adverts). */
 export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {

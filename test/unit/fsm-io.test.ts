@@ -3,7 +3,8 @@
 // recovery into a normal election, and how it combines with link faults.
 
 import { describe, expect, it } from 'vitest';
-import { type Action, type FsmConfig, ioRetryDelayMs, VrrpFsm } from '../../src/vrrp/fsm.js';
+import { type Action, type FsmConfig, ioRetryDelayMs } from '../../src/vrrp/fsm-types.js';
+import { VrrpFsm } from '../../src/vrrp/fsm.js';
 import { groupFaults } from '../../src/vrrp/syncgroup.js';
 import { fsmConfig } from './fixtures.js';
 

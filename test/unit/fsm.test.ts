@@ -2,7 +2,8 @@
 // with an injected clock: exact actions, exact timer deadlines.
 
 import { describe, expect, it } from 'vitest';
-import { type Action, type FsmConfig, type ReceivedAdvert, VrrpFsm } from '../../src/vrrp/fsm.js';
+import type { Action, FsmConfig, ReceivedAdvert } from '../../src/vrrp/fsm-types.js';
+import { VrrpFsm } from '../../src/vrrp/fsm.js';
 import { authDataFromPassword } from '../../src/vrrp/packet.js';
 import { fsmConfig } from './fixtures.js';
 
