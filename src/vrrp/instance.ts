@@ -5,22 +5,15 @@
 
 import type { VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { IO_STABLE_MS, VrrpFsm, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm.js';
+import { VrrpFsm } from './fsm.js';
+import { IO_STABLE_MS, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm-types.js';
 import { errnoCode, ioErrorLine, type IoOp } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpSocket } from './transport.js';
+import { type HostNet, VipHolder } from './vips.js';
 
-/** What an instance needs from the host: addresses, links, ARP. Implemented over src/net. */
-export interface HostNet {
-  /** Index and MAC of a link, or undefined if it does not exist. */
-  link(name: string): { index: number; mac: string } | undefined;
-  /** Add an address; false if it was already there. */
-  addAddress(device: string, address: string, prefix: number, label?: string): boolean;
-  /** Remove an address; false if it was not there. */
-  delAddress(device: string, address: string, prefix: number): boolean;
-  sendGratuitousArp(ifindex: number, mac: string, ip: string): void;
-}
+export type { HostNet } from './vips.js';
 
 export interface InstanceDeps {
   net: HostNet;
@@ -43,7 +36,6 @@ export interface InstanceCounters {
   advertsReceived: number;
   sendErrors: number;
   becameMaster: number;
-  garpsSent: number;
   dropped: Partial<Record<DropReason, number>>;
 }
 
@@ -60,7 +52,7 @@ export interface InstanceStatus extends Omit<FsmStatus, 'io'> {
   io?: { reason: string; attempt: number; retryInMs: number };
   /** Wall-clock time of the last transition (ISO). */
   sinceWall: string;
-  counters: InstanceCounters;
+  counters: InstanceCounters & { garpsSent: number };
 }
 
 export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
@@ -87,7 +79,6 @@ export class VrrpInstance {
     advertsReceived: 0,
     sendErrors: 0,
     becameMaster: 0,
-    garpsSent: 0,
     dropped: {},
   };
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
@@ -95,7 +86,8 @@ export class VrrpInstance {
   private release: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private localIp: string | undefined;
-  private vipsHeld = false;
+  /** The VIPs: held while master, announced with gratuitous ARP. */
+  private readonly vips: VipHolder;
   private sinceWall = new Date();
   /** Set while the sync group is forcing a transition, so it does not propagate again. */
   private forcing = false;
@@ -108,8 +100,6 @@ export class VrrpInstance {
   /** What failed last, for the retry's check; and when its line was last logged (one line, not one per retry). */
   private ioCause: IoOp | { op: 'source' } | undefined;
   private lastIoLine: { reason: string; at: number } | undefined;
-  /** VIPs this process added: only their removal failing is worth an error. */
-  private readonly added = new Set<string>();
 
   constructor(
     cfg: VrrpInstanceConfig,
@@ -118,6 +108,10 @@ export class VrrpInstance {
     this.cfg = cfg;
     this.fsm = new VrrpFsm(fsmConfig(cfg));
     this.log = deps.log.child({ instance: cfg.name });
+    // A VIP the kernel refuses is a fault in any state; a refused ARP only matters to a master.
+    this.vips = new VipHolder(deps.net, this.log, (op, err) => {
+      if (op.op === 'vip' || this.fsm.state === 'MASTER') this.ioFailure(op, err);
+    });
   }
 
   get name(): string {
@@ -177,14 +171,10 @@ export class VrrpInstance {
     const old = this.cfg;
     this.cfg = cfg;
     this.fsm.reconfigure(fsmConfig(cfg));
-    if (!this.vipsHeld) return;
-    const key = (v: { address: string; prefix: number; device: string }) => `${v.device} ${v.address}/${v.prefix}`;
-    const newKeys = new Set(cfg.virtualIps.map(key));
-    const oldKeys = new Set(old.virtualIps.map(key));
-    for (const v of old.virtualIps) if (!newKeys.has(key(v))) this.delVip(v);
-    const added = cfg.virtualIps.filter((v) => !oldKeys.has(key(v)));
-    for (const v of added) if (!this.addVip(v)) return; // FAULT now: the VIPs are released
-    if (added.length > 0) void this.garpBurst(added, 'VIPs added by reload');
+    if (!this.vips.held) return;
+    const { ok, added } = this.vips.change(old.virtualIps, cfg.virtualIps);
+    if (!ok) return; // FAULT now: the VIPs are released
+    if (added.length > 0) void this.vips.announce(added, this.cfg.garp, this.lastSend, 'VIPs added by reload');
   }
 
   /** The router could not open this instance's socket (or found it failing). */
@@ -204,9 +194,9 @@ export class VrrpInstance {
       advertIntervalCs: this.cfg.advertIntervalCs,
       ...(this.localIp !== undefined ? { localIp: this.localIp } : {}),
       vips: this.cfg.virtualIps.map((v) => `${v.address}/${v.prefix}${v.device !== this.cfg.interface ? ` dev ${v.device}` : ''}`),
-      vipsHeld: this.vipsHeld,
+      vipsHeld: this.vips.held,
       sinceWall: this.sinceWall.toISOString(),
-      counters: structuredClone(this.counters),
+      counters: { ...structuredClone(this.counters), garpsSent: this.vips.garpsSent },
     };
   }
 
@@ -254,27 +244,15 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
-          this.vipsHeld = true;
-          for (const v of this.cfg.virtualIps) if (!this.addVip(v)) break;
+          this.vips.take(this.cfg.virtualIps);
           break;
-        case 'del-vips': {
-          this.vipsHeld = false;
-          const vips = this.cfg.virtualIps;
-          if (!sent) {
-            for (const v of vips) this.delVip(v);
-            break;
-          }
+        case 'del-vips':
           // Resigning (priority 0): release the VIPs once the advert is on the wire, so
           // the backup's Skew_Time starts as early as the client loses the old master.
-          this.release = this.lastSend
-            .catch(() => undefined)
-            .then(() => {
-              if (!this.vipsHeld) for (const v of vips) this.delVip(v);
-            });
+          this.release = this.vips.release(this.cfg.virtualIps, sent ? this.lastSend : undefined);
           break;
-        }
         case 'garp':
-          void this.garpBurst(this.cfg.virtualIps, a.reason);
+          void this.vips.announce(this.cfg.virtualIps, this.cfg.garp, this.lastSend, a.reason);
           break;
         case 'arm-timer':
           this.armTimer(a.timer, a.at);
@@ -404,59 +382,6 @@ export class VrrpInstance {
       );
     });
     this.lastSend = Promise.all(sends).then(() => undefined);
-  }
-
-  /** False if the VIP could not be added (then reported: the instance goes to FAULT). */
-  private addVip(v: VrrpInstanceConfig['virtualIps'][number]): boolean {
-    const vip = `${v.address}/${v.prefix}`;
-    try {
-      if (this.deps.net.addAddress(v.device, v.address, v.prefix, v.label))
-        this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
-      this.added.add(`${v.device} ${vip}`);
-      return true;
-    } catch (err) {
-      this.ioFailure({ op: 'vip', vip, device: v.device }, err);
-      return false;
-    }
-  }
-
-  private delVip(v: VrrpInstanceConfig['virtualIps'][number]): void {
-    const key = `${v.device} ${v.address}/${v.prefix}`;
-    try {
-      this.deps.net.delAddress(v.device, v.address, v.prefix);
-      this.added.delete(key);
-    } catch (err) {
-      // Removing a VIP we never added fails with EPERM without CAP_NET_ADMIN at every BACKUP or FAULT entry: not news.
-      const fields = { vip: v.address, device: v.device, err: (err as Error).message };
-      if (this.added.has(key)) this.log.error(fields, `cannot remove VIP ${v.address}/${v.prefix} from ${v.device}: ${(err as Error).message}`);
-      else this.log.debug(fields, `cannot remove VIP ${v.address}/${v.prefix} from ${v.device}: ${(err as Error).message}`);
-    }
-  }
-
-  /** One burst: `garp.count` ARPs for every VIP, `garp.intervalMs` apart, after the advert has gone out. */
-  private async garpBurst(vips: VrrpInstanceConfig['virtualIps'], reason: string): Promise<void> {
-    await this.lastSend.catch(() => undefined);
-    // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
-    await new Promise((r) => setImmediate(r));
-    const { count, intervalMs } = this.cfg.garp;
-    const links = new Map<string, { index: number; mac: string } | undefined>();
-    for (let i = 0; i < count; i++) {
-      if (i > 0 && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
-      if (!this.vipsHeld) return;
-      for (const v of vips) {
-        if (!links.has(v.device)) links.set(v.device, this.deps.net.link(v.device));
-        const link = links.get(v.device);
-        if (!link) continue;
-        try {
-          this.deps.net.sendGratuitousArp(link.index, link.mac, v.address);
-          this.counters.garpsSent++;
-        } catch (err) {
-          if (this.fsm.state === 'MASTER') this.ioFailure({ op: 'arp', vip: `${v.address}/${v.prefix}`, device: v.device }, err);
-          return;
-        }
-      }
-    }
-    this.log.debug({ reason, vips: vips.length, count }, `gratuitous ARP burst: ${reason}`);
   }
 
   private onTransition(from: VrrpState, to: VrrpState, reason: string, stop: boolean): void {

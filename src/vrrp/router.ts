@@ -4,8 +4,9 @@
 
 import type { Config, SyncGroupConfig, VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { VrrpState } from './fsm.js';
-import { VrrpInstance, type HostNet, type InstanceStatus } from './instance.js';
+import type { VrrpState } from './fsm-types.js';
+import { VrrpInstance, type InstanceStatus } from './instance.js';
+import type { HostNet } from './vips.js';
 import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';

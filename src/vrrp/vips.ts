@@ -1,0 +1,120 @@
+// The addresses a master holds: adds its virtual IPs to their interfaces,
+// announces them with bursts of gratuitous ARP, and removes them. It knows which
+// VIPs it added itself (only their removal failing is news) and reports a VIP
+// or ARP the kernel refuses to its instance, which goes to FAULT.
+
+import type { GarpConfig, VirtualIp } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { IoOp } from './io-error.js';
+
+/** What an instance needs from the host: addresses, links, ARP. Implemented over src/net (hostnet.ts). */
+export interface HostNet {
+  /** Index and MAC of a link, or undefined if it does not exist. */
+  link(name: string): { index: number; mac: string } | undefined;
+  /** Add an address; false if it was already there. */
+  addAddress(device: string, address: string, prefix: number, label?: string): boolean;
+  /** Remove an address; false if it was not there. */
+  delAddress(device: string, address: string, prefix: number): boolean;
+  sendGratuitousArp(ifindex: number, mac: string, ip: string): void;
+}
+
+const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix}`;
+
+export class VipHolder {
+  /** Whether the VIPs are meant to be held (set before they are added, cleared before they are removed). */
+  held = false;
+  garpsSent = 0;
+  /** VIPs this process added: only their removal failing is worth an error. */
+  private readonly added = new Set<string>();
+
+  constructor(
+    private readonly net: HostNet,
+    private readonly log: Logger,
+    /** A VIP or ARP the kernel refused; `report` says whether the instance cares (only a master's do). */
+    private readonly failed: (op: IoOp, err: unknown) => void,
+  ) {}
+
+  /** Takes the VIPs: false at the first one the kernel refuses (reported; the rest are not tried). */
+  take(vips: readonly VirtualIp[]): boolean {
+    this.held = true;
+    return vips.every((v) => this.add(v));
+  }
+
+  /** Lets the VIPs go now, or once `after` settles (a resignation advert on its way) unless taken again meanwhile. */
+  release(vips: readonly VirtualIp[], after?: Promise<void>): Promise<void> {
+    this.held = false;
+    if (!after) {
+      for (const v of vips) this.remove(v);
+      return Promise.resolve();
+    }
+    return after
+      .catch(() => undefined)
+      .then(() => {
+        if (!this.held) for (const v of vips) this.remove(v);
+      });
+  }
+
+  /** A reload while held: removes the VIPs no longer configured, adds the new ones; false if one was refused. Returns the added ones. */
+  change(old: readonly VirtualIp[], now: readonly VirtualIp[]): { ok: boolean; added: VirtualIp[] } {
+    const newKeys = new Set(now.map(vipKey));
+    const oldKeys = new Set(old.map(vipKey));
+    for (const v of old) if (!newKeys.has(vipKey(v))) this.remove(v);
+    const added = now.filter((v) => !oldKeys.has(vipKey(v)));
+    return { ok: added.every((v) => this.add(v)), added };
+  }
+
+  /**
+   * One burst: `garp.count` ARPs for every VIP, `garp.intervalMs` apart, after `after`
+   * (the advert goes out first). Stops when the VIPs are released or an ARP is refused.
+   */
+  async announce(vips: readonly VirtualIp[], garp: Pick<GarpConfig, 'count' | 'intervalMs'>, after: Promise<void>, reason: string): Promise<void> {
+    await after.catch(() => undefined);
+    // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
+    await new Promise((r) => setImmediate(r));
+    const links = new Map<string, { index: number; mac: string } | undefined>();
+    for (let i = 0; i < garp.count; i++) {
+      if (i > 0 && garp.intervalMs > 0) await new Promise((r) => setTimeout(r, garp.intervalMs));
+      if (!this.held) return;
+      for (const v of vips) {
+        if (!links.has(v.device)) links.set(v.device, this.net.link(v.device));
+        const link = links.get(v.device);
+        if (!link) continue;
+        try {
+          this.net.sendGratuitousArp(link.index, link.mac, v.address);
+          this.garpsSent++;
+        } catch (err) {
+          this.failed({ op: 'arp', vip: `${v.address}/${v.prefix}`, device: v.device }, err);
+          return;
+        }
+      }
+    }
+    this.log.debug({ reason, vips: vips.length, count: garp.count }, `gratuitous ARP burst: ${reason}`);
+  }
+
+  /** False if the VIP could not be added (then reported). */
+  private add(v: VirtualIp): boolean {
+    const vip = `${v.address}/${v.prefix}`;
+    try {
+      if (this.net.addAddress(v.device, v.address, v.prefix, v.label)) this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
+      this.added.add(vipKey(v));
+      return true;
+    } catch (err) {
+      this.failed({ op: 'vip', vip, device: v.device }, err);
+      return false;
+    }
+  }
+
+  private remove(v: VirtualIp): void {
+    const key = vipKey(v);
+    try {
+      this.net.delAddress(v.device, v.address, v.prefix);
+      this.added.delete(key);
+    } catch (err) {
+      // Removing a VIP we never added fails with EPERM without CAP_NET_ADMIN at every BACKUP or FAULT entry: not news.
+      const fields = { vip: v.address, device: v.device, err: (err as Error).message };
+      const line = `cannot remove VIP ${v.address}/${v.prefix} from ${v.device}: ${(err as Error).message}`;
+      if (this.added.has(key)) this.log.error(fields, line);
+      else this.log.debug(fields, line);
+    }
+  }
+}
