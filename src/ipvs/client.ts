@@ -3,7 +3,8 @@
 // operations per datagram and reports each one's outcome.
 
 import { resolveFamily, NETLINK_GENERIC } from '../net/genl.js';
-import { type BatchRequest, NetlinkError, NetlinkSocket, NLM_F_ACK, NLM_F_DUMP, type Payload } from '../net/netlink.js';
+import { NetlinkError, NLM_F_ACK, NLM_F_DUMP, type Payload } from '../net/netlink.js';
+import { type BatchRequest, NetlinkSocket } from '../net/netlink-socket.js';
 import {
   daemonOfReply,
   destAt,

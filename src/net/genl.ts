@@ -1,7 +1,8 @@
 // Generic netlink (genetlink): the 4-byte genl header and family lookup
 // through the "nlctrl" controller.
 
-import { attrsSize, attrStr, AttrView, type Body, encodeBody, NetlinkSocket, writeAttrs, type Attr, type NlMessage } from './netlink.js';
+import { attrsSize, attrStr, AttrView, type Body, encodeBody, writeAttrs, type Attr, type NlMessage } from './netlink.js';
+import { NetlinkSocket } from './netlink-socket.js';
 
 export const NETLINK_GENERIC = 16;
 export const GENL_ID_CTRL = 0x10;

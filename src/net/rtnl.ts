@@ -8,7 +8,6 @@ import {
   AttrView,
   encodeAttrs,
   NetlinkError,
-  NetlinkSocket,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
@@ -16,6 +15,7 @@ import {
   type Attr,
   type NlMessage,
 } from './netlink.js';
+import { NetlinkSocket } from './netlink-socket.js';
 
 export const NETLINK_ROUTE = 0;
 export const RTM_NEWLINK = 16;

@@ -3,7 +3,7 @@
 // a dump costs microseconds, and a cache would only add a way to be wrong.
 
 import { sendGratuitousArp } from '../net/garp.js';
-import { NetlinkMonitor } from '../net/netlink.js';
+import { NetlinkMonitor } from '../net/netlink-socket.js';
 import { NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_LINK, RtNetlink, type Link } from '../net/rtnl.js';
 import type { HostLinks, LinkState } from './router.js';
 
