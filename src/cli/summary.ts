@@ -16,7 +16,7 @@ export function summarize(cfg: Config): string {
       i.interface,
       `vrid ${i.vrid}`,
       `prio ${i.priority}`,
-      `v${i.version}`,
+      `VRRPv${i.version}`,
       `advert ${i.advertIntervalCs / 100}s`,
       vips.join(' '),
       i.preempt ? (i.preemptDelayMs ? `preempt after ${i.preemptDelayMs / 1000}s` : 'preempt') : 'nopreempt',

@@ -16,7 +16,7 @@ export type Action =
   | { kind: 'arm-timer'; timer: TimerName; at: number }
   | { kind: 'cancel-timer'; timer: TimerName }
   | { kind: 'transition'; from: VrrpState; to: VrrpState; reason: string; stop?: boolean }
-  | { kind: 'drop'; reason: DropReason; detail: string };
+  | { kind: 'drop'; reason: DropReason; detail: string; src: string };
 
 /** Why a decoded advertisement was not acted upon. Counted per instance. */
 export type DropReason =

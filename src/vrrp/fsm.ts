@@ -181,7 +181,7 @@ export class VrrpFsm {
     const out: Action[] = [];
     const bad = validateAdvert(rx, this.cfg, this.localIp);
     if (bad) {
-      out.push({ kind: 'drop', reason: bad.reason, detail: bad.detail });
+      out.push({ kind: 'drop', reason: bad.reason, detail: bad.detail, src: rx.src });
       return out;
     }
     const a = rx.advert;

@@ -46,7 +46,7 @@ describe('valid configs', () => {
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
     });
     expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], notify: {} }]);
-    expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 v3 advert 1s/);
+    expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 VRRPv3 advert 1s/);
     expect(c.virtualServers.map((v) => v.name)).toEqual(["web"]);
   });
 

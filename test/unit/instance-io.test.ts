@@ -236,3 +236,43 @@ describe('instance shell: I/O faults', () => {
     expect(h.inst.state).toBe('BACKUP');
   });
 });
+
+describe('instance shell: a peer that speaks differently', () => {
+  const advert = (version: 2 | 3) => ({
+    advert: { version, vrid: 51, priority: 200, intervalCs: 100, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) },
+    src: '10.0.0.2',
+    dst: '224.0.0.18',
+    ttl: 255,
+    tos: 0,
+    checksum: 'pseudo-header' as const,
+  });
+  const warnings = (h: Harness) => h.logs.filter((l) => l.level === 40).map((l) => l.msg);
+
+  it('a VRRPv2 peer on a v3 instance (keepalived left at its default): one warning naming the fix, again only after a minute; every drop counted', async () => {
+    const h = new Harness();
+    h.inst.start();
+    for (let i = 0; i < 5; i++) h.inst.onPacket(advert(2));
+    expect(warnings(h)).toEqual([
+      'VI_1: adverts dropped: VRRPv2 from 10.0.0.2, this instance runs v3; both sides must speak the same VRRP version: set version on this instance to match the peer (keepalived defaults to vrrp_version 2, vipd to 3)',
+    ]);
+    expect(h.inst.status().counters.dropped['version-mismatch']).toBe(5);
+    await advance(30_000);
+    h.inst.onPacket(advert(2));
+    expect(warnings(h)).toHaveLength(1);
+    await advance(31_000);
+    h.inst.onPacket(advert(2));
+    expect(warnings(h)).toHaveLength(2);
+    // The same peer speaking our version is heard: no warning, and it wins the election (priority 200).
+    h.inst.onPacket(advert(3));
+    expect(warnings(h)).toHaveLength(2);
+    expect(h.inst.status().masterIp).toBe('10.0.0.2');
+  });
+
+  it('our own advert coming back is routine: no warning', () => {
+    const h = new Harness();
+    h.inst.start();
+    h.inst.onPacket({ ...advert(3), src: '10.0.0.1' });
+    expect(h.inst.status().counters.dropped['own-advert']).toBe(1);
+    expect(warnings(h)).toEqual([]);
+  });
+});
