@@ -5,6 +5,8 @@
 // advertisement interval is kept in centiseconds (the v3 wire unit) so that
 // 0.1 s is exact.
 
+import type { RouteSpec, RuleSpec } from '../net/rtroute.js';
+
 export type VrrpVersion = 2 | 3;
 
 /**
@@ -83,6 +85,17 @@ export interface VrrpInstanceConfig {
   trackInterfaces: TrackInterface[];
   notify: NotifyScripts;
   garp: GarpConfig;
+  /** keepalived's virtual_routes: added when this instance becomes MASTER, removed when it leaves. */
+  virtualRoutes: HeldRoute<RouteSpec>[];
+  /** keepalived's virtual_rules: policy rules that follow the master the same way. */
+  virtualRules: HeldRoute<RuleSpec>[];
+}
+
+/** A route or rule as configured: the spec, the line it was written as, and keepalived's no_track. */
+export interface HeldRoute<T> {
+  spec: T;
+  text: string;
+  noTrack: boolean;
 }
 
 export interface SyncGroupConfig {

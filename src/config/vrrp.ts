@@ -4,7 +4,8 @@
 
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
-import type { GarpConfig, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+import { type LineResult, parseRouteLine, parseRuleLine } from './routes.js';
+import type { GarpConfig, HeldRoute, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
 
 export function notify(f: Fields, m: MapView): NotifyScripts {
   const out: NotifyScripts = {};
@@ -74,7 +75,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress',
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
     'answer_lower_priority', 'track_interface', 'notify_master', 'notify_backup', 'notify_fault',
-    'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh',
+    'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
   ]);
   const required = (key: string, hint: string): void => {
     if (!m.has(key)) f.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
@@ -174,6 +175,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
 
   const scripts = notify(f, m);
+  const virtualRoutes = heldLines(f, m, 'virtual_routes', parseRouteLine, '"192.0.2.0/24 via 10.0.0.1 dev eth1"');
+  const virtualRules = heldLines(f, m, 'virtual_rules', parseRuleLine, '"from 192.0.2.0/24 table 100"');
   if (iface === undefined || vrid === undefined) return undefined;
   return {
     name,
@@ -193,6 +196,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     trackInterfaces,
     notify: scripts,
     garp,
+    virtualRoutes,
+    virtualRules,
   };
 }
 
@@ -274,4 +279,22 @@ export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, N
     if (g) groups.push(g);
   }
   return groups;
+}
+
+/** virtual_routes / virtual_rules: keepalived's lines, each checked word by word (an error points at the word). */
+function heldLines<T>(f: Fields, m: MapView, key: string, parse: (line: string) => LineResult<T>, example: string): HeldRoute<T>[] {
+  const out: HeldRoute<T>[] = [];
+  (f.list(m, key) ?? []).forEach((n, i) => {
+    const path = `${m.sub(key)}[${i}]`;
+    const line = f.check(n, path, str(`a line like ${example}`));
+    if (line === undefined) return;
+    const r = parse(line);
+    if (r.ok) {
+      out.push({ spec: r.spec, text: line.trim(), noTrack: r.noTrack });
+      return;
+    }
+    const quoted = isScalar(n) && (n.type === 'QUOTE_DOUBLE' || n.type === 'QUOTE_SINGLE') ? 1 : 0;
+    f.r.issue(n, path, `${r.why}; e.g. ${example}`, n.range ? n.range[0] + quoted + r.offset : undefined);
+  });
+  return out;
 }

@@ -9,7 +9,7 @@ import type { Server } from 'node:net';
 import { ConfigError, loadConfig, loadConfigOffThread, warmConfigParser } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
-import { hostLinks } from '../vrrp/hostnet.js';
+import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { hasCapIn, missingCapWarnings, readCapEff } from './caps.js';
@@ -56,6 +56,7 @@ export class Daemon {
     this.forwarding = new Forwarding(cfg, this.log, this.notifier);
     this.router = new VrrpRouter({
       net: hostLinks(),
+      routes: hostRoutes(),
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),

@@ -5,7 +5,9 @@
 import { sendGratuitousArp } from '../net/garp.js';
 import { NetlinkMonitor } from '../net/netlink-socket.js';
 import { NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_LINK, RtNetlink, type Link } from '../net/rtnl.js';
+import { RtRoutes, type RouteSpec } from '../net/rtroute.js';
 import type { HostLinks, LinkState } from './router.js';
+import type { HostRoutes } from './routes.js';
 
 export function hostLinks(): HostLinks {
   const rt = new RtNetlink();
@@ -54,5 +56,30 @@ export function hostLinks(): HostLinks {
       });
       return { close: () => mon.close() };
     },
+  };
+}
+
+/** Routes and rules over rtnetlink; a route's device is looked up by name each time (it may come and go). */
+export function hostRoutes(): HostRoutes {
+  const rt = new RtNetlink();
+  const routes = new RtRoutes();
+  const ifindex = (r: RouteSpec): number | undefined => {
+    if (r.dev === undefined) return undefined;
+    const l = rt.links().find((x) => x.name === r.dev);
+    if (!l) throw Object.assign(new Error(`interface ${r.dev} does not exist`), { code: 'ENODEV' });
+    return l.index;
+  };
+  return {
+    addRoute: (r) => routes.addRoute(r, ifindex(r)),
+    delRoute: (r) => {
+      try {
+        return routes.delRoute(r, ifindex(r));
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ENODEV') return false;
+        throw err;
+      }
+    },
+    addRule: (r) => routes.addRule(r),
+    delRule: (r) => routes.delRule(r),
   };
 }

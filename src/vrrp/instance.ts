@@ -11,12 +11,15 @@ import { errnoCode, ioErrorLine, type IoOp } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpSocket } from './transport.js';
+import { type HostRoutes, RouteHolder } from './routes.js';
 import { type HostNet, VipHolder } from './vips.js';
 
 export type { HostNet } from './vips.js';
 
 export interface InstanceDeps {
   net: HostNet;
+  /** Routes and rules (virtual_routes, virtual_rules); without it an instance holds none. */
+  routes?: HostRoutes;
   log: Logger;
   notifier: Notifier;
   /** The socket of the instance's interface, if it is open. */
@@ -99,6 +102,8 @@ export class VrrpInstance {
   private localIp: string | undefined;
   /** The VIPs: held while master, announced with gratuitous ARP. */
   private readonly vips: VipHolder;
+  /** Its virtual_routes and virtual_rules, held with the VIPs. */
+  private readonly routes: RouteHolder;
   private sinceWall = new Date();
   /** Set while the sync group is forcing a transition, so it does not propagate again. */
   private forcing = false;
@@ -120,6 +125,7 @@ export class VrrpInstance {
     this.fsm = new VrrpFsm(fsmConfig(cfg));
     this.log = deps.log.child({ instance: cfg.name });
     // A VIP the kernel refuses is a fault in any state; a refused ARP only matters to a master.
+    this.routes = new RouteHolder(deps.routes, this.log);
     this.vips = new VipHolder(deps.net, this.log, (op, err) => {
       if (op.op === 'vip' || this.fsm.state === 'MASTER') this.ioFailure(op, err);
     });
@@ -185,6 +191,7 @@ export class VrrpInstance {
     if (!this.vips.held) return;
     const { ok, added } = this.vips.change(old.virtualIps, cfg.virtualIps);
     if (!ok) return; // FAULT now: the VIPs are released
+    this.routes.change({ routes: old.virtualRoutes, rules: old.virtualRules }, this.heldRoutes());
     if (added.length > 0) void this.vips.announce(added, this.cfg.garp, this.lastSend, 'VIPs added by reload');
   }
 
@@ -255,12 +262,12 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
-          this.vips.take(this.cfg.virtualIps);
+          if (this.vips.take(this.cfg.virtualIps)) this.routes.take(this.heldRoutes());
           break;
         case 'del-vips':
           // Resigning (priority 0): release the VIPs once the advert is on the wire, so
           // the backup's Skew_Time starts as early as the client loses the old master.
-          this.release = this.vips.release(this.cfg.virtualIps, sent ? this.lastSend : undefined);
+          this.release = this.vips.release(this.cfg.virtualIps, sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
           break;
         case 'garp':
           void this.vips.announce(this.cfg.virtualIps, this.cfg.garp, this.lastSend, a.reason);
@@ -412,6 +419,10 @@ export class VrrpInstance {
     }
     this.dropWarned.set(key, now);
     this.log.warn({ event: 'advert-mismatch', drop: reason, detail, peer: src }, `${this.cfg.name}: adverts dropped: ${detail}; ${fix}`);
+  }
+
+  private heldRoutes(): { routes: VrrpInstanceConfig['virtualRoutes']; rules: VrrpInstanceConfig['virtualRules'] } {
+    return { routes: this.cfg.virtualRoutes, rules: this.cfg.virtualRules };
   }
 
   private onTransition(from: VrrpState, to: VrrpState, reason: string, stop: boolean): void {

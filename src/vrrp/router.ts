@@ -6,6 +6,7 @@ import type { Config, SyncGroupConfig, VrrpInstanceConfig } from '../config/type
 import type { Logger } from '../log.js';
 import type { VrrpState } from './fsm-types.js';
 import { VrrpInstance, type InstanceStatus } from './instance.js';
+import type { HostRoutes } from './routes.js';
 import type { HostNet } from './vips.js';
 import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
@@ -29,6 +30,8 @@ export interface HostLinks extends HostNet {
 
 export interface RouterDeps {
   net: HostLinks;
+  /** Routes and rules for virtual_routes / virtual_rules. */
+  routes?: HostRoutes;
   log: Logger;
   notifier: Notifier;
   now(): number;
@@ -147,6 +150,7 @@ export class VrrpRouter {
   private newInstance(c: VrrpInstanceConfig): VrrpInstance {
     return new VrrpInstance(c, {
       net: this.deps.net,
+      ...(this.deps.routes ? { routes: this.deps.routes } : {}),
       log: this.log,
       notifier: this.deps.notifier,
       now: this.deps.now,

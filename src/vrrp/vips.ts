@@ -40,17 +40,24 @@ export class VipHolder {
     return vips.every((v) => this.add(v));
   }
 
-  /** Lets the VIPs go now, or once `after` settles (a resignation advert on its way) unless taken again meanwhile. */
-  release(vips: readonly VirtualIp[], after?: Promise<void>): Promise<void> {
+  /**
+   * Lets the VIPs go now, or once `after` settles (a resignation advert on its way)
+   * unless taken again meanwhile; `also` runs with the removal (what else the master held).
+   */
+  release(vips: readonly VirtualIp[], after?: Promise<void>, also?: () => void): Promise<void> {
     this.held = false;
-    if (!after) {
+    const go = (): void => {
       for (const v of vips) this.remove(v);
+      also?.();
+    };
+    if (!after) {
+      go();
       return Promise.resolve();
     }
     return after
       .catch(() => undefined)
       .then(() => {
-        if (!this.held) for (const v of vips) this.remove(v);
+        if (!this.held) go();
       });
   }
 

@@ -43,6 +43,8 @@ export function instanceConfig(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanc
     trackInterfaces: [],
     notify: {},
     garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
+    virtualRoutes: [],
+    virtualRules: [],
     ...o,
   } as VrrpInstanceConfig;
 }
