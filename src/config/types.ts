@@ -25,6 +25,8 @@ export interface VirtualIp {
   device: string;
   /** Optional address label (ip addr ... label eth0:vip). */
   label?: string;
+  /** keepalived's no_track: deleting it by hand does not take a master back to BACKUP. */
+  noTrack?: boolean;
 }
 
 export interface TrackInterface {

@@ -27,10 +27,12 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   let addrNode: Node = node;
   let device = iface;
   let label: string | undefined;
+  let noTrack = false;
   let addrPath = path;
   if (isMap(node)) {
     const m = new MapView(f.r, node, path);
-    m.allowOnly(['address', 'device', 'label']);
+    m.allowOnly(['address', 'device', 'label', 'no_track']);
+    noTrack = f.get(m, 'no_track', bool) ?? false;
     if (!m.has('address')) {
       f.r.issue(node, path, 'missing key "address"; valid: {address: 192.0.2.100/24, device: eth0, label: eth0:vip}');
       return undefined;
@@ -63,7 +65,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
     f.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
     return undefined;
   }
-  return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
+  return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}), ...(noTrack ? { noTrack } : {}) };
 }
 
 function instance(f: Fields, name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {

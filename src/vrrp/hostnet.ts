@@ -32,6 +32,10 @@ export function hostLinks(): HostLinks {
       const mine = rt.addresses().filter((a) => a.index === l.index && !exclude.has(a.address));
       return (mine.find((a) => !a.secondary) ?? mine[0])?.address;
     },
+    hasAddress(device, address) {
+      const l = find(device);
+      return l !== undefined && rt.addresses().some((a) => a.index === l.index && a.address === address);
+    },
     addAddress(device, address, prefix, label) {
       return rt.addAddress(indexOf(device), address, prefix, label);
     },

@@ -175,6 +175,17 @@ export class VrrpInstance {
     this.apply(this.fsm.setPriority(p, this.deps.now(), reason));
   }
 
+  /** Whether the VIPs are held (a master's, unless they could not be added). */
+  get holdsVips(): boolean {
+    return this.vips.held;
+  }
+
+  /** A held VIP was deleted by someone else: back to BACKUP (keepalived's set_vrrp_backup), the sync group following. */
+  vipLost(reason: string): void {
+    this.log.warn({ event: 'vip-lost' }, `${this.cfg.name}: ${reason}: leaving MASTER (no_track on the address keeps it MASTER)`);
+    this.apply(this.fsm.force('BACKUP', this.deps.now(), reason));
+  }
+
   force(to: 'MASTER' | 'BACKUP', reason: string): void {
     this.withForcing(() => this.fsm.force(to, this.deps.now(), reason));
   }

@@ -24,6 +24,8 @@ export interface HostLinks extends HostNet {
   linkState(name: string): LinkState | undefined;
   /** First primary IPv4 address of the interface that is not in `exclude` (our VIPs). */
   primaryIpv4(name: string, exclude: ReadonlySet<string>): string | undefined;
+  /** Whether `device` has `address` now (a VIP deleted by hand is noticed; without it, it is not). */
+  hasAddress?(device: string, address: string): boolean;
   /** Call `onChange` whenever a link or an IPv4 address changes. */
   watch(onChange: () => void): { close(): void };
 }
@@ -212,6 +214,23 @@ export class VrrpRouter {
       const prio = delta === 0 ? c.priority : Math.min(254, Math.max(1, c.priority + delta));
       inst.setPriority(prio, lowered.length > 0 ? lowered.join(', ') : 'tracked interfaces restored');
       inst.setFaults(faults);
+    }
+    this.checkHeldVips();
+  }
+
+  /**
+   * keepalived's VIP tracking: a VIP deleted by hand from a master (unless
+   * no_track) takes the instance back to BACKUP, and the election decides again
+   * — the peer takes over, or with none this host is MASTER again after
+   * Master_Down_Interval and adds its VIPs afresh.
+   */
+  private checkHeldVips(): void {
+    const has = this.deps.net.hasAddress?.bind(this.deps.net);
+    if (!has) return;
+    for (const inst of this.instances.values()) {
+      if (inst.state !== 'MASTER' || !inst.holdsVips) continue;
+      const gone = inst.cfg.virtualIps.filter((v) => !v.noTrack && !has(v.device, v.address));
+      if (gone.length > 0) inst.vipLost(`VIP ${gone.map((v) => `${v.address}/${v.prefix} on ${v.device}`).join(', ')} deleted by someone else`);
     }
   }
 

@@ -4,7 +4,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Lab, waitFor } from './lab.js';
-import { directorsLab, instance } from './topo.js';
+import { directorsLab, instance, VIP } from './topo.js';
 import { VipdProc } from './vipd.js';
 
 let lab: Lab;
@@ -109,3 +109,35 @@ describe('virtual_routes and virtual_rules follow the master', () => {
     expect(held('lb1')).toEqual(NONE);
   });
 });
+
+describe('a VIP deleted by hand from the master (keepalived tracks its VIPs)', () => {
+  it('takes the master back to BACKUP and the peer takes over; with no_track it stays MASTER without it', async () => {
+    const a = new VipdProc(lab, 'lb1', { vrrp_instances: { VI_1: instance({ priority: 150 }) } });
+    running.push(a);
+    await a.waitState('VI_1', 'MASTER');
+    const b = new VipdProc(lab, 'lb2', { vrrp_instances: { VI_1: instance({ priority: 100 }) } });
+    running.push(b);
+    await b.waitState('VI_1', 'BACKUP');
+
+    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+    // lb2 takes over (and lb1, BACKUP now with the higher priority, preempts it again at once).
+    await waitFor('lb2 to take over', () => b.transitions('VI_1').some((l) => l.msg.startsWith('VI_1 BACKUP -> MASTER')) || undefined);
+    const lost = a.logs.find((l) => l.event === 'vip-lost');
+    expect(lost?.msg).toBe(`VI_1: VIP ${VIP}/24 on eth0 deleted by someone else: leaving MASTER (no_track on the address keeps it MASTER)`);
+    expect(a.transitions('VI_1').map((l) => l.msg.replace(/:.*/, ''))).toContain('VI_1 MASTER -> BACKUP');
+    await a.waitState('VI_1', 'MASTER');
+    await waitFor('lb1 holds the VIP again', () => lab.hasAddress('lb1', VIP) || undefined);
+
+    // no_track: the same deletion leaves the master alone (and without the address, as keepalived).
+    a.write({ vrrp_instances: { VI_1: instance({ priority: 150, virtual_ipaddress: [{ address: `${VIP}/24`, no_track: true }] }) } });
+    a.kill('SIGHUP');
+    await waitFor('the reload', () => a.logs.some((l) => l.event === 'reloaded') || undefined);
+    const before = a.transitions('VI_1').length;
+    lab.ip('lb1', ['addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await a.state('VI_1')).toBe('MASTER');
+    expect(a.transitions('VI_1')).toHaveLength(before);
+    expect(lab.hasAddress('lb1', VIP)).toBe(false);
+  });
+});
+
