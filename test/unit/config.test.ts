@@ -68,6 +68,8 @@ describe('valid configs', () => {
       trackInterfaces: [],
       notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
+      virtualRoutes: [],
+      virtualRules: [],
     });
     expect(c.syncGroups).toEqual([]);
     expect(c.global.controlSocket).toBe('/run/vipd/vipd.sock');
