@@ -1,5 +1,6 @@
 // Configurations the unit tests start from: what the config loader would produce for a
-// plain instance, with the fields a test cares about overridden; and a bad config's issues.
+// plain instance, with the fields a test cares about overridden; a bad config's issues; and a
+// virtual server with a health check as YAML.
 
 import { expect } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
@@ -56,3 +57,15 @@ export function configIssues(text: string): string[] {
   }
   throw new Error('expected a ConfigError');
 }
+
+/** Virtual server `web` (10.0.0.100:80, rr) with an HTTP check (`hc`) and two real servers, 10.0.1.1 (weight 3) and 10.0.1.2 (weight 2); `extra` lines go before `real_servers`. */
+export const webService = (extra = '', hc = 'health_check: {type: HTTP, delay: 1, timeout: 0.5, max_retries: 2, max_retries_down: 3, url_path: /health, expected_codes: "200-204"}') => `virtual_servers:
+  web:
+    address: 10.0.0.100
+    port: 80
+    scheduler: rr
+    ${hc}
+${extra}    real_servers:
+      - {address: 10.0.1.1, port: 8080, weight: 3}
+      - {address: 10.0.1.2, port: 8080, weight: 2}
+`;
