@@ -9,8 +9,8 @@ import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { internetChecksum, ipv4ToBytes } from '../../src/vrrp/ipv4.js';
-import { authDataFromPassword, encodeAdvert } from '../../src/vrrp/packet.js';
+import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4 } from '../../src/vrrp/packet.js';
+import { vrrpIpHeader } from '../../src/vrrp/transport.js';
 import { type Lab, sleep, waitFor } from './lab.js';
 import { CLIENT, directorsLab, holders, instance, LB1, LB2, single, VIP, VIP2 } from './topo.js';
 import { Daemons, type VipdProc } from './vipd.js';
@@ -297,29 +297,23 @@ describe('VRRP between two vipd daemons', () => {
 
   it('malformed and foreign packets are dropped and counted; the master is not moved and the daemon keeps running', async () => {
     const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
-    const ip = (payload: Buffer, o: { ttl?: number; src?: string } = {}) => {
-      const h = Buffer.alloc(20);
-      h[0] = 0x45;
-      h[1] = 0xc0;
-      h.writeUInt16BE(20 + payload.length, 2);
-      h[8] = o.ttl ?? 255;
-      h[9] = 112;
-      ipv4ToBytes(o.src ?? CLIENT).copy(h, 12);
-      ipv4ToBytes('224.0.0.18').copy(h, 16);
-      h.writeUInt16BE(internetChecksum(h), 10);
+    // The header the daemons send adverts with (the kernel fills in the ID and checksum); `ttl` 1: routed from elsewhere.
+    const ip = (payload: Buffer, ttl?: number) => {
+      const h = vrrpIpHeader(CLIENT, VRRP_MULTICAST_V4, payload.length);
+      if (ttl !== undefined) h[8] = ttl;
       return Buffer.concat([h, payload]).toString('hex');
     };
     const v3 = (priority: number, vrid = 51) =>
-      encodeAdvert({ version: 3, vrid, priority, intervalCs: 10, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) }, { src: CLIENT, dst: '224.0.0.18' });
+      encodeAdvert({ version: 3, vrid, priority, intervalCs: 10, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) }, { src: CLIENT, dst: VRRP_MULTICAST_V4 });
     const badSum = Buffer.from(v3(254));
     badSum[7]! ^= 0xff;
-    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 254, intervalCs: 100, addresses: [VIP], authType: 1, authData: authDataFromPassword('x') }, { src: CLIENT, dst: '224.0.0.18' });
+    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 254, intervalCs: 100, addresses: [VIP], authType: 1, authData: authDataFromPassword('x') }, { src: CLIENT, dst: VRRP_MULTICAST_V4 });
     const packets = [
       ip(Buffer.from([0x31, 0x33])), // truncated
       ip(Buffer.from('deadbeefdeadbeefdeadbeef', 'hex')), // garbage: version 13
       ip(badSum), // priority 254 with a bad checksum
       ip(v3(254, 52)), // another virtual router
-      ip(v3(254), { ttl: 1 }), // routed from elsewhere
+      ip(v3(254), 1), // routed from elsewhere
       ip(v2), // VRRPv2 to a v3 instance
     ];
     for (let round = 0; round < 5; round++) lab.exec('cl', process.execPath, [fileURLToPath(new URL('./inject.mjs', import.meta.url)), 'eth0', ...packets]);
