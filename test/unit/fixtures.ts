@@ -1,4 +1,4 @@
-// Configurations the unit tests start from: what the config loader would produce for a
+// Configurations the unit tests start from: what the config loader produces for a
 // plain instance, with the fields a test cares about overridden; a bad config's issues; and a
 // virtual server with a health check as YAML.
 
@@ -27,24 +27,8 @@ export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {
 /** A loaded instance: VI_1 on eth0 with one VIP 10.0.0.100/24, 0.1 s adverts, one gratuitous ARP. */
 export function instanceConfig(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig {
   const iface = o.interface ?? 'eth0';
-  return {
-    name: 'VI_1',
-    interface: iface,
-    vrid: 51,
-    priority: 100,
-    advertIntervalCs: 10,
-    version: 3,
-    v3Checksum: 'pseudo-header',
-    virtualIps: [{ address: '10.0.0.100', prefix: 24, device: iface }],
-    unicastPeers: [],
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    trackInterfaces: [],
-    notify: {},
-    garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
-    ...o,
-  } as VrrpInstanceConfig;
+  const yaml = `vrrp_instances:\n  VI_1: {interface: ${iface}, vrid: 51, advert_int: 0.1, virtual_ipaddress: [10.0.0.100/24], garp_master_repeat: 1, garp_master_delay: 0}\n`;
+  return { ...parseConfig(yaml, 'fixture.yaml').instances[0]!, ...o };
 }
 
 /** The issues of a bad config text, as `line:col path: message` (it must be rejected). */
