@@ -10,16 +10,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Lab, sleep, waitFor } from './lab.js';
 import { directorsLab, instance, VIP } from './topo.js';
-import { VIPD_BIN, VipdProc } from './vipd.js';
+import { Daemons, VIPD_BIN, type VipdProc } from './vipd.js';
 
 let lab: Lab;
-const running: VipdProc[] = [];
-
-function vipd(config: Record<string, unknown>): VipdProc {
-  const p = new VipdProc(lab, 'lb1', config);
-  running.push(p);
-  return p;
-}
+const daemons = new Daemons(() => lab);
+const vipd = (config: Record<string, unknown>): VipdProc => daemons.start('lb1', config);
 
 /** `vipd ARGS` as a client in lb1's namespace: its exit code and stderr. */
 function cli(args: string[]): Promise<{ code: number | null; err: string }> {
@@ -36,10 +31,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  for (const p of running.splice(0)) {
-    p.kill('SIGKILL');
-    await p.wait().catch(() => undefined);
-  }
+  await daemons.killAll();
   // A FIFO left where the next test writes its config would block that write forever.
   const cfg = join(lab.dir, 'lb1.yaml');
   if (lstatSync(cfg, { throwIfNoEntry: false }) && !lstatSync(cfg).isFile()) rmSync(cfg);

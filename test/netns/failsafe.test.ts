@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceStatus } from '../../src/vrrp/instance.js';
 import { type Lab, sh, sleep, waitFor } from './lab.js';
-import { directorsLab, instance, VIP } from './topo.js';
-import { VIPD_BIN, VipdProc } from './vipd.js';
+import { directorsLab, holders, single, VIP } from './topo.js';
+import { Daemons, VIPD_BIN, type VipdProc } from './vipd.js';
 
 let lab: Lab;
-const running: VipdProc[] = [];
+const daemons = new Daemons(() => lab);
 /** No capabilities at all: CapEff 0 (root's uid stays, so its own files are still its own). */
 const NO_CAPS = ['setpriv', '--inh-caps=-all', '--bounding-set=-all'];
 /** A subnet no director has an address in: the VIP of the scope test. */
@@ -19,21 +19,12 @@ const VIP_S = '10.97.0.100';
 /** Twelve VIPs: a VRRPv3 advert of 20 + 8 + 48 = 76 bytes, more than an MTU of 68. */
 const MANY = Array.from({ length: 12 }, (_, i) => `10.99.0.${100 + i}`);
 
-function vipd(host: string, config: Record<string, unknown>, wrap: string[] = []): VipdProc {
-  const p = new VipdProc(lab, host, config, {}, wrap);
-  running.push(p);
-  return p;
-}
-
-const single = (over: Record<string, unknown> = {}) => ({ vrrp_instances: { VI_1: instance(over) } });
-
 async function vi1(p: VipdProc): Promise<InstanceStatus> {
   const st = (await p.status()).vrrp.instances.find((i) => i.name === 'VI_1');
   if (!st) throw new Error(`${p.host} has no VI_1`);
   return st as InstanceStatus;
 }
 
-const holders = (ip: string) => ['lb1', 'lb2'].filter((h) => lab.hasAddress(h, ip));
 const errorLines = (p: VipdProc) => p.logs.filter((l) => l.level >= 50).map((l) => l.msg);
 
 beforeAll(() => {
@@ -41,10 +32,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  for (const p of running.splice(0)) {
-    p.kill('SIGKILL');
-    await p.wait().catch(() => undefined);
-  }
+  await daemons.killAll();
   for (const h of ['lb1', 'lb2']) {
     for (const ip of [...MANY, VIP_S]) lab.ip(h, ['addr', 'del', `${ip}/24`, 'dev', 'eth0'], true);
     lab.ip(h, ['addr', 'del', '10.97.0.1/24', 'dev', 'eth0'], true);
@@ -58,11 +46,11 @@ afterAll(async () => {
 
 describe('fail safe: an instance that cannot do its job never claims it', () => {
   it('no capabilities: one start-up line per missing capability, FAULT with the reason in status (JSON and human), never MASTER, no VIP; the peer with capabilities is MASTER', async () => {
-    const a = vipd('lb1', single({ priority: 150 }), NO_CAPS);
+    const a = daemons.start('lb1', single({ priority: 150 }), {}, NO_CAPS);
     await a.ready();
     // The test is real only if the daemon really runs without capabilities.
     expect(/^CapEff:\s*(\S+)$/m.exec(readFileSync(`/proc/${a.child.pid}/status`, 'utf8'))?.[1]).toBe('0000000000000000');
-    const b = vipd('lb2', single({ priority: 100 }));
+    const b = daemons.start('lb2', single({ priority: 100 }));
     await b.ready();
     await b.waitState('VI_1', 'MASTER', 5000);
     const why = 'cannot open the VRRP socket on eth0: EPERM (operation not permitted): vipd needs CAP_NET_RAW — run as root or under the shipped unit';
@@ -72,7 +60,7 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     await waitFor('two failed checks', async () => ((await vi1(a)).io?.attempt ?? 0) >= 3, 8000);
     expect((await vi1(a)).state).toBe('FAULT');
     expect(a.transitions('VI_1').map((l) => l.to)).toEqual(['FAULT']);
-    expect(holders(VIP)).toEqual(['lb2']);
+    expect(holders(lab, VIP)).toEqual(['lb2']);
     expect(await b.state('VI_1')).toBe('MASTER');
     expect(a.logs.filter((l) => l.event === 'missing-capability').map((l) => [l.level, l.msg])).toEqual([
       [40, 'vipd runs without CAP_NET_RAW: VRRP adverts, ICMP health checks and gratuitous ARP (raw and packet sockets) will fail — run as root or under the shipped unit'],
@@ -93,10 +81,10 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
   });
 
   it('CAP_NET_RAW but no CAP_NET_ADMIN: the takeover cannot add the VIP — FAULT, resignation, the peer is master again; the retry sees the capability missing and does not take over again', async () => {
-    const b = vipd('lb2', single({ priority: 100 }));
+    const b = daemons.start('lb2', single({ priority: 100 }));
     await b.ready();
     await b.waitState('VI_1', 'MASTER', 5000);
-    const a = vipd('lb1', single({ priority: 150 }), ['setpriv', '--inh-caps=-all', '--bounding-set=-all,+net_raw']);
+    const a = daemons.start('lb1', single({ priority: 150 }), {}, ['setpriv', '--inh-caps=-all', '--bounding-set=-all,+net_raw']);
     await a.ready();
     expect(/^CapEff:\s*(\S+)$/m.exec(readFileSync(`/proc/${a.child.pid}/status`, 'utf8'))?.[1]).toBe('0000000000002000');
     const why = `cannot add VIP ${VIP}/24 to eth0: EPERM (operation not permitted): vipd needs CAP_NET_ADMIN — run as root or under the shipped unit`;
@@ -113,7 +101,7 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     expect(a.transitions('VI_1').map((l) => `${l.from}>${l.to}`)).toEqual(['INIT>BACKUP', 'BACKUP>MASTER', 'MASTER>FAULT']);
     expect(b.transitions('VI_1')).toHaveLength(bTransitions);
     expect(await b.state('VI_1')).toBe('MASTER');
-    expect(holders(VIP)).toEqual(['lb2']);
+    expect(holders(lab, VIP)).toEqual(['lb2']);
     expect(a.logs.filter((l) => l.event === 'missing-capability').map((l) => l.capability)).toEqual(['CAP_NET_ADMIN']);
     expect(errorLines(a)).toEqual([`VI_1: ${why}`]);
   });
@@ -124,10 +112,10 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     // The same add by hand fails in this kernel: the cause is real.
     lab.ip('lb1', ['addr', 'add', '10.97.0.1/24', 'dev', 'eth0', 'scope', 'host']);
     expect(() => lab.ip('lb1', ['addr', 'add', vip, 'dev', 'eth0'])).toThrow(/Invalid scope value/);
-    const b = vipd('lb2', cfg(100));
+    const b = daemons.start('lb2', cfg(100));
     await b.ready();
     await b.waitState('VI_1', 'MASTER', 5000);
-    const a = vipd('lb1', cfg(150));
+    const a = daemons.start('lb1', cfg(150));
     await a.ready();
     const why =
       'cannot add VIP 10.97.0.100/24 to eth0: EINVAL (invalid argument: ipv4: Invalid scope value): eth0 has another address in the same subnet with a different scope: remove it or give the VIP another prefix (ip -4 addr show dev eth0)';
@@ -135,14 +123,14 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     expect(await vi1(a)).toMatchObject({ state: 'FAULT', faults: [why], io: { reason: why, attempt: 1 }, vipsHeld: false });
     expect(a.transitions('VI_1').map((l) => `${l.from}>${l.to}`)).toEqual(['INIT>BACKUP', 'BACKUP>MASTER', 'MASTER>FAULT']);
     await b.waitState('VI_1', 'MASTER', 3000); // it heard the priority-0 resignation
-    expect(holders(VIP_S)).toEqual(['lb2']);
+    expect(holders(lab, VIP_S)).toEqual(['lb2']);
     expect(errorLines(a)).toEqual([`VI_1: ${why}`]);
 
     // The retry after 1 s takes part in the election again and fails the same way: FAULT, attempt 2, no new line.
     await waitFor('the second failure', async () => (await vi1(a)).io?.attempt === 2, 5000);
     await a.waitState('VI_1', 'FAULT', 3000);
     await b.waitState('VI_1', 'MASTER', 3000);
-    expect(holders(VIP_S)).toEqual(['lb2']);
+    expect(holders(lab, VIP_S)).toEqual(['lb2']);
     expect(errorLines(a)).toEqual([`VI_1: ${why}`]);
 
     // The cause goes: within the next backoff (2 s) plus Master_Down_Interval lb1 is master with the VIP.
@@ -151,7 +139,7 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     await a.waitState('VI_1', 'MASTER', 6000);
     expect(Date.now() - t0).toBeLessThan(2000 + 1500);
     await b.waitState('VI_1', 'BACKUP', 3000);
-    expect(holders(VIP_S)).toEqual(['lb1']);
+    expect(holders(lab, VIP_S)).toEqual(['lb1']);
     const st = await vi1(a);
     expect(st.io).toBeUndefined();
     expect(st.faults).toEqual([]);
@@ -162,13 +150,8 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
 
   it('adverts the kernel will not send (EMSGSIZE: the MTU lowered below the advert): FAULT, no VIP, the peer takes over; the MTU back, it recovers', async () => {
     const cfg = (priority: number) => single({ priority, virtual_ipaddress: MANY.map((ip) => `${ip}/24`) });
-    const a = vipd('lb1', cfg(150));
-    await a.ready();
-    await a.waitState('VI_1', 'MASTER', 5000);
-    const b = vipd('lb2', cfg(100));
-    await b.ready();
-    await b.waitState('VI_1', 'BACKUP', 5000);
-    expect(holders(MANY[0]!)).toEqual(['lb1']);
+    const [a, b] = await daemons.masterThenBackup(cfg(150), cfg(100));
+    expect(holders(lab, MANY[0]!)).toEqual(['lb1']);
 
     lab.ip('lb1', ['link', 'set', 'eth0', 'mtu', '68']);
     const why = 'cannot send adverts on eth0 to 224.0.0.18: EMSGSIZE (message too long): the advert is larger than the MTU of eth0: fewer VIPs per instance or a larger MTU';
@@ -179,13 +162,13 @@ describe('fail safe: an instance that cannot do its job never claims it', () => 
     // The resignation cannot go out either: the peer takes over after Master_Down_Interval.
     await b.waitState('VI_1', 'MASTER', 3000);
     for (const ip of MANY) expect(lab.hasAddress('lb1', ip)).toBe(false);
-    expect(holders(MANY[11]!)).toEqual(['lb2']);
+    expect(holders(lab, MANY[11]!)).toEqual(['lb2']);
     expect(errorLines(a)).toEqual([`VI_1: ${why}`]);
 
     lab.ip('lb1', ['link', 'set', 'eth0', 'mtu', '1500']);
     await a.waitState('VI_1', 'MASTER', 8000);
     await b.waitState('VI_1', 'BACKUP', 3000);
-    expect(holders(MANY[0]!)).toEqual(['lb1']);
+    expect(holders(lab, MANY[0]!)).toEqual(['lb1']);
     expect((await vi1(a)).io).toBeUndefined();
     expect(sh('ip', ['-n', lab.ns('lb1'), '-o', '-4', 'addr', 'show', 'dev', 'eth0']).split('\n').filter((l) => l.includes('10.99.0.1')).length).toBe(13); // its own address + 12 VIPs
   });

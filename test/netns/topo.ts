@@ -39,3 +39,9 @@ export function instance(over: Record<string, unknown> = {}): Record<string, unk
     ...over,
   };
 }
+
+/** A config with one instance, VI_1: `instance(over)`. */
+export const single = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ vrrp_instances: { VI_1: instance(over) } });
+
+/** The directors (lb1, lb2) that hold `ip`: exactly one, in a healthy pair. */
+export const holders = (lab: Lab, ip = VIP): string[] => ['lb1', 'lb2'].filter((h) => lab.hasAddress(h, ip));

@@ -1,5 +1,7 @@
 // Runs the real `vipd run` (bin/vipd.js, built dist/) inside a lab host and
-// reads its JSON log lines and its control socket.
+// reads its JSON log lines and its control socket; Daemons keeps a test file's
+// daemons, starts a master/backup pair one after the other and kills them all
+// after each test.
 
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -116,5 +118,46 @@ export class VipdProc {
       this.exited,
       new Promise<number | null>((_, rej) => setTimeout(() => rej(new Error(`${this.host} vipd did not exit within ${timeoutMs} ms`)), timeoutMs).unref()),
     ]);
+  }
+}
+
+/** The names of the VRRP instances of a config in YAML form. */
+const instanceNames = (config: Record<string, unknown>): string[] => Object.keys((config.vrrp_instances as object | undefined) ?? {});
+
+/** The daemons a test file starts: `start` one, `masterThenBackup` a pair, `killAll` in afterEach. */
+export class Daemons {
+  private readonly running: VipdProc[] = [];
+
+  /** `lab` is read at each start: test files make their lab in beforeAll. */
+  constructor(private readonly lab: () => Lab) {}
+
+  start(host: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, wrap: string[] = []): VipdProc {
+    const p = new VipdProc(this.lab(), host, config, env, wrap);
+    this.running.push(p);
+    return p;
+  }
+
+  /**
+   * The intended master on lb1, then the backup on lb2: lb1 is started and waited for until
+   * each of its instances is MASTER, only then lb2, until each of its instances is BACKUP.
+   * Started together, lb2 (Master_Down_Interval 0.361 s at 0.1 s adverts) became master for
+   * a moment whenever lb1's node started more than 20 ms later — a race of the test, not of vipd.
+   */
+  async masterThenBackup(master: Record<string, unknown>, backup: Record<string, unknown>): Promise<[VipdProc, VipdProc]> {
+    const a = this.start('lb1', master);
+    await a.ready();
+    for (const name of instanceNames(master)) await a.waitState(name, 'MASTER');
+    const b = this.start('lb2', backup);
+    await b.ready();
+    for (const name of instanceNames(backup)) await b.waitState(name, 'BACKUP');
+    return [a, b];
+  }
+
+  /** kill -9 of every daemon started since the last call, and their exits awaited. */
+  async killAll(): Promise<void> {
+    for (const p of this.running.splice(0)) {
+      p.kill('SIGKILL');
+      await p.wait().catch(() => undefined);
+    }
   }
 }

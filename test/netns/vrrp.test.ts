@@ -1,32 +1,22 @@
 // VRRP between two real vipd daemons in network namespaces: election, failover,
 // graceful handover, preemption rules, split brain, link tracking, sync groups,
 // unicast, reload. Timings use 0.1 s adverts: Master_Down = 0.3 s + skew.
+// A pair starts as Daemons.masterThenBackup starts it: lb1 until MASTER, then lb2
+// until BACKUP. No test is about two daemons starting at once; the preemption
+// tests start the lower priority first on purpose, one daemon at a time.
 
 import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { internetChecksum, ipv4ToBytes } from '../../src/vrrp/ipv4.js';
-import { authDataFromPassword, encodeAdvert } from '../../src/vrrp/packet.js';
+import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4 } from '../../src/vrrp/packet.js';
+import { vrrpIpHeader } from '../../src/vrrp/transport.js';
 import { type Lab, sleep, waitFor } from './lab.js';
-import { CLIENT, directorsLab, instance, LB1, LB2, VIP, VIP2 } from './topo.js';
-import { VipdProc } from './vipd.js';
+import { CLIENT, directorsLab, holders, instance, LB1, LB2, single, VIP, VIP2 } from './topo.js';
+import { Daemons, type VipdProc } from './vipd.js';
 
 let lab: Lab;
-const running: VipdProc[] = [];
-
-function vipd(host: string, config: Record<string, unknown>): VipdProc {
-  const p = new VipdProc(lab, host, config);
-  running.push(p);
-  return p;
-}
-
-async function pair(c1: Record<string, unknown>, c2: Record<string, unknown>): Promise<[VipdProc, VipdProc]> {
-  const a = vipd('lb1', c1);
-  const b = vipd('lb2', c2);
-  await Promise.all([a.ready(), b.ready()]);
-  return [a, b];
-}
+const daemons = new Daemons(() => lab);
 
 /** kill -9 and what a reboot would do: the dead host's leftover VIP is gone. */
 async function crash(p: VipdProc): Promise<void> {
@@ -35,22 +25,12 @@ async function crash(p: VipdProc): Promise<void> {
   lab.ip(p.host, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
 }
 
-const single = (over: Record<string, unknown> = {}) => ({ vrrp_instances: { VI_1: instance(over) } });
-
-/** Exactly one of the directors holds the VIP, and it is `host`. */
-function holder(): string[] {
-  return ['lb1', 'lb2'].filter((h) => lab.hasAddress(h, VIP));
-}
-
 beforeAll(() => {
   lab = directorsLab('vr');
 });
 
 afterEach(async () => {
-  for (const p of running.splice(0)) {
-    p.kill('SIGKILL');
-    await p.wait().catch(() => undefined);
-  }
+  await daemons.killAll();
   for (const h of ['lb1', 'lb2']) {
     lab.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
     lab.ip(h, ['addr', 'del', `${VIP2}/24`, 'dev', 'eth1'], true);
@@ -66,18 +46,11 @@ afterAll(async () => {
 
 describe('VRRP between two vipd daemons', () => {
   it('elects exactly one master, which holds the VIP; the client reaches it', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     await sleep(500); // several advert intervals: nothing moves
     expect(await a.state('VI_1')).toBe('MASTER');
     expect(await b.state('VI_1')).toBe('BACKUP');
-    expect(holder()).toEqual(['lb1']);
+    expect(holders(lab)).toEqual(['lb1']);
     expect(lab.ping('cl', VIP)).toBe(true);
     expect(lab.neighbourMac('cl', VIP)).toBe(lab.mac('lb1', 'eth0'));
     // One transition each into the final state, with a reason.
@@ -88,14 +61,7 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('kill -9 of the master: the backup takes the VIP within Master_Down_Interval and the client follows its MAC', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     expect(lab.ping('cl', VIP)).toBe(true);
     await sleep(1100); // past the client's ARP locktime (1 s) since its last neighbour update
     const t0 = Date.now();
@@ -114,14 +80,7 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('SIGTERM: the master sends priority 0, removes its VIP and exits 0; the backup takes over in about skew time', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     const t0 = Date.now();
     a.kill('SIGTERM');
     await b.waitState('VI_1', 'MASTER', 5000);
@@ -130,64 +89,57 @@ describe('VRRP between two vipd daemons', () => {
     expect(took).toBeLessThan(300);
     expect(await a.wait()).toBe(0);
     expect(lab.hasAddress('lb1', VIP)).toBe(false);
-    expect(holder()).toEqual(['lb2']);
+    expect(holders(lab)).toEqual(['lb2']);
     expect(String(b.transitions('VI_1').at(-1)!.reason)).toMatch(/priority 0/);
   });
 
   it('a returning higher-priority director preempts; with nopreempt it does not', async () => {
-    const b = vipd('lb2', single({ priority: 100 }));
+    const b = daemons.start('lb2', single({ priority: 100 }));
     await b.ready();
     await b.waitState('VI_1', 'MASTER');
-    const a = vipd('lb1', single({ priority: 150 }));
+    const a = daemons.start('lb1', single({ priority: 150 }));
     await a.ready();
     await a.waitState('VI_1', 'MASTER', 3000);
     await b.waitState('VI_1', 'BACKUP', 3000);
-    expect(holder()).toEqual(['lb1']);
+    expect(holders(lab)).toEqual(['lb1']);
     await crash(a);
     await b.waitState('VI_1', 'MASTER', 3000);
 
-    const c = vipd('lb1', single({ priority: 150, preempt: false }));
+    const c = daemons.start('lb1', single({ priority: 150, preempt: false }));
     await c.ready();
     await c.waitState('VI_1', 'BACKUP');
     await sleep(1500); // 15 advert intervals
     expect(await c.state('VI_1')).toBe('BACKUP');
     expect(await b.state('VI_1')).toBe('MASTER');
-    expect(holder()).toEqual(['lb2']);
+    expect(holders(lab)).toEqual(['lb2']);
   });
 
   it('preempt_delay: the higher-priority director obeys the live master until the delay expires, then preempts', async () => {
-    const b = vipd('lb2', single({ priority: 100 }));
+    const b = daemons.start('lb2', single({ priority: 100 }));
     await b.ready();
     await b.waitState('VI_1', 'MASTER');
-    const a = vipd('lb1', single({ priority: 150, preempt_delay: 1.5 }));
+    const a = daemons.start('lb1', single({ priority: 150, preempt_delay: 1.5 }));
     await a.ready();
     const t0 = Date.now();
     await a.waitState('VI_1', 'BACKUP');
     await sleep(1000);
     expect(await a.state('VI_1')).toBe('BACKUP');
-    expect(holder()).toEqual(['lb2']);
+    expect(holders(lab)).toEqual(['lb2']);
     await a.waitState('VI_1', 'MASTER', 3000);
     const took = Date.now() - t0;
     expect(took).toBeGreaterThan(1400);
     expect(took).toBeLessThan(2500);
     await b.waitState('VI_1', 'BACKUP', 2000);
-    expect(holder()).toEqual(['lb1']);
+    expect(holders(lab)).toEqual(['lb1']);
   });
 
   it('split brain: isolated directors both become master; reconnected, exactly one master remains within about one interval and re-announces', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     lab.setIsolated('lb1', 'eth0', true);
     lab.setIsolated('lb2', 'eth0', true);
     await b.waitState('VI_1', 'MASTER', 3000);
     expect(await a.state('VI_1')).toBe('MASTER');
-    expect(holder()).toEqual(['lb1', 'lb2']);
+    expect(holders(lab)).toEqual(['lb1', 'lb2']);
     // Both answer for the VIP now; wait out the client's ARP locktime before reconnecting.
     await sleep(1200);
     const t0 = Date.now();
@@ -196,7 +148,7 @@ describe('VRRP between two vipd daemons', () => {
     await b.waitState('VI_1', 'BACKUP', 3000);
     expect(Date.now() - t0).toBeLessThan(600); // one interval (0.1 s) + polling slack
     expect(await a.state('VI_1')).toBe('MASTER');
-    expect(holder()).toEqual(['lb1']);
+    expect(holders(lab)).toEqual(['lb1']);
     // Only lb1 answers for the VIP: a client resolving it afresh reaches lb1. (Whether a client's
     // existing entry follows the re-announcement depends on its ARP locktime and probes, not on
     // vipd; the kill -9 test checks that a client follows the new master's gratuitous ARP.)
@@ -206,22 +158,20 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('track_interface: a tracked link going down moves the VIP (FAULT with weight 0, lower priority with a weight)', async () => {
-    const [a, b] = await pair(single({ priority: 150, track_interface: ['eth1'] }), single({ priority: 100 }));
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150, track_interface: ['eth1'] }), single({ priority: 100 }));
     lab.setCable('lb1', 'eth1', false);
     await a.waitState('VI_1', 'FAULT', 3000);
     await b.waitState('VI_1', 'MASTER', 1000); // priority 0 from the resigning master: skew time
-    expect(holder()).toEqual(['lb2']);
+    expect(holders(lab)).toEqual(['lb2']);
     expect(String(a.transitions('VI_1').at(-1)!.reason)).toMatch(/eth1/);
     lab.setCable('lb1', 'eth1', true);
     await a.waitState('VI_1', 'MASTER', 3000);
     await b.waitState('VI_1', 'BACKUP', 3000);
-    expect(holder()).toEqual(['lb1']);
+    expect(holders(lab)).toEqual(['lb1']);
     await crash(a);
 
     // weight -60: 150 - 60 = 90 < 100, so lb2 preempts while eth1 is down.
-    const c = vipd('lb1', single({ priority: 150, track_interface: [{ name: 'eth1', weight: -60 }] }));
+    const c = daemons.start('lb1', single({ priority: 150, track_interface: [{ name: 'eth1', weight: -60 }] }));
     await c.ready();
     await c.waitState('VI_1', 'MASTER', 3000);
     await b.waitState('VI_1', 'BACKUP', 3000);
@@ -235,13 +185,7 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('own interface losing carrier: FAULT, VIP released; back: BACKUP then preempts', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     lab.setCable('lb1', 'eth0', false);
     await a.waitState('VI_1', 'FAULT', 3000);
     expect(lab.hasAddress('lb1', VIP)).toBe(false);
@@ -259,11 +203,7 @@ describe('VRRP between two vipd daemons', () => {
       },
       vrrp_sync_groups: { G1: { group: ['VI_1', 'VI_2'] } },
     });
-    const [a, b] = await pair(cfg(150), cfg(100));
-    await a.waitState('VI_1', 'MASTER');
-    await a.waitState('VI_2', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
-    await b.waitState('VI_2', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(cfg(150), cfg(100));
     // Only eth1 fails on lb1, but both VIPs move.
     lab.setCable('lb1', 'eth1', false);
     await b.waitState('VI_1', 'MASTER', 3000);
@@ -284,11 +224,9 @@ describe('VRRP between two vipd daemons', () => {
 
   it('unicast peers: the pair works over unicast and adverts from a non-peer are ignored', async () => {
     const uni = (prio: number, src: string, peer: string) => single({ priority: prio, unicast_src_ip: src, unicast_peer: [peer] });
-    const [a, b] = await pair(uni(150, LB1, LB2), uni(100, LB2, LB1));
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(uni(150, LB1, LB2), uni(100, LB2, LB1));
     // A rogue speaker with a higher priority unicasts to both directors.
-    const rogue = vipd('cl', single({ priority: 200, unicast_src_ip: CLIENT, unicast_peer: [LB1, LB2], virtual_ipaddress: ['10.99.0.200/24'] }));
+    const rogue = daemons.start('cl', single({ priority: 200, unicast_src_ip: CLIENT, unicast_peer: [LB1, LB2], virtual_ipaddress: ['10.99.0.200/24'] }));
     await rogue.ready();
     await rogue.waitState('VI_1', 'MASTER');
     await sleep(800);
@@ -300,12 +238,11 @@ describe('VRRP between two vipd daemons', () => {
     // Failover still works over unicast.
     a.kill('SIGTERM');
     await b.waitState('VI_1', 'MASTER', 3000);
-    expect(holder()).toEqual(['lb2']);
+    expect(holders(lab)).toEqual(['lb2']);
   });
 
   it('reload: an unchanged instance does not flap, a new one starts, a bad file keeps the old config running', async () => {
-    const [a] = await pair(single({ priority: 150 }), single({ priority: 100 }));
-    await a.waitState('VI_1', 'MASTER');
+    const [a] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     const before = a.transitions().length;
     a.write({
       vrrp_instances: { VI_1: instance({ priority: 150 }), VI_2: instance({ priority: 150, interface: 'eth1', vrid: 52, virtual_ipaddress: [`${VIP2}/24`] }) },
@@ -330,9 +267,7 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('a reload of a big file (30,000 real servers) is parsed off the main thread: the master keeps advertising', async () => {
-    const [a, b] = await pair(single({ priority: 150 }), single({ priority: 100 }));
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
     const bBefore = b.transitions('VI_1').length;
     // ~1 s of YAML natively: on the main thread that silences 0.1 s adverts for longer than
     // the backup's Master_Down_Interval (~0.36 s), and the backup takes over.
@@ -361,37 +296,24 @@ describe('VRRP between two vipd daemons', () => {
   });
 
   it('malformed and foreign packets are dropped and counted; the master is not moved and the daemon keeps running', async () => {
-    // lb1 first: started together, lb2 (Master_Down_Interval 0.361 s) became master for
-    // a moment whenever lb1's node started more than 20 ms later — a race of the test.
-    const a = vipd('lb1', single({ priority: 150 }));
-    await a.ready();
-    const b = vipd('lb2', single({ priority: 100 }));
-    await b.ready();
-    await a.waitState('VI_1', 'MASTER');
-    await b.waitState('VI_1', 'BACKUP');
-    const ip = (payload: Buffer, o: { ttl?: number; src?: string } = {}) => {
-      const h = Buffer.alloc(20);
-      h[0] = 0x45;
-      h[1] = 0xc0;
-      h.writeUInt16BE(20 + payload.length, 2);
-      h[8] = o.ttl ?? 255;
-      h[9] = 112;
-      ipv4ToBytes(o.src ?? CLIENT).copy(h, 12);
-      ipv4ToBytes('224.0.0.18').copy(h, 16);
-      h.writeUInt16BE(internetChecksum(h), 10);
+    const [a, b] = await daemons.masterThenBackup(single({ priority: 150 }), single({ priority: 100 }));
+    // The header the daemons send adverts with (the kernel fills in the ID and checksum); `ttl` 1: routed from elsewhere.
+    const ip = (payload: Buffer, ttl?: number) => {
+      const h = vrrpIpHeader(CLIENT, VRRP_MULTICAST_V4, payload.length);
+      if (ttl !== undefined) h[8] = ttl;
       return Buffer.concat([h, payload]).toString('hex');
     };
     const v3 = (priority: number, vrid = 51) =>
-      encodeAdvert({ version: 3, vrid, priority, intervalCs: 10, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) }, { src: CLIENT, dst: '224.0.0.18' });
+      encodeAdvert({ version: 3, vrid, priority, intervalCs: 10, addresses: [VIP], authType: 0, authData: Buffer.alloc(8) }, { src: CLIENT, dst: VRRP_MULTICAST_V4 });
     const badSum = Buffer.from(v3(254));
     badSum[7]! ^= 0xff;
-    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 254, intervalCs: 100, addresses: [VIP], authType: 1, authData: authDataFromPassword('x') }, { src: CLIENT, dst: '224.0.0.18' });
+    const v2 = encodeAdvert({ version: 2, vrid: 51, priority: 254, intervalCs: 100, addresses: [VIP], authType: 1, authData: authDataFromPassword('x') }, { src: CLIENT, dst: VRRP_MULTICAST_V4 });
     const packets = [
       ip(Buffer.from([0x31, 0x33])), // truncated
       ip(Buffer.from('deadbeefdeadbeefdeadbeef', 'hex')), // garbage: version 13
       ip(badSum), // priority 254 with a bad checksum
       ip(v3(254, 52)), // another virtual router
-      ip(v3(254), { ttl: 1 }), // routed from elsewhere
+      ip(v3(254), 1), // routed from elsewhere
       ip(v2), // VRRPv2 to a v3 instance
     ];
     for (let round = 0; round < 5; round++) lab.exec('cl', process.execPath, [fileURLToPath(new URL('./inject.mjs', import.meta.url)), 'eth0', ...packets]);
@@ -414,7 +336,7 @@ describe('VRRP between two vipd daemons', () => {
     chmodSync(script, 0o755);
     const lines = () => readFileSync(out, 'utf8').trim().split('\n');
     writeFileSync(out, '');
-    const a = vipd('lb1', {
+    const a = daemons.start('lb1', {
       vrrp_instances: { VI_1: instance({ priority: 150, notify_master: script, notify_backup: script, notify_stop: script, notify: script }) },
       vrrp_sync_groups: { G1: { group: ['VI_1'], notify_master: script } },
     });
@@ -448,8 +370,7 @@ describe('VRRP between two vipd daemons', () => {
     sd.stdout!.on('data', (d: Buffer) => (got += d.toString()));
     await waitFor('notify socket', () => got.includes('bound'), 5000);
     const msgs = () => got.split('\n').filter((l) => l && l !== 'bound');
-    const a = new VipdProc(lab, 'lb1', single({ priority: 150 }), { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' });
-    running.push(a);
+    const a = daemons.start('lb1', single({ priority: 150 }), { NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' });
     await a.ready();
     await waitFor('READY=1', () => msgs().some((m) => m.startsWith('READY=1 | STATUS=')), 3000);
     await sleep(700);

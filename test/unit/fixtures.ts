@@ -1,5 +1,6 @@
-// Configurations the unit tests start from: what the config loader would produce for a
-// plain instance, with the fields a test cares about overridden; and a bad config's issues.
+// Configurations the unit tests start from: what the config loader produces for a
+// plain instance, with the fields a test cares about overridden; a bad config's issues; and a
+// virtual server with a health check as YAML.
 
 import { expect } from 'vitest';
 import { ConfigError } from '../../src/config/reader.js';
@@ -27,26 +28,8 @@ export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {
 /** A loaded instance: VI_1 on eth0 with one VIP 10.0.0.100/24, 0.1 s adverts, one gratuitous ARP. */
 export function instanceConfig(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanceConfig {
   const iface = o.interface ?? 'eth0';
-  return {
-    name: 'VI_1',
-    interface: iface,
-    vrid: 51,
-    priority: 100,
-    advertIntervalCs: 10,
-    version: 3,
-    v3Checksum: 'pseudo-header',
-    virtualIps: [{ address: '10.0.0.100', prefix: 24, device: iface }],
-    unicastPeers: [],
-    preempt: true,
-    preemptDelayMs: 0,
-    answerLowerPriority: true,
-    trackInterfaces: [],
-    notify: {},
-    garp: { count: 1, intervalMs: 0, repeatDelayMs: 0, refreshMs: 0 },
-    virtualRoutes: [],
-    virtualRules: [],
-    ...o,
-  } as VrrpInstanceConfig;
+  const yaml = `vrrp_instances:\n  VI_1: {interface: ${iface}, vrid: 51, advert_int: 0.1, virtual_ipaddress: [10.0.0.100/24], garp_master_repeat: 1, garp_master_delay: 0}\n`;
+  return { ...parseConfig(yaml, 'fixture.yaml').instances[0]!, ...o };
 }
 
 /** The issues of a bad config text, as `line:col path: message` (it must be rejected). */
@@ -59,3 +42,15 @@ export function configIssues(text: string): string[] {
   }
   throw new Error('expected a ConfigError');
 }
+
+/** Virtual server `web` (10.0.0.100:80, rr) with an HTTP check (`hc`) and two real servers, 10.0.1.1 (weight 3) and 10.0.1.2 (weight 2); `extra` lines go before `real_servers`. */
+export const webService = (extra = '', hc = 'health_check: {type: HTTP, delay: 1, timeout: 0.5, max_retries: 2, max_retries_down: 3, url_path: /health, expected_codes: "200-204"}') => `virtual_servers:
+  web:
+    address: 10.0.0.100
+    port: 80
+    scheduler: rr
+    ${hc}
+${extra}    real_servers:
+      - {address: 10.0.1.1, port: 8080, weight: 3}
+      - {address: 10.0.1.2, port: 8080, weight: 2}
+`;
