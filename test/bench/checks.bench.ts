@@ -1,7 +1,7 @@
 // npm run bench:checks — health checking at scale: vipd vs keepalived 2.2.7's
 // checker on the same targets, in the same QEMU guest run (keepalived's checker
 // will not start without IPVS, which this host's kernel lacks). See
-// guest/checks-bench.mjs for what is measured and how.
+// guest/checks-bench.ts for what is measured and how.
 //
 // Environment: BENCH_TCP (10000), BENCH_HTTP (2000), BENCH_WARM_S (20),
 // BENCH_WINDOW_S (30), BENCH_KILLS (100).
@@ -23,7 +23,7 @@ interface Result {
   spuriousTransitions: number;
 }
 
-const SCRIPT = fileURLToPath(new URL('./guest/checks-bench.mjs', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../dist-test/test/bench/guest/checks-bench.js', import.meta.url)); // built by the global setup
 const ENV = ['BENCH_TCP', 'BENCH_HTTP', 'BENCH_WARM_S', 'BENCH_WINDOW_S', 'BENCH_KILLS'];
 
 it('health checks at scale: vipd vs keepalived', async () => {

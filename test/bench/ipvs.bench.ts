@@ -1,6 +1,6 @@
 // npm run bench:ipvs — programming a large IPVS table: vipd vs ipvsadm-restore vs
 // keepalived 2.2.7, in the same QEMU guest (Debian's kernel; this host has no
-// IPVS) in the same run. See guest/ipvs-bench.mjs for what is timed.
+// IPVS) in the same run. See guest/ipvs-bench.ts for what is timed.
 //
 // Environment: BENCH_REPS (default 3).
 
@@ -21,7 +21,7 @@ interface Bench {
   runs: { vipd: Run[]; vipdMemory?: Run[]; floor?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
 }
 
-const SCRIPT = fileURLToPath(new URL('./guest/ipvs-bench.mjs', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../dist-test/test/bench/guest/ipvs-bench.js', import.meta.url)); // built by the global setup
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

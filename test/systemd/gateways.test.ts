@@ -18,7 +18,7 @@ import { SystemdGuest } from '../../src/lab/systemd.js';
 import { Lab, sleep, waitFor } from '../netns/lab.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PEER = fileURLToPath(new URL('../vm/guest/lb-peer.mjs', import.meta.url));
+const PEER = fileURLToPath(new URL('../../dist-test/test/vm/guest/lb-peer.js', import.meta.url)); // built by the global setup
 const VIP = '10.77.0.10';
 const NET = { lb1: '10.77.0.11', lb2: '10.77.0.12', rs1: '10.77.0.21', rs2: '10.77.0.22', client: '10.77.0.100' };
 

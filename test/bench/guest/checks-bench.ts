@@ -16,13 +16,17 @@
 // (and its long GC pauses with BENCH_NODE_ARGS=--trace-gc); BENCH_NODE_ARGS passes
 // node options to vipd (e.g. --cpu-prof --cpu-prof-dir=/tmp/share/prof);
 // BENCH_HOST=1 runs vipd's half on a host without IPVS.
+// Compiled with the guest's scenarios (tsconfig.guest.json) and run on their harness:
+// node dist-test/test/bench/guest/checks-bench.js.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { sh, sleep, VIPD } from '../../vm/guest/harness.js';
 
-const VIPD = new URL('../../../bin/vipd.js', import.meta.url).pathname;
-const TARGETS = new URL('./checks-targets.mjs', import.meta.url).pathname;
+const TARGETS = fileURLToPath(new URL('./checks-targets.js', import.meta.url));
 const N_TCP = Number(process.env.BENCH_TCP ?? 10000);
 const N_HTTP = Number(process.env.BENCH_HTTP ?? 2000);
 const WARM_S = Number(process.env.BENCH_WARM_S ?? 20);
@@ -36,18 +40,16 @@ const TCP0 = 20000;
 const HTTP0 = 40000;
 const TGT = '10.201.0.2';
 
-const sh = (cmd) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', maxBuffer: 64 << 20 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const log = (m) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${m}`);
-const children = new Set();
-const spawnNs = (ns, cmd, args) => {
+const log = (m: string): void => console.log(`[${new Date().toISOString().slice(11, 23)}] ${m}`);
+const children = new Set<ChildProcess>();
+const spawnNs = (ns: string, cmd: string, args: string[]): ChildProcessWithoutNullStreams => {
   const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(c);
   c.once('exit', () => children.delete(c));
   return c;
 };
-const lines = (stream, fn) => createInterface({ input: stream }).on('line', fn);
-const pct = (xs, p) => {
+const lines = (stream: Readable, fn: (l: string) => void) => createInterface({ input: stream }).on('line', fn);
+const pct = (xs: number[], p: number): number | undefined => {
   if (!xs.length) return undefined;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
@@ -69,22 +71,22 @@ sh(`set -e
   ip netns exec vt-bt sh -c 'echo 4096 > /proc/sys/net/core/somaxconn'`);
 
 // The same table for both: virtual server k (TCP 10.202.0.1:1000+k) has 100 real servers.
-const groups = [];
+const groups: { type: 'TCP' | 'HTTP'; first: number; n: number }[] = [];
 for (let i = 0; i < N_TCP; i += PER_VS) groups.push({ type: 'TCP', first: TCP0 + i, n: Math.min(PER_VS, N_TCP - i) });
 for (let i = 0; i < N_HTTP; i += PER_VS) groups.push({ type: 'HTTP', first: HTTP0 + i, n: Math.min(PER_VS, N_HTTP - i) });
-const ports = (g) => Array.from({ length: g.n }, (_, j) => g.first + j);
+const ports = (g: (typeof groups)[number]): number[] => Array.from({ length: g.n }, (_, j) => g.first + j);
 
 const vrrpYaml = `vrrp_instances:
   VI_B: {interface: eth0, vrid: 60, priority: 150, advert_int: 0.1, virtual_ipaddress: [10.201.0.100/32]}
 `;
-function vipdConfig() {
+function vipdConfig(): string {
   const vs = groups.map((g, k) => {
     const hc = g.type === 'TCP' ? '{type: TCP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1}' : '{type: HTTP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1, url_path: /, expected_codes: "200"}';
     return `  vs${k}:\n    address: 10.202.0.1\n    port: ${1000 + k}\n    scheduler: rr\n    health_check: ${hc}\n    real_servers: [${ports(g).map((p) => `{address: ${TGT}, port: ${p}}`).join(', ')}]\n`;
   });
   return `global: {router_id: bench, control_socket: /run/bench/vipd.sock}\n${vrrpYaml}virtual_servers:\n${vs.join('')}`;
 }
-const kaVrrp = (prio) => `vrrp_instance VI_B {
+const kaVrrp = (prio: number): string => `vrrp_instance VI_B {
   state BACKUP
   interface eth0
   virtual_router_id 60
@@ -95,7 +97,7 @@ const kaVrrp = (prio) => `vrrp_instance VI_B {
   }
 }
 `;
-function keepalivedConfig() {
+function keepalivedConfig(): string {
   const vs = groups.map((g, k) => {
     const check = g.type === 'TCP'
       ? '    TCP_CHECK {\n      connect_timeout 0.8\n      retry 0\n    }'
@@ -107,19 +109,19 @@ function keepalivedConfig() {
 }
 writeFileSync('/run/bench/peer.conf', `global_defs {\n  router_id peer\n  vrrp_version 3\n}\n${kaVrrp(100)}`);
 
-const cpuTicks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+const cpuTicks = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
 };
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const HZ = Number(sh('getconf CLK_TCK'));
 
-async function measure(name) {
+async function measure(name: string) {
   log(`${name}: starting targets (${N_TCP} TCP, ${N_HTTP} HTTP)`);
   const targets = spawnNs('vt-bt', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${TARGETS} ${TGT} ${TCP0} ${N_TCP} ${HTTP0} ${N_HTTP}`]);
-  const served = [];
-  const killedAt = new Map();
-  await new Promise((resolve, reject) => {
+  const served: number[] = [];
+  const killedAt = new Map<number, number>();
+  await new Promise<void>((resolve, reject) => {
     lines(targets.stdout, (l) => {
       if (l === 'ready') resolve();
       else if (l.startsWith('served ')) served.push(Number(l.slice(7)));
@@ -135,28 +137,28 @@ async function measure(name) {
   // The backup peer and the advert capture.
   const peer = spawnNs('vt-bp', 'keepalived', ['-n', '-l', '-D', '-P', '-f', '/run/bench/peer.conf', '-p', '/run/bench/peer.pid', '-r', '/run/bench/peer-vrrp.pid', '-c', '/run/bench/peer-chk.pid']);
   let peerMaster = 0;
-  const peerLog = [];
-  const onPeer = (l) => {
+  const peerLog: string[] = [];
+  const onPeer = (l: string) => {
     peerLog.push(l);
     if (/Entering MASTER STATE/.test(l)) peerMaster++;
   };
   lines(peer.stdout, onPeer);
   lines(peer.stderr, onPeer);
 
-  const downAt = new Map();
+  const downAt = new Map<number, number>();
   let verdicts = 0; // real servers taken out or put back (flaps before the kills are false verdicts)
-  let checker;
-  let pidOf;
-  const out = [];
+  let checker: ChildProcessWithoutNullStreams;
+  let pidOf: () => number;
+  const out: string[] = [];
   const t0 = Date.now();
   if (name === 'vipd') {
     writeFileSync('/run/bench/vipd.yaml', vipdConfig());
     checker = spawnNs('vt-bd', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} --no-memory-reducer ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c /run/bench/vipd.yaml --json`]);
-    pidOf = () => checker.pid;
-    const onLine = (l) => {
+    pidOf = () => checker.pid!;
+    const onLine = (l: string) => {
       out.push(l);
       if (out.length > 200) out.shift();
-      if (process.env.BENCH_DEBUG && /Mark-Compact|Scavenge/.test(l) && /(\d+\.\d+) \/ \d+\.\d+ ms/.exec(l)?.[1] > 50) log(`gc: ${l.slice(0, 200)}`);
+      if (process.env.BENCH_DEBUG && /Mark-Compact|Scavenge/.test(l) && Number(/(\d+\.\d+) \/ \d+\.\d+ ms/.exec(l)?.[1]) > 50) log(`gc: ${l.slice(0, 200)}`);
       if (l.includes('"event":"rs-health"')) verdicts++;
       const m = /"event":"rs-health".*"rs":"10\.201\.0\.2:(\d+)","verdict":"down"/.exec(l);
       if (m && !downAt.has(Number(m[1]))) downAt.set(Number(m[1]), Date.now());
@@ -167,7 +169,7 @@ async function measure(name) {
     writeFileSync('/run/bench/keepalived.conf', keepalivedConfig());
     checker = spawnNs('vt-bd', 'sh', ['-c', 'ulimit -n 200000; exec keepalived -n -l -D -f /run/bench/keepalived.conf -p /run/bench/ka.pid -c /run/bench/ka-chk.pid -r /run/bench/ka-vrrp.pid']);
     pidOf = () => Number(readFileSync('/run/bench/ka-chk.pid', 'utf8'));
-    const onLine = (l) => {
+    const onLine = (l: string) => {
       out.push(l);
       if (out.length > 200) out.shift();
       if (/(Removing|Adding) service \[10\.201\.0\.2\]/.test(l)) verdicts++;
@@ -178,7 +180,7 @@ async function measure(name) {
     lines(checker.stderr, onLine);
   }
   // Started = every virtual server in the kernel (without IPVS: the checks reach the targets).
-  for (; HOST; await sleep(500)) if (served.at(-1) > 0) break;
+  for (; HOST; await sleep(500)) if ((served.at(-1) ?? 0) > 0) break;
   for (; !HOST; ) {
     if (checker.exitCode !== null) throw new Error(`${name} exited ${checker.exitCode}:\n${out.join('\n')}`);
     const n = Number(sh(`ip netns exec vt-bd ipvsadm -Ln | grep -c '^TCP' || true`));
@@ -190,7 +192,7 @@ async function measure(name) {
   log(`${name}: table programmed after ${startS.toFixed(1)} s; warming up ${WARM_S} s`);
   await sleep(WARM_S * 1000);
   const pid = pidOf();
-  const adverts = [];
+  const adverts: number[] = [];
   const cap = spawnNs('vt-bp', 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
   lines(cap.stdout, (l) => adverts.push(Number(l.split(' ')[0]) * 1000));
   if (process.env.BENCH_LAG) { const lag = spawn(process.execPath, [process.env.BENCH_LAG], { stdio: ['ignore', 'inherit', 'inherit'] }); children.add(lag); }
@@ -210,21 +212,21 @@ async function measure(name) {
   log(`${name}: CPU ${cpuPct.toFixed(1)} %, RSS ${rssMax.toFixed(0)} MB, served ${servedWin.join(' ')}`);
 
   // Detection: close targets one by one, 4 TCP : 1 HTTP, spread over the check interval.
-  const victims = [];
+  const victims: number[] = [];
   for (let i = 0; i < KILLS; i++) victims.push(i % 5 === 4 ? HTTP0 + ((i * 37) % N_HTTP) : TCP0 + ((i * 97) % N_TCP));
   for (const p of victims) {
     targets.stdin.write(`kill ${p}\n`);
     await sleep(100);
   }
   for (const end = Date.now() + 20_000; Date.now() < end && victims.some((p) => !downAt.has(p)); ) await sleep(200);
-  const lat = victims.filter((p) => downAt.has(p) && killedAt.has(p)).map((p) => downAt.get(p) - killedAt.get(p));
+  const lat = victims.filter((p) => downAt.has(p) && killedAt.has(p)).map((p) => downAt.get(p)! - killedAt.get(p)!);
   await sleep(500);
   cap.kill('SIGTERM');
   await sleep(300);
-  const iv = adverts.slice(1).map((t, i) => t - adverts[i]);
-  const gaps = iv.map((x, i) => [x, adverts[i] - w0]).filter(([x]) => x > 300).map(([x, at]) => `${Math.round(x)} ms at +${(at / 1000).toFixed(1)} s`);
+  const iv = adverts.slice(1).map((t, i) => t - adverts[i]!);
+  const gaps = iv.map((x, i): [number, number] => [x, adverts[i]! - w0]).filter(([x]) => x > 300).map(([x, at]) => `${Math.round(x)} ms at +${(at / 1000).toFixed(1)} s`);
   if (gaps.length) log(`${name}: advert gaps > 300 ms (window ${WINDOW_S} s from +0, kills after): ${gaps.join(', ')}`);
-  if (gaps.length && process.env.BENCH_DEBUG) log(out.slice(-40).map((l) => { try { const j = JSON.parse(l); return `${j.time?.slice(11, 23)} ${j.msg}`; } catch { return l; } }).join('\n'));
+  if (gaps.length && process.env.BENCH_DEBUG) log(out.slice(-40).map((l) => { try { const j = JSON.parse(l) as { time?: string; msg?: string }; return `${j.time?.slice(11, 23)} ${j.msg}`; } catch { return l; } }).join('\n'));
   const jitter = iv.map((x) => Math.abs(x - 100));
   const res = {
     name,
@@ -241,7 +243,7 @@ async function measure(name) {
   log(`${name}: ${JSON.stringify(res)}`);
   if (res.detection.missed) log(`${name} last output:\n${out.slice(-20).join('\n')}`);
   checker.kill('SIGTERM');
-  await new Promise((r) => (checker.exitCode !== null ? r() : checker.once('exit', r)));
+  await new Promise<void>((r) => (checker.exitCode !== null ? r() : checker.once('exit', () => r())));
   peer.kill('SIGTERM');
   targets.kill('SIGKILL');
   await sleep(1000);
@@ -250,7 +252,7 @@ async function measure(name) {
   return res;
 }
 
-const results = [];
+const results: Awaited<ReturnType<typeof measure>>[] = [];
 try {
   for (const name of ['vipd', 'keepalived']) if (!ONLY || ONLY === name) results.push(await measure(name));
 } finally {

@@ -8,35 +8,34 @@
 //               blocks: start-up to the full table, SIGHUP to the change visible.
 // Completion of a daemon is observed from outside by polling the kernel (the
 // last service's real servers; then one full dump to confirm), every 5 ms.
-// Writes bench.json to the working directory (the share).
+// Writes bench.json to the working directory (the share). Compiled with the
+// guest's scenarios (tsconfig.guest.json) and run on their harness.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-
-const dist = (p) => new URL(`../../../dist/${p}`, import.meta.url).href;
-const { IpvsClient } = await import(dist('ipvs/client.js'));
-const { Reconciler } = await import(dist('ipvs/reconcile.js'));
-const { req } = await import(dist('ipvs/codec.js'));
-const { NLM_F_DUMP } = await import(dist('net/netlink.js'));
-const VIPD = new URL('../../../bin/vipd.js', import.meta.url).pathname;
+import { IpvsClient } from '../../../src/ipvs/client.js';
+import { req } from '../../../src/ipvs/codec.js';
+import type { DesiredService } from '../../../src/ipvs/diff.js';
+import { type ReconcileReport, Reconciler } from '../../../src/ipvs/reconcile.js';
+import type { ServiceKey } from '../../../src/ipvs/types.js';
+import { NLM_F_DUMP, type Payload } from '../../../src/net/netlink.js';
+import { sh, sleep, VIPD } from '../../vm/guest/harness.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const N_SVC = 1000;
 const N_RS = 10;
-const sh = (cmd, input) => execFileSync('/bin/sh', ['-c', cmd], { encoding: 'utf8', input, maxBuffer: 64 << 20 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // lo up: the kernel checks a real server's address against the local routing table, which exists once an address does.
 sh('modprobe ip_vs; modprobe ip_vs_wrr; ip link set lo up');
 mkdirSync('/run/bench', { recursive: true, mode: 0o700 });
 
 // The table: service i = TCP 10.40.(i>>8).(i&255):80 wrr; real servers 10.20.100+j.(i%250+1):(8000+j) NAT.
 // "changed" = the first 10% of services have every real server's weight set to 2.
-const svcAddr = (i) => `10.40.${i >> 8}.${i & 255}`;
-const rsAddr = (i, j) => `10.20.${100 + j}.${(i % 250) + 1}`;
-const weight = (i, changed) => (changed && i < N_SVC / 10 ? 2 : 1);
-const key = (i) => ({ family: 'inet', protocol: 'tcp', address: svcAddr(i), port: 80 });
-function desired(changed) {
-  const out = [];
+const svcAddr = (i: number): string => `10.40.${i >> 8}.${i & 255}`;
+const rsAddr = (i: number, j: number): string => `10.20.${100 + j}.${(i % 250) + 1}`;
+const weight = (i: number, changed: boolean): number => (changed && i < N_SVC / 10 ? 2 : 1);
+const key = (i: number): ServiceKey => ({ family: 'inet', protocol: 'tcp', address: svcAddr(i), port: 80 });
+function desired(changed: boolean): DesiredService[] {
+  const out: DesiredService[] = [];
   for (let i = 0; i < N_SVC; i++) {
     out.push({
       key: key(i), scheduler: 'wrr', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false,
@@ -53,7 +52,7 @@ function restoreFile() {
   }
   return l.join('\n') + '\n';
 }
-function vipdYaml(changed) {
+function vipdYaml(changed: boolean): string {
   const l = ['global: {control_socket: /run/bench/vipd.sock}', 'virtual_servers:'];
   for (let i = 0; i < N_SVC; i++) {
     l.push(`  s${i}:`, `    address: ${svcAddr(i)}`, '    port: 80', '    scheduler: wrr', '    real_servers:');
@@ -61,7 +60,7 @@ function vipdYaml(changed) {
   }
   return l.join('\n') + '\n';
 }
-function keepalivedConf(changed) {
+function keepalivedConf(changed: boolean): string {
   const l = ['global_defs {', '  router_id bench', '}'];
   for (let i = 0; i < N_SVC; i++) {
     l.push(`virtual_server ${svcAddr(i)} 80 {`, '  lb_algo wrr', '  lb_kind NAT', '  protocol TCP');
@@ -74,14 +73,14 @@ function keepalivedConf(changed) {
 const client = new IpvsClient();
 const flush = () => client.flush();
 /** Polls the kernel until `done` holds; returns ms since t0. */
-async function until(t0, done, what, limitMs = 600_000) {
+async function until(t0: number, done: () => boolean, what: string, limitMs = 600_000): Promise<number> {
   for (;;) {
     if (done()) return performance.now() - t0;
     if (performance.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
 }
-const destsOf = (i) => {
+const destsOf = (i: number) => {
   try {
     return client.dests(key(i));
   } catch {
@@ -98,16 +97,23 @@ const changedVisible = () => {
   return true;
 };
 
-function daemon(cmd, args, logFile) {
+function daemon(cmd: string, args: string[], logFile: string) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise((r) => child.once('exit', () => r()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return { child, log: () => log, exited, save: () => writeFileSync(logFile, log) };
 }
 
-const runs = { vipd: [], vipdRun: [], ipvsadm: [], keepalived: [] };
+interface Run {
+  loadMs?: number;
+  noopMs?: number;
+  changeMs?: number;
+  dumpMs?: number;
+  [more: string]: unknown;
+}
+const runs: { vipd: Run[]; vipdMemory?: Run[]; floor?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] } = { vipd: [], vipdRun: [], ipvsadm: [], keepalived: [] };
 writeFileSync('/run/bench/table.txt', restoreFile());
 writeFileSync('/run/bench/vipd.yaml', vipdYaml(false));
 writeFileSync('/run/bench/vipd-changed.yaml', vipdYaml(true));
@@ -128,7 +134,7 @@ for (let rep = 0; rep < REPS; rep++) {
   // vipd in process
   flush();
   const r = new Reconciler(client);
-  const timed = (d, opts) => {
+  const timed = (d: DesiredService[], opts?: { fromMemory?: boolean }): ReconcileReport & { totalMs: number } => {
     const t = performance.now();
     const rep = r.reconcile(d, opts);
     return { ...rep, totalMs: performance.now() - t };
@@ -138,7 +144,7 @@ for (let rep = 0; rep < REPS; rep++) {
   const change = timed(D1);
   if (load.failed.length || change.failed.length || noop.ops !== 0 || change.ops !== N_SVC) throw new Error(`vipd reconcile: ${JSON.stringify({ load: load.failed.length, noop: noop.ops, change: change.ops })}`);
   if (!changedVisible()) throw new Error('vipd change not in the kernel');
-  const parts = (x) => ({ dumpMs: Math.round(x.dumpMs), applyMs: Math.round(x.applyMs), diffMs: Math.round(x.totalMs - x.dumpMs - x.applyMs) });
+  const parts = (x: ReconcileReport & { totalMs: number }) => ({ dumpMs: Math.round(x.dumpMs), applyMs: Math.round(x.applyMs), diffMs: Math.round(x.totalMs - x.dumpMs - x.applyMs) });
   runs.vipd.push({ loadMs: load.totalMs, noopMs: noop.totalMs, changeMs: change.totalMs, loadOps: load.ops, changeOps: change.ops, parts: { load: parts(load), noop: parts(noop), change: parts(change) } });
   // The same from memory (what a health verdict or an operator command costs): no dump.
   const memNoop = timed(D1, { fromMemory: true });
@@ -151,26 +157,28 @@ for (let rep = 0; rep < REPS; rep++) {
   // message building), and the same dump with nothing decoded. vipd's own share
   // of each column is its time minus this one.
   {
-    const fam = client.family;
-    const asReq = (payload) => ({ type: fam, flags: 0, payload, operation: 'floor' });
+    // The client's own socket and family (private: the floor goes under its API).
+    const sock = client['sock'];
+    const fam = client['family'];
+    const asReq = (payload: Payload) => ({ type: fam, flags: 0, payload, operation: 'floor' });
     const loadReqs = D0.flatMap((s) => [asReq(req.newService(s)), ...s.dests.map((d) => asReq(req.newDest(s.key, d)))]);
     const changeReqs = D1.slice(0, N_SVC / 10).flatMap((s) => s.dests.map((d) => asReq(req.setDest(s.key, d))));
     const dumpReqs = D0.map((s) => ({ type: fam, flags: NLM_F_DUMP, payload: req.getDests(s.key), operation: 'floor' }));
-    const timedMs = (f) => {
+    const timedMs = (f: () => void): number => {
       const t = performance.now();
       f();
       return performance.now() - t;
     };
     flush();
     const loadMs = timedMs(() => {
-      if (client.sock.batch(loadReqs).some((e) => e)) throw new Error('floor load failed');
+      if (sock.batch(loadReqs).some((e) => e)) throw new Error('floor load failed');
     });
     const noopMs = timedMs(() => {
-      client.sock.request(fam, NLM_F_DUMP, req.getServices(), 'floor');
-      client.sock.requestMany(dumpReqs);
+      sock.request(fam, NLM_F_DUMP, req.getServices(), 'floor');
+      sock.requestMany(dumpReqs);
     });
     const changeMs = timedMs(() => {
-      if (client.sock.batch(changeReqs).some((e) => e)) throw new Error('floor change failed');
+      if (sock.batch(changeReqs).some((e) => e)) throw new Error('floor change failed');
     });
     if (!changedVisible()) throw new Error('floor change not in the kernel');
     runs.floor ??= [];
@@ -179,7 +187,7 @@ for (let rep = 0; rep < REPS; rep++) {
   // The kernel's own floor for a dump: ipvsadm -Sn of the same table.
   t0 = performance.now();
   sh('ipvsadm -Sn > /dev/null');
-  runs.ipvsadm.at(-1).dumpMs = performance.now() - t0;
+  runs.ipvsadm.at(-1)!.dumpMs = performance.now() - t0;
 
   // vipd run (the daemon)
   flush();
@@ -200,7 +208,7 @@ for (let rep = 0; rep < REPS; rep++) {
   const vChange = await until(t0, changedVisible, 'vipd reload to change the weights');
   v.child.kill('SIGTERM');
   await v.exited;
-  const reloadsLogged = v.log().split('\n').filter((l) => l.includes('"event":"reloaded"') || l.includes('"event":"ipvs-reconciled"')).map((l) => JSON.parse(l)).map(({ level, time, pid, hostname, ...rest }) => rest);
+  const reloadsLogged = v.log().split('\n').filter((l) => l.includes('"event":"reloaded"') || l.includes('"event":"ipvs-reconciled"')).map((l) => JSON.parse(l) as Record<string, unknown>).map(({ level, time, pid, hostname, ...rest }) => rest);
   runs.vipdRun.push({ loadMs: vLoad, noopMs: vNoop, changeMs: vChange, log: reloadsLogged });
 
   // keepalived 2.2.7, checker process only

@@ -10,23 +10,25 @@
 //                                             array of the bodies (or "error: ...")
 //   hold HOST PORT                            one TCP connection kept open: on every stdin line it
 //                                             asks once and prints the answer (or "error: ...")
+// Also the peers of the systemd tier's gateways (test/systemd). Run compiled:
+// node dist-test/test/vm/guest/lb-peer.js.
 
 import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-const [mode, ...args] = process.argv.slice(2);
-const line = (sock) =>
+const [mode, ...args] = process.argv.slice(2) as [string | undefined, ...string[]];
+const line = (sock: net.Socket): Promise<string> =>
   new Promise((resolve, reject) => {
     let buf = '';
     const done = () => (sock.off('data', onData), sock.off('error', onError), sock.off('close', onClose));
-    const onData = (d) => {
+    const onData = (d: string) => {
       buf += d;
       const i = buf.indexOf('\n');
       if (i >= 0) done(), resolve(buf.slice(0, i));
     };
-    const onError = (e) => (done(), reject(e));
+    const onError = (e: Error) => (done(), reject(e));
     const onClose = () => (done(), reject(new Error('connection closed')));
     sock.on('data', onData);
     sock.on('error', onError);
@@ -34,7 +36,7 @@ const line = (sock) =>
   });
 
 if (mode === 'server') {
-  const [name, tcpPorts, udpBinds] = args;
+  const [name, tcpPorts = '', udpBinds] = args;
   let ready = 0;
   const want = tcpPorts.split(',').length + (udpBinds ? udpBinds.split(',').length : 0);
   const up = () => ++ready === want && console.log('ready');
@@ -42,7 +44,7 @@ if (mode === 'server') {
     net
       .createServer((s) => {
         s.setEncoding('utf8');
-        s.on('data', (d) => {
+        s.on('data', (d: string) => {
           for (let n = d.split('\n').length - 1; n > 0; n--) s.write(`${name}\n`);
         });
         s.on('error', () => {});
@@ -51,7 +53,7 @@ if (mode === 'server') {
   // UDP sockets bound to each address they serve: a reply leaves from the
   // address the request went to (a VIP for direct routing and tunnels).
   for (const b of udpBinds ? udpBinds.split(',') : []) {
-    const [addr, port] = b.split(':');
+    const [addr, port] = b.split(':') as [string, string];
     const u = dgram.createSocket('udp4');
     u.on('message', (_m, r) => u.send(`${name}\n`, r.port, r.address));
     u.bind(Number(port), addr, up);
@@ -63,15 +65,15 @@ if (mode === 'server') {
     .listen(Number(port), '0.0.0.0', () => console.log('ready'));
 } else if (mode === 'client') {
   const [proto, host, port, count, sport] = args;
-  const names = [];
+  const names: string[] = [];
   for (let i = 0; i < Number(count); i++) {
     if (proto === 'http') {
       names.push(
-        await new Promise((resolve) => {
+        await new Promise<string>((resolve) => {
           const req = http.get({ host, port: Number(port), path: '/', agent: false, timeout: 3000 }, (res) => {
             let body = '';
             res.setEncoding('utf8');
-            res.on('data', (d) => (body += d));
+            res.on('data', (d: string) => (body += d));
             res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `error: HTTP ${res.statusCode}`));
             res.on('error', (e) => resolve(`error: ${e.message}`));
           });
@@ -88,13 +90,13 @@ if (mode === 'server') {
         s.write('hello\n');
         names.push(await line(s));
       } catch (err) {
-        names.push(`error: ${err.message}`);
+        names.push(`error: ${(err as Error).message}`);
       }
       s.destroy();
     } else {
       const u = dgram.createSocket('udp4');
       names.push(
-        await new Promise((resolve) => {
+        await new Promise<string>((resolve) => {
           const t = setTimeout(() => resolve('error: timeout'), 3000);
           u.on('message', (m, r) => {
             clearTimeout(t);
@@ -118,13 +120,13 @@ if (mode === 'server') {
   for await (const _ of rl) {
     s.write('hello\n');
     try {
-      console.log(await Promise.race([line(s), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 5000))]));
+      console.log(await Promise.race([line(s), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 5000))]));
     } catch (err) {
-      console.log(`error: ${err.message}`);
+      console.log(`error: ${(err as Error).message}`);
     }
   }
   s.destroy();
 } else {
-  console.error('usage: lb-peer.mjs server|client|hold ...');
+  console.error('usage: lb-peer.js server|http|client|hold ...');
   process.exit(2);
 }

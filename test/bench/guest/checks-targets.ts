@@ -1,5 +1,5 @@
 // The health-check benchmark's targets, run in their own namespace in the guest:
-//   node checks-targets.mjs ADDRESS TCP_FIRST TCP_COUNT HTTP_FIRST HTTP_COUNT
+//   node checks-targets.js ADDRESS TCP_FIRST TCP_COUNT HTTP_FIRST HTTP_COUNT
 // TCP listeners accept and close; HTTP listeners answer 200 "ok". Prints "ready",
 // then every second "served N" (connections accepted in that second: the checks
 // actually performed, whoever the checker is). On stdin "kill PORT" closes that
@@ -10,7 +10,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 
 const [address, tcpFirst, tcpCount, httpFirst, httpCount] = process.argv.slice(2);
-const servers = new Map();
+const servers = new Map<number, net.Server | http.Server>();
 let served = 0;
 let pending = Number(tcpCount) + Number(httpCount);
 const listening = () => --pending === 0 && console.log('ready');
@@ -41,6 +41,6 @@ for await (const line of createInterface({ input: process.stdin })) {
   const s = m && servers.get(Number(m[1]));
   if (!s) continue;
   s.close();
-  s.closeAllConnections?.();
+  if (s instanceof http.Server) s.closeAllConnections();
   console.log(`killed ${m[1]} ${Date.now()}`);
 }

@@ -1,0 +1,10 @@
+// Every IPVS scenario of the guest, by topology, in the order the guest runs
+// them: main.ts runs them, test/vm/ipvs.test.ts declares a test for each title.
+
+import { daemon } from './daemon.js';
+import { directors } from './directors.js';
+import type { Topology } from './harness.js';
+import { kernel } from './kernel.js';
+import { traffic } from './traffic.js';
+
+export const topologies: readonly Topology[] = [kernel, daemon, traffic, directors];

@@ -1,0 +1,49 @@
+// vipd daemons in the guest: started on a config file (in a namespace or not),
+// their output collected, their status read over the control socket.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DaemonStatus } from '../../../src/cli/status-format.js';
+import { ROOT, sh, track, VIPD } from './harness.js';
+
+/** The daemons' directory of their own (as vipd requires: not the 9p share): configs, sockets, state. */
+export const RUN = '/run/vipd-test';
+export const runDir = (): void => void mkdirSync(RUN, { recursive: true, mode: 0o700 });
+
+/** The two ends of the load-balanced traffic (servers and clients), run in namespaces. */
+export const PEER = join(ROOT, 'dist-test/test/vm/guest/lb-peer.js');
+
+export interface Vipd {
+  child: ChildProcess;
+  log: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `vipd run -c CONFIG --json`, in namespace ns if given; killed with the scenario. */
+export function runVipd(config: string, ns?: string): Vipd {
+  const argv = [process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', config, '--json'];
+  const child = track(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, log: () => log, exited };
+}
+
+/** vipd on /run/vipd-test/vipd.yaml, written with this config. */
+export function startVipd(config: string): Vipd {
+  writeFileSync(`${RUN}/vipd.yaml`, config);
+  return runVipd(`${RUN}/vipd.yaml`);
+}
+
+export const vipdStatus = (socket = `${RUN}/vipd.sock`): DaemonStatus => JSON.parse(sh(`${process.execPath} ${VIPD} status --json -s ${socket}`)) as DaemonStatus;
+export const vipdStatusText = (socket = `${RUN}/vipd.sock`): string => sh(`${process.execPath} ${VIPD} status -s ${socket}`);
+
+/** The JSON log lines of one event. */
+export const events = (v: Vipd, event: string): Record<string, unknown>[] =>
+  v
+    .log()
+    .split('\n')
+    .filter((l) => l.includes(`"event":"${event}"`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
