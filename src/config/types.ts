@@ -28,12 +28,13 @@ export interface VirtualIp {
 export interface TrackInterface {
   name: string;
   /**
-   * 0: the instance goes to FAULT while this link is down (keepalived default).
-   * Non-zero: the priority changes by this amount while the link is down
-   * (keepalived: a negative weight lowers priority when down; we apply the weight
-   * when the link is down, sign included, so `weight: -20` lowers it by 20).
+   * keepalived's rule: 0 = FAULT while the link is down (the default); a positive
+   * weight is added to the priority while the link is up; a negative one is added
+   * (so, subtracted) while it is down. The result stays within 1..254.
    */
   weight: number;
+  /** keepalived's `reverse`: the adjustment's direction flipped (weight 0: FAULT while up). */
+  reverse: boolean;
 }
 
 export interface NotifyScripts {

@@ -65,6 +65,19 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
 }
 
+/**
+ * A tracker's `weight` (keepalived: -max..max, default 0 = FAULT while down). An address
+ * owner (priority 255) is never moved by tracking: keepalived requires weight 0 there.
+ */
+export function trackWeight(f: Fields, t: MapView, priority: number | undefined, max: number): number {
+  const w = f.get(t, 'weight', num(-max, max, { integer: true, unit: '0 = FAULT while down; > 0 added while up; < 0 added while down' })) ?? 0;
+  if (w !== 0 && priority === 255) {
+    f.r.issue(t.value('weight') ?? t.node, t.sub('weight'), `an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight 0 (FAULT while down), or a priority below 255`);
+    return 0;
+  }
+  return w;
+}
+
 function instance(f: Fields, name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
@@ -149,14 +162,15 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     const p = `${m.sub('track_interface')}[${i}]`;
     if (isMap(n)) {
       const t = new MapView(f.r, n, p);
-      t.allowOnly(['name', 'weight']);
+      t.allowOnly(['name', 'weight', 'reverse']);
       if (!t.has('name')) f.r.issue(n, p, 'missing key "name"; valid: {name: eth1, weight: -20}');
       const tn = f.get(t, 'name', ifname);
-      const w = f.get(t, 'weight', num(-253, 253, { integer: true, unit: '0 = FAULT while down' })) ?? 0;
-      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w });
+      const w = trackWeight(f, t, priority, 253);
+      const reverse = f.get(t, 'reverse', bool) ?? false;
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w, reverse });
     } else {
       const tn = f.check(n, p, ifname);
-      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0 });
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0, reverse: false });
     }
   });
 

@@ -130,6 +130,17 @@ describe('errors name the place, the key, the problem and what is valid', () => 
     ]);
   });
 
+  it('track_interface: weight in -253..253 with its meaning; reverse; an address owner takes weight 0 only', () => {
+    expect(issues(MIN + '    track_interface: [{name: eth1, weight: 300}]\n')).toEqual([
+      '6:44 vrrp_instances.VI_1.track_interface[0].weight: 300 is out of range; valid: an integer -253..253 (0 = FAULT while down; > 0 added while up; < 0 added while down)',
+    ]);
+    expect(issues(MIN + '    priority: 255\n    track_interface: [{name: eth1, weight: -20}]\n')).toEqual([
+      '7:44 vrrp_instances.VI_1.track_interface[0].weight: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight 0 (FAULT while down), or a priority below 255',
+    ]);
+    const c = parseConfig(MIN + '    track_interface: [eth1, {name: eth2, weight: 10, reverse: true}]\n', 'x.yaml');
+    expect(c.instances[0]!.trackInterfaces).toEqual([{ name: 'eth1', weight: 0, reverse: false }, { name: 'eth2', weight: 10, reverse: true }]);
+  });
+
   it('advert_int: v3 in 0.01 s steps, v2 whole seconds', () => {
     expect(issues(MIN + '    advert_int: 0.015\n')[0]).toMatch(/^6:17 .*advert_int: 0.015 is not a multiple of 0.01/);
     expect(issues(MIN + '    version: 2\n    advert_int: 0.5\n')[0]).toMatch(/^7:17 .*advert_int: 0.5 is not a whole number; valid: an integer 1..255 \(seconds, VRRPv2 counts whole seconds\)/);
