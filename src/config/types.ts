@@ -37,6 +37,43 @@ export interface TrackInterface {
   reverse: boolean;
 }
 
+/** A `track_script` / `track_file` entry: the tracker's name and the weight in force (the entry's, else the tracker's). */
+export interface TrackRef {
+  name: string;
+  weight: number;
+  reverse: boolean;
+}
+
+/** keepalived's `vrrp_script`: a command run every interval; its exit status (0 = OK) tracked with rise/fall. */
+export interface VrrpScriptConfig {
+  name: string;
+  /** argv, run without a shell; argv[0] absolute (a bare name is resolved through PATH at load). */
+  command: string[];
+  intervalMs: number;
+  /** Killed with its process group after this long; counts as a failure (default: the interval). */
+  timeoutMs: number;
+  /** Default weight of the instances tracking it (0 = FAULT while failed). */
+  weight: number;
+  reverse: boolean;
+  rise: number;
+  fall: number;
+  /** Run as this user (resolved at load); undefined: as vipd (root). */
+  user?: { name: string; uid: number; gid: number };
+  /** Start in the failed state (keepalived init_fail). */
+  initFail: boolean;
+}
+
+/** keepalived's `track_file` (vrrp_track_file): a number read from a file, times the weight. */
+export interface TrackFileConfig {
+  name: string;
+  file: string;
+  /** Default weight of the instances tracking it (keepalived: 1). 0: a non-zero value is a failure. */
+  weight: number;
+  reverse: boolean;
+  /** Write this value at start if the file is missing (or always, with overwrite). */
+  init?: { value: number; overwrite: boolean };
+}
+
 export interface NotifyScripts {
   master?: string;
   backup?: string;
@@ -82,6 +119,8 @@ export interface VrrpInstanceConfig {
    */
   answerLowerPriority: boolean;
   trackInterfaces: TrackInterface[];
+  trackScripts: TrackRef[];
+  trackFiles: TrackRef[];
   notify: NotifyScripts;
   garp: GarpConfig;
 }
@@ -90,6 +129,9 @@ export interface SyncGroupConfig {
   name: string;
   /** Names of VRRP instances that move together. */
   instances: string[];
+  /** Tracked by every member (keepalived's sync-group track_script). */
+  trackScripts: TrackRef[];
+  trackFiles: TrackRef[];
   notify: NotifyScripts;
 }
 
@@ -111,6 +153,10 @@ export interface Config {
   global: GlobalConfig;
   instances: VrrpInstanceConfig[];
   syncGroups: SyncGroupConfig[];
+  /** keepalived's vrrp_script blocks, by name (only those some instance or group tracks are run). */
+  vrrpScripts: VrrpScriptConfig[];
+  /** keepalived's track_file blocks (vrrp_track_files), by name. */
+  trackFiles: TrackFileConfig[];
   virtualServers: VirtualServerConfig[];
   ipvs: IpvsConfig;
 }

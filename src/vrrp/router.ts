@@ -10,7 +10,7 @@ import type { HostNet } from './vips.js';
 import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
-import { type Tracked, trackEffect } from './track.js';
+import { type ScriptStatus, type Tracked, trackEffect } from './track.js';
 import { VrrpSocket, type TransportCounters } from './transport.js';
 
 export interface LinkState {
@@ -53,6 +53,8 @@ export interface RouterStatus {
   instances: InstanceStatus[];
   groups: GroupStatus[];
   interfaces: { name: string; ifindex: number; counters: TransportCounters }[];
+  /** Tracked vrrp_scripts (filled in by the daemon, which runs them). */
+  scripts?: ScriptStatus[];
 }
 
 /** Fields that define who an instance is on the wire: change one and the instance restarts. */

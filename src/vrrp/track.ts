@@ -20,6 +20,19 @@ export interface Tracked {
   value?: number;
 }
 
+/** A tracked vrrp_script as `vipd status` shows it. */
+export interface ScriptStatus {
+  name: string;
+  state: 'OK' | 'FAILED';
+  command: string;
+  /** The last run's outcome, if it has run. */
+  last?: { ok: boolean; reason: string; ms: number; at: string };
+  checks: number;
+  failures: number;
+  /** Instances tracking it (directly or through their sync group). */
+  trackedBy: string[];
+}
+
 export interface TrackEffect {
   priority: number;
   /** Why the instance must be in FAULT; empty when it need not be. */
@@ -61,4 +74,19 @@ export function trackEffect(base: number, tracked: readonly Tracked[]): TrackEff
   }
   const priority = base === 255 ? 255 : Math.min(254, Math.max(1, base + delta));
   return { priority, faults, adjustments };
+}
+
+/**
+ * A track_file's text to its value, as keepalived reads it (strtol, base 0): leading
+ * blanks, an optional sign, 0x hex / 0 octal / decimal, anything after the number
+ * ignored; no number (or an empty or missing file) is 0. undefined: out of the 32-bit
+ * range (keepalived ignores such a value and keeps the last one).
+ */
+export function trackFileValue(text: string | undefined): number | undefined {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)/.exec(text ?? '');
+  if (!m) return 0;
+  const digits = m[2]!;
+  const n = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16) : digits.length > 1 && digits.startsWith('0') ? parseInt(digits, 8) : Number(digits);
+  const v = m[1] === '-' ? -n : n;
+  return v < -2147483648 || v > 2147483648 ? undefined : v;
 }
