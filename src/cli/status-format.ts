@@ -66,6 +66,12 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
     });
     out.push('', 'last transition:', ...notes);
   }
+  const scripts = st.vrrp.scripts ?? [];
+  if (scripts.length) {
+    const rows = [['VRRP SCRIPT', 'STATE', 'RUNS', 'FAILED', 'TRACKED BY', 'LAST']];
+    for (const s of scripts) rows.push([s.name, s.state, String(s.checks), String(s.failures), s.trackedBy.join(', ') || '-', s.last ? `${s.last.reason} (${s.last.ms} ms)` : 'not run yet']);
+    out.push('', table(rows));
+  }
   if (st.vrrp.groups.length) {
     out.push('', table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...st.vrrp.groups.map((g) => [g.name, g.state, g.members.join(', ')])]));
   }

@@ -10,6 +10,7 @@ import { global } from './global.js';
 import { ConfigError, Fields, Reader } from './reader.js';
 import { checkScripts, type ScriptRef } from './scripts.js';
 import type { Config } from './types.js';
+import { trackFiles, vrrpScripts } from './track.js';
 import { vrrpInstances, vrrpSyncGroups } from './vrrp.js';
 
 /** Parses and validates YAML text, scripts included (they must exist and be executable). Throws ConfigError listing every problem. */
@@ -36,11 +37,14 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs']);
 
   const globalCfg = global(f, top.value('global'));
-  const { instances, nodes } = vrrpInstances(f, top);
-  const syncGroups = vrrpSyncGroups(f, top, nodes);
+  const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
+  const { files, defaults: fileDefaults } = trackFiles(f, top);
+  const known = { scripts: scriptDefaults, files: fileDefaults };
+  const { instances, nodes } = vrrpInstances(f, top, known);
+  const syncGroups = vrrpSyncGroups(f, top, nodes, known);
   const services = virtualServers(f, top);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));
@@ -49,5 +53,5 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { cfg: { file, global: globalCfg, instances, syncGroups, virtualServers: services, ipvs: ipvsCfg }, scripts: r.scripts };
+  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg }, scripts: r.scripts };
 }

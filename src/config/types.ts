@@ -32,12 +32,50 @@ export interface VirtualIp {
 export interface TrackInterface {
   name: string;
   /**
-   * 0: the instance goes to FAULT while this link is down (keepalived default).
-   * Non-zero: the priority changes by this amount while the link is down
-   * (keepalived: a negative weight lowers priority when down; we apply the weight
-   * when the link is down, sign included, so `weight: -20` lowers it by 20).
+   * keepalived's rule: 0 = FAULT while the link is down (the default); a positive
+   * weight is added to the priority while the link is up; a negative one is added
+   * (so, subtracted) while it is down. The result stays within 1..254.
    */
   weight: number;
+  /** keepalived's `reverse`: the adjustment's direction flipped (weight 0: FAULT while up). */
+  reverse: boolean;
+}
+
+/** A `track_script` / `track_file` entry: the tracker's name and the weight in force (the entry's, else the tracker's). */
+export interface TrackRef {
+  name: string;
+  weight: number;
+  reverse: boolean;
+}
+
+/** keepalived's `vrrp_script`: a command run every interval; its exit status (0 = OK) tracked with rise/fall. */
+export interface VrrpScriptConfig {
+  name: string;
+  /** argv, run without a shell; argv[0] absolute (a bare name is resolved through PATH at load). */
+  command: string[];
+  intervalMs: number;
+  /** Killed with its process group after this long; counts as a failure (default: the interval). */
+  timeoutMs: number;
+  /** Default weight of the instances tracking it (0 = FAULT while failed). */
+  weight: number;
+  reverse: boolean;
+  rise: number;
+  fall: number;
+  /** Run as this user (resolved at load); undefined: as vipd (root). */
+  user?: { name: string; uid: number; gid: number };
+  /** Start in the failed state (keepalived init_fail). */
+  initFail: boolean;
+}
+
+/** keepalived's `track_file` (vrrp_track_file): a number read from a file, times the weight. */
+export interface TrackFileConfig {
+  name: string;
+  file: string;
+  /** Default weight of the instances tracking it (keepalived: 1). 0: a non-zero value is a failure. */
+  weight: number;
+  reverse: boolean;
+  /** Write this value at start if the file is missing (or always, with overwrite). */
+  init?: { value: number; overwrite: boolean };
 }
 
 export interface NotifyScripts {
@@ -85,6 +123,8 @@ export interface VrrpInstanceConfig {
    */
   answerLowerPriority: boolean;
   trackInterfaces: TrackInterface[];
+  trackScripts: TrackRef[];
+  trackFiles: TrackRef[];
   notify: NotifyScripts;
   garp: GarpConfig;
   /** keepalived's virtual_routes: added when this instance becomes MASTER, removed when it leaves. */
@@ -104,6 +144,9 @@ export interface SyncGroupConfig {
   name: string;
   /** Names of VRRP instances that move together. */
   instances: string[];
+  /** Tracked by every member (keepalived's sync-group track_script). */
+  trackScripts: TrackRef[];
+  trackFiles: TrackRef[];
   notify: NotifyScripts;
 }
 
@@ -125,6 +168,10 @@ export interface Config {
   global: GlobalConfig;
   instances: VrrpInstanceConfig[];
   syncGroups: SyncGroupConfig[];
+  /** keepalived's vrrp_script blocks, by name (only those some instance or group tracks are run). */
+  vrrpScripts: VrrpScriptConfig[];
+  /** keepalived's track_file blocks (vrrp_track_files), by name. */
+  trackFiles: TrackFileConfig[];
   virtualServers: VirtualServerConfig[];
   ipvs: IpvsConfig;
 }

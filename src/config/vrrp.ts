@@ -5,7 +5,15 @@
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import { type LineResult, parseRouteLine, parseRuleLine } from './routes.js';
+import { type TrackDefaults, trackRefs } from './track.js';
 import type { GarpConfig, HeldRoute, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+
+/** The trackers defined at the top level, which track_script / track_file entries name. */
+export interface Known {
+  scripts: TrackDefaults;
+  files: TrackDefaults;
+}
+const NONE: Known = { scripts: new Map(), files: new Map() };
 
 export function notify(f: Fields, m: MapView): NotifyScripts {
   const out: NotifyScripts = {};
@@ -68,7 +76,20 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}), ...(noTrack ? { noTrack } : {}) };
 }
 
-function instance(f: Fields, name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {
+/**
+ * A tracker's `weight` (keepalived: -max..max, default 0 = FAULT while down). An address
+ * owner (priority 255) is never moved by tracking: keepalived requires weight 0 there.
+ */
+export function trackWeight(f: Fields, t: MapView, priority: number | undefined, max: number): number {
+  const w = f.get(t, 'weight', num(-max, max, { integer: true, unit: '0 = FAULT while down; > 0 added while up; < 0 added while down' })) ?? 0;
+  if (w !== 0 && priority === 255) {
+    f.r.issue(t.value('weight') ?? t.node, t.sub('weight'), `an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight 0 (FAULT while down), or a priority below 255`);
+    return 0;
+  }
+  return w;
+}
+
+function instance(f: Fields, name: string, keyNode: Node, node: Node | null, known: Known): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of instance settings');
@@ -76,7 +97,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
   m.allowOnly([
     'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress',
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
-    'answer_lower_priority', 'track_interface', 'notify_master', 'notify_backup', 'notify_fault',
+    'answer_lower_priority', 'track_interface', 'track_script', 'notify_master', 'notify_backup', 'notify_fault',
     'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
   ]);
   const required = (key: string, hint: string): void => {
@@ -152,16 +173,20 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     const p = `${m.sub('track_interface')}[${i}]`;
     if (isMap(n)) {
       const t = new MapView(f.r, n, p);
-      t.allowOnly(['name', 'weight']);
+      t.allowOnly(['name', 'weight', 'reverse']);
       if (!t.has('name')) f.r.issue(n, p, 'missing key "name"; valid: {name: eth1, weight: -20}');
       const tn = f.get(t, 'name', ifname);
-      const w = f.get(t, 'weight', num(-253, 253, { integer: true, unit: '0 = FAULT while down' })) ?? 0;
-      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w });
+      const w = trackWeight(f, t, priority, 253);
+      const reverse = f.get(t, 'reverse', bool) ?? false;
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: w, reverse });
     } else {
       const tn = f.check(n, p, ifname);
-      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0 });
+      if (tn !== undefined) trackInterfaces.push({ name: tn, weight: 0, reverse: false });
     }
   });
+
+  const trackScripts = trackRefs(f, m, 'track_script', known.scripts, 'vrrp_script', priority, 253);
+  const trackFiles = trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', priority, 254);
 
   const secs = (key: string, min: number, max: number, def: number): number => {
     const v = f.get(m, key, num(min, max, { unit: 'seconds' }));
@@ -176,7 +201,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
   if (garp.refreshMs > 0 && garp.refreshMs < 1000)
     f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
 
-  const scripts = notify(f, m);
+  const notifyScripts = notify(f, m);
   const virtualRoutes = heldLines(f, m, 'virtual_routes', parseRouteLine, '"192.0.2.0/24 via 10.0.0.1 dev eth1"');
   const virtualRules = heldLines(f, m, 'virtual_rules', parseRuleLine, '"from 192.0.2.0/24 table 100"');
   if (iface === undefined || vrid === undefined) return undefined;
@@ -196,19 +221,21 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     preemptDelayMs: Math.round(preemptDelay * 1000),
     answerLowerPriority,
     trackInterfaces,
-    notify: scripts,
+    trackScripts,
+    trackFiles,
+    notify: notifyScripts,
     garp,
     virtualRoutes,
     virtualRules,
   };
 }
 
-function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>): SyncGroupConfig | undefined {
+function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>, known: Known): SyncGroupConfig | undefined {
   const path = `vrrp_sync_groups.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
   if (!m) return undefined;
-  m.allowOnly(['group', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
+  m.allowOnly(['group', 'track_script', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
   if (!m.has('group')) f.r.issue(m.node, path, 'missing required key "group"; valid: a list of vrrp_instances names');
   const members: string[] = [];
   (f.list(m, 'group') ?? []).forEach((n, i) => {
@@ -234,11 +261,17 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
   });
   if (m.has('group') && members.length === 0 && isSeq(m.value('group')) && (m.value('group') as { items: unknown[] }).items.length === 0)
     f.r.issue(m.value('group') ?? m.node, m.sub('group'), 'the list is empty; valid: one or more instance names');
-  return { name, instances: members, notify: notify(f, m) };
+  return {
+    name,
+    instances: members,
+    trackScripts: trackRefs(f, m, 'track_script', known.scripts, 'vrrp_script', undefined, 253),
+    trackFiles: trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', undefined, 254),
+    notify: notify(f, m),
+  };
 }
 
 /** `vrrp_instances`: each instance, a vrid unique per interface. Also returns every name's key node, for the sync groups' references. */
-export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
+export function vrrpInstances(f: Fields, top: MapView, known: Known = NONE): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
   const instances: VrrpInstanceConfig[] = [];
   const nodes = new Map<string, Node>();
   if (!top.has('vrrp_instances')) {
@@ -253,7 +286,7 @@ export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanc
   for (const name of im.keys()) {
     const keyNode = im.keyNode(name)!;
     nodes.set(name, keyNode);
-    const inst = instance(f, name, keyNode, im.value(name) ?? null);
+    const inst = instance(f, name, keyNode, im.value(name) ?? null, known);
     if (!inst) continue;
     const id = `${inst.interface}/${inst.vrid}`;
     const other = seen.get(id);
@@ -270,14 +303,14 @@ export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanc
 }
 
 /** `vrrp_sync_groups`: each names instances (by their key nodes in `instances`), an instance in at most one group. */
-export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>): SyncGroupConfig[] {
+export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>, known: Known = NONE): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const gv = top.value('vrrp_sync_groups');
   if (!top.has('vrrp_sync_groups') || (isScalar(gv) && gv.value === null)) return groups;
   const gm = f.map(gv ?? top.keyNode('vrrp_sync_groups'), 'vrrp_sync_groups', 'a map of group name -> {group: [...]}');
   const taken = new Map<string, string>();
   for (const name of gm?.keys() ?? []) {
-    const g = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken);
+    const g = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken, known);
     if (g) groups.push(g);
   }
   return groups;

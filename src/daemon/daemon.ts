@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../log.js';
 import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
+import { ScriptTracking } from './tracking.js';
 import { hasCapIn, missingCapWarnings, readCapEff } from './caps.js';
 import { closeControlServer, startControlServer } from './control.js';
 import { Forwarding } from './forwarding.js';
@@ -37,6 +38,7 @@ export class Daemon {
   private readonly log: Logger;
   private readonly notifier: Notifier;
   private readonly router: VrrpRouter;
+  private readonly tracking: ScriptTracking;
   private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
   private control: Server | undefined;
@@ -54,6 +56,7 @@ export class Daemon {
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
     this.forwarding = new Forwarding(cfg, this.log, this.notifier);
+    this.tracking = new ScriptTracking(this.log, () => this.router.retrack());
     this.router = new VrrpRouter({
       net: hostLinks(),
       routes: hostRoutes(),
@@ -65,6 +68,7 @@ export class Daemon {
         this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
       },
       hasCap: (cap) => this.capEff === undefined || hasCapIn(this.capEff, cap),
+      tracked: (name) => this.tracking.tracked(name),
     });
   }
 
@@ -80,6 +84,7 @@ export class Daemon {
     );
     // The table first: a host that becomes master a moment later forwards at once.
     this.forwarding.start(c);
+    this.tracking.set(c);
     this.router.start(c);
     process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>
@@ -106,7 +111,7 @@ export class Daemon {
       pid: process.pid,
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
-      vrrp: this.router.status(),
+      vrrp: { ...this.router.status(), scripts: await this.tracking.status() },
       ipvs,
       virtualServers,
     };
@@ -141,6 +146,7 @@ export class Daemon {
     if (next.global.controlSocket !== this.cfg.global.controlSocket)
       this.log.warn('global.control_socket changed: takes effect at the next restart');
     const t1 = performance.now();
+    this.tracking.set(next);
     const diff = await this.router.reload(next);
     const t2 = performance.now();
     const ipvs = await this.forwarding.reload(next);
@@ -159,6 +165,7 @@ export class Daemon {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
       await this.router.stop();
+      this.tracking.stop();
       this.forwarding.stop(); // the table first, then the checks
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);

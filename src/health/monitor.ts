@@ -6,7 +6,7 @@
 
 import { checkHttp } from './http.js';
 import { Pinger } from './ping.js';
-import { checkScript } from './script.js';
+import { checkScript, checkVrrpScript } from './script.js';
 import { checkTcp } from './tcp.js';
 import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
 
@@ -70,6 +70,8 @@ export class HealthMonitor {
         return this.pinger.check(s);
       case 'script':
         return checkScript(s);
+      case 'vrrp_script':
+        return checkVrrpScript(s);
     }
   }
 

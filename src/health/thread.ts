@@ -5,6 +5,7 @@
 // PING checks stay on this thread: they are one shared raw socket and a timer
 // each, and raw-socket's addon (also VRRP's) loads in one thread per process only.
 
+import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState } from './monitor.js';
@@ -12,7 +13,7 @@ import type { CheckSpec } from './types.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
 
 export class CheckerThread {
-  private worker: Worker | undefined;
+  private worker: Pick<Worker, 'postMessage'> & { stop(): void } | undefined;
   private readonly mirror = new Map<string, CheckState>();
   private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
   private readonly pending = new Map<number, (states: CheckState[]) => void>();
@@ -27,18 +28,38 @@ export class CheckerThread {
   constructor(
     private readonly onChange: ChangeListener,
     private readonly log: Logger,
+    /** The thread's nice value: 10 for health checks (the adverts win when the CPU is short). */
+    private readonly nice = 10,
+    /**
+     * 'process': the same loop in a child process of its own. For checks that fork a
+     * process each (vrrp_scripts, 100 a second): a fork copies the forking process's page
+     * tables under its memory lock, which stalls every thread of that process — in a small
+     * child, not the daemon whose main thread sends the adverts.
+     */
+    private readonly isolation: 'thread' | 'process' = 'thread',
   ) {
     this.local = new HealthMonitor(onChange);
   }
 
   private spawn(): void {
-    // stdout/stderr: true — the thread's output is not piped through this thread's
-    // process.stdout: creating that stream would make fd 1 non-blocking, and the
-    // logger's synchronous writes then stall on a full pipe (seen in the QEMU guest:
-    // a log line cut in half and nothing after it).
-    const w = new Worker(new URL('./worker.js', import.meta.url), { stdout: true, stderr: true });
-    w.stdout.resume();
-    w.stderr.on('data', (d: Buffer) => this.log.warn({ event: 'checker-thread-output' }, `health checker thread: ${d.toString().trim()}`));
+    const url = new URL('./worker.js', import.meta.url);
+    let w: Worker | ReturnType<typeof fork>;
+    if (this.isolation === 'process') {
+      const child = fork(url, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], serialization: 'advanced', env: { ...process.env, VIPD_CHECKER_NICE: String(this.nice) } });
+      child.stderr!.on('data', (d: Buffer) => this.log.warn({ event: 'checker-thread-output' }, `checker process: ${d.toString().trim()}`));
+      this.worker = { postMessage: (m: ToChecker) => child.connected && child.send(m), stop: () => child.kill('SIGKILL') };
+      w = child;
+    } else {
+      // stdout/stderr: true — the thread's output is not piped through this thread's
+      // process.stdout: creating that stream would make fd 1 non-blocking, and the
+      // logger's synchronous writes then stall on a full pipe (seen in the QEMU guest:
+      // a log line cut in half and nothing after it).
+      const t = new Worker(url, { stdout: true, stderr: true, workerData: { nice: this.nice } });
+      t.stdout.resume();
+      t.stderr.on('data', (d: Buffer) => this.log.warn({ event: 'checker-thread-output' }, `health checker thread: ${d.toString().trim()}`));
+      this.worker = { postMessage: (m: ToChecker) => t.postMessage(m), stop: () => void t.terminate() };
+      w = t;
+    }
     w.on('message', (m: FromChecker) => {
       if (m.type === 'changes') {
         this.inbox.push(...m.changes);
@@ -48,8 +69,8 @@ export class CheckerThread {
         this.pending.delete(m.id);
       }
     });
-    w.on('error', (err) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
-    w.on('exit', (code) => {
+    w.on('error', (err: Error) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
+    w.on('exit', (code: number | null) => {
       for (const resolve of this.pending.values()) resolve([]);
       this.pending.clear();
       if (this.stopped) return;
@@ -61,7 +82,6 @@ export class CheckerThread {
         this.send({ type: 'set', wanted: [...this.wanted] });
       }, 1000).unref();
     });
-    this.worker = w;
   }
 
   /**
@@ -124,7 +144,7 @@ export class CheckerThread {
     this.stopped = true;
     this.local.stop();
     this.send({ type: 'stop' });
-    void this.worker?.terminate();
+    this.worker?.stop();
     this.worker = undefined;
   }
 }

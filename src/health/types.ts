@@ -1,7 +1,7 @@
 // Health checks: what a check is, what it answers, and the pure rise/fall rule
 // that turns answers into a verdict.
 
-export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script';
+export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script';
 
 /** One check of one real server, fully resolved (defaults filled in). */
 export interface CheckSpec {
@@ -29,8 +29,11 @@ export interface CheckSpec {
   sni?: string;
   caFile?: string;
   verify?: boolean;
-  /** script: argv; the real server's address and port are appended unless the command uses {address}/{port}. */
+  /** script: argv; the real server's address and port are appended unless the command uses {address}/{port}. vrrp_script: argv as is. */
   command?: string[];
+  /** vrrp_script: run as this uid/gid (keepalived's `user`). */
+  uid?: number;
+  gid?: number;
 }
 
 /** What one run of a check answers. */
@@ -45,7 +48,7 @@ export interface CheckResult {
 
 /** Identity of a check: real servers of several virtual servers share one check when this is equal. */
 export function checkKey(s: CheckSpec): string {
-  return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command]);
+  return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command, s.uid, s.gid]);
 }
 
 /** "200", "200, 202", "200-204" (Octavia's expected_codes) -> a predicate, or an error message. */

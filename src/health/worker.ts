@@ -1,4 +1,4 @@
-// The checker thread: runs the HealthMonitor on its own event loop (its own
+// The checker thread (or process): runs the HealthMonitor on its own event loop (its own
 // thread, heap and garbage collector), so 10,000 checks a second never delay the
 // VRRP adverts and the control socket on the main thread — the job keepalived's
 // separate checker process does. Speaks to the main thread by messages only:
@@ -6,7 +6,7 @@
 //   out: { type: 'changes', changes: { state, previous }[] } | { type: 'snapshot', id, states }
 
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckSpec, Verdict } from './types.js';
 import { type CheckState, HealthMonitor } from './monitor.js';
 
@@ -18,20 +18,28 @@ export type ToChecker =
 export type Change = { state: CheckState; previous: Verdict };
 export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: CheckState[] };
 
-// Nice 10 for this thread only (Linux: setpriority on the calling thread): when the CPU is
+// Nice 10 (the health checks' thread; the vrrp_scripts' thread asks for 0) for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
 // Refused (a seccomp filter denying setpriority): said once, as a warning in the daemon's log.
+const nice = parentPort ? ((workerData as { nice?: number } | null)?.nice ?? 10) : Number(process.env.VIPD_CHECKER_NICE ?? 10);
 try {
-  setPriority(0, 10);
+  if (nice !== 0) setPriority(0, nice);
 } catch (err) {
   process.stderr.write(
-    `cannot lower the checker thread to nice 10 (${(err as Error).message}): checks compete with the VRRP adverts for the CPU; ` +
+    `cannot lower the checker thread to nice ${nice} (${(err as Error).message}): checks compete with the VRRP adverts for the CPU; ` +
       'allow setpriority (systemd: SystemCallFilter= must not deny @resources or setpriority)',
   );
 }
 
-const port = parentPort!;
+// A worker thread (parentPort), or a child process of its own (process.send: see thread.ts, `process`).
+const port = parentPort ?? {
+  postMessage: (m: FromChecker) => void process.send!(m),
+  on: (ev: 'message', fn: (m: ToChecker) => void) => void process.on(ev, fn),
+  close: () => process.disconnect(),
+};
 const post = (m: FromChecker): void => port.postMessage(m);
+// As a child process: the daemon gone (even by kill -9), the IPC channel closes — no orphan keeps running scripts.
+if (!parentPort) process.on('disconnect', () => process.exit(0));
 // Verdicts of one turn of this thread's loop travel as one message: the main thread
 // then logs them and reconciles IPVS once for all of them.
 let changes: Change[] = [];

@@ -11,6 +11,7 @@ import type { HostNet } from './vips.js';
 import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
+import { type ScriptStatus, type Tracked, trackEffect } from './track.js';
 import { VrrpSocket, type TransportCounters } from './transport.js';
 
 export interface LinkState {
@@ -43,6 +44,8 @@ export interface RouterDeps {
   openSocket?(ifname: string, ifindex: number): VrrpSocket;
   /** Whether the process has an effective capability (default: assume it has). */
   hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
+  /** What an instance tracks besides links (scripts, files), as of now; `retrack()` when it changes. */
+  tracked?(instance: string): Tracked[];
 }
 
 export interface GroupStatus {
@@ -55,6 +58,8 @@ export interface RouterStatus {
   instances: InstanceStatus[];
   groups: GroupStatus[];
   interfaces: { name: string; ifindex: number; counters: TransportCounters }[];
+  /** Tracked vrrp_scripts (filled in by the daemon, which runs them). */
+  scripts?: ScriptStatus[];
 }
 
 /** Fields that define who an instance is on the wire: change one and the instance restarts. */
@@ -192,27 +197,28 @@ export class VrrpRouter {
       if (link && this.socketErrors.get(name)?.ifindex !== link.index) this.openSocket(name, link.index);
     }
 
+    for (const inst of this.instances.values()) inst.setLocalIp(net.primaryIpv4(inst.cfg.interface, vips));
+    this.retrack();
+  }
+
+  /**
+   * Level-triggered too: every instance's faults and effective priority from its own
+   * link, its tracked links and what `deps.tracked` reports (scripts, files), by
+   * keepalived's rules (track.ts). Called on link events and on tracker changes.
+   */
+  retrack(): void {
+    const net = this.deps.net;
     for (const inst of this.instances.values()) {
       const c = inst.cfg;
-      inst.setLocalIp(net.primaryIpv4(c.interface, vips));
-      const faults: string[] = [];
       const own = net.linkState(c.interface);
-      if (!own) faults.push(`interface ${c.interface} does not exist`);
-      else if (!own.usable) faults.push(`interface ${c.interface} is down`);
-      let delta = 0;
-      const lowered: string[] = [];
-      for (const t of c.trackInterfaces) {
+      const tracked: Tracked[] = c.trackInterfaces.map((t) => {
         const l = net.linkState(t.name);
-        if (l?.usable) continue;
-        if (t.weight === 0) faults.push(`tracked interface ${t.name} is ${l ? 'down' : 'missing'}`);
-        else {
-          delta += t.weight;
-          lowered.push(`${t.name} down (${t.weight > 0 ? '+' : ''}${t.weight})`);
-        }
-      }
-      // An address owner (255) keeps 255 unless a tracked weight moves it; then 1..254.
-      const prio = delta === 0 ? c.priority : Math.min(254, Math.max(1, c.priority + delta));
-      inst.setPriority(prio, lowered.length > 0 ? lowered.join(', ') : 'tracked interfaces restored');
+        return { what: `tracked interface ${t.name}${l ? '' : ' (missing)'}`, weight: t.weight, reverse: t.reverse, up: l?.usable ?? false };
+      });
+      tracked.push(...(this.deps.tracked?.(c.name) ?? []));
+      const eff = trackEffect(c.priority, tracked);
+      const faults = [...(!own ? [`interface ${c.interface} does not exist`] : !own.usable ? [`interface ${c.interface} is down`] : []), ...eff.faults];
+      inst.setPriority(eff.priority, eff.adjustments.length > 0 ? eff.adjustments.join(', ') : 'tracking restored');
       inst.setFaults(faults);
     }
     this.checkHeldVips();

@@ -45,7 +45,7 @@ describe('valid configs', () => {
       notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
     });
-    expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], notify: {} }]);
+    expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], trackScripts: [], trackFiles: [], notify: {} }]);
     expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 VRRPv3 advert 1s/);
     expect(c.virtualServers.map((v) => v.name)).toEqual(["web"]);
   });
@@ -66,6 +66,8 @@ describe('valid configs', () => {
       preemptDelayMs: 0,
       answerLowerPriority: true,
       trackInterfaces: [],
+      trackScripts: [],
+      trackFiles: [],
       notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
       virtualRoutes: [],
@@ -129,6 +131,47 @@ describe('errors name the place, the key, the problem and what is valid', () => 
       '7:17 vrrp_instances.VI_1.advert_int: expected a number 0.01..40.95 (seconds) in steps of 0.01, got string "fast"',
       '8:14 vrrp_instances.VI_1.version: number 4 is not allowed; valid: 2 | 3',
       '9:14 vrrp_instances.VI_1.preempt: expected true or false, got string "yes" (YAML 1.2: write true or false)',
+    ]);
+  });
+
+  it('track_interface: weight in -253..253 with its meaning; reverse; an address owner takes weight 0 only', () => {
+    expect(issues(MIN + '    track_interface: [{name: eth1, weight: 300}]\n')).toEqual([
+      '6:44 vrrp_instances.VI_1.track_interface[0].weight: 300 is out of range; valid: an integer -253..253 (0 = FAULT while down; > 0 added while up; < 0 added while down)',
+    ]);
+    expect(issues(MIN + '    priority: 255\n    track_interface: [{name: eth1, weight: -20}]\n')).toEqual([
+      '7:44 vrrp_instances.VI_1.track_interface[0].weight: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight 0 (FAULT while down), or a priority below 255',
+    ]);
+    const c = parseConfig(MIN + '    track_interface: [eth1, {name: eth2, weight: 10, reverse: true}]\n', 'x.yaml');
+    expect(c.instances[0]!.trackInterfaces).toEqual([{ name: 'eth1', weight: 0, reverse: false }, { name: 'eth2', weight: 10, reverse: true }]);
+  });
+
+  it('vrrp_scripts and track_script: keepalived defaults, command lines, did-you-mean, owner weight, unknown user', () => {
+    const S = `vrrp_scripts:
+  chk_haproxy: {script: "test -e '/run/a b'", weight: -20, rise: 2}
+  chk_web: {script: [/bin/true, x], interval: 2, user: nobody, init_fail: true}
+`;
+    const c = parseConfig(S + MIN + '    track_script: [chk_haproxy, {name: chk_web, weight: 5, reverse: true}]\n', 'x.yaml');
+    expect(c.vrrpScripts).toEqual([
+      { name: 'chk_haproxy', command: ['/usr/bin/test', '-e', '/run/a b'], intervalMs: 1000, timeoutMs: 1000, weight: -20, reverse: false, rise: 2, fall: 1, initFail: false },
+      { name: 'chk_web', command: ['/bin/true', 'x'], intervalMs: 2000, timeoutMs: 2000, weight: 0, reverse: false, rise: 1, fall: 1, initFail: true, user: { name: 'nobody', uid: 65534, gid: 65534 } },
+    ]);
+    expect(c.instances[0]!.trackScripts).toEqual([{ name: 'chk_haproxy', weight: -20, reverse: false }, { name: 'chk_web', weight: 5, reverse: true }]);
+    const bad = issues(`vrrp_scripts:
+  chk_haproxy: {script: "no-such-command-x -0", user: nosuchuser, weight: -300}
+  chk2: {script: "/bin/true 'open"}
+${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vrrp_instances:\n')}    priority: 255
+    track_script: [chk_haprox, {name: chk2, weight: 10}]
+`);
+    expect(bad).toEqual([
+      '2:25 vrrp_scripts.chk_haproxy.script: no "no-such-command-x" in PATH; valid: an absolute path or a command in PATH',
+      '2:55 vrrp_scripts.chk_haproxy.user: no user "nosuchuser" in /etc/passwd; valid: an existing user (the script runs with its uid and primary gid)',
+      "2:75 vrrp_scripts.chk_haproxy.weight: -300 is out of range; valid: an integer -253..253 (0 = FAULT while failing; > 0 added while OK; < 0 added while failing)",
+      `3:18 vrrp_scripts.chk2.script: unterminated ' quote in "/bin/true 'open"; valid: a command line with balanced quotes`,
+      '10:20 vrrp_instances.VI_1.track_script[0]: no vrrp_script "chk_haprox"; did you mean "chk_haproxy"? valid: chk_haproxy, chk2',
+      '10:53 vrrp_instances.VI_1.track_script[1]: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight: 0 on this entry (FAULT while failing), or a priority below 255',
+    ]);
+    expect(issues(`vrrp_scripts:\n  chk: {script: /bin/true}\n${MIN}    priority: 255\n    track_script: [{name: chk, weight: 10}]\n`)).toEqual([
+      '9:40 vrrp_instances.VI_1.track_script[0]: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight: 0 on this entry (FAULT while failing), or a priority below 255',
     ]);
   });
 
@@ -211,7 +254,7 @@ describe('errors name the place, the key, the problem and what is valid', () => 
   it('an empty file, an unknown top-level key, a global typo', () => {
     expect(issues('# nothing\n')[0]).toMatch(/the file is empty/);
     expect(issues(MIN + 'virtual_server: {}\nglobal: {log_levle: debug}\n')).toEqual([
-      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_instances, vrrp_sync_groups, virtual_servers, ipvs/),
+      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_scripts, vrrp_instances, vrrp_sync_groups, virtual_servers, ipvs/),
       expect.stringMatching(/^7:10 global\.log_levle: unknown key "log_levle"; did you mean "log_level"\?/),
     ]);
   });
