@@ -10,11 +10,11 @@ import type { GlobalConfig } from './types.js';
 const SUN_PATH = 108;
 
 export function global(f: Fields, node: Node | null | undefined): GlobalConfig {
-  const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000, enableScriptSecurity: false };
+  const def: GlobalConfig = { routerId: hostname(), controlSocket: DEFAULT_CONTROL_SOCKET, logLevel: 'info', scriptTimeoutMs: 10_000, enableScriptSecurity: false, vrrpCheckUnicastSrc: true };
   if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
   const m = f.map(node, 'global', 'a map of global settings');
   if (!m) return def;
-  m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security']);
+  m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security', 'vrrp_check_unicast_src']);
   const abs = str(`an absolute path of at most ${SUN_PATH - 1} bytes`, (s) =>
     !s.startsWith('/') ? `"${s}" is not absolute` : Buffer.byteLength(s) >= SUN_PATH ? `${Buffer.byteLength(s)} bytes is longer than a unix socket path can be (sun_path: ${SUN_PATH - 1} bytes and a NUL)` : undefined,
   );
@@ -25,5 +25,6 @@ export function global(f: Fields, node: Node | null | undefined): GlobalConfig {
     controlSocket: f.get(m, 'control_socket', abs) ?? def.controlSocket,
     scriptTimeoutMs: t !== undefined ? Math.round(t * 1000) : def.scriptTimeoutMs,
     enableScriptSecurity: f.get(m, 'enable_script_security', bool) ?? def.enableScriptSecurity,
+    vrrpCheckUnicastSrc: f.get(m, 'vrrp_check_unicast_src', bool) ?? def.vrrpCheckUnicastSrc,
   };
 }

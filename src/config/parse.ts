@@ -39,7 +39,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   top.allowOnly(['global', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs']);
 
   const globalCfg = global(f, top.value('global'));
-  const { instances, nodes } = vrrpInstances(f, top);
+  const { instances, nodes } = vrrpInstances(f, top, globalCfg);
   const syncGroups = vrrpSyncGroups(f, top, nodes);
   const services = virtualServers(f, top);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));

@@ -71,6 +71,13 @@ export interface VrrpInstanceConfig {
   unicastSrcIp?: string;
   /** Unicast peers; empty = multicast to 224.0.0.18. */
   unicastPeers: string[];
+  /** IP TTL of the unicast adverts this instance sends (keepalived unicast_ttl, 0..255, default 255). */
+  unicastTtl: number;
+  /**
+   * keepalived's check_unicast_src: drop a unicast advert whose source is not a
+   * unicast_peer. keepalived's default is off; vipd's is on (global.vrrp_check_unicast_src).
+   */
+  checkUnicastSrc: boolean;
   /** v2 simple password (first 8 bytes are used on the wire); undefined = no authentication. */
   authPass?: string;
   preempt: boolean;
@@ -102,6 +109,8 @@ export interface GlobalConfig {
   scriptTimeoutMs: number;
   /** keepalived's enable_script_security: refuse a script a non-root user could change (default false, as keepalived). */
   enableScriptSecurity: boolean;
+  /** keepalived's vrrp_check_unicast_src: the default of every instance's check_unicast_src (vipd: true). */
+  vrrpCheckUnicastSrc: boolean;
 }
 
 export interface Config {

@@ -4,7 +4,7 @@
 
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
-import type { GarpConfig, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+import type { GarpConfig, GlobalConfig, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
 
 export function notify(f: Fields, m: MapView): NotifyScripts {
   const out: NotifyScripts = {};
@@ -65,7 +65,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
 }
 
-function instance(f: Fields, name: string, keyNode: Node, node: Node | null): VrrpInstanceConfig | undefined {
+function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: GlobalConfig): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of instance settings');
@@ -75,6 +75,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
     'answer_lower_priority', 'track_interface', 'notify_master', 'notify_backup', 'notify_fault',
     'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh',
+    'unicast_ttl', 'check_unicast_src',
   ]);
   const required = (key: string, hint: string): void => {
     if (!m.has(key)) f.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
@@ -118,6 +119,11 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     const p = f.check(n, `${m.sub('unicast_peer')}[${i}]`, ipv4('a peer IPv4 address like 192.0.2.12'));
     if (p !== undefined) unicastPeers.push(p);
   });
+  const unicastTtl = f.get(m, 'unicast_ttl', num(0, 255, { integer: true })) ?? 255;
+  const checkUnicastSrc = f.get(m, 'check_unicast_src', bool) ?? g.vrrpCheckUnicastSrc;
+  for (const key of ['unicast_ttl', 'check_unicast_src'])
+    if (m.has(key) && unicastPeers.length === 0)
+      f.r.issue(m.keyNode(key), m.sub(key), `${key} applies to unicast adverts only and this instance has no unicast_peer; remove it or add unicast_peer: [...]`);
 
   let authPass: string | undefined;
   if (m.has('authentication')) {
@@ -186,6 +192,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null): Vr
     virtualIps,
     ...(unicastSrcIp !== undefined ? { unicastSrcIp } : {}),
     unicastPeers,
+    unicastTtl,
+    checkUnicastSrc,
     ...(authPass !== undefined ? { authPass } : {}),
     preempt,
     preemptDelayMs: Math.round(preemptDelay * 1000),
@@ -231,7 +239,7 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
 }
 
 /** `vrrp_instances`: each instance, a vrid unique per interface. Also returns every name's key node, for the sync groups' references. */
-export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
+export function vrrpInstances(f: Fields, top: MapView, g: GlobalConfig): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
   const instances: VrrpInstanceConfig[] = [];
   const nodes = new Map<string, Node>();
   if (!top.has('vrrp_instances')) {
@@ -246,7 +254,7 @@ export function vrrpInstances(f: Fields, top: MapView): { instances: VrrpInstanc
   for (const name of im.keys()) {
     const keyNode = im.keyNode(name)!;
     nodes.set(name, keyNode);
-    const inst = instance(f, name, keyNode, im.value(name) ?? null);
+    const inst = instance(f, name, keyNode, im.value(name) ?? null, g);
     if (!inst) continue;
     const id = `${inst.interface}/${inst.vrid}`;
     const other = seen.get(id);

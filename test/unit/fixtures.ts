@@ -19,6 +19,7 @@ export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {
     preemptDelayMs: 0,
     answerLowerPriority: true,
     unicastPeers: [],
+    checkUnicastSrc: true,
     garp: { repeatDelayMs: 5000, refreshMs: 0 },
     ...o,
   };
@@ -37,6 +38,8 @@ export function instanceConfig(o: Partial<VrrpInstanceConfig> = {}): VrrpInstanc
     v3Checksum: 'pseudo-header',
     virtualIps: [{ address: '10.0.0.100', prefix: 24, device: iface }],
     unicastPeers: [],
+    unicastTtl: 255,
+    checkUnicastSrc: true,
     preempt: true,
     preemptDelayMs: 0,
     answerLowerPriority: true,
