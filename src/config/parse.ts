@@ -40,7 +40,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
 
   const globalCfg = global(f, top.value('global'));
   const { instances, nodes } = vrrpInstances(f, top, globalCfg);
-  const syncGroups = vrrpSyncGroups(f, top, nodes);
+  const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg);
   const services = virtualServers(f, top);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));

@@ -36,13 +36,21 @@ export interface TrackInterface {
   weight: number;
 }
 
+/** A script to run: its command line split into words (argv[0] an absolute path), and whom it runs as. */
+export interface ScriptCommand {
+  argv: string[];
+  /** The user (and group) it runs as: its own `user`/`group`, else global.script_user; absent = vipd's own. */
+  runAs?: { user: string; uid: number; gid: number };
+}
+
 export interface NotifyScripts {
-  master?: string;
-  backup?: string;
-  fault?: string;
-  stop?: string;
-  /** Called on every transition, after the state-specific script (keepalived `notify`). */
-  any?: string;
+  /** Run with their own arguments only (keepalived appends nothing to notify_master/backup/fault/stop). */
+  master?: ScriptCommand;
+  backup?: ScriptCommand;
+  fault?: ScriptCommand;
+  stop?: ScriptCommand;
+  /** Called on every transition, after the state-specific script, with TYPE NAME STATE PRIORITY appended (keepalived `notify`). */
+  any?: ScriptCommand;
 }
 
 export interface GarpConfig {
@@ -109,6 +117,10 @@ export interface GlobalConfig {
   scriptTimeoutMs: number;
   /** keepalived's enable_script_security: refuse a script a non-root user could change (default false, as keepalived). */
   enableScriptSecurity: boolean;
+  /** keepalived's script_user: whom scripts run as by default (keepalived_script if that user exists; else vipd's own user). */
+  scriptUser?: { user: string; uid: number; gid: number };
+  /** keepalived's notify_fifo and vrrp_notify_fifo: FIFOs that get a line per VRRP transition. */
+  notifyFifos: string[];
   /** keepalived's vrrp_check_unicast_src: the default of every instance's check_unicast_src (vipd: true). */
   vrrpCheckUnicastSrc: boolean;
 }

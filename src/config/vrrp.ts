@@ -4,9 +4,51 @@
 
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
-import type { GarpConfig, GlobalConfig, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+import { resolveUser, splitCommandLine } from './command.js';
+import type { GarpConfig, GlobalConfig, NotifyScripts, ScriptCommand, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
 
-export function notify(f: Fields, m: MapView): NotifyScripts {
+/** A notify key: a command line (quoted words as keepalived), or {command, user, group}; argv[0] an absolute path. */
+function command(f: Fields, m: MapView, key: string, g: GlobalConfig): ScriptCommand | undefined {
+  if (!m.has(key)) return undefined;
+  const path = m.sub(key);
+  let node = m.value(key) ?? m.keyNode(key);
+  let runAs = g.scriptUser;
+  const valid = `valid: a command line like "/etc/vipd/notify.sh MASTER" (quote words with spaces), or {command: "/etc/vipd/notify.sh MASTER", user: nobody, group: nogroup}`;
+  if (isMap(node)) {
+    const c = new MapView(f.r, node, path);
+    c.allowOnly(['command', 'user', 'group']);
+    if (!c.has('command')) {
+      f.r.issue(node, path, `missing key "command"; ${valid}`);
+      return undefined;
+    }
+    const user = f.get(c, 'user', str('a user name'));
+    const group = f.get(c, 'group', str('a group name'));
+    if (group !== undefined && user === undefined) f.r.issue(c.keyNode('group'), c.sub('group'), 'group needs a user; valid: {command: ..., user: nobody, group: nogroup}');
+    if (user !== undefined) {
+      const r = resolveUser(user, group);
+      const bad = group !== undefined && r !== undefined && typeof r === 'string' && r.startsWith('no group') ? 'group' : 'user';
+      if (typeof r === 'string') f.r.issue(c.value(bad) ?? node, c.sub(bad), `${r}; valid: an existing user (and group)`);
+      else runAs = r;
+    }
+    node = c.value('command') ?? node;
+  }
+  const line = f.check(node ?? m.keyNode(key)!, path, str(valid.slice('valid: '.length)));
+  if (line === undefined) return undefined;
+  const split = splitCommandLine(line);
+  if ('error' in split) {
+    f.r.issue(node, path, `the command line ${split.error}; ${valid}`);
+    return undefined;
+  }
+  const exe = split.argv[0];
+  if (exe === undefined || !exe.startsWith('/')) {
+    f.r.issue(node, path, `"${exe ?? ''}" must be an absolute path; ${valid}`);
+    return undefined;
+  }
+  f.r.script(node, path, exe);
+  return { argv: split.argv, ...(runAs ? { runAs } : {}) };
+}
+
+export function notify(f: Fields, m: MapView, g: GlobalConfig): NotifyScripts {
   const out: NotifyScripts = {};
   const keys = [
     ['notify_master', 'master'],
@@ -16,7 +58,7 @@ export function notify(f: Fields, m: MapView): NotifyScripts {
     ['notify', 'any'],
   ] as const;
   for (const [key, field] of keys) {
-    const v = f.script(m, key);
+    const v = command(f, m, key, g);
     if (v !== undefined) out[field] = v;
   }
   return out;
@@ -179,7 +221,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   if (garp.refreshMs > 0 && garp.refreshMs < 1000)
     f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
 
-  const scripts = notify(f, m);
+  const scripts = notify(f, m, g);
   if (iface === undefined || vrid === undefined) return undefined;
   return {
     name,
@@ -204,7 +246,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   };
 }
 
-function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>): SyncGroupConfig | undefined {
+function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>, g: GlobalConfig): SyncGroupConfig | undefined {
   const path = `vrrp_sync_groups.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
@@ -235,7 +277,7 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
   });
   if (m.has('group') && members.length === 0 && isSeq(m.value('group')) && (m.value('group') as { items: unknown[] }).items.length === 0)
     f.r.issue(m.value('group') ?? m.node, m.sub('group'), 'the list is empty; valid: one or more instance names');
-  return { name, instances: members, notify: notify(f, m) };
+  return { name, instances: members, notify: notify(f, m, g) };
 }
 
 /** `vrrp_instances`: each instance, a vrid unique per interface. Also returns every name's key node, for the sync groups' references. */
@@ -271,15 +313,15 @@ export function vrrpInstances(f: Fields, top: MapView, g: GlobalConfig): { insta
 }
 
 /** `vrrp_sync_groups`: each names instances (by their key nodes in `instances`), an instance in at most one group. */
-export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>): SyncGroupConfig[] {
+export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>, g: GlobalConfig): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const gv = top.value('vrrp_sync_groups');
   if (!top.has('vrrp_sync_groups') || (isScalar(gv) && gv.value === null)) return groups;
   const gm = f.map(gv ?? top.keyNode('vrrp_sync_groups'), 'vrrp_sync_groups', 'a map of group name -> {group: [...]}');
   const taken = new Map<string, string>();
   for (const name of gm?.keys() ?? []) {
-    const g = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken);
-    if (g) groups.push(g);
+    const sg = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken, g);
+    if (sg) groups.push(sg);
   }
   return groups;
 }
