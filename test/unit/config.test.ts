@@ -24,7 +24,7 @@ describe('valid configs', () => {
   it('the sample etc/vipd/vipd.yaml loads with its values', () => {
     const c = loadConfig(SAMPLE);
     expect(c.file).toBe(SAMPLE);
-    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false, vrrpCheckUnicastSrc: true });
+    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false, notifyFifos: [], vrrpCheckUnicastSrc: true });
     expect(c.instances).toHaveLength(1);
     expect(c.instances[0]).toMatchObject({
       name: 'VI_1',
