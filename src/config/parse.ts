@@ -43,8 +43,8 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
   const { files, defaults: fileDefaults } = trackFiles(f, top);
   const known = { scripts: scriptDefaults, files: fileDefaults };
-  const { instances, nodes } = vrrpInstances(f, top, known);
-  const syncGroups = vrrpSyncGroups(f, top, nodes, known);
+  const { instances, nodes } = vrrpInstances(f, top, globalCfg, known);
+  const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
   const services = virtualServers(f, top);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));

@@ -78,13 +78,21 @@ export interface TrackFileConfig {
   init?: { value: number; overwrite: boolean };
 }
 
+/** A script to run: its command line split into words (argv[0] an absolute path), and whom it runs as. */
+export interface ScriptCommand {
+  argv: string[];
+  /** The user (and group) it runs as: its own `user`/`group`, else global.script_user; absent = vipd's own. */
+  runAs?: { user: string; uid: number; gid: number };
+}
+
 export interface NotifyScripts {
-  master?: string;
-  backup?: string;
-  fault?: string;
-  stop?: string;
-  /** Called on every transition, after the state-specific script (keepalived `notify`). */
-  any?: string;
+  /** Run with their own arguments only (keepalived appends nothing to notify_master/backup/fault/stop). */
+  master?: ScriptCommand;
+  backup?: ScriptCommand;
+  fault?: ScriptCommand;
+  stop?: ScriptCommand;
+  /** Called on every transition, after the state-specific script, with TYPE NAME STATE PRIORITY appended (keepalived `notify`). */
+  any?: ScriptCommand;
 }
 
 export interface GarpConfig {
@@ -113,6 +121,13 @@ export interface VrrpInstanceConfig {
   unicastSrcIp?: string;
   /** Unicast peers; empty = multicast to 224.0.0.18. */
   unicastPeers: string[];
+  /** IP TTL of the unicast adverts this instance sends (keepalived unicast_ttl, 0..255, default 255). */
+  unicastTtl: number;
+  /**
+   * keepalived's check_unicast_src: drop a unicast advert whose source is not a
+   * unicast_peer. keepalived's default is off; vipd's is on (global.vrrp_check_unicast_src).
+   */
+  checkUnicastSrc: boolean;
   /** v2 simple password (first 8 bytes are used on the wire); undefined = no authentication. */
   authPass?: string;
   preempt: boolean;
@@ -160,6 +175,12 @@ export interface GlobalConfig {
   scriptTimeoutMs: number;
   /** keepalived's enable_script_security: refuse a script a non-root user could change (default false, as keepalived). */
   enableScriptSecurity: boolean;
+  /** keepalived's script_user: whom scripts run as by default (keepalived_script if that user exists; else vipd's own user). */
+  scriptUser?: { user: string; uid: number; gid: number };
+  /** keepalived's notify_fifo and vrrp_notify_fifo: FIFOs that get a line per VRRP transition. */
+  notifyFifos: string[];
+  /** keepalived's vrrp_check_unicast_src: the default of every instance's check_unicast_src (vipd: true). */
+  vrrpCheckUnicastSrc: boolean;
 }
 
 export interface Config {

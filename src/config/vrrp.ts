@@ -6,7 +6,8 @@ import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import { type LineResult, parseRouteLine, parseRuleLine } from './routes.js';
 import { type TrackDefaults, trackRefs } from './track.js';
-import type { GarpConfig, HeldRoute, NotifyScripts, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
+import { resolveUser, splitCommandLine } from './command.js';
+import type { GarpConfig, GlobalConfig, HeldRoute, NotifyScripts, ScriptCommand, SyncGroupConfig, TrackInterface, VirtualIp, VrrpInstanceConfig } from './types.js';
 
 /** The trackers defined at the top level, which track_script / track_file entries name. */
 export interface Known {
@@ -15,7 +16,48 @@ export interface Known {
 }
 const NONE: Known = { scripts: new Map(), files: new Map() };
 
-export function notify(f: Fields, m: MapView): NotifyScripts {
+/** A notify key: a command line (quoted words as keepalived), or {command, user, group}; argv[0] an absolute path. */
+function command(f: Fields, m: MapView, key: string, g: GlobalConfig): ScriptCommand | undefined {
+  if (!m.has(key)) return undefined;
+  const path = m.sub(key);
+  let node = m.value(key) ?? m.keyNode(key);
+  let runAs = g.scriptUser;
+  const valid = `valid: a command line like "/etc/vipd/notify.sh MASTER" (quote words with spaces), or {command: "/etc/vipd/notify.sh MASTER", user: nobody, group: nogroup}`;
+  if (isMap(node)) {
+    const c = new MapView(f.r, node, path);
+    c.allowOnly(['command', 'user', 'group']);
+    if (!c.has('command')) {
+      f.r.issue(node, path, `missing key "command"; ${valid}`);
+      return undefined;
+    }
+    const user = f.get(c, 'user', str('a user name'));
+    const group = f.get(c, 'group', str('a group name'));
+    if (group !== undefined && user === undefined) f.r.issue(c.keyNode('group'), c.sub('group'), 'group needs a user; valid: {command: ..., user: nobody, group: nogroup}');
+    if (user !== undefined) {
+      const r = resolveUser(user, group);
+      const bad = group !== undefined && r !== undefined && typeof r === 'string' && r.startsWith('no group') ? 'group' : 'user';
+      if (typeof r === 'string') f.r.issue(c.value(bad) ?? node, c.sub(bad), `${r}; valid: an existing user (and group)`);
+      else runAs = r;
+    }
+    node = c.value('command') ?? node;
+  }
+  const line = f.check(node ?? m.keyNode(key)!, path, str(valid.slice('valid: '.length)));
+  if (line === undefined) return undefined;
+  const split = splitCommandLine(line);
+  if ('error' in split) {
+    f.r.issue(node, path, `the command line ${split.error}; ${valid}`);
+    return undefined;
+  }
+  const exe = split.argv[0];
+  if (exe === undefined || !exe.startsWith('/')) {
+    f.r.issue(node, path, `"${exe ?? ''}" must be an absolute path; ${valid}`);
+    return undefined;
+  }
+  f.r.script(node, path, exe);
+  return { argv: split.argv, ...(runAs ? { runAs } : {}) };
+}
+
+export function notify(f: Fields, m: MapView, g: GlobalConfig): NotifyScripts {
   const out: NotifyScripts = {};
   const keys = [
     ['notify_master', 'master'],
@@ -25,7 +67,7 @@ export function notify(f: Fields, m: MapView): NotifyScripts {
     ['notify', 'any'],
   ] as const;
   for (const [key, field] of keys) {
-    const v = f.script(m, key);
+    const v = command(f, m, key, g);
     if (v !== undefined) out[field] = v;
   }
   return out;
@@ -89,7 +131,7 @@ export function trackWeight(f: Fields, t: MapView, priority: number | undefined,
   return w;
 }
 
-function instance(f: Fields, name: string, keyNode: Node, node: Node | null, known: Known): VrrpInstanceConfig | undefined {
+function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: GlobalConfig, known: Known): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of instance settings');
@@ -99,6 +141,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, kno
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
     'answer_lower_priority', 'track_interface', 'track_script', 'notify_master', 'notify_backup', 'notify_fault',
     'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
+    'unicast_ttl', 'check_unicast_src',
   ]);
   const required = (key: string, hint: string): void => {
     if (!m.has(key)) f.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
@@ -142,6 +185,11 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, kno
     const p = f.check(n, `${m.sub('unicast_peer')}[${i}]`, ipv4('a peer IPv4 address like 192.0.2.12'));
     if (p !== undefined) unicastPeers.push(p);
   });
+  const unicastTtl = f.get(m, 'unicast_ttl', num(0, 255, { integer: true })) ?? 255;
+  const checkUnicastSrc = f.get(m, 'check_unicast_src', bool) ?? g.vrrpCheckUnicastSrc;
+  for (const key of ['unicast_ttl', 'check_unicast_src'])
+    if (m.has(key) && unicastPeers.length === 0)
+      f.r.issue(m.keyNode(key), m.sub(key), `${key} applies to unicast adverts only and this instance has no unicast_peer; remove it or add unicast_peer: [...]`);
 
   let authPass: string | undefined;
   if (m.has('authentication')) {
@@ -201,7 +249,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, kno
   if (garp.refreshMs > 0 && garp.refreshMs < 1000)
     f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
 
-  const notifyScripts = notify(f, m);
+  const notifyScripts = notify(f, m, g);
   const virtualRoutes = heldLines(f, m, 'virtual_routes', parseRouteLine, '"192.0.2.0/24 via 10.0.0.1 dev eth1"');
   const virtualRules = heldLines(f, m, 'virtual_rules', parseRuleLine, '"from 192.0.2.0/24 table 100"');
   if (iface === undefined || vrid === undefined) return undefined;
@@ -216,6 +264,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, kno
     virtualIps,
     ...(unicastSrcIp !== undefined ? { unicastSrcIp } : {}),
     unicastPeers,
+    unicastTtl,
+    checkUnicastSrc,
     ...(authPass !== undefined ? { authPass } : {}),
     preempt,
     preemptDelayMs: Math.round(preemptDelay * 1000),
@@ -230,7 +280,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, kno
   };
 }
 
-function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>, known: Known): SyncGroupConfig | undefined {
+function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, instances: Map<string, Node>, taken: Map<string, string>, g: GlobalConfig, known: Known): SyncGroupConfig | undefined {
   const path = `vrrp_sync_groups.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
@@ -266,12 +316,12 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
     instances: members,
     trackScripts: trackRefs(f, m, 'track_script', known.scripts, 'vrrp_script', undefined, 253),
     trackFiles: trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', undefined, 254),
-    notify: notify(f, m),
+    notify: notify(f, m, g),
   };
 }
 
 /** `vrrp_instances`: each instance, a vrid unique per interface. Also returns every name's key node, for the sync groups' references. */
-export function vrrpInstances(f: Fields, top: MapView, known: Known = NONE): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
+export function vrrpInstances(f: Fields, top: MapView, g: GlobalConfig, known: Known = NONE): { instances: VrrpInstanceConfig[]; nodes: Map<string, Node> } {
   const instances: VrrpInstanceConfig[] = [];
   const nodes = new Map<string, Node>();
   if (!top.has('vrrp_instances')) {
@@ -286,7 +336,7 @@ export function vrrpInstances(f: Fields, top: MapView, known: Known = NONE): { i
   for (const name of im.keys()) {
     const keyNode = im.keyNode(name)!;
     nodes.set(name, keyNode);
-    const inst = instance(f, name, keyNode, im.value(name) ?? null, known);
+    const inst = instance(f, name, keyNode, im.value(name) ?? null, g, known);
     if (!inst) continue;
     const id = `${inst.interface}/${inst.vrid}`;
     const other = seen.get(id);
@@ -303,15 +353,15 @@ export function vrrpInstances(f: Fields, top: MapView, known: Known = NONE): { i
 }
 
 /** `vrrp_sync_groups`: each names instances (by their key nodes in `instances`), an instance in at most one group. */
-export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>, known: Known = NONE): SyncGroupConfig[] {
+export function vrrpSyncGroups(f: Fields, top: MapView, instances: Map<string, Node>, g: GlobalConfig, known: Known = NONE): SyncGroupConfig[] {
   const groups: SyncGroupConfig[] = [];
   const gv = top.value('vrrp_sync_groups');
   if (!top.has('vrrp_sync_groups') || (isScalar(gv) && gv.value === null)) return groups;
   const gm = f.map(gv ?? top.keyNode('vrrp_sync_groups'), 'vrrp_sync_groups', 'a map of group name -> {group: [...]}');
   const taken = new Map<string, string>();
   for (const name of gm?.keys() ?? []) {
-    const g = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken, known);
-    if (g) groups.push(g);
+    const sg = syncGroup(f, name, gm!.keyNode(name)!, gm!.value(name) ?? null, instances, taken, g, known);
+    if (sg) groups.push(sg);
   }
   return groups;
 }

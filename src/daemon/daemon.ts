@@ -55,6 +55,7 @@ export class Daemon {
     this.cfg = cfg;
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
+    this.notifier.configure(cfg.global);
     this.forwarding = new Forwarding(cfg, this.log, this.notifier);
     this.tracking = new ScriptTracking(this.log, () => this.router.retrack());
     this.router = new VrrpRouter({
@@ -112,6 +113,7 @@ export class Daemon {
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
       vrrp: { ...this.router.status(), scripts: await this.tracking.status() },
+      notifyFifos: this.notifier.fifos.status(),
       ipvs,
       virtualServers,
     };
@@ -152,6 +154,7 @@ export class Daemon {
     const ipvs = await this.forwarding.reload(next);
     const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
+    this.notifier.configure(next.global);
     this.log.level = this.opts.logLevel ?? next.global.logLevel;
     const ipvsText = ipvs ? `; IPVS ${ipvs.ops} operation(s)${ipvs.failed.length ? `, ${ipvs.failed.length} failed` : ''}` : '';
     const ipvsCounts = ipvs ? { ipvsOps: ipvs.ops, ipvsFailed: ipvs.failed.length } : {};
@@ -168,6 +171,7 @@ export class Daemon {
       this.tracking.stop();
       this.forwarding.stop(); // the table first, then the checks
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
+      this.notifier.fifos.close();
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
       this.sd.close();
       this.log.info({ event: 'stopped' }, 'vipd stopped');

@@ -26,7 +26,9 @@ export type DropReason =
   | 'interval-mismatch'
   | 'bad-interval'
   | 'not-a-peer'
-  | 'own-advert';
+  | 'own-advert'
+  /** Multicast to a unicast instance, or unicast to a multicast one (keepalived drops both). */
+  | 'wrong-destination';
 
 export interface FsmConfig {
   name: string;
@@ -40,6 +42,8 @@ export interface FsmConfig {
   answerLowerPriority: boolean;
   authPass?: string;
   unicastPeers: string[];
+  /** keepalived's check_unicast_src: a unicast advert's source must be one of unicastPeers. */
+  checkUnicastSrc: boolean;
   garp: { repeatDelayMs: number; refreshMs: number };
 }
 
@@ -47,6 +51,8 @@ export interface ReceivedAdvert {
   advert: VrrpAdvert;
   /** IP source address of the advert. */
   src: string;
+  /** IP destination address: 224.0.0.18 (multicast) or this host's address (unicast). */
+  dst: string;
   ttl: number;
 }
 

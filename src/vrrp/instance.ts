@@ -9,7 +9,7 @@ import { VrrpFsm } from './fsm.js';
 import { IO_STABLE_MS, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm-types.js';
 import { errnoCode, ioErrorLine, type IoOp } from './io-error.js';
 import type { Notifier } from './notify.js';
-import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, AUTH_NONE, AUTH_PASS } from './packet.js';
+import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, VRRP_TTL, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpSocket } from './transport.js';
 import { type HostRoutes, RouteHolder } from './routes.js';
 import { type HostNet, VipHolder } from './vips.js';
@@ -70,6 +70,7 @@ export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
     answerLowerPriority: c.answerLowerPriority,
     ...(c.authPass !== undefined ? { authPass: c.authPass } : {}),
     unicastPeers: c.unicastPeers,
+    checkUnicastSrc: c.checkUnicastSrc,
     garp: { repeatDelayMs: c.garp.repeatDelayMs, refreshMs: c.garp.refreshMs },
   };
 }
@@ -152,7 +153,7 @@ export class VrrpInstance {
 
   onPacket(p: ReceivedPacket): void {
     this.counters.advertsReceived++;
-    this.apply(this.fsm.onAdvert({ advert: p.advert, src: p.src, ttl: p.ttl }, this.deps.now()));
+    this.apply(this.fsm.onAdvert({ advert: p.advert, src: p.src, dst: p.dst, ttl: p.ttl }, this.deps.now()));
   }
 
   /** Source address for adverts and the tie-break: unicast_src_ip, else the interface's primary address. */
@@ -399,7 +400,7 @@ export class VrrpInstance {
         },
         { src, dst, checksum: c.v3Checksum },
       );
-      return sock.send(src, dst, payload).then(
+      return sock.send(src, dst, payload, dst === VRRP_MULTICAST_V4 ? VRRP_TTL : c.unicastTtl).then(
         () => {
           this.counters.advertsSent++;
         },

@@ -2,9 +2,11 @@
 // instance on that interface (demultiplexed by VRID by the caller).
 //
 // We write the IPv4 header ourselves (IP_HDRINCL): it is the only way to pick
-// the source address for unicast peers without bind(), and it pins TTL 255 and
-// TOS 0xc0 for multicast and unicast alike. The kernel fills in the IP ID and
-// header checksum. SO_BINDTODEVICE keeps receive and send on the interface.
+// the source address for unicast peers without bind(), and it pins TOS 0xc0 and
+// TTL 255 (a unicast advert's TTL is unicast_ttl, 255 by default). The kernel
+// fills in the IP ID and header checksum. SO_BINDTODEVICE keeps receive and
+// send on the interface. A raw IPv4 socket receives the IP header too, so each
+// advert's destination (multicast or unicast) and TTL are known.
 
 import { EventEmitter } from 'node:events';
 import raw, { type Socket as RawSocket } from 'raw-socket';
@@ -47,12 +49,12 @@ function ipMreqn(group: string, local: string, ifindex: number): Buffer {
 }
 
 /** The IPv4 header we send adverts with. */
-export function vrrpIpHeader(src: string, dst: string, payloadLength: number): Buffer {
+export function vrrpIpHeader(src: string, dst: string, payloadLength: number, ttl = VRRP_TTL): Buffer {
   const h = Buffer.alloc(20);
   h[0] = 0x45;
   h[1] = VRRP_TOS;
   h.writeUInt16BE(20 + payloadLength, 2);
-  h[8] = VRRP_TTL;
+  h[8] = ttl;
   h[9] = VRRP_PROTOCOL;
   ipv4ToBytes(src).copy(h, 12);
   ipv4ToBytes(dst).copy(h, 16);
@@ -106,9 +108,9 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> {
     return this.closed;
   }
 
-  /** Send one VRRP message from `src` to `dst` (the multicast group or a unicast peer). */
-  send(src: string, dst: string, payload: Buffer): Promise<void> {
-    const pkt = Buffer.concat([vrrpIpHeader(src, dst, payload.length), payload]);
+  /** Send one VRRP message from `src` to `dst` (the multicast group or a unicast peer), with IP TTL `ttl`. */
+  send(src: string, dst: string, payload: Buffer, ttl = VRRP_TTL): Promise<void> {
+    const pkt = Buffer.concat([vrrpIpHeader(src, dst, payload.length, ttl), payload]);
     return new Promise((resolve, reject) => {
       this.sock.send(pkt, 0, pkt.length, dst, null, (err) => {
         if (err) {

@@ -337,24 +337,24 @@ describe('VRRP between two vipd daemons', () => {
     const lines = () => readFileSync(out, 'utf8').trim().split('\n');
     writeFileSync(out, '');
     const a = daemons.start('lb1', {
-      vrrp_instances: { VI_1: instance({ priority: 150, notify_master: script, notify_backup: script, notify_stop: script, notify: script }) },
-      vrrp_sync_groups: { G1: { group: ['VI_1'], notify_master: script } },
+      vrrp_instances: { VI_1: instance({ priority: 150, notify_master: `${script} own`, notify_backup: `${script} own`, notify_stop: `${script} own`, notify: script }) },
+      vrrp_sync_groups: { G1: { group: ['VI_1'], notify_master: `${script} group` } },
     });
     await a.ready();
     await a.waitState('VI_1', 'MASTER');
-    await waitFor('notify scripts for MASTER', () => lines().filter((l) => l.includes('MASTER')).length >= 3, 3000);
+    await waitFor('notify scripts for MASTER', () => lines().includes('notify.sh INSTANCE VI_1 MASTER 150') && lines().includes('notify.sh group'), 3000);
     a.kill('SIGTERM');
     expect(await a.wait()).toBe(0);
-    // Each instance's scripts run in order; a group's run on their own queue.
-    expect(lines().filter((l) => l.includes('INSTANCE'))).toEqual([
+    // Each instance's scripts run in order; a group's run on their own queue. Only `notify` gets TYPE NAME STATE PRIORITY appended.
+    expect(lines().filter((l) => !l.includes('group'))).toEqual([
+      'notify.sh own',
       'notify.sh INSTANCE VI_1 BACKUP 150',
-      'notify.sh INSTANCE VI_1 BACKUP 150',
+      'notify.sh own',
       'notify.sh INSTANCE VI_1 MASTER 150',
-      'notify.sh INSTANCE VI_1 MASTER 150',
-      'notify.sh INSTANCE VI_1 STOP 150',
+      'notify.sh own',
       'notify.sh INSTANCE VI_1 STOP 150',
     ]);
-    expect(lines().filter((l) => l.includes('GROUP'))).toEqual(['notify.sh GROUP G1 MASTER 0']);
+    expect(lines().filter((l) => l.includes('group'))).toEqual(['notify.sh group']);
   });
 
   it('sd_notify: READY with a status line, WATCHDOG pings, RELOADING then READY on SIGHUP, STOPPING on SIGTERM', async () => {

@@ -24,7 +24,7 @@ describe('valid configs', () => {
   it('the sample etc/vipd/vipd.yaml loads with its values', () => {
     const c = loadConfig(SAMPLE);
     expect(c.file).toBe(SAMPLE);
-    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false });
+    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false, notifyFifos: [], vrrpCheckUnicastSrc: true });
     expect(c.instances).toHaveLength(1);
     expect(c.instances[0]).toMatchObject({
       name: 'VI_1',
@@ -62,6 +62,8 @@ describe('valid configs', () => {
       v3Checksum: 'pseudo-header',
       virtualIps: [{ address: '192.0.2.100', prefix: 24, device: 'eth0' }],
       unicastPeers: [],
+      unicastTtl: 255,
+      checkUnicastSrc: true,
       preempt: true,
       preemptDelayMs: 0,
       answerLowerPriority: true,
@@ -172,6 +174,16 @@ ${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vr
     ]);
     expect(issues(`vrrp_scripts:\n  chk: {script: /bin/true}\n${MIN}    priority: 255\n    track_script: [{name: chk, weight: 10}]\n`)).toEqual([
       '9:40 vrrp_instances.VI_1.track_script[0]: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight: 0 on this entry (FAULT while failing), or a priority below 255',
+    ]);
+  });
+
+  it('unicast_ttl (0..255) and check_unicast_src: unicast instances only; vrrp_check_unicast_src is their default', () => {
+    const uni = MIN + '    unicast_peer: [192.0.2.12]\n';
+    expect(parseConfig(uni + '    unicast_ttl: 64\n    check_unicast_src: false\n', 'f.yaml').instances[0]).toMatchObject({ unicastTtl: 64, checkUnicastSrc: false });
+    expect(parseConfig('global: {vrrp_check_unicast_src: false}\n' + uni, 'f.yaml').instances[0]).toMatchObject({ unicastTtl: 255, checkUnicastSrc: false });
+    expect(issues(uni + '    unicast_ttl: 256\n')).toEqual(['7:18 vrrp_instances.VI_1.unicast_ttl: 256 is out of range; valid: an integer 0..255']);
+    expect(issues(MIN + '    unicast_ttl: 64\n')).toEqual([
+      '6:5 vrrp_instances.VI_1.unicast_ttl: unicast_ttl applies to unicast adverts only and this instance has no unicast_peer; remove it or add unicast_peer: [...]',
     ]);
   });
 

@@ -20,6 +20,7 @@ export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {
     preemptDelayMs: 0,
     answerLowerPriority: true,
     unicastPeers: [],
+    checkUnicastSrc: true,
     garp: { repeatDelayMs: 5000, refreshMs: 0 },
     ...o,
   };

@@ -16,6 +16,7 @@ function adv(priority: number, o: Partial<ReceivedAdvert['advert']> = {}, rx: Pa
   return {
     advert: { version: 3, vrid: 51, priority, intervalCs: 100, addresses: ['10.0.0.100'], authType: 0, authData: Buffer.alloc(8), ...o },
     src: PEER,
+    dst: '224.0.0.18',
     ttl: 255,
     ...rx,
   };
@@ -261,10 +262,33 @@ describe('validation drops', () => {
     expect(drop(backup().onAdvert(adv(200, {}, { src: LOCAL }), 1000))).toBe('own-advert');
   });
 
-  it('unicast: a source that is not a configured peer', () => {
+  it('unicast: a source that is not a configured peer (check_unicast_src, on by default in vipd)', () => {
     const f = backup({ unicastPeers: ['10.0.0.9'] });
-    expect(drop(f.onAdvert(adv(200), 1000))).toBe('not-a-peer');
-    expect(drop(f.onAdvert(adv(200, {}, { src: '10.0.0.9' }), 1000))).toBeUndefined();
+    expect(drop(f.onAdvert(adv(200, {}, { dst: LOCAL }), 1000))).toBe('not-a-peer');
+    expect(drop(f.onAdvert(adv(200, {}, { src: '10.0.0.9', dst: LOCAL }), 1000))).toBeUndefined();
+  });
+
+  it('unicast with check_unicast_src off (keepalived default): any source is taken', () => {
+    const f = backup({ unicastPeers: ['10.0.0.9'], checkUnicastSrc: false });
+    expect(drop(f.onAdvert(adv(200, {}, { dst: LOCAL }), 1000))).toBeUndefined();
+    expect(f.status().masterIp).toBe(PEER);
+  });
+
+  it('unicast: any TTL is accepted (adverts routed between subnets), as keepalived', () => {
+    const f = backup({ unicastPeers: [PEER] });
+    expect(drop(f.onAdvert(adv(200, {}, { dst: LOCAL, ttl: 254 }), 1000))).toBeUndefined();
+    expect(drop(f.onAdvert(adv(200, {}, { dst: LOCAL, ttl: 1 }), 1100))).toBeUndefined();
+    expect(f.status().masterIp).toBe(PEER);
+  });
+
+  it('an instance takes adverts of its own mode only: multicast to a unicast instance and unicast to a multicast one are dropped', () => {
+    const uni = backup({ unicastPeers: [PEER] });
+    expect(drop(uni.onAdvert(adv(200, {}, { dst: '224.0.0.18' }), 1000))).toBe('wrong-destination');
+    expect(drop(uni.onAdvert(adv(200, {}, { dst: '224.0.0.18', ttl: 254 }), 1000))).toBe('wrong-destination');
+    expect(uni.status().masterIp).toBeUndefined();
+    const multi = backup();
+    expect(drop(multi.onAdvert(adv(200, {}, { dst: LOCAL }), 1000))).toBe('wrong-destination');
+    expect(drop(multi.onAdvert(adv(200, {}, { dst: LOCAL, ttl: 254 }), 1000))).toBe('ttl');
   });
 
   it('v2 PASS authentication: wrong password or missing auth', () => {
