@@ -149,3 +149,80 @@ describe('VRRPv3 over IPv6 between two vipd daemons', () => {
     expect((await a.status()).vrrp.instances[0]!.counters.dropped).toEqual({ ttl: 1 });
   });
 });
+
+describe('VRRPv3 over IPv6: interop with keepalived 2.2.7', () => {
+  function startKeepalived(priority: number): KeepalivedProc {
+    const k = new KeepalivedProc(lab, 'lb2', [{ name: 'VI_6', interface: 'eth0', vrid: 61, priority, advertInt: ADVERT, version: 3, vips: [`${VIP6}/64`] }]);
+    procs.push({ kill: () => k.killHard(), wait: () => k.waitExit() });
+    return k;
+  }
+  const kaHasVip = () => has6('lb2', VIP6);
+  const kaMaster = (k: KeepalivedProc, from = 0) => /\(VI_6\) Entering MASTER STATE/.test(k.log().slice(from));
+
+  it('vipd (150) master, keepalived (100) backup; kill -9 -> keepalived takes over; SIGTERM -> priority-0 handover', async () => {
+    const p = startVipd('lb1', instance6({ priority: 150 }));
+    await p.waitState('VI_6', 'MASTER', masterDownMs(150) + 5000);
+    const k = startKeepalived(100);
+    await k.ready();
+    await sleep(10 * ADVERT * 1000);
+    // keepalived accepts our IPv6 adverts (source, checksum, hop limit): it never takes over.
+    expect(kaMaster(k)).toBe(false);
+    expect(kaHasVip()).toBe(false);
+    expect(has6('lb1', VIP6)).toBe(true);
+
+    const mark = k.log().length;
+    const t0 = Date.now();
+    p.kill('SIGKILL');
+    await waitFor('keepalived to take the IPv6 VIP', kaHasVip, masterDownMs(100) + 3000, 10);
+    expect(Date.now() - t0).toBeGreaterThan(masterDownMs(100) * 0.8);
+    await waitFor('keepalived to log MASTER', () => kaMaster(k, mark), 2000);
+    await p.wait();
+    lab.ip('lb1', ['addr', 'del', `${VIP6}/64`, 'dev', 'eth0'], true);
+
+    const q = startVipd('lb1', instance6({ priority: 150 }));
+    await q.waitState('VI_6', 'MASTER', masterDownMs(150) + 5000);
+    await waitFor('keepalived to yield to the higher priority', () => !kaHasVip(), 3000);
+    const t1 = Date.now();
+    q.kill('SIGTERM');
+    await waitFor('keepalived to take over on priority 0', kaHasVip, 3000, 10);
+    expect(Date.now() - t1).toBeLessThan(masterDownMs(100) * 0.6 + 300);
+    expect(await q.wait()).toBe(0);
+  });
+
+  it('keepalived (150) master, vipd (100) backup with nothing dropped; kill -9 -> vipd takes over; keepalived stops -> vipd on priority 0', async () => {
+    const k = startKeepalived(150);
+    await k.ready();
+    const p = startVipd('lb1', instance6({ priority: 100 }));
+    await waitFor(() => `keepalived to become master (${k.log().slice(-800)})`, kaHasVip, masterDownMs(150) + 5000);
+    await p.waitState('VI_6', 'BACKUP', 3000);
+    await sleep(10 * ADVERT * 1000);
+    const inst = (await p.status()).vrrp.instances[0]!;
+    expect(inst.state).toBe('BACKUP');
+    expect(inst.counters.advertsReceived).toBeGreaterThan(5);
+    expect(inst.counters.dropped).toEqual({});
+    expect(has6('lb1', VIP6)).toBe(false);
+    // keepalived's NA moved the client too (the entry is learnt by a ping first).
+    expect(ping6('cl', VIP6)).toBe(true);
+    expect(neighbourMac6('cl', VIP6)).toBe(lab.mac('lb2', 'eth0'));
+
+    let t0 = Date.now();
+    k.killHard();
+    await p.waitState('VI_6', 'MASTER', masterDownMs(100) + 3000);
+    expect(Date.now() - t0).toBeGreaterThan(masterDownMs(100) * 0.8);
+    await waitFor("vipd's NA to move the client", () => neighbourMac6('cl', VIP6) === lab.mac('lb1', 'eth0'), 2000);
+    await k.waitExit();
+    lab.ip('lb2', ['addr', 'del', `${VIP6}/64`, 'dev', 'eth0'], true);
+
+    const k2 = startKeepalived(150);
+    await k2.ready();
+    await p.waitState('VI_6', 'BACKUP', masterDownMs(150) + 5000);
+    await waitFor('keepalived to hold the VIP', kaHasVip, 3000);
+    t0 = Date.now();
+    const stopping = k2.stop();
+    await p.waitState('VI_6', 'MASTER', 3000);
+    expect(Date.now() - t0).toBeLessThan(masterDownMs(100) * 0.6 + 300);
+    await stopping;
+    expect(String(p.transitions('VI_6').at(-1)!.reason)).toMatch(/priority 0/);
+    expect(has6('lb1', VIP6)).toBe(true);
+  });
+});
