@@ -226,3 +226,61 @@ describe('VRRPv3 over IPv6: interop with keepalived 2.2.7', () => {
     expect(has6('lb1', VIP6)).toBe(true);
   });
 });
+
+describe('IPv6 unicast peers and virtual_ipaddress_excluded', () => {
+  it('unicast: a pair with global unicast_src_ip / unicast_peer elects and fails over; a multicast speaker is no peer', async () => {
+    const uni = (src: string, peer: string, priority: number) => instance6({ priority, unicast_src_ip: src, unicast_peer: [peer] });
+    const a = startVipd('lb1', uni(LB1, LB2, 150));
+    const b = startVipd('lb2', uni(LB2, LB1, 100));
+    await a.waitState('VI_6', 'MASTER', masterDownMs(150) + 5000);
+    await b.waitState('VI_6', 'BACKUP', 3000);
+    await sleep(5 * ADVERT * 1000);
+    const inst = (await b.status()).vrrp.instances[0]!;
+    expect(inst.localIp).toBe(LB2);
+    expect(inst.counters.advertsReceived).toBeGreaterThan(3);
+    expect(inst.counters.dropped).toEqual({});
+    // The client, not a configured peer, claims priority 254 by multicast: dropped as not-a-peer.
+    inject('cl', 254, 255);
+    await waitFor('the rogue advert to be dropped', async () => (await a.status()).vrrp.instances[0]!.counters.dropped['not-a-peer'] === 1, 2000);
+    expect(await a.state('VI_6')).toBe('MASTER');
+
+    const t0 = Date.now();
+    a.kill('SIGKILL');
+    await b.waitState('VI_6', 'MASTER', masterDownMs(100) + 3000);
+    expect(Date.now() - t0).toBeGreaterThan(masterDownMs(100) * 0.8);
+    await waitFor('lb2 to hold the VIP', () => has6('lb2', VIP6), 2000);
+  });
+
+  it('dual stack: an IPv4 instance moves an IPv6 address with its VIP (virtual_ipaddress_excluded), advertising only the IPv4 one', async () => {
+    const dual = (priority: number) => ({
+      interface: 'eth0', vrid: 52, priority, advert_int: ADVERT, garp_master_delay: 0,
+      virtual_ipaddress: [`${VIP4}/24`],
+      virtual_ipaddress_excluded: [`${VIP6B}/64`],
+    });
+    const a = new VipdProc(lab, 'lb1', { vrrp_instances: { VI_D: dual(150) } });
+    procs.push({ kill: () => a.kill('SIGKILL'), wait: () => a.wait() });
+    const b = new VipdProc(lab, 'lb2', { vrrp_instances: { VI_D: dual(100) } });
+    procs.push({ kill: () => b.kill('SIGKILL'), wait: () => b.wait() });
+    await a.waitState('VI_D', 'MASTER', masterDownMs(150) + 5000);
+    await b.waitState('VI_D', 'BACKUP', 3000);
+    expect(lab.hasAddress('lb1', VIP4)).toBe(true);
+    expect(has6('lb1', VIP6B)).toBe(true);
+    expect(has6('lb2', VIP6B)).toBe(false);
+    // On the wire: IPv4 VRRP carrying the IPv4 VIP alone.
+    const wire = lab.exec('cl', 'timeout', ['3', 'tcpdump', '-c', '2', '-nv', '-i', 'eth0', 'ip proto 112'], true);
+    expect(wire).toMatch(/addrs: 10\.99\.0\.100\b/);
+    expect(wire).not.toMatch(/fd00/);
+    expect(ping6('cl', VIP6B)).toBe(true);
+    expect(neighbourMac6('cl', VIP6B)).toBe(lab.mac('lb1', 'eth0'));
+
+    a.kill('SIGKILL');
+    await b.waitState('VI_D', 'MASTER', masterDownMs(100) + 3000);
+    expect(lab.hasAddress('lb2', VIP4)).toBe(true);
+    expect(has6('lb2', VIP6B)).toBe(true);
+    await waitFor("the client's entry for the excluded IPv6 address to move (NA)", () => neighbourMac6('cl', VIP6B) === lab.mac('lb2', 'eth0'), 2000);
+    expect(lab.ip('lb2', ['-6', 'addr', 'show', 'dev', 'eth0'])).toMatch(new RegExp(`${VIP6B}/64 scope global nodad`));
+    b.kill('SIGTERM');
+    expect(await b.wait()).toBe(0);
+    expect(has6('lb2', VIP6B)).toBe(false);
+  });
+});
