@@ -29,6 +29,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   let device = iface;
   let label: string | undefined;
   let addrPath = path;
+  let labelAt: { node: Node; path: string } = { node, path };
   if (isMap(node)) {
     const m = new MapView(f.r, node, path);
     m.allowOnly(['address', 'device', 'label']);
@@ -40,6 +41,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
     addrPath = m.sub('address');
     device = f.get(m, 'device', ifname) ?? iface;
     label = f.get(m, 'label', str('a label "<device>:<name>", at most 15 bytes'));
+    labelAt = { node: m.value('label') ?? node, path: m.sub('label') };
     if (label !== undefined && (!label.startsWith(`${device}:`) || Buffer.byteLength(label) >= IFNAMSIZ)) {
       const long = Buffer.byteLength(label) >= IFNAMSIZ ? ` (it is ${Buffer.byteLength(label)})` : '';
       f.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 bytes${long} (a Linux rule, IFNAMSIZ); valid: e.g. ${device}:vip`.slice(0, 200));
@@ -49,7 +51,11 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   const text = f.check(addrNode, addrPath, str('an address like 192.0.2.100/24 or 2001:db8::100/64'));
   if (text === undefined) return undefined;
   const [addr, len, extra] = text.split('/');
-  if (addr !== undefined && addr.includes(':')) return vip6(f, addrNode, addrPath, text, device, label);
+  if (addr !== undefined && addr.includes(':')) {
+    if (label === undefined) return vip6(f, addrNode, addrPath, text, device);
+    f.r.issue(labelAt.node, labelAt.path, 'an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label');
+    return undefined;
+  }
   const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
   if (extra !== undefined || !addr || !DOTTED_QUAD.test(addr)) {
     f.r.issue(addrNode, addrPath, `"${text}" is not an IPv4 address; ${valid}`);
@@ -69,7 +75,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
 }
 
 /** An IPv6 virtual address (keepalived adds it with nodad; the kernel has no labels for IPv6). */
-function vip6(f: Fields, node: Node, path: string, text: string, device: string, label: string | undefined): VirtualIp | undefined {
+function vip6(f: Fields, node: Node, path: string, text: string, device: string): VirtualIp | undefined {
   const valid = 'valid: an IPv6 address with an optional prefix length 1..128, e.g. 2001:db8::100/64';
   const [addr = '', len, extra] = text.split('/');
   if (extra !== undefined || !isIPv6(addr) || addr.includes('%')) {
@@ -84,10 +90,6 @@ function vip6(f: Fields, node: Node, path: string, text: string, device: string,
   const address = bytesToIpv6(ipv6ToBytes(addr));
   if (address === '::' || address === '::1' || address.startsWith('ff')) {
     f.r.issue(node, path, `${addr} cannot be a virtual IP (unspecified, loopback or multicast); ${valid}`);
-    return undefined;
-  }
-  if (label !== undefined) {
-    f.r.issue(node, path, `an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label`);
     return undefined;
   }
   return { address, prefix, device };
