@@ -462,6 +462,19 @@ Napi::Value PacketSend(const Napi::CallbackInfo& info) {
 
 constexpr int kVrrpProto = 112;
 
+/** A msghdr for one IPv6 datagram: its peer, one buffer, room for ancillary data. */
+struct msghdr Msghdr(struct sockaddr_in6* peer, struct iovec* iov, uint8_t* control, size_t controllen) {
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = peer;
+  mh.msg_namelen = sizeof *peer;
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = controllen;
+  return mh;
+}
+
 Napi::Value Vrrp6Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) THROW_TYPE(env, "vrrp6Open(ifname, ifindex)");
@@ -509,14 +522,7 @@ Napi::Value Vrrp6Recv(const Napi::CallbackInfo& info) {
   alignas(struct cmsghdr) uint8_t control[256];
   struct sockaddr_in6 from;
   struct iovec iov = {buf, sizeof buf};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_name = &from;
-  mh.msg_namelen = sizeof from;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
+  struct msghdr mh = Msghdr(&from, &iov, control, sizeof control);
   ssize_t n;
   do {
     n = recvmsg(fd, &mh, MSG_DONTWAIT);
@@ -571,14 +577,7 @@ Napi::Value Vrrp6Send(const Napi::CallbackInfo& info) {
   alignas(struct cmsghdr) uint8_t control[CMSG_SPACE(sizeof pi)];
   memset(control, 0, sizeof control);
   struct iovec iov = {payload.Data(), payload.Length()};
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_name = &to;
-  mh.msg_namelen = sizeof to;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
+  struct msghdr mh = Msghdr(&to, &iov, control, sizeof control);
   struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = IPPROTO_IPV6;
   c->cmsg_type = IPV6_PKTINFO;

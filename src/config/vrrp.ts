@@ -50,22 +50,15 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   }
   const text = f.check(addrNode, addrPath, str('an address like 192.0.2.100/24 or 2001:db8::100/64'));
   if (text === undefined) return undefined;
-  const [addr, len, extra] = text.split('/');
+  const addr = text.split('/')[0];
   if (addr !== undefined && addr.includes(':')) {
     if (label === undefined) return vip6(f, addrNode, addrPath, text, device);
     f.r.issue(labelAt.node, labelAt.path, 'an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label');
     return undefined;
   }
   const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
-  if (extra !== undefined || !addr || !DOTTED_QUAD.test(addr)) {
-    f.r.issue(addrNode, addrPath, `"${text}" is not an IPv4 address; ${valid}`);
-    return undefined;
-  }
-  const prefix = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
-  if (!(prefix >= 1 && prefix <= 32)) {
-    f.r.issue(addrNode, addrPath, `prefix length "/${len}" is out of range; ${valid}`);
-    return undefined;
-  }
+  const prefix = cidrPrefix(f, addrNode, addrPath, text, 'IPv4', 32, valid);
+  if (prefix === undefined || !addr) return undefined;
   const first = Number(addr.split('.')[0]);
   if (addr === '0.0.0.0' || addr === '255.255.255.255' || (first >= 224 && first <= 239)) {
     f.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
@@ -74,19 +67,28 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}) };
 }
 
-/** An IPv6 virtual address (keepalived adds it with nodad; the kernel has no labels for IPv6). */
-function vip6(f: Fields, node: Node, path: string, text: string, device: string): VirtualIp | undefined {
-  const valid = 'valid: an IPv6 address with an optional prefix length 1..128, e.g. 2001:db8::100/64';
+/** The prefix length of "address[/len]" (default: the full length), or undefined after an issue: not an address of `family`, or the length out of 1..max. */
+function cidrPrefix(f: Fields, node: Node, path: string, text: string, family: 'IPv4' | 'IPv6', max: 32 | 128, valid: string): number | undefined {
   const [addr = '', len, extra] = text.split('/');
-  if (extra !== undefined || !isIPv6(addr) || addr.includes('%')) {
-    f.r.issue(node, path, `"${text}" is not an IPv6 address; ${valid}`);
+  const ok = family === 'IPv4' ? DOTTED_QUAD.test(addr) : isIPv6(addr) && !addr.includes('%');
+  if (extra !== undefined || !ok) {
+    f.r.issue(node, path, `"${text}" is not an ${family} address; ${valid}`);
     return undefined;
   }
-  const prefix = len === undefined ? 128 : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
-  if (!(prefix >= 1 && prefix <= 128)) {
+  const prefix = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 1 && prefix <= max)) {
     f.r.issue(node, path, `prefix length "/${len}" is out of range; ${valid}`);
     return undefined;
   }
+  return prefix;
+}
+
+/** An IPv6 virtual address (keepalived adds it with nodad; the kernel has no labels for IPv6). */
+function vip6(f: Fields, node: Node, path: string, text: string, device: string): VirtualIp | undefined {
+  const valid = 'valid: an IPv6 address with an optional prefix length 1..128, e.g. 2001:db8::100/64';
+  const prefix = cidrPrefix(f, node, path, text, 'IPv6', 128, valid);
+  if (prefix === undefined) return undefined;
+  const addr = text.split('/')[0]!;
   const address = bytesToIpv6(ipv6ToBytes(addr));
   if (address === '::' || address === '::1' || address.startsWith('ff')) {
     f.r.issue(node, path, `${addr} cannot be a virtual IP (unspecified, loopback or multicast); ${valid}`);
