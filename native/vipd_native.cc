@@ -16,6 +16,13 @@
 //                                             cb(code) with '' (connected) or the errno name;
 //                                             a code string at once if connect() failed at once
 //   tcpProbeCancel(handle)                    abandon a probe (its callback will not run)
+//   vrrp6Open(ifname, ifindex)       -> fd     raw IPv6 socket for VRRP (protocol 112) on one
+//                                             interface: hop limit 255, traffic class 0xc0, no
+//                                             loopback, ff02::12 joined, hop limit and
+//                                             destination reported on receive
+//   vrrp6Recv(fd)                    -> {src, dst, hopLimit, ifindex, payload} | null
+//                                             one queued datagram (src/dst 16-byte buffers)
+//   vrrp6Send(fd, src, dst, ifindex, payload)  one datagram from `src` (IPV6_PKTINFO) to `dst`
 //
 // Errors are thrown as Error with `code` ('EPERM', 'ENODEV', ...), `errno` and `syscall`.
 
@@ -27,6 +34,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <linux/netlink.h>
 #include <net/ethernet.h>
 #include <poll.h>
@@ -443,6 +452,145 @@ Napi::Value PacketSend(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- VRRP over IPv6 ----------------------------------------------------------
+// A raw IPv6 socket cannot take a header from us (no IP_HDRINCL equivalent that
+// keeps the kernel's routing), so the hop limit, traffic class and source go
+// through socket options and IPV6_PKTINFO, and the hop limit and destination
+// of what arrives come back as ancillary data. The checksum is the caller's
+// (IPV6_CHECKSUM stays off: a bad one is counted by the decoder, not dropped
+// silently by the kernel).
+
+constexpr int kVrrpProto = 112;
+
+/** A msghdr for one IPv6 datagram: its peer, one buffer, room for ancillary data. */
+struct msghdr Msghdr(struct sockaddr_in6* peer, struct iovec* iov, uint8_t* control, size_t controllen) {
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = peer;
+  mh.msg_namelen = sizeof *peer;
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = controllen;
+  return mh;
+}
+
+Napi::Value Vrrp6Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) THROW_TYPE(env, "vrrp6Open(ifname, ifindex)");
+  std::string ifname = info[0].As<Napi::String>().Utf8Value();
+  int ifindex = info[1].As<Napi::Number>().Int32Value();
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) THROW_TYPE(env, "vrrp6Open: interface name empty or too long");
+  int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kVrrpProto);
+  if (fd < 0) THROW_SYS(env, "socket(AF_INET6, SOCK_RAW, 112)", errno);
+  int hops = 255, zero = 0, one = 1, tclass = 0xc0;
+  struct ipv6_mreq mreq;
+  memset(&mreq, 0, sizeof mreq);
+  inet_pton(AF_INET6, "ff02::12", &mreq.ipv6mr_multiaddr);
+  mreq.ipv6mr_interface = ifindex;
+  struct {
+    int level, name;
+    const void* val;
+    socklen_t len;
+    const char* what;
+  } opts[] = {
+      {SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size() + 1), "setsockopt(SO_BINDTODEVICE)"},
+      {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops, "setsockopt(IPV6_MULTICAST_HOPS)"},
+      {IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops, "setsockopt(IPV6_UNICAST_HOPS)"},
+      {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof zero, "setsockopt(IPV6_MULTICAST_LOOP)"},
+      {IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex, "setsockopt(IPV6_MULTICAST_IF)"},
+      {IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof tclass, "setsockopt(IPV6_TCLASS)"},
+      {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one, "setsockopt(IPV6_RECVHOPLIMIT)"},
+      {IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one, "setsockopt(IPV6_RECVPKTINFO)"},
+      {IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq, sizeof mreq, "setsockopt(IPV6_ADD_MEMBERSHIP ff02::12)"},
+  };
+  for (const auto& o : opts) {
+    if (setsockopt(fd, o.level, o.name, o.val, o.len) < 0) {
+      int err = errno;
+      close(fd);
+      THROW_SYS(env, o.what, err);
+    }
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Vrrp6Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) THROW_TYPE(env, "vrrp6Recv(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint8_t buf[65536];
+  alignas(struct cmsghdr) uint8_t control[256];
+  struct sockaddr_in6 from;
+  struct iovec iov = {buf, sizeof buf};
+  struct msghdr mh = Msghdr(&from, &iov, control, sizeof control);
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &mh, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    THROW_SYS(env, "recvmsg", errno);
+  }
+  int hopLimit = -1;
+  int ifindex = 0;
+  struct in6_addr dst;
+  memset(&dst, 0, sizeof dst);
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != IPPROTO_IPV6) continue;
+    if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) memcpy(&hopLimit, CMSG_DATA(c), sizeof(int));
+    if (c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      dst = pi.ipi6_addr;
+      ifindex = pi.ipi6_ifindex;
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("src", Napi::Buffer<uint8_t>::Copy(env, from.sin6_addr.s6_addr, 16));
+  out.Set("dst", Napi::Buffer<uint8_t>::Copy(env, dst.s6_addr, 16));
+  out.Set("hopLimit", Napi::Number::New(env, hopLimit));
+  out.Set("ifindex", Napi::Number::New(env, ifindex));
+  out.Set("truncated", Napi::Boolean::New(env, (mh.msg_flags & MSG_TRUNC) != 0));
+  out.Set("payload", Napi::Buffer<uint8_t>::Copy(env, buf, n));
+  return out;
+}
+
+Napi::Value Vrrp6Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsString() || !info[3].IsNumber() || !info[4].IsBuffer())
+    THROW_TYPE(env, "vrrp6Send(fd, src, dst, ifindex, payload)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string src = info[1].As<Napi::String>().Utf8Value();
+  std::string dst = info[2].As<Napi::String>().Utf8Value();
+  int ifindex = info[3].As<Napi::Number>().Int32Value();
+  auto payload = info[4].As<Napi::Buffer<uint8_t>>();
+  struct sockaddr_in6 to;
+  memset(&to, 0, sizeof to);
+  to.sin6_family = AF_INET6;
+  struct in6_pktinfo pi;
+  memset(&pi, 0, sizeof pi);
+  if (inet_pton(AF_INET6, dst.c_str(), &to.sin6_addr) != 1) THROW_TYPE(env, "vrrp6Send: dst is not an IPv6 address");
+  if (inet_pton(AF_INET6, src.c_str(), &pi.ipi6_addr) != 1) THROW_TYPE(env, "vrrp6Send: src is not an IPv6 address");
+  // Link-local and multicast destinations need the interface as their scope.
+  to.sin6_scope_id = ifindex;
+  pi.ipi6_ifindex = ifindex;
+  alignas(struct cmsghdr) uint8_t control[CMSG_SPACE(sizeof pi)];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {payload.Data(), payload.Length()};
+  struct msghdr mh = Msghdr(&to, &iov, control, sizeof control);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof pi);
+  memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &mh, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) THROW_SYS(env, "sendmsg", errno);
+  return env.Undefined();
+}
+
 // ---- AF_UNIX datagrams (sd_notify) ----------------------------------------
 
 Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
@@ -478,6 +626,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
   exports.Set("tcpProbe", Napi::Function::New(env, TcpProbe));
   exports.Set("tcpProbeCancel", Napi::Function::New(env, TcpProbeCancel));
+  exports.Set("vrrp6Open", Napi::Function::New(env, Vrrp6Open));
+  exports.Set("vrrp6Recv", Napi::Function::New(env, Vrrp6Recv));
+  exports.Set("vrrp6Send", Napi::Function::New(env, Vrrp6Send));
   return exports;
 }
 

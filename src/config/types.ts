@@ -18,7 +18,7 @@ export type VrrpVersion = 2 | 3;
 export type V3ChecksumMode = 'pseudo-header' | 'message';
 
 export interface VirtualIp {
-  /** Dotted quad (IPv4). */
+  /** Dotted quad (IPv4) or RFC 5952 text (IPv6). */
   address: string;
   prefix: number;
   /** Interface to add the address to; defaults to the instance interface. */
@@ -117,6 +117,10 @@ export interface VrrpInstanceConfig {
   version: VrrpVersion;
   v3Checksum: V3ChecksumMode;
   virtualIps: VirtualIp[];
+  /** 'inet6': the VIPs are IPv6, VRRPv3 over IPv6 (ff02::12, link-local source). Absent: IPv4. */
+  family?: 'inet6';
+  /** keepalived's virtual_ipaddress_excluded: held with the VIPs (either family), not carried in the adverts. */
+  excludedIps?: VirtualIp[];
   /** Source address for adverts; defaults to the interface's primary IPv4 address at run time. */
   unicastSrcIp?: string;
   /** Unicast peers; empty = multicast to 224.0.0.18. */

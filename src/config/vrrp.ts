@@ -2,8 +2,10 @@
 // and notify scripts) and `vrrp_sync_groups`. Keys carry keepalived's names and
 // meanings (keepalived.conf(5)).
 
+import { isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
-import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, ipv4, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
+import { bytesToIpv6, ipv6ToBytes } from '../net/inet.js';
+import { bool, didYouMean, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import { type LineResult, parseRouteLine, parseRuleLine } from './routes.js';
 import { type TrackDefaults, trackRefs } from './track.js';
 import { resolveUser, splitCommandLine } from './command.js';
@@ -79,6 +81,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   let label: string | undefined;
   let noTrack = false;
   let addrPath = path;
+  let labelAt: { node: Node; path: string } = { node, path };
   if (isMap(node)) {
     const m = new MapView(f.r, node, path);
     m.allowOnly(['address', 'device', 'label', 'no_track']);
@@ -91,25 +94,24 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
     addrPath = m.sub('address');
     device = f.get(m, 'device', ifname) ?? iface;
     label = f.get(m, 'label', str('a label "<device>:<name>", at most 15 bytes'));
+    labelAt = { node: m.value('label') ?? node, path: m.sub('label') };
     if (label !== undefined && (!label.startsWith(`${device}:`) || Buffer.byteLength(label) >= IFNAMSIZ)) {
       const long = Buffer.byteLength(label) >= IFNAMSIZ ? ` (it is ${Buffer.byteLength(label)})` : '';
       f.r.issue(m.value('label') ?? node, m.sub('label'), `label "${label}" must start with "${device}:" and be at most 15 bytes${long} (a Linux rule, IFNAMSIZ); valid: e.g. ${device}:vip`.slice(0, 200));
       label = undefined;
     }
   }
-  const text = f.check(addrNode, addrPath, str('an address like 192.0.2.100/24'));
+  const text = f.check(addrNode, addrPath, str('an address like 192.0.2.100/24 or 2001:db8::100/64'));
   if (text === undefined) return undefined;
-  const [addr, len, extra] = text.split('/');
+  const addr = text.split('/')[0];
+  if (addr !== undefined && addr.includes(':')) {
+    if (label === undefined) return vip6(f, addrNode, addrPath, text, device);
+    f.r.issue(labelAt.node, labelAt.path, 'an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label');
+    return undefined;
+  }
   const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
-  if (extra !== undefined || !addr || !DOTTED_QUAD.test(addr)) {
-    f.r.issue(addrNode, addrPath, `"${text}" is not an IPv4 address; ${valid}`);
-    return undefined;
-  }
-  const prefix = len === undefined ? 32 : /^\d{1,2}$/.test(len) ? Number(len) : NaN;
-  if (!(prefix >= 1 && prefix <= 32)) {
-    f.r.issue(addrNode, addrPath, `prefix length "/${len}" is out of range; ${valid}`);
-    return undefined;
-  }
+  const prefix = cidrPrefix(f, addrNode, addrPath, text, 'IPv4', 32, valid);
+  if (prefix === undefined || !addr) return undefined;
   const first = Number(addr.split('.')[0]);
   if (addr === '0.0.0.0' || addr === '255.255.255.255' || (first >= 224 && first <= 239)) {
     f.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
@@ -131,13 +133,68 @@ export function trackWeight(f: Fields, t: MapView, priority: number | undefined,
   return w;
 }
 
+/** The prefix length of "address[/len]" (default: the full length), or undefined after an issue: not an address of `family`, or the length out of 1..max. */
+function cidrPrefix(f: Fields, node: Node, path: string, text: string, family: 'IPv4' | 'IPv6', max: 32 | 128, valid: string): number | undefined {
+  const [addr = '', len, extra] = text.split('/');
+  const ok = family === 'IPv4' ? DOTTED_QUAD.test(addr) : isIPv6(addr) && !addr.includes('%');
+  if (extra !== undefined || !ok) {
+    f.r.issue(node, path, `"${text}" is not an ${family} address; ${valid}`);
+    return undefined;
+  }
+  const prefix = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 1 && prefix <= max)) {
+    f.r.issue(node, path, `prefix length "/${len}" is out of range; ${valid}`);
+    return undefined;
+  }
+  return prefix;
+}
+
+/** An IPv6 virtual address (keepalived adds it with nodad; the kernel has no labels for IPv6). */
+function vip6(f: Fields, node: Node, path: string, text: string, device: string): VirtualIp | undefined {
+  const valid = 'valid: an IPv6 address with an optional prefix length 1..128, e.g. 2001:db8::100/64';
+  const prefix = cidrPrefix(f, node, path, text, 'IPv6', 128, valid);
+  if (prefix === undefined) return undefined;
+  const addr = text.split('/')[0]!;
+  const address = bytesToIpv6(ipv6ToBytes(addr));
+  if (address === '::' || address === '::1' || address.startsWith('ff')) {
+    f.r.issue(node, path, `${addr} cannot be a virtual IP (unspecified, loopback or multicast); ${valid}`);
+    return undefined;
+  }
+  return { address, prefix, device };
+}
+
+/** A list of virtual addresses (virtual_ipaddress, virtual_ipaddress_excluded), each once across `seen`. */
+function vipList(f: Fields, m: MapView, key: string, iface: string, seen: Set<string>): { vips: VirtualIp[]; at: { node: Node; path: string }[] } {
+  const out = { vips: [] as VirtualIp[], at: [] as { node: Node; path: string }[] };
+  (f.list(m, key) ?? []).forEach((n, i) => {
+    const path = `${m.sub(key)}[${i}]`;
+    const v = vip(f, n, path, iface);
+    if (!v) return;
+    if (seen.has(v.address)) f.r.issue(n, path, `${v.address} is listed twice; list each virtual IP once`);
+    else {
+      seen.add(v.address);
+      out.vips.push(v);
+      out.at.push({ node: n, path });
+    }
+  });
+  return out;
+}
+
+/** An IPv4 or IPv6 address of the instance's family (unicast_src_ip, unicast_peer), normalised. */
+function peerAddr(f: Fields, node: Node, path: string, family: 'inet' | 'inet6'): string | undefined {
+  const v6 = family === 'inet6';
+  const what = v6 ? 'an IPv6 address like 2001:db8::12 or fe80::12 (this instance is IPv6: its virtual_ipaddress are)' : 'an IPv4 address like 192.0.2.12 (this instance is IPv4: its virtual_ipaddress are)';
+  const text = f.check(node, path, str(what, (s) => (v6 ? (isIPv6(s) && !s.includes('%') ? undefined : `"${s}" is not an IPv6 address`) : DOTTED_QUAD.test(s) ? undefined : `"${s}" is not a dotted-quad IPv4 address`)));
+  return text === undefined ? undefined : v6 ? bytesToIpv6(ipv6ToBytes(text)) : text;
+}
+
 function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: GlobalConfig, known: Known): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of instance settings');
   if (!m) return undefined;
   m.allowOnly([
-    'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress',
+    'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress', 'virtual_ipaddress_excluded',
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
     'answer_lower_priority', 'track_interface', 'track_script', 'notify_master', 'notify_backup', 'notify_fault',
     'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
@@ -164,25 +221,30 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   const v3Checksum = f.get(m, 'v3_checksum', oneOf(['pseudo-header', 'message'] as const)) ?? 'pseudo-header';
   if (m.has('v3_checksum') && version === 2) f.r.issue(m.keyNode('v3_checksum'), m.sub('v3_checksum'), 'v3_checksum applies to VRRPv3 only; remove it or set version: 3');
 
-  const virtualIps: VirtualIp[] = [];
   const vipSeen = new Set<string>();
   const vipNodes = f.list(m, 'virtual_ipaddress');
   if (vipNodes && vipNodes.length === 0 && m.has('virtual_ipaddress'))
     f.r.issue(m.value('virtual_ipaddress') ?? m.keyNode('virtual_ipaddress'), m.sub('virtual_ipaddress'), 'the list is empty; valid: at least one address, e.g. [192.0.2.100/24]');
-  (vipNodes ?? []).forEach((n, i) => {
-    const v = vip(f, n, `${m.sub('virtual_ipaddress')}[${i}]`, iface ?? '');
-    if (!v) return;
-    if (vipSeen.has(v.address)) f.r.issue(n, `${m.sub('virtual_ipaddress')}[${i}]`, `${v.address} is listed twice; list each virtual IP once`);
-    else {
-      vipSeen.add(v.address);
-      virtualIps.push(v);
-    }
+  const listed = vipList(f, m, 'virtual_ipaddress', iface ?? '', vipSeen);
+  const virtualIps = listed.vips;
+  // The adverts carry one family: the first address decides it (keepalived's rule).
+  const family = virtualIps[0] && isIPv6(virtualIps[0].address) ? 'inet6' : 'inet';
+  virtualIps.forEach((v, i) => {
+    if ((isIPv6(v.address) ? 'inet6' : 'inet') === family) return;
+    const fam = (x: string) => (x === 'inet6' ? 'IPv6' : 'IPv4');
+    f.r.issue(listed.at[i]!.node, listed.at[i]!.path, `${v.address} is ${fam(family === 'inet' ? 'inet6' : 'inet')} but this instance's first virtual IP is ${fam(family)}: an advert carries one family; valid: move it to virtual_ipaddress_excluded (added and removed with the VIPs, not advertised) or to an instance of its own`);
   });
+  const excludedIps = vipList(f, m, 'virtual_ipaddress_excluded', iface ?? '', vipSeen).vips;
+  if (family === 'inet6') {
+    if (version === 2) f.r.issue(m.value('version') ?? m.node, m.sub('version'), 'VRRPv2 has no IPv6 (RFC 3768), and this instance is IPv6 (its virtual_ipaddress are); valid: version: 3');
+    if (m.has('v3_checksum') && v3Checksum === 'message')
+      f.r.issue(m.value('v3_checksum') ?? m.node, m.sub('v3_checksum'), 'over IPv6 the checksum always covers the pseudo-header (RFC 5798 5.2.8); valid: pseudo-header, or remove it');
+  }
 
-  const unicastSrcIp = f.get(m, 'unicast_src_ip', ipv4());
+  const unicastSrcIp = m.has('unicast_src_ip') ? peerAddr(f, m.value('unicast_src_ip') ?? m.node, m.sub('unicast_src_ip'), family) : undefined;
   const unicastPeers: string[] = [];
   (f.list(m, 'unicast_peer') ?? []).forEach((n, i) => {
-    const p = f.check(n, `${m.sub('unicast_peer')}[${i}]`, ipv4('a peer IPv4 address like 192.0.2.12'));
+    const p = peerAddr(f, n, `${m.sub('unicast_peer')}[${i}]`, family);
     if (p !== undefined) unicastPeers.push(p);
   });
   const unicastTtl = f.get(m, 'unicast_ttl', num(0, 255, { integer: true })) ?? 255;
@@ -262,6 +324,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
     version,
     v3Checksum,
     virtualIps,
+    ...(family === 'inet6' ? { family } : {}),
+    ...(excludedIps.length > 0 ? { excludedIps } : {}),
     ...(unicastSrcIp !== undefined ? { unicastSrcIp } : {}),
     unicastPeers,
     unicastTtl,

@@ -1,4 +1,4 @@
-// IPv4/IPv6 text <-> bytes, for netlink attributes that carry either.
+// IPv4/IPv6 text <-> bytes, for netlink attributes that carry either; the IPv6 pseudo-header.
 
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -18,6 +18,16 @@ export function ipv6ToBytes(ip: string): Buffer {
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
+}
+
+/** RFC 8200 8.1: source, destination, 32-bit upper-layer length, 3 zero bytes, next header. */
+export function pseudoHeaderV6(src: string, dst: string, length: number, nextHeader: number): Buffer {
+  const ph = Buffer.alloc(40);
+  ipv6ToBytes(src).copy(ph, 0);
+  ipv6ToBytes(dst).copy(ph, 16);
+  ph.writeUInt32BE(length, 32);
+  ph[39] = nextHeader;
+  return ph;
 }
 
 /** RFC 5952 text: lower case, longest run of two or more zero groups as "::". */

@@ -25,6 +25,23 @@ export interface NativeAddon {
   /** Non-blocking TCP connect then close: cb('') connected, cb('ECONNREFUSED') ...; a code at once if connect() failed at once. */
   tcpProbe(address: string, port: number, cb: (code: string) => void): ProbeHandle | string;
   tcpProbeCancel(handle: ProbeHandle): void;
+  /** Raw IPv6 socket for VRRP on one interface (hop limit 255, tclass 0xc0, no loopback, ff02::12 joined). */
+  vrrp6Open(ifname: string, ifindex: number): number;
+  /** One queued datagram, without waiting; null when none is queued. */
+  vrrp6Recv(fd: number): Vrrp6Datagram | null;
+  /** One datagram from `src` (IPV6_PKTINFO) to `dst` out of `ifindex`. */
+  vrrp6Send(fd: number, src: string, dst: string, ifindex: number, payload: Buffer): void;
+}
+
+export interface Vrrp6Datagram {
+  /** 16 bytes each. */
+  src: Buffer;
+  dst: Buffer;
+  /** -1 if the kernel did not say. */
+  hopLimit: number;
+  ifindex: number;
+  truncated: boolean;
+  payload: Buffer;
 }
 
 export interface ProbeHandle {

@@ -1,8 +1,8 @@
-// rtnetlink (rtnetlink(7)): links and IPv4 addresses. Encoders and decoders are
+// rtnetlink (rtnetlink(7)): links and addresses (IPv4 and IPv6). Encoders and decoders are
 // pure; RtNetlink wraps them over a NetlinkSocket.
 
+import { familyOf, inetAddrBytes, inetAddrText, ipv6ToBytes } from './inet.js';
 import { ipv4ToBytes } from '../vrrp/ipv4.js';
-import { familyOf, inetAddrBytes, inetAddrText } from './inet.js';
 import {
   attrStr,
   AttrView,
@@ -34,6 +34,7 @@ const RTA_GATEWAY = 5;
 const RTN_NAMES: Record<number, string> = { 1: 'unicast', 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat' };
 export const RTMGRP_LINK = 0x1;
 export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV6_IFADDR = 0x100;
 
 const AF_INET = 2;
 const IFLA_ADDRESS = 1;
@@ -47,7 +48,13 @@ export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
 export const IFF_LOWER_UP = 0x10000;
 export const IFA_F_SECONDARY = 0x1;
+/** IPv6: no duplicate address detection, usable at once (keepalived adds its IPv6 VIPs so). */
+export const IFA_F_NODAD = 0x2;
+/** IPv6: duplicate address detection still running; not usable as a source yet. */
+export const IFA_F_TENTATIVE = 0x40;
+export const IFA_F_DADFAILED = 0x8;
 const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_LINK = 253;
 
 export interface Link {
   index: number;
@@ -62,6 +69,8 @@ export interface Link {
 
 export interface Ipv4Address {
   index: number;
+  /** 'inet6' for an IPv6 address (absent: IPv4). */
+  family?: 'inet6';
   address: string;
   prefix: number;
   flags: number;
@@ -98,15 +107,20 @@ export function decodeLink(m: NlMessage): Link | undefined {
   };
 }
 
-/** struct ifaddrmsg (8 bytes) + attributes for an IPv4 address. */
+/**
+ * struct ifaddrmsg (8 bytes) + attributes for an address. An IPv6 one is added
+ * with IFA_F_NODAD, as keepalived does (a VIP moving to the new master must be
+ * usable at once, not after a second of DAD), link scope for fe80::/10.
+ */
 export function encodeAddrRequest(index: number, address: string, prefix: number, label?: string): Buffer {
+  const v6 = familyOf(address) === 'inet6';
   const head = Buffer.alloc(8);
-  head.writeUInt8(AF_INET, 0);
+  head.writeUInt8(v6 ? AF_INET6 : AF_INET, 0);
   head.writeUInt8(prefix, 1);
-  head.writeUInt8(0, 2);
-  head.writeUInt8(RT_SCOPE_UNIVERSE, 3);
+  head.writeUInt8(v6 ? IFA_F_NODAD : 0, 2);
+  head.writeUInt8(v6 && /^fe[89ab]/i.test(address) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE, 3);
   head.writeUInt32LE(index, 4);
-  const ip = Buffer.from(ipv4ToBytes(address));
+  const ip = v6 ? ipv6ToBytes(address) : Buffer.from(ipv4ToBytes(address));
   const attrs: Attr[] = [
     { type: IFA_LOCAL, value: ip },
     { type: IFA_ADDRESS, value: ip },
@@ -116,18 +130,20 @@ export function encodeAddrRequest(index: number, address: string, prefix: number
 }
 
 export function decodeAddress(m: NlMessage): Ipv4Address | undefined {
-  if (m.payload.length < 8 || m.payload[0] !== AF_INET) return undefined;
+  if (m.payload.length < 8 || (m.payload[0] !== AF_INET && m.payload[0] !== AF_INET6)) return undefined;
+  const v6 = m.payload[0] === AF_INET6;
   const prefix = m.payload[1]!;
   let flags = m.payload[2]!;
   const index = m.payload.readUInt32LE(4);
   const a = new AttrView(m.payload, 8, m.payload.length, 16);
   const local = a.bytes(IFA_LOCAL) ?? a.bytes(IFA_ADDRESS);
-  if (!local || local.length !== 4) return undefined;
+  if (!local || local.length !== (v6 ? 16 : 4)) return undefined;
   if (a.length(IFA_FLAGS) === 4) flags = a.u32(IFA_FLAGS);
   const label = a.string(IFA_LABEL);
   return {
     index,
-    address: [...local].join('.'),
+    ...(v6 ? { family: 'inet6' as const } : {}),
+    address: inetAddrText(local, v6 ? 'inet6' : 'inet'),
     prefix,
     flags,
     ...(label ? { label } : {}),
@@ -223,9 +239,10 @@ export class RtNetlink {
       .filter((l): l is Link => l !== undefined);
   }
 
-  addresses(): Ipv4Address[] {
+  /** The IPv4 addresses of every link (or the IPv6 ones). */
+  addresses(family: 'inet' | 'inet6' = 'inet'): Ipv4Address[] {
     const req = Buffer.alloc(8);
-    req.writeUInt8(AF_INET, 0);
+    req.writeUInt8(family === 'inet6' ? AF_INET6 : AF_INET, 0);
     return this.sock
       .request(RTM_GETADDR, NLM_F_DUMP, req, 'list addresses')
       .filter((m) => m.type === RTM_NEWADDR)
@@ -247,7 +264,7 @@ export class RtNetlink {
     return out;
   }
 
-  /** Adds an IPv4 address; false if the interface already has it. */
+  /** Adds an address; false if the interface already has it. */
   addAddress(index: number, address: string, prefix: number, label?: string): boolean {
     try {
       this.sock.request(
@@ -263,7 +280,7 @@ export class RtNetlink {
     }
   }
 
-  /** Removes an IPv4 address; false if the interface does not have it. */
+  /** Removes an address; false if the interface does not have it. */
   delAddress(index: number, address: string, prefix: number): boolean {
     try {
       this.sock.request(RTM_DELADDR, NLM_F_ACK, encodeAddrRequest(index, address, prefix), `delete address ${address}/${prefix} from ifindex ${index}`);

@@ -9,7 +9,7 @@
 // (milliseconds, monotonic, fractions allowed) and returns the actions the
 // router must perform, in order. Timers are named; arming one replaces it.
 
-import { ipv4ToInt } from './ipv4.js';
+import { inetAddrBytes } from '../net/inet.js';
 import { type Action, type FsmConfig, type FsmStatus, type ReceivedAdvert, type TimerName, type VrrpState, ioRetryDelayMs, IO_STABLE_MS } from './fsm-types.js';
 import { validateAdvert } from './receive-rules.js';
 
@@ -348,7 +348,8 @@ export class VrrpFsm {
   private outranks(priority: number, src: string | undefined): boolean {
     if (this.effPriority !== priority) return this.effPriority > priority;
     if (this.localIp === undefined || src === undefined) return false;
-    return ipv4ToInt(this.localIp) > ipv4ToInt(src);
+    // The higher primary address wins a tie (unsigned, network order), IPv4 or IPv6 alike.
+    return Buffer.compare(inetAddrBytes(this.localIp), inetAddrBytes(src)) > 0;
   }
 
   // ---- state entry --------------------------------------------------------

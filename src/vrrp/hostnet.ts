@@ -1,10 +1,12 @@
-// The real host: links and addresses over rtnetlink, gratuitous ARP over
-// AF_PACKET (both through the native addon). Queries read the kernel afresh —
+// The real host: links and addresses over rtnetlink, gratuitous ARP (IPv4) and
+// unsolicited neighbour advertisements (IPv6) over AF_PACKET (both through the native addon). Queries read the kernel afresh —
 // a dump costs microseconds, and a cache would only add a way to be wrong.
 
+import { isIPv6 } from 'node:net';
 import { sendGratuitousArp } from '../net/garp.js';
+import { sendUnsolicitedNa } from '../net/na.js';
 import { NetlinkMonitor } from '../net/netlink-socket.js';
-import { NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_LINK, RtNetlink, type Link } from '../net/rtnl.js';
+import { IFA_F_DADFAILED, IFA_F_TENTATIVE, NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK, RtNetlink, type Link } from '../net/rtnl.js';
 import { RtRoutes, type RouteSpec } from '../net/rtroute.js';
 import type { HostLinks, LinkState } from './router.js';
 import type { HostRoutes } from './routes.js';
@@ -34,7 +36,15 @@ export function hostLinks(): HostLinks {
     },
     hasAddress(device, address) {
       const l = find(device);
-      return l !== undefined && rt.addresses().some((a) => a.index === l.index && a.address === address);
+      return l !== undefined && rt.addresses(address.includes(':') ? 'inet6' : 'inet').some((a) => a.index === l.index && a.address === address);
+    },
+    linkLocalIpv6(name) {
+      const l = find(name);
+      if (!l) return undefined;
+      // A tentative address (duplicate address detection running) cannot be a source yet.
+      return rt
+        .addresses('inet6')
+        .find((a) => a.index === l.index && /^fe[89ab]/.test(a.address) && (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0)?.address;
     },
     addAddress(device, address, prefix, label) {
       return rt.addAddress(indexOf(device), address, prefix, label);
@@ -44,13 +54,17 @@ export function hostLinks(): HostLinks {
       return l ? rt.delAddress(l.index, address, prefix) : false;
     },
     sendGratuitousArp(ifindex, mac, ip) {
-      sendGratuitousArp(ifindex, mac, ip);
+      if (!isIPv6(ip)) return sendGratuitousArp(ifindex, mac, ip);
+      // IPv6's equivalent; the Router flag follows the interface's forwarding setting.
+      const l = rt.links().find((x) => x.index === ifindex);
+      sendUnsolicitedNa(ifindex, l?.name ?? '', mac, ip);
     },
     watch(onChange) {
       // Coalesce a burst of events (an interface going down withdraws routes,
       // addresses, ...) into one level-triggered refresh.
       let pending = false;
-      const mon = new NetlinkMonitor(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR, () => {
+      // IPv6 addresses too: a link-local address leaving DAD becomes the IPv6 adverts' source.
+      const mon = new NetlinkMonitor(NETLINK_ROUTE, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, () => {
         if (pending) return;
         pending = true;
         setImmediate(() => {

@@ -3,14 +3,14 @@
 // It performs the FSM's actions and nothing clever; what fails (an advert, a
 // VIP, ARP) it reports to the FSM, which goes to FAULT and asks for a check later.
 
-import type { VrrpInstanceConfig } from '../config/types.js';
+import type { VirtualIp, VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { VrrpFsm } from './fsm.js';
 import { IO_STABLE_MS, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm-types.js';
 import { errnoCode, ioErrorLine, type IoOp } from './io-error.js';
 import type { Notifier } from './notify.js';
-import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, VRRP_TTL, AUTH_NONE, AUTH_PASS } from './packet.js';
-import type { ReceivedPacket, VrrpSocket } from './transport.js';
+import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL, AUTH_NONE, AUTH_PASS } from './packet.js';
+import type { ReceivedPacket, VrrpTransport } from './transport.js';
 import { type HostRoutes, RouteHolder } from './routes.js';
 import { type HostNet, VipHolder } from './vips.js';
 
@@ -23,7 +23,7 @@ export interface InstanceDeps {
   log: Logger;
   notifier: Notifier;
   /** The socket of the instance's interface, if it is open. */
-  socket(): VrrpSocket | undefined;
+  socket(): VrrpTransport | undefined;
   /** Open the interface's socket if it is not: the error line if that fails, else undefined. */
   retrySocket(): string | undefined;
   /** Whether this process has an effective capability (undefined: assume it has). */
@@ -83,6 +83,9 @@ const MISMATCH_FIX: Partial<Record<DropReason, string>> = {
   ttl: 'multicast adverts must arrive with TTL 255 (RFC 5798 5.1.1.3): the peer must be on this link, not routed',
 };
 const DROP_WARN_EVERY_MS = 60_000;
+
+/** Every address the instance holds while master: the advertised VIPs, then virtual_ipaddress_excluded. */
+export const heldAddresses = (c: VrrpInstanceConfig): VirtualIp[] => (c.excludedIps ? [...c.virtualIps, ...c.excludedIps] : c.virtualIps);
 
 export class VrrpInstance {
   cfg: VrrpInstanceConfig;
@@ -201,7 +204,7 @@ export class VrrpInstance {
     this.cfg = cfg;
     this.fsm.reconfigure(fsmConfig(cfg));
     if (!this.vips.held) return;
-    const { ok, added } = this.vips.change(old.virtualIps, cfg.virtualIps);
+    const { ok, added } = this.vips.change(heldAddresses(old), heldAddresses(cfg));
     if (!ok) return; // FAULT now: the VIPs are released
     this.routes.change({ routes: old.virtualRoutes, rules: old.virtualRules }, this.heldRoutes());
     if (added.length > 0) void this.vips.announce(added, this.cfg.garp, this.lastSend, 'VIPs added by reload');
@@ -274,15 +277,15 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
-          if (this.vips.take(this.cfg.virtualIps)) this.routes.take(this.heldRoutes());
+          if (this.vips.take(heldAddresses(this.cfg))) this.routes.take(this.heldRoutes());
           break;
         case 'del-vips':
           // Resigning (priority 0): release the VIPs once the advert is on the wire, so
           // the backup's Skew_Time starts as early as the client loses the old master.
-          this.release = this.vips.release(this.cfg.virtualIps, sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
+          this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
           break;
         case 'garp':
-          void this.vips.announce(this.cfg.virtualIps, this.cfg.garp, this.lastSend, a.reason);
+          void this.vips.announce(heldAddresses(this.cfg), this.cfg.garp, this.lastSend, a.reason);
           break;
         case 'arm-timer':
           this.armTimer(a.timer, a.at);
@@ -354,6 +357,7 @@ export class VrrpInstance {
 
   private noSourceLine(): string {
     const i = this.cfg.interface;
+    if (this.cfg.family === 'inet6') return `cannot send adverts on ${i}: it has no usable IPv6 link-local address (fe80::/64; none, or still in duplicate address detection): enable IPv6 on it or set unicast_src_ip`;
     return `cannot send adverts on ${i}: it has no IPv4 address: add one or set unicast_src_ip`;
   }
 
@@ -386,7 +390,7 @@ export class VrrpInstance {
       return;
     }
     const c = this.cfg;
-    const dsts = c.unicastPeers.length > 0 ? c.unicastPeers : [VRRP_MULTICAST_V4];
+    const dsts = c.unicastPeers.length > 0 ? c.unicastPeers : [c.family === 'inet6' ? VRRP_MULTICAST_V6 : VRRP_MULTICAST_V4];
     const sends = dsts.map((dst) => {
       const payload = encodeAdvert(
         {

@@ -43,8 +43,9 @@ export function validateAdvert(rx: ReceivedAdvert, cfg: FsmConfig, localIp: stri
   return undefined;
 }
 
-/** 224.0.0.0/4. */
+/** 224.0.0.0/4, or IPv6's ff00::/8. */
 function isMulticast(ip: string): boolean {
+  if (ip.includes(':')) return /^ff/i.test(ip);
   const first = Number(ip.slice(0, ip.indexOf('.')));
   return first >= 224 && first <= 239;
 }

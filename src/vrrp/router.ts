@@ -12,7 +12,8 @@ import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
 import { type ScriptStatus, type Tracked, trackEffect } from './track.js';
-import { VrrpSocket, type TransportCounters } from './transport.js';
+import { VrrpSocket, type TransportCounters, type VrrpTransport } from './transport.js';
+import { VrrpSocket6 } from './transport6.js';
 
 export interface LinkState {
   index: number;
@@ -27,6 +28,8 @@ export interface HostLinks extends HostNet {
   primaryIpv4(name: string, exclude: ReadonlySet<string>): string | undefined;
   /** Whether `device` has `address` now (a VIP deleted by hand is noticed; without it, it is not). */
   hasAddress?(device: string, address: string): boolean;
+  /** The interface's usable (DAD done) link-local IPv6 address: the source of IPv6 adverts (RFC 5798 5.1.2.1). */
+  linkLocalIpv6?(name: string): string | undefined;
   /** Call `onChange` whenever a link or an IPv4 address changes. */
   watch(onChange: () => void): { close(): void };
 }
@@ -41,7 +44,7 @@ export interface RouterDeps {
   /** Told after every transition of every instance (the daemon's IPVS sync daemon follows it). */
   onTransition?(instance: string, from: VrrpState, to: VrrpState): void;
   /** Opens the VRRP socket of an interface (injected so tests can count opens). */
-  openSocket?(ifname: string, ifindex: number): VrrpSocket;
+  openSocket?(ifname: string, ifindex: number, family?: 'inet6'): VrrpTransport;
   /** Whether the process has an effective capability (default: assume it has). */
   hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
   /** What an instance tracks besides links (scripts, files), as of now; `retrack()` when it changes. */
@@ -64,14 +67,18 @@ export interface RouterStatus {
 
 /** Fields that define who an instance is on the wire: change one and the instance restarts. */
 function identity(c: VrrpInstanceConfig): string {
-  return JSON.stringify([c.interface, c.vrid, c.version, c.advertIntervalCs, c.authPass, c.unicastSrcIp, c.unicastPeers]);
+  return JSON.stringify([c.interface, c.vrid, c.version, c.advertIntervalCs, c.authPass, c.unicastSrcIp, c.unicastPeers, c.family]);
 }
+
+/** The socket an instance uses: one per interface and family ("eth0", "eth0/inet6"; a name has no "/"). */
+const socketKey = (c: VrrpInstanceConfig): string => (c.family === 'inet6' ? `${c.interface}/inet6` : c.interface);
+const ifnameOf = (key: string): string => key.split('/')[0]!;
 
 export class VrrpRouter {
   private instances = new Map<string, VrrpInstance>();
   private groups: SyncGroupConfig[] = [];
   private groupStates = new Map<string, VrrpState | undefined>();
-  private sockets = new Map<string, VrrpSocket>();
+  private sockets = new Map<string, VrrpTransport>();
   /** Interfaces whose socket failed to open: not retried on every link event, but by the instances' backoff. */
   private socketErrors = new Map<string, { ifindex: number; line: string; err: unknown }>();
   private watcher: { close(): void } | undefined;
@@ -118,7 +125,7 @@ export class VrrpRouter {
     for (const name of [...result.added, ...result.restarted]) {
       const inst = this.instances.get(name)!;
       // Its interface's socket already failed to open: FAULT from the start, not a takeover without a socket.
-      const failed = this.socketErrors.get(inst.cfg.interface);
+      const failed = this.socketErrors.get(socketKey(inst.cfg));
       if (failed) inst.socketFailed(failed.err);
       inst.start();
     }
@@ -161,8 +168,8 @@ export class VrrpRouter {
       log: this.log,
       notifier: this.deps.notifier,
       now: this.deps.now,
-      socket: () => this.sockets.get(c.interface),
-      retrySocket: () => this.retrySocket(c.interface),
+      socket: () => this.sockets.get(socketKey(c)),
+      retrySocket: () => this.retrySocket(socketKey(c)),
       ...(this.deps.hasCap ? { hasCap: this.deps.hasCap } : {}),
       onTransition: (inst, from, to, _reason, forced) => this.onTransition(inst, from, to, forced),
     });
@@ -180,11 +187,11 @@ export class VrrpRouter {
    */
   private refreshLinks(): void {
     const net = this.deps.net;
-    const vips = new Set([...this.instances.values()].flatMap((i) => i.cfg.virtualIps.map((v) => v.address)));
-    const wanted = new Set([...this.instances.values()].map((i) => i.cfg.interface));
+    const vips = new Set([...this.instances.values()].flatMap((i) => [...i.cfg.virtualIps, ...(i.cfg.excludedIps ?? [])].map((v) => v.address)));
+    const wanted = new Set([...this.instances.values()].map((i) => socketKey(i.cfg)));
 
     for (const [name, sock] of this.sockets) {
-      const link = net.linkState(name);
+      const link = net.linkState(ifnameOf(name));
       if (!wanted.has(name) || !link || link.index !== sock.ifindex || sock.isClosed) {
         sock.close();
         this.sockets.delete(name);
@@ -193,11 +200,14 @@ export class VrrpRouter {
     for (const name of [...this.socketErrors.keys()]) if (!wanted.has(name)) this.socketErrors.delete(name);
     for (const name of wanted) {
       if (this.sockets.has(name)) continue;
-      const link = net.linkState(name);
+      const link = net.linkState(ifnameOf(name));
       if (link && this.socketErrors.get(name)?.ifindex !== link.index) this.openSocket(name, link.index);
     }
 
-    for (const inst of this.instances.values()) inst.setLocalIp(net.primaryIpv4(inst.cfg.interface, vips));
+    for (const inst of this.instances.values()) {
+      const c = inst.cfg;
+      inst.setLocalIp(c.family === 'inet6' ? net.linkLocalIpv6?.(c.interface) : net.primaryIpv4(c.interface, vips));
+    }
     this.retrack();
   }
 
@@ -240,9 +250,9 @@ export class VrrpRouter {
     }
   }
 
-  /** For an instance's I/O retry: the socket of `name`, opened now if it is missing; the error line if that fails. */
+  /** For an instance's I/O retry: the socket of `name` (a socket key), opened now if it is missing; the error line if that fails. */
   private retrySocket(name: string): string | undefined {
-    const link = this.deps.net.linkState(name);
+    const link = this.deps.net.linkState(ifnameOf(name));
     if (!link) return undefined; // a missing interface is a link fault, not an I/O one
     const sock = this.sockets.get(name);
     if (sock && !sock.isClosed && sock.ifindex === link.index) return undefined;
@@ -252,28 +262,34 @@ export class VrrpRouter {
     return this.openSocket(name, link.index);
   }
 
-  /** Opens the socket of `name`; on failure the instances on it go to FAULT and the error line is returned. */
+  /** Opens the socket of `name` (a socket key); on failure the instances on it go to FAULT and the error line is returned. */
   private openSocket(name: string, ifindex: number): string | undefined {
+    const ifname = ifnameOf(name);
+    const v6 = name !== ifname;
     try {
-      const sock = this.deps.openSocket ? this.deps.openSocket(name, ifindex) : new VrrpSocket(name, ifindex);
+      const sock = this.deps.openSocket
+        ? this.deps.openSocket(ifname, ifindex, ...(v6 ? (['inet6'] as const) : []))
+        : v6
+          ? new VrrpSocket6(ifname, ifindex)
+          : new VrrpSocket(ifname, ifindex);
       sock.on('packet', (p) => {
         for (const inst of this.instances.values())
-          if (inst.cfg.interface === name && inst.cfg.vrid === p.advert.vrid) return inst.onPacket(p);
+          if (socketKey(inst.cfg) === name && inst.cfg.vrid === p.advert.vrid) return inst.onPacket(p);
         sock.counters.dropped['unknown-vrid'] = (sock.counters.dropped['unknown-vrid'] ?? 0) + 1;
       });
       sock.on('error', (err) => {
-        this.log.error({ interface: name, err: err.message }, `VRRP socket on ${name} failed, reopening: ${err.message}`);
+        this.log.error({ interface: ifname, err: err.message }, `VRRP socket on ${ifname}${v6 ? ' (IPv6)' : ''} failed, reopening: ${err.message}`);
         setImmediate(() => this.refreshLinks());
       });
       this.sockets.set(name, sock);
       this.socketErrors.delete(name);
       return undefined;
     } catch (err) {
-      const line = ioErrorLine({ op: 'socket', ifname: name }, err);
+      const line = ioErrorLine({ op: 'socket', ifname }, err);
       const first = this.socketErrors.get(name)?.line !== line;
       this.socketErrors.set(name, { ifindex, line, err });
       // Each instance on the interface logs the line (once) as it goes to FAULT.
-      if (first) for (const inst of this.instances.values()) if (inst.cfg.interface === name) inst.socketFailed(err);
+      if (first) for (const inst of this.instances.values()) if (socketKey(inst.cfg) === name) inst.socketFailed(err);
       return line;
     }
   }

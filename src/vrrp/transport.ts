@@ -67,17 +67,62 @@ export interface VrrpSocketEvents {
   error: [Error];
 }
 
-export class VrrpSocket extends EventEmitter<VrrpSocketEvents> {
-  readonly ifname: string;
-  readonly ifindex: number;
+/**
+ * What the router and instances see of a VRRP socket, IPv4 (VrrpSocket) or
+ * IPv6 (VrrpSocket6, transport6.ts): packets in, counted drops, sends.
+ */
+export abstract class VrrpTransport extends EventEmitter<VrrpSocketEvents> {
   readonly counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, dropped: {} };
+  protected closed = false;
+
+  constructor(
+    readonly ifname: string,
+    readonly ifindex: number,
+  ) {
+    super();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Send one VRRP message from `src` to `dst` (the multicast group or a unicast peer); `ttl`: IPv4 unicast_ttl (IPv6 sends hop limit 255). */
+  abstract send(src: string, dst: string, payload: Buffer, ttl?: number): Promise<void>;
+
+  abstract close(): void;
+
+  protected drop(reason: TransportDropReason, detail: string): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+    this.emit('drop', reason, detail);
+  }
+
+  /** Decodes a received VRRP message (the IP payload) and emits it, or counts the drop. */
+  protected deliver(payload: Buffer, src: string, dst: string, ttl: number, tos: number): void {
+    // decodeAdvert copies what it keeps: the caller may reuse `payload`.
+    const d = decodeAdvert(payload, src, dst);
+    if (!d.ok) return this.drop(d.reason, `${d.detail} from ${src}`);
+    this.emit('packet', { advert: d.advert, src, dst, ttl, tos, checksum: d.checksum });
+  }
+
+  /** Counts a send's outcome. */
+  protected counted(send: Promise<void>): Promise<void> {
+    return send.then(
+      () => {
+        this.counters.sent++;
+      },
+      (err: unknown) => {
+        this.counters.sendErrors++;
+        throw err;
+      },
+    );
+  }
+}
+
+export class VrrpSocket extends VrrpTransport {
   private sock: RawSocket;
-  private closed = false;
 
   constructor(ifname: string, ifindex: number) {
-    super();
-    this.ifname = ifname;
-    this.ifindex = ifindex;
+    super(ifname, ifindex);
     this.sock = raw.createSocket({ protocol: VRRP_PROTOCOL, addressFamily: raw.AddressFamily.IPv4, bufferSize: 65535 });
     const dev = Buffer.from(`${ifname}\0`);
     this.sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length);
@@ -104,24 +149,14 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> {
     }
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Send one VRRP message from `src` to `dst` (the multicast group or a unicast peer), with IP TTL `ttl`. */
   send(src: string, dst: string, payload: Buffer, ttl = VRRP_TTL): Promise<void> {
     const pkt = Buffer.concat([vrrpIpHeader(src, dst, payload.length, ttl), payload]);
-    return new Promise((resolve, reject) => {
-      this.sock.send(pkt, 0, pkt.length, dst, null, (err) => {
-        if (err) {
-          this.counters.sendErrors++;
-          reject(err);
-        } else {
-          this.counters.sent++;
-          resolve();
-        }
-      });
-    });
+    return this.counted(
+      new Promise((resolve, reject) => {
+        this.sock.send(pkt, 0, pkt.length, dst, null, (err) => (err ? reject(err) : resolve()));
+      }),
+    );
   }
 
   close(): void {
@@ -130,26 +165,11 @@ export class VrrpSocket extends EventEmitter<VrrpSocketEvents> {
     this.sock.close();
   }
 
-  private drop(reason: TransportDropReason, detail: string): void {
-    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
-    this.emit('drop', reason, detail);
-  }
-
   private onMessage(buf: Buffer, source: string): void {
     this.counters.received++;
     const ip = parseIpv4(buf);
     if (!ip.ok) return this.drop(ip.reason, `from ${source}`);
     if (ip.header.protocol !== VRRP_PROTOCOL) return this.drop('not-vrrp', `protocol ${ip.header.protocol}`);
-    // decodeAdvert copies what it keeps; raw-socket reuses `buf` for the next packet.
-    const d = decodeAdvert(ip.payload, ip.header.src, ip.header.dst);
-    if (!d.ok) return this.drop(d.reason, `${d.detail} from ${ip.header.src}`);
-    this.emit('packet', {
-      advert: d.advert,
-      src: ip.header.src,
-      dst: ip.header.dst,
-      ttl: ip.header.ttl,
-      tos: ip.header.tos,
-      checksum: d.checksum,
-    });
+    this.deliver(ip.payload, ip.header.src, ip.header.dst, ip.header.ttl, ip.header.tos);
   }
 }

@@ -36,6 +36,13 @@ export function ipv4Packets(file: string | URL): { tsUs: number; packet: Buffer 
   return records.filter((r) => r.frame.length > 14 && r.frame.readUInt16BE(12) === 0x0800).map((r) => ({ tsUs: r.tsUs, packet: r.frame.subarray(14) }));
 }
 
+/** The IPv6 packets (header included) of Ethernet frames with EtherType 0x86dd. */
+export function ipv6Packets(file: string | URL): { tsUs: number; packet: Buffer; frame: Buffer }[] {
+  const { linkType, records } = readPcap(file);
+  if (linkType !== 1) throw new Error(`link type ${linkType} not handled (Ethernet expected)`);
+  return records.filter((r) => r.frame.length > 54 && r.frame.readUInt16BE(12) === 0x86dd).map((r) => ({ tsUs: r.tsUs, packet: r.frame.subarray(14), frame: r.frame }));
+}
+
 /** The ARP frames (EtherType 0x0806), whole. */
 export function arpFrames(file: string | URL): Buffer[] {
   return readPcap(file).records.filter((r) => r.frame.length >= 42 && r.frame.readUInt16BE(12) === 0x0806).map((r) => r.frame);
