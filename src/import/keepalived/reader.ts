@@ -253,8 +253,8 @@ class KeepalivedReader {
   }
 
   private include(variant: string, arg: string, pos: Pos, dir: string): void {
-    const words = splitWords(arg, () => pos).filter((t): t is Extract<Token, { kind: 'word' }> => t.kind === 'word');
-    const name = words[0]?.word.text ?? '';
+    // One file name (braces are glob's here, not blocks), quotes removed.
+    const name = arg.trim().replace(/^(["'])(.*)\1$/, '$2');
     const checks = {
       readable: variant === 'includer' || variant === 'includea' || variant === 'includem' || variant === 'includew' || variant === 'includeb',
       match: variant === 'includem' || variant === 'includea',
@@ -317,7 +317,7 @@ class KeepalivedReader {
   private value(name: string, pos: Pos): string | undefined {
     switch (name) {
       case '_PWD':
-        return dirname(pos.file);
+        return resolve(dirname(pos.file));
       case '_INSTANCE':
         return this.configId;
       case '_HASH':
