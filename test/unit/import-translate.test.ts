@@ -14,8 +14,10 @@ function tr(text: string) {
   writeFileSync(file, text);
   const r = importKeepalived(file, { configId: 'lb1' });
   // Report lines without the temp file's name: "line:col: keyword: kind: why".
-  const report = r.report.map((l) => l.slice(file.length + 1));
-  return { code: r.code, yaml: r.yaml ?? '', cfg: r.yaml ? (parse(r.yaml) as Record<string, any>) : {}, report };
+  const report = r.report.filter((l) => l.startsWith(file)).map((l) => l.slice(file.length + 1));
+  // What vipd's own check says of the result (lines on the output, "vipd.yaml:line:col: vipd check: ...").
+  const checked = r.report.filter((l) => !l.startsWith(file));
+  return { code: r.code, yaml: r.yaml ?? '', cfg: r.yaml ? (parse(r.yaml) as Record<string, any>) : {}, report, checked };
 }
 const inst = (body: string) => tr(`vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n${body}\n}\n`);
 const vs = (body: string, head = '192.0.2.1 80') => tr(`virtual_server ${head} {\n${body}\n}\n`);
@@ -77,8 +79,8 @@ describe('vrrp_instance', () => {
   });
 
   it('notify scripts: a path is kept; arguments and a user are reported', () => {
-    const r = inst(' notify_master /etc/k/m.sh\n notify_backup "/etc/k/b.sh arg"\n notify_fault /etc/k/f.sh root\n');
-    expect(r.cfg.vrrp_instances.VI_1.notify_master).toBe('/etc/k/m.sh');
+    const r = inst(' notify_master /bin/true\n notify_backup "/etc/k/b.sh arg"\n notify_fault /etc/k/f.sh root\n');
+    expect(r.cfg.vrrp_instances.VI_1.notify_master).toBe('/bin/true');
     expect(r.report).toEqual([
       '6:16: /etc/k/b.sh arg: not translated: notify_backup: vipd runs a script path without arguments of its own ("/etc/k/b.sh arg"); wrap it in a script',
       '7:27: root: not translated: notify_fault: vipd runs every script as root; it has no per-script user/group ("root")',
@@ -97,9 +99,25 @@ describe('vrrp_instance', () => {
     expect(r.cfg.vrrp_instances.VI_1.vrid).toBe(51);
   });
 
+  it('authentication with VRRPv3 and a sub-second advert_int with VRRPv2 are reported (vipd refuses both)', () => {
+    const r = tr('global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n advert_int 0.5\n virtual_ipaddress { 10.0.0.2 }\n}\n');
+    expect(r.report).toEqual([
+      '8:2: authentication: not translated: authentication is VRRPv2 only (RFC 5798 removed it) and this instance speaks VRRPv3',
+      '17:13: 0.5: not translated: advert_int 0.5: VRRPv2 counts whole seconds (use version 3 for sub-second adverts)',
+    ]);
+    expect(r.cfg.vrrp_instances.A.authentication).toBeUndefined();
+    expect(r.cfg.vrrp_instances.B.advert_int).toBeUndefined();
+  });
+
+  it('the result is checked as vipd check would: a missing script is a report line on the output, exit 3', () => {
+    const r = inst(' notify_master /nonexistent/notify.sh\n');
+    expect(r.code).toBe(3);
+    expect(r.checked).toEqual([expect.stringMatching(/^vipd.yaml:\d+:\d+: vipd check: vrrp_instances.VI_1.notify_master: script \/nonexistent\/notify.sh does not exist/)]);
+  });
+
   it('vrrp_sync_group', () => {
-    const r = tr('vrrp_sync_group G {\n group {\n  A\n  B\n }\n notify_master /x.sh\n}\n');
-    expect(r.cfg.vrrp_sync_groups).toEqual({ G: { group: ['A', 'B'], notify_master: '/x.sh' } });
+    const r = tr('vrrp_sync_group G {\n group {\n  A\n  B\n }\n notify_master /bin/true\n}\n');
+    expect(r.cfg.vrrp_sync_groups).toEqual({ G: { group: ['A', 'B'], notify_master: '/bin/true' } });
   });
 });
 
@@ -139,10 +157,10 @@ describe('virtual_server', () => {
   });
 
   it('MISC_CHECK: the real server\'s address and port become {address} {port}; misc_timeout; a note without misc_dynamic', () => {
-    const rs = (a: string) => ` real_server ${a} 80 {\n  MISC_CHECK {\n   misc_path "/bin/check ${a} 80"\n   misc_timeout 3\n  }\n }\n`;
+    const rs = (a: string) => ` real_server ${a} 80 {\n  MISC_CHECK {\n   misc_path "/bin/true ${a} 80"\n   misc_timeout 3\n  }\n }\n`;
     const r = vs(` delay_loop 5\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
     expect(r.code).toBe(0);
-    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'SCRIPT', delay: 5, timeout: 3, max_retries: 1, max_retries_down: 1, script: '/bin/check {address} {port}' });
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'SCRIPT', delay: 5, timeout: 3, max_retries: 1, max_retries_down: 1, script: '/bin/true {address} {port}' });
     expect(r.report).toEqual(["4:3: MISC_CHECK: note: without misc_dynamic keepalived reads any non-zero exit as down; vipd reads exit 2..255 as up with weight = exit - 2 (keepalived's misc_dynamic)"]);
   });
 
@@ -158,9 +176,9 @@ describe('virtual_server', () => {
   });
 
   it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {
-    const same = vs(' real_server 10.0.0.1 80 {\n  notify_up /u.sh\n }\n real_server 10.0.0.2 80 {\n  notify_up /u.sh\n }\n');
-    expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].notify_up).toBe('/u.sh');
-    const diff = vs(' real_server 10.0.0.1 80 {\n  notify_up /u.sh\n }\n real_server 10.0.0.2 80 {\n  notify_up /v.sh\n }\n');
+    const same = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/true\n }\n');
+    expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].notify_up).toBe('/bin/true');
+    const diff = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/false\n }\n');
     expect(diff.code).toBe(3);
     expect(diff.report.filter((l) => l.includes('not translated'))).toHaveLength(2);
   });

@@ -3,7 +3,7 @@
 
 import { isIP, isIPv4 } from 'node:net';
 import { arg, args, boolArg, type Ctx, lines, numArg, scriptArg, type Table, walk, where } from './context.js';
-import type { Stmt } from './syntax.js';
+import type { Stmt, Word } from './syntax.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -106,7 +106,10 @@ export const VRRP_INSTANCE: Table<Obj> = {
   },
   virtual_router_id: copyNum('virtual_router_id', 1, 255, true, 'vrid'),
   priority: copyNum('priority', 1, 255, true),
-  advert_int: copyNum('advert_int', 0.01, 255),
+  advert_int: (o, s, ctx) => {
+    copyNum('advert_int', 0.01, 255)(o, s, ctx);
+    o['#advert_int'] = s.words[1];
+  },
   version: copyNum('version', 2, 3, true),
   virtual_ipaddress: list('virtual_ipaddress', vip),
   unicast_src_ip: (o, s, ctx) => {
@@ -133,7 +136,10 @@ export const VRRP_INSTANCE: Table<Obj> = {
       else ctx.leftOut(kw!, 'valid in authentication: auth_type PASS, auth_pass');
       if (kw!.text === 'auth_pass' && v && v.text.length > 8) ctx.note(v, 'keepalived uses the first 8 characters; so does vipd, written out');
     }
-    if (a.auth_type && a.auth_pass) o.authentication = a;
+    if (a.auth_type && a.auth_pass) {
+      o.authentication = a;
+      o['#authentication'] = s.words[0];
+    }
   },
   nopreempt: (o) => {
     o.preempt = false;
@@ -187,9 +193,26 @@ export function vrrpInstance(out: Out, s: Stmt, ctx: Ctx): void {
   delete o['#state'];
   const explicit = 'version' in o;
   if (!explicit) o.version = ctx.vrrpVersion;
+  versionRules(o, ctx);
   out.vrrp_instances[name] = o;
   ctx.comment(['vrrp_instances', name], ` vrrp_instance ${name} from ${where(s.words[0]!.pos)}${state ? ` (state ${state}: no vipd equivalent, the priority decides)` : ''}`);
   if (!explicit) ctx.comment(['vrrp_instances', name, 'version'], ` keepalived's ${ctx.vrrpVersion === 2 ? 'default' : 'global_defs vrrp_version'} (vipd's default is 3)`);
+}
+
+/** What VRRPv2 and v3 allow, as vipd checks it: authentication is v2's, v2 counts whole seconds. */
+function versionRules(o: Obj, ctx: Ctx): void {
+  const auth = o['#authentication'] as Word | undefined;
+  const advert = o['#advert_int'] as Word | undefined;
+  delete o['#authentication'];
+  delete o['#advert_int'];
+  if (auth && o.version === 3) {
+    ctx.leftOut(auth, 'authentication is VRRPv2 only (RFC 5798 removed it) and this instance speaks VRRPv3');
+    delete o.authentication;
+  }
+  if (advert && o.version === 2 && typeof o.advert_int === 'number' && !Number.isInteger(o.advert_int)) {
+    ctx.leftOut(advert, `advert_int ${o.advert_int}: VRRPv2 counts whole seconds (use version 3 for sub-second adverts)`);
+    delete o.advert_int;
+  }
 }
 
 export function vrrpSyncGroup(out: Out, s: Stmt, ctx: Ctx): void {
