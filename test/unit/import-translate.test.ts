@@ -78,6 +78,12 @@ describe('vrrp_instance', () => {
     });
   });
 
+  it('a virtual_routes line vipd cannot take (multipath) is reported at its word and left out', () => {
+    const r = inst(' virtual_routes {\n  192.0.2.0/24 via 10.0.0.1 dev eth0\n  10.9.0.0/16 via 10.0.0.1 or 10.0.0.2\n }\n');
+    expect(r.cfg.vrrp_instances.VI_1.virtual_routes).toEqual(['192.0.2.0/24 via 10.0.0.1 dev eth0']);
+    expect(r.report).toEqual(['7:28: or: not translated: virtual_routes: multipath routes ("or") are not supported; valid: one gateway per route']);
+  });
+
   it('notify scripts: a path is kept; arguments and a user are reported', () => {
     const r = inst(' notify_master /bin/true\n notify_backup "/etc/k/b.sh arg"\n notify_fault /etc/k/f.sh root\n');
     expect(r.cfg.vrrp_instances.VI_1.notify_master).toBe('/bin/true');

@@ -3,6 +3,7 @@
 
 import { isIP, isIPv4 } from 'node:net';
 import { arg, args, boolArg, type Ctx, lines, numArg, scriptArg, type Table, walk, where } from './context.js';
+import { type LineResult, parseRouteLine, parseRuleLine } from '../../config/routes.js';
 import type { Stmt, Word } from './syntax.js';
 
 export type Obj = Record<string, unknown>;
@@ -76,6 +77,17 @@ function vip(words: Stmt['words'], ctx: Ctx): unknown {
     }
   }
   return Object.keys(out).length === 1 ? out.address : out;
+}
+
+/** A virtual_routes / virtual_rules line as vipd's own parser reads it; a line it refuses is reported at the word it names. */
+function ipLine(words: Word[], ctx: Ctx, parse: (line: string) => LineResult<unknown>, key: string): string | undefined {
+  const line = words.map((w) => w.text).join(' ');
+  const r = parse(line);
+  if (r.ok) return line;
+  let off = 0;
+  const at = words.find((w) => (off += w.text.length + 1) > r.offset) ?? words[0]!;
+  ctx.leftOut(at, `${key}: ${r.why}`);
+  return undefined;
 }
 
 const list = (key: string, one: (words: Stmt['words'], ctx: Ctx) => unknown): Table<Obj>[string] => (o, s, ctx) => {
@@ -161,8 +173,8 @@ export const VRRP_INSTANCE: Table<Obj> = {
   }),
   ...NOTIFY,
   ...Object.fromEntries(GARP.map((k) => [k, copyNum(k, 0, 86400)])),
-  virtual_routes: list('virtual_routes', (words) => words.map((w) => w.text).join(' ')),
-  virtual_rules: list('virtual_rules', (words) => words.map((w) => w.text).join(' ')),
+  virtual_routes: list('virtual_routes', (words, ctx) => ipLine(words, ctx, parseRouteLine, 'virtual_routes')),
+  virtual_rules: list('virtual_rules', (words, ctx) => ipLine(words, ctx, parseRuleLine, 'virtual_rules')),
 };
 
 const WHY_INSTANCE: Record<string, string> = {
