@@ -5,7 +5,7 @@
 // and reported otherwise. One entry per keepalived keyword.
 
 import { isIP } from 'node:net';
-import { arg, args, boolArg, type Ctx, numArg, scriptArg, type Table, walk, where } from './context.js';
+import { arg, args, boolArg, Ctx, numArg, scriptArg, type Table, walk, where } from './context.js';
 import type { Stmt, Word } from './syntax.js';
 import type { Obj, Out } from './vrrp.js';
 
@@ -244,6 +244,7 @@ function healthCheckOf(vs: Vs, r: RealServer, c: Checker, ctx: Ctx): Obj {
     const host = rest.domain_name ?? t.virtualhost;
     if (host !== undefined) hc.domain_name = host;
     if (sni && host !== undefined) hc.sni = host;
+    else if (sni) ctx.note(c.kw, 'enable_sni without a virtualhost: vipd sends no SNI (set health_check.sni)');
     delete rest.url_path;
     delete rest.expected_codes;
     delete rest.domain_name;
@@ -267,7 +268,7 @@ function consolidate(vs: Vs, ctx: Ctx): Obj | undefined {
   for (const r of vs.rss.slice(1)) {
     const c = r.checkers[0];
     if (!c) ctx.leftOut(r.s.words[0]!, `this real server has no checker while ${where(first.checkers[0]!.kw.pos)} has one: vipd checks every real server of a virtual server the same way (health_check from the first)`);
-    else if (JSON.stringify(healthCheckOf(vs, r, c, ctx)) !== key)
+    else if (JSON.stringify(healthCheckOf(vs, r, c, new Ctx())) !== key) // its notes are the first's
       ctx.leftOut(c.kw, `this checker differs from the one at ${where(first.checkers[0]!.kw.pos)}: vipd has one health check per virtual server (health_check from the first)`);
   }
   const c0 = first.checkers[0]!;
