@@ -138,6 +138,17 @@ program
     process.stdout.write(`reloaded${parts.length ? ` (${parts.join('; ')})` : ' (no change)'}\n`);
   });
 
+program
+  .command('import')
+  .description('translate a keepalived.conf (and its includes) to vipd.yaml; report what is left out (exit 3) or invalid (exit 2)')
+  .argument('<file>', 'the keepalived.conf to read')
+  .addOption(new Option('--from <format>', 'the configuration format').choices(['keepalived']).default('keepalived'))
+  .option('-o, --output <file>', 'write vipd.yaml here (default: stdout)')
+  .option('--config-id <id>', "keepalived's -i: the id @id lines match (default: the host name's first part)")
+  .action(async (file: string, o: { from: string; output?: string; configId?: string }) => {
+    process.exitCode = (await import('./import.js')).runImport(file, o);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

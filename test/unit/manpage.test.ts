@@ -16,7 +16,7 @@ const commands = [...help().matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]!).filter(
 
 describe('vipd --help, vipd(8) and README agree', () => {
   it('the CLI has the commands the man page documents', () => {
-    expect(commands).toEqual(['run', 'check', 'status', 'rs', 'reload']);
+    expect(commands).toEqual(['run', 'check', 'status', 'rs', 'reload', 'import']);
     for (const c of commands) {
       expect(man, `vipd(8) SYNOPSIS lacks "vipd ${c}"`).toMatch(new RegExp(`^\\.B vipd ${c}\\b`, 'm'));
       expect(man, `vipd(8) COMMANDS lacks ${c}`).toMatch(new RegExp(`^\\.B ${c}\\b`, 'm'));
@@ -24,7 +24,7 @@ describe('vipd --help, vipd(8) and README agree', () => {
     }
   });
 
-  it.each(['run', 'check', 'status', 'rs', 'reload'])('every option of "vipd %s" is in vipd(8)', (c) => {
+  it.each(['run', 'check', 'status', 'rs', 'reload', 'import'])('every option of "vipd %s" is in vipd(8)', (c) => {
     const options = [...help(c).matchAll(/^ {2}(?:(-\w), )?(--[\w-]+)/gm)].filter((m) => m[2] !== '--help');
     expect(options.length).toBeGreaterThan(0);
     // The command's lines in SYNOPSIS: from ".B vipd CMD" to the next .br or section.

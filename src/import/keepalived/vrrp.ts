@@ -1,0 +1,242 @@
+// global_defs, vrrp_instance and vrrp_sync_group -> vipd's global,
+// vrrp_instances and vrrp_sync_groups. One entry per keepalived keyword.
+
+import { isIP, isIPv4 } from 'node:net';
+import { arg, args, boolArg, type Ctx, lines, numArg, scriptArg, type Table, walk, where } from './context.js';
+import { type LineResult, parseRouteLine, parseRuleLine } from '../../config/routes.js';
+import type { Stmt, Word } from './syntax.js';
+
+export type Obj = Record<string, unknown>;
+
+export interface Out {
+  global: Obj;
+  vrrp_instances: Record<string, Obj>;
+  vrrp_sync_groups: Record<string, Obj>;
+  virtual_servers: Record<string, Obj>;
+  ipvs: Obj;
+}
+
+const GARP = ['garp_master_delay', 'garp_master_repeat', 'garp_interval', 'garp_master_refresh'];
+
+export const GLOBAL_DEFS: Table<Out> = {
+  router_id: (o, s, ctx) => {
+    const a = arg(s, ctx);
+    if (a) o.global.router_id = a.text;
+  },
+  enable_script_security: (o, s, ctx) => {
+    o.global.enable_script_security = boolArg(s, ctx) ?? true;
+  },
+  vrrp_version: (_o, s, ctx) => {
+    const v = numArg(s, ctx, 2, 3, true);
+    if (v !== undefined) ctx.vrrpVersion = v;
+  },
+  script_user: (_o, s, ctx) => ctx.leftOut(s.words[0]!, 'vipd runs scripts as root; it has no script_user (see enable_script_security)'),
+  lvs_sync_daemon: (o, s, ctx) => {
+    const [kw, iface, inst, id, ...rest] = s.words;
+    if (!iface || !inst) return ctx.leftOut(kw!, 'needs an interface and a VRRP instance');
+    const syncId = id && /^\d+$/.test(id.text) ? Number(id.text) : undefined;
+    if (id && syncId === undefined) rest.unshift(id);
+    if (rest.length) ctx.leftOut(rest[0]!, 'vipd\'s sync_daemon has interface, sync_id and instance only (no maxlen, port, ttl, group)');
+    o.ipvs.sync_daemon = { interface: iface.text, ...(syncId !== undefined ? { sync_id: syncId } : {}), instance: inst.text };
+  },
+  lvs_timeouts: (o, s, ctx) => {
+    const t: Obj = {};
+    const names: Record<string, string> = { tcp: 'tcp', tcpfin: 'tcp_fin', udp: 'udp' };
+    const a = args(s);
+    for (let i = 0; i < a.length; i += 2) {
+      const k = names[a[i]!.text];
+      const v = Number(a[i + 1]?.text);
+      if (!k || !Number.isInteger(v)) ctx.leftOut(a[i]!, 'valid: tcp N tcpfin N udp N');
+      else t[k] = v;
+    }
+    o.ipvs.timeouts = t;
+  },
+  ...Object.fromEntries(GARP.map((k) => [`vrrp_${k}`, ((_o, s, ctx) => {
+    const v = numArg(s, ctx, 0, 86400);
+    if (v !== undefined) ctx.garpDefaults[k] = v;
+  }) as Table<Out>[string]])),
+};
+
+function vip(words: Stmt['words'], ctx: Ctx): unknown {
+  const [addr, ...opts] = words;
+  const [ip, len] = addr!.text.split('/');
+  if (!isIPv4(ip ?? '')) {
+    ctx.leftOut(addr!, isIP(ip ?? '') ? 'IPv6 virtual addresses: vipd has IPv4 VIPs only' : `"${addr!.text}" is not an address`);
+    return undefined;
+  }
+  const out: Obj = { address: len === undefined ? ip : addr!.text };
+  for (let i = 0; i < opts.length; i++) {
+    const w = opts[i]!;
+    if (w.text === 'dev' && opts[i + 1]) out.device = opts[++i]!.text;
+    else if (w.text === 'label' && opts[i + 1]) out.label = opts[++i]!.text;
+    else if (w.text === 'no_track') out.no_track = true;
+    else {
+      const takesValue = ['brd', 'broadcast', 'scope', 'peer', 'preferred_lft', 'metric'].includes(w.text);
+      ctx.leftOut(w, `virtual_ipaddress option "${w.text}" is not supported by vipd yet (dev, label, no_track are)`);
+      if (takesValue) i++;
+    }
+  }
+  return Object.keys(out).length === 1 ? out.address : out;
+}
+
+/** A virtual_routes / virtual_rules line as vipd's own parser reads it; a line it refuses is reported at the word it names. */
+function ipLine(words: Word[], ctx: Ctx, parse: (line: string) => LineResult<unknown>, key: string): string | undefined {
+  const line = words.map((w) => w.text).join(' ');
+  const r = parse(line);
+  if (r.ok) return line;
+  let off = 0;
+  const at = words.find((w) => (off += w.text.length + 1) > r.offset) ?? words[0]!;
+  ctx.leftOut(at, `${key}: ${r.why}`);
+  return undefined;
+}
+
+const list = (key: string, one: (words: Stmt['words'], ctx: Ctx) => unknown): Table<Obj>[string] => (o, s, ctx) => {
+  const items = lines(s).map((l) => one(l, ctx)).filter((v) => v !== undefined);
+  o[key] = [...((o[key] as unknown[]) ?? []), ...items];
+};
+
+const copyNum = (key: string, min: number, max: number, integer = false, to = key): Table<Obj>[string] => (o, s, ctx) => {
+  const v = numArg(s, ctx, min, max, integer);
+  if (v !== undefined) o[to] = v;
+};
+
+const script = (key: string): Table<Obj>[string] => (o, s, ctx) => {
+  const v = scriptArg(s, ctx);
+  if (v !== undefined) o[key] = v;
+};
+
+const NOTIFY: Table<Obj> = Object.fromEntries(['notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify'].map((k) => [k, script(k)]));
+
+export const VRRP_INSTANCE: Table<Obj> = {
+  state: (o, s, ctx) => {
+    ctx.note(s.words[0]!, `state ${s.words[1]?.text ?? ''}: vipd has no start state, the priority decides (255 = address owner)`);
+    o['#state'] = s.words[1]?.text ?? '';
+  },
+  interface: (o, s, ctx) => {
+    const a = arg(s, ctx);
+    if (a) o.interface = a.text;
+  },
+  virtual_router_id: copyNum('virtual_router_id', 1, 255, true, 'vrid'),
+  priority: copyNum('priority', 1, 255, true),
+  advert_int: (o, s, ctx) => {
+    copyNum('advert_int', 0.01, 255)(o, s, ctx);
+    o['#advert_int'] = s.words[1];
+  },
+  version: copyNum('version', 2, 3, true),
+  virtual_ipaddress: list('virtual_ipaddress', vip),
+  unicast_src_ip: (o, s, ctx) => {
+    const a = arg(s, ctx);
+    if (a && isIPv4(a.text)) o.unicast_src_ip = a.text;
+    else if (a) ctx.leftOut(a, 'vipd has IPv4 unicast only');
+  },
+  unicast_peer: list('unicast_peer', (words, ctx) => {
+    const [ip, ...rest] = words;
+    if (rest.length) ctx.leftOut(rest[0]!, 'unicast_peer options (min_ttl, max_ttl) are not supported by vipd');
+    if (!isIPv4(ip!.text)) {
+      ctx.leftOut(ip!, 'vipd has IPv4 unicast peers only');
+      return undefined;
+    }
+    return ip!.text;
+  }),
+  authentication: (o, s, ctx) => {
+    const a: Obj = {};
+    for (const l of s.block ?? []) {
+      const [kw, v] = l.words;
+      if (kw!.text === 'auth_type' && v?.text === 'PASS') a.auth_type = 'PASS';
+      else if (kw!.text === 'auth_type') ctx.leftOut(v ?? kw!, 'vipd has PASS authentication only (not AH)');
+      else if (kw!.text === 'auth_pass' && v) a.auth_pass = v.text.slice(0, 8);
+      else ctx.leftOut(kw!, 'valid in authentication: auth_type PASS, auth_pass');
+      if (kw!.text === 'auth_pass' && v && v.text.length > 8) ctx.note(v, 'keepalived uses the first 8 characters; so does vipd, written out');
+    }
+    if (a.auth_type && a.auth_pass) {
+      o.authentication = a;
+      o['#authentication'] = s.words[0];
+    }
+  },
+  nopreempt: (o) => {
+    o.preempt = false;
+  },
+  preempt: (o, s, ctx) => {
+    o.preempt = boolArg(s, ctx) ?? true;
+  },
+  preempt_delay: copyNum('preempt_delay', 0, 1000),
+  lower_prio_no_advert: (o, s, ctx) => {
+    const v = boolArg(s, ctx);
+    if (v !== undefined) o.answer_lower_priority = !v;
+  },
+  track_interface: list('track_interface', (words, ctx) => {
+    const [name, w, weight, ...rest] = words;
+    if (rest.length) ctx.leftOut(rest[0]!, 'valid: IFNAME [weight N]');
+    if (w?.text === 'weight' && weight && /^-?\d+$/.test(weight.text)) return { name: name!.text, weight: Number(weight.text) };
+    if (w) ctx.leftOut(w, `"${w.text}": vipd reads IFNAME or IFNAME weight N (no reverse)`);
+    return name!.text;
+  }),
+  ...NOTIFY,
+  ...Object.fromEntries(GARP.map((k) => [k, copyNum(k, 0, 86400)])),
+  virtual_routes: list('virtual_routes', (words, ctx) => ipLine(words, ctx, parseRouteLine, 'virtual_routes')),
+  virtual_rules: list('virtual_rules', (words, ctx) => ipLine(words, ctx, parseRuleLine, 'virtual_rules')),
+};
+
+const WHY_INSTANCE: Record<string, string> = {
+  track_script: 'vipd has no vrrp_script / track_script yet',
+  track_file: 'vipd has no track_file yet',
+  track_process: 'vipd has no track_process yet',
+  track_bfd: 'vipd has no BFD',
+  use_vmac: 'vipd has no VMAC interfaces',
+  vmac_xmit_base: 'vipd has no VMAC interfaces',
+  unicast_ttl: 'vipd has no unicast_ttl yet (it sends and expects TTL 255)',
+  mcast_src_ip: 'vipd has no mcast_src_ip (it uses the interface\'s primary address)',
+  virtual_ipaddress_excluded: 'vipd has no excluded addresses (every VIP is in the advert)',
+  notify_fifo: 'vipd has no notify_fifo yet',
+  smtp_alert: 'vipd sends no mail',
+  strict_mode: 'vipd has no strict mode switch',
+  dont_track_primary: 'vipd always tracks the VRRP interface',
+  accept: 'vipd has no accept mode switch',
+  no_accept: 'vipd has no accept mode switch',
+};
+
+export function vrrpInstance(out: Out, s: Stmt, ctx: Ctx): void {
+  const name = s.words[1]?.text;
+  if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
+  const o: Obj = {};
+  walk(s.block ?? [], VRRP_INSTANCE, o, ctx, (k) => WHY_INSTANCE[k] ?? `vipd has no equivalent for the vrrp_instance keyword "${k}"`);
+  for (const [k, v] of Object.entries(ctx.garpDefaults)) if (!(k in o)) o[k] = v;
+  const state = o['#state'];
+  delete o['#state'];
+  const explicit = 'version' in o;
+  if (!explicit) o.version = ctx.vrrpVersion;
+  versionRules(o, ctx);
+  out.vrrp_instances[name] = o;
+  ctx.comment(['vrrp_instances', name], ` vrrp_instance ${name} from ${where(s.words[0]!.pos)}${state ? ` (state ${state}: no vipd equivalent, the priority decides)` : ''}`);
+  if (!explicit) ctx.comment(['vrrp_instances', name, 'version'], ` keepalived's ${ctx.vrrpVersion === 2 ? 'default' : 'global_defs vrrp_version'} (vipd's default is 3)`);
+}
+
+/** What VRRPv2 and v3 allow, as vipd checks it: authentication is v2's, v2 counts whole seconds. */
+function versionRules(o: Obj, ctx: Ctx): void {
+  const auth = o['#authentication'] as Word | undefined;
+  const advert = o['#advert_int'] as Word | undefined;
+  delete o['#authentication'];
+  delete o['#advert_int'];
+  if (auth && o.version === 3) {
+    ctx.leftOut(auth, 'authentication is VRRPv2 only (RFC 5798 removed it) and this instance speaks VRRPv3');
+    delete o.authentication;
+  }
+  if (advert && o.version === 2 && typeof o.advert_int === 'number' && !Number.isInteger(o.advert_int)) {
+    ctx.leftOut(advert, `advert_int ${o.advert_int}: VRRPv2 counts whole seconds (use version 3 for sub-second adverts)`);
+    delete o.advert_int;
+  }
+}
+
+export function vrrpSyncGroup(out: Out, s: Stmt, ctx: Ctx): void {
+  const name = s.words[1]?.text;
+  if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
+  const o: Obj = {};
+  walk(s.block ?? [], {
+    group: (g, gs) => {
+      g.group = lines(gs).flat().map((w) => w.text);
+    },
+    ...NOTIFY,
+  }, o, ctx, (k) => (k === 'track_script' ? WHY_INSTANCE[k]! : `vipd has no equivalent for the vrrp_sync_group keyword "${k}"`));
+  out.vrrp_sync_groups[name] = o;
+  ctx.comment(['vrrp_sync_groups', name], ` vrrp_sync_group ${name} from ${where(s.words[0]!.pos)}`);
+}

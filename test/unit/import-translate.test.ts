@@ -1,0 +1,209 @@
+// keepalived.conf -> vipd.yaml: each keyword's translation, the report and the exit code.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { importKeepalived } from '../../src/import/keepalived/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vipd-kat-'));
+let n = 0;
+function tr(text: string) {
+  const file = join(dir, `k${n++}.conf`);
+  writeFileSync(file, text);
+  const r = importKeepalived(file, { configId: 'lb1' });
+  // Report lines without the temp file's name: "line:col: keyword: kind: why".
+  const report = r.report.filter((l) => l.startsWith(file)).map((l) => l.slice(file.length + 1));
+  // What vipd's own check says of the result (lines on the output, "vipd.yaml:line:col: vipd check: ...").
+  const checked = r.report.filter((l) => !l.startsWith(file));
+  return { code: r.code, yaml: r.yaml ?? '', cfg: r.yaml ? (parse(r.yaml) as Record<string, any>) : {}, report, checked };
+}
+const inst = (body: string) => tr(`vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n${body}\n}\n`);
+const vs = (body: string, head = '192.0.2.1 80') => tr(`virtual_server ${head} {\n${body}\n}\n`);
+
+describe('global_defs', () => {
+  it('router_id, enable_script_security, vrrp_version as every instance\'s default, lvs_sync_daemon, lvs_timeouts', () => {
+    const r = tr('global_defs {\n router_id lb1\n enable_script_security\n vrrp_version 3\n lvs_sync_daemon eth1 VI_1 5\n lvs_timeouts tcp 900 tcpfin 120 udp 300\n vrrp_garp_master_delay 2\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.1 }\n}\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.global).toEqual({ router_id: 'lb1', enable_script_security: true });
+    expect(r.cfg.vrrp_instances.VI_1).toMatchObject({ version: 3, garp_master_delay: 2 });
+    expect(r.cfg.ipvs).toEqual({ sync_daemon: { interface: 'eth1', sync_id: 5, instance: 'VI_1' }, timeouts: { tcp: 900, tcp_fin: 120, udp: 300 } });
+    expect(r.yaml).toContain("# keepalived's global_defs vrrp_version (vipd's default is 3)");
+  });
+
+  it('script_user and mail are reported with their position', () => {
+    const r = tr('global_defs {\n  script_user nobody\n  notification_email { a@b }\n}\n');
+    expect(r.code).toBe(3);
+    expect(r.report).toEqual([
+      '2:3: script_user: not translated: vipd runs scripts as root; it has no script_user (see enable_script_security)',
+      '3:3: notification_email: not translated: vipd sends no mail (notify scripts and the journal instead)',
+    ]);
+  });
+});
+
+describe('vrrp_instance', () => {
+  it('the basics, with keepalived\'s default version 2 written out and a comment naming the source', () => {
+    const r = inst(' priority 150\n advert_int 2\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.vrrp_instances.VI_1).toEqual({ interface: 'eth0', vrid: 51, virtual_ipaddress: ['192.0.2.1'], priority: 150, advert_int: 2, version: 2 });
+    expect(r.yaml).toMatch(/# vrrp_instance VI_1 from .*k\d+\.conf:1\n/);
+    expect(r.yaml).toContain("# keepalived's default (vipd's default is 3)\n    version: 2");
+  });
+
+  it('state is a comment and a note, not left out', () => {
+    const r = inst(' state MASTER\n');
+    expect(r.code).toBe(0);
+    expect(r.report).toEqual(['5:2: state: note: state MASTER: vipd has no start state, the priority decides (255 = address owner)']);
+    expect(r.yaml).toContain('(state MASTER: no vipd equivalent, the priority decides)');
+  });
+
+  it('virtual_ipaddress lines: dev, label, no_track; brd/scope and IPv6 reported', () => {
+    const r = tr('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24 dev eth1 label eth1:v no_track\n  10.0.0.2/24 brd 10.0.0.255\n  2001:db8::1/64\n }\n}\n');
+    expect(r.cfg.vrrp_instances.V.virtual_ipaddress).toEqual([{ address: '10.0.0.1/24', device: 'eth1', label: 'eth1:v', no_track: true }, '10.0.0.2/24']);
+    expect(r.code).toBe(3);
+    expect(r.report).toEqual([
+      '6:15: brd: not translated: virtual_ipaddress option "brd" is not supported by vipd yet (dev, label, no_track are)',
+      '7:3: 2001:db8::1/64: not translated: IPv6 virtual addresses: vipd has IPv4 VIPs only',
+    ]);
+  });
+
+  it('unicast, authentication, preemption, lower_prio_no_advert, track_interface, garp, routes and rules', () => {
+    const r = inst(' unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n authentication {\n  auth_type PASS\n  auth_pass secret\n }\n nopreempt\n preempt_delay 30\n lower_prio_no_advert\n track_interface {\n  eth1\n  eth2 weight -20\n }\n garp_master_repeat 3\n garp_interval 0.1\n garp_master_refresh 60\n virtual_routes {\n  192.0.2.0/24 via 10.0.0.254 dev eth0\n }\n virtual_rules {\n  from 192.0.2.1 table 100\n }\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.vrrp_instances.VI_1).toMatchObject({
+      unicast_src_ip: '10.0.0.1', unicast_peer: ['10.0.0.2'], authentication: { auth_type: 'PASS', auth_pass: 'secret' }, preempt: false, preempt_delay: 30,
+      answer_lower_priority: false, track_interface: ['eth1', { name: 'eth2', weight: -20 }], garp_master_repeat: 3, garp_interval: 0.1, garp_master_refresh: 60,
+      virtual_routes: ['192.0.2.0/24 via 10.0.0.254 dev eth0'], virtual_rules: ['from 192.0.2.1 table 100'],
+    });
+  });
+
+  it('a virtual_routes line vipd cannot take (multipath) is reported at its word and left out', () => {
+    const r = inst(' virtual_routes {\n  192.0.2.0/24 via 10.0.0.1 dev eth0\n  10.9.0.0/16 via 10.0.0.1 or 10.0.0.2\n }\n');
+    expect(r.cfg.vrrp_instances.VI_1.virtual_routes).toEqual(['192.0.2.0/24 via 10.0.0.1 dev eth0']);
+    expect(r.report).toEqual(['7:28: or: not translated: virtual_routes: multipath routes ("or") are not supported; valid: one gateway per route']);
+  });
+
+  it('notify scripts: a path is kept; arguments and a user are reported', () => {
+    const r = inst(' notify_master /bin/true\n notify_backup "/etc/k/b.sh arg"\n notify_fault /etc/k/f.sh root\n');
+    expect(r.cfg.vrrp_instances.VI_1.notify_master).toBe('/bin/true');
+    expect(r.report).toEqual([
+      '6:16: /etc/k/b.sh arg: not translated: notify_backup: vipd runs a script path without arguments of its own ("/etc/k/b.sh arg"); wrap it in a script',
+      '7:27: root: not translated: notify_fault: vipd runs every script as root; it has no per-script user/group ("root")',
+    ]);
+  });
+
+  it('track_script, vrrp_script and unknown keywords are reported, everything else still written', () => {
+    const r = tr('vrrp_script chk {\n script /bin/true\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n track_script {\n  chk\n }\n use_vmac\n}\n');
+    expect(r.code).toBe(3);
+    expect(r.report).toEqual([
+      '1:1: vrrp_script: not translated: vipd has no vrrp_script / track_script yet',
+      '8:2: track_script: not translated: vipd has no vrrp_script / track_script yet',
+      '11:2: use_vmac: not translated: vipd has no VMAC interfaces',
+    ]);
+    expect(r.yaml).toMatch(/^# NOT COMPLETE: 3 part\(s\) left out:\n# {3}.*:1:1: vrrp_script: /m);
+    expect(r.cfg.vrrp_instances.VI_1.vrid).toBe(51);
+  });
+
+  it('authentication with VRRPv3 and a sub-second advert_int with VRRPv2 are reported (vipd refuses both)', () => {
+    const r = tr('global_defs {\n vrrp_version 3\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.0.0.1 }\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n version 2\n advert_int 0.5\n virtual_ipaddress { 10.0.0.2 }\n}\n');
+    expect(r.report).toEqual([
+      '8:2: authentication: not translated: authentication is VRRPv2 only (RFC 5798 removed it) and this instance speaks VRRPv3',
+      '17:13: 0.5: not translated: advert_int 0.5: VRRPv2 counts whole seconds (use version 3 for sub-second adverts)',
+    ]);
+    expect(r.cfg.vrrp_instances.A.authentication).toBeUndefined();
+    expect(r.cfg.vrrp_instances.B.advert_int).toBeUndefined();
+  });
+
+  it('the result is checked as vipd check would: a missing script is a report line on the output, exit 3', () => {
+    const r = inst(' notify_master /nonexistent/notify.sh\n');
+    expect(r.code).toBe(3);
+    expect(r.checked).toEqual([expect.stringMatching(/^vipd.yaml:\d+:\d+: vipd check: vrrp_instances.VI_1.notify_master: script \/nonexistent\/notify.sh does not exist/)]);
+  });
+
+  it('vrrp_sync_group', () => {
+    const r = tr('vrrp_sync_group G {\n group {\n  A\n  B\n }\n notify_master /bin/true\n}\n');
+    expect(r.cfg.vrrp_sync_groups).toEqual({ G: { group: ['A', 'B'], notify_master: '/bin/true' } });
+  });
+});
+
+describe('virtual_server', () => {
+  it('address service: scheduler, forwarding, persistence (default 360), protocol, quorum, sorry server, flags', () => {
+    const r = vs(' lb_algo sh\n sh-port\n lb_kind DR\n persistence_timeout\n persistence_granularity 255.255.255.0\n protocol UDP\n ops\n quorum 2\n hysteresis 1\n alpha\n inhibit_on_failure\n sorry_server 10.0.0.9 8080\n sorry_server_lvs_method NAT\n real_server 10.0.0.1 8080 {\n  weight 2\n  uthreshold 100\n  lthreshold 50\n  lvs_method TUN\n }\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-udp']).toEqual({
+      address: '192.0.2.1', port: 80, scheduler: 'sh', scheduler_flags: ['port'], forwarding: 'dr', persistence_timeout: 360, persistence_netmask: '255.255.255.0',
+      protocol: 'udp', one_packet: true, quorum: 2, hysteresis: 1, alpha: true, inhibit_on_failure: true, sorry_server: { address: '10.0.0.9', port: 8080, forwarding: 'nat' },
+      real_servers: [{ address: '10.0.0.1', port: 8080, weight: 2, upper_threshold: 100, lower_threshold: 50, forwarding: 'tunnel' }],
+    });
+  });
+
+  it('fwmark service, its check on the real servers\' one port', () => {
+    const r = vs(' real_server 10.0.0.1 443 {\n  TCP_CHECK {\n  }\n }\n', 'fwmark 7');
+    expect(r.cfg.virtual_servers['fwmark-7']).toMatchObject({ fwmark: 7, health_check: { type: 'TCP', port: 443, delay: 60, timeout: 5, max_retries: 1, max_retries_down: 2 } });
+  });
+
+  it('omega is reported: the meanings differ', () => {
+    const r = vs(' omega\n');
+    expect(r.code).toBe(3);
+    expect(r.report[0]).toMatch(/^2:2: omega: not translated: meanings differ: keepalived's omega runs the quorum and real-server down notifiers at shutdown; vipd's omega removes the service at stop/);
+  });
+
+  it('HTTP_GET: url path, status codes, virtualhost, timings layered VS < RS < checker; digest reported', () => {
+    const rs = (a: string) => ` real_server ${a} 80 {\n  connect_timeout 4\n  HTTP_GET {\n   url {\n    path /ok\n    status_code 200-299 301\n    digest 9b3a0c85a887a256d6939da88aabd8cd\n   }\n   retry 2\n  }\n }\n`;
+    const r = vs(` delay_loop 10\n virtualhost www.example.com\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'HTTP', delay: 10, timeout: 4, max_retries: 1, max_retries_down: 3, url_path: '/ok', expected_codes: '200-299, 301', domain_name: 'www.example.com' });
+    expect(r.report).toEqual(['10:5: digest: not translated: vipd has no body digest check (body_regex is the nearest)', '21:5: digest: not translated: vipd has no body digest check (body_regex is the nearest)']);
+  });
+
+  it('SSL_GET with enable_sni, PING_CHECK, default status 200-299', () => {
+    const r = vs(' virtualhost a.example\n real_server 10.0.0.1 443 {\n  SSL_GET {\n   enable_sni\n   url {\n    path /\n   }\n  }\n }\n', '192.0.2.1 443');
+    expect(r.cfg.virtual_servers['192.0.2.1-443-tcp'].health_check).toMatchObject({ type: 'HTTPS', sni: 'a.example', expected_codes: '200-299', domain_name: 'a.example' });
+    expect(vs(' real_server 10.0.0.1 80 {\n  PING_CHECK {\n  }\n }\n').cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.type).toBe('PING');
+  });
+
+  it('MISC_CHECK: the real server\'s address and port become {address} {port}; misc_timeout; a note without misc_dynamic', () => {
+    const rs = (a: string) => ` real_server ${a} 80 {\n  MISC_CHECK {\n   misc_path "/bin/true ${a} 80"\n   misc_timeout 3\n  }\n }\n`;
+    const r = vs(` delay_loop 5\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
+    expect(r.code).toBe(0);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'SCRIPT', delay: 5, timeout: 3, max_retries: 1, max_retries_down: 1, script: '/bin/true {address} {port}' });
+    expect(r.report).toEqual(["4:3: MISC_CHECK: note: without misc_dynamic keepalived reads any non-zero exit as down; vipd reads exit 2..255 as up with weight = exit - 2 (keepalived's misc_dynamic)"]);
+  });
+
+  it('checkers that differ between real servers, a second checker and an unchecked real server are reported', () => {
+    const r = vs(' real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n  PING_CHECK {\n  }\n }\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n real_server 10.0.0.3 80 {\n }\n');
+    expect(r.code).toBe(3);
+    expect(r.report).toEqual([
+      "5:3: PING_CHECK: not translated: vipd has one health check per virtual server: a real server's second checker is left out",
+      expect.stringMatching(/^9:3: TCP_CHECK: not translated: this checker differs from the one at .*:3: vipd has one health check per virtual server/),
+      expect.stringMatching(/^13:2: real_server: not translated: this real server has no checker while .*:3 has one/),
+    ]);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.type).toBe('TCP');
+  });
+
+  it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {
+    const same = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/true\n }\n');
+    expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].notify_up).toBe('/bin/true');
+    const diff = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/false\n }\n');
+    expect(diff.code).toBe(3);
+    expect(diff.report.filter((l) => l.includes('not translated'))).toHaveLength(2);
+  });
+
+  it('a timeout not below the delay is lowered, with a note', () => {
+    const r = vs(' delay_loop 2\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n');
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toMatchObject({ delay: 2, timeout: 1.8 });
+    expect(r.report).toEqual(['4:3: TCP_CHECK: note: timeout 5 s is not below delay_loop 2 s, which vipd requires: timeout 1.8 s']);
+  });
+
+  it('virtual_server group is reported', () => {
+    expect(vs('', 'group G').report).toEqual(['1:1: virtual_server: not translated: vipd has no virtual_server_group yet']);
+  });
+});
+
+describe('exit codes', () => {
+  it('2 with file:line:col for invalid keepalived syntax', () => {
+    const r = tr('vrrp_instance A {\n');
+    expect(r.code).toBe(2);
+    expect(r.report).toEqual(['1:17: unbalanced "{": this block is never closed (invalid keepalived syntax)']);
+  });
+});
