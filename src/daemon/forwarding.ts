@@ -65,10 +65,10 @@ export class Forwarding {
   }
 
   /** For a metrics scrape: the director's view and one dump of the kernel's table with counters (undefined: IPVS unavailable). */
-  async metricsView(): Promise<{ views: Awaited<ReturnType<DirectorRuntime['status']>>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
+  async metricsView(): Promise<{ views: Awaited<ReturnType<DirectorRuntime['status']>>; timings: ReturnType<DirectorRuntime['checkTimings']>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
     const views = await this.director.status();
     const table = this.ipvs.available ? await this.ipvs.table() : undefined;
-    return { views, ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
+    return { views, timings: this.director.checkTimings(), ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
   }
 
   /** The IPVS part first: omega's table is the last one planned with the health view. */

@@ -55,9 +55,9 @@ export class DaemonMetrics {
 
   private async snapshot(): Promise<Snapshot> {
     const cfg = this.cfg();
-    const { views, ipvsWanted, table } = await this.forwarding.metricsView();
+    const { views, timings, ipvsWanted, table } = await this.forwarding.metricsView();
     const names = new Map(cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
     const vsKeys = new Map(cfg.virtualServers.map((v) => [v.name, serviceKeyOf(v)]));
-    return { vrrp: this.router().status(), ipvsWanted, ipvs: table, names, views, vsKeys };
+    return { vrrp: this.router().status(), ipvsWanted, ipvs: table, names, views, vsKeys, checkTimings: timings };
   }
 }

@@ -10,6 +10,7 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RsView, VsView } from '../director/desired.js';
+import { DURATION_BUCKETS, type HistogramData, LAG_BUCKETS, type TimingsSnapshot } from '../health/timings.js';
 import type { IpvsTable } from '../ipvs/client.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
 import { destName, serviceId, type ServiceKey, type Stats } from '../ipvs/types.js';
@@ -35,6 +36,8 @@ export interface Snapshot {
   views: VsView[];
   /** Per virtual server name: its service address (addr label) and protocol. */
   vsKeys: ReadonlyMap<string, ServiceKey>;
+  /** Check durations per type and the checkers' start lag (cumulative since start). */
+  checkTimings?: TimingsSnapshot;
 }
 
 export interface Sources {
@@ -92,10 +95,18 @@ export class VipdMetrics {
   private readonly vsStatus = new Gauge({ name: 'vipd_virtual_server_status', help: 'Virtual server status: 1 for its status (ONLINE, DEGRADED, OFFLINE), 0 for the others', labelNames: ['virtual_server', 'status'], registers: [this.registry] });
   private readonly scrapeSeconds = new Gauge({ name: 'vipd_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to gather its snapshot', registers: [this.registry] });
   private lastScrapeSeconds = 0;
+  private timings: TimingsSnapshot | undefined;
 
   constructor(private readonly sources: Sources) {
     // process_* and nodejs_*: CPU, memory, heap, event loop lag, GC.
     collectDefaultMetrics({ register: this.registry });
+    // Histograms counted in the checker thread, exposed as they are (prom-client cannot take buckets).
+    this.registry.registerMetric(prebucketed('vipd_check_duration_seconds', 'Health check duration, by check type (tcp, http, https, ping, script)', DURATION_BUCKETS, () =>
+      Object.entries(this.timings?.duration ?? {}).map(([type, h]) => ({ labels: { type }, h })),
+    ) as never);
+    this.registry.registerMetric(prebucketed('vipd_check_lag_seconds', "How late health checks started against their schedule: the checker thread's lag", LAG_BUCKETS, () =>
+      this.timings ? [{ labels: {}, h: this.timings.lag }] : [],
+    ) as never);
   }
 
   get contentType(): string {
@@ -136,6 +147,7 @@ export class VipdMetrics {
     for (const m of [this.state, this.advertsReceived, this.advertsSent, this.becameMaster, this.dropped, this.packetsDropped, this.priority, this.effPriority, this.lastTransition, this.sinceTransition, this.master, this.rsActive, this.rsInactive, this.rsWeight, this.rsStatus, this.rsHealthy, this.checkResults, this.vsStatus, ...this.vip.all, ...this.rs.all])
       m.reset();
     this.scrapeSeconds.set(this.lastScrapeSeconds);
+    this.timings = s.checkTimings;
     const now = Date.now();
     for (const i of s.vrrp.instances) {
       const l = { iname: i.name, intf: i.interface, vrid: String(i.vrid) };
@@ -221,6 +233,30 @@ function statsMetrics(registry: Registry, what: 'vip' | 'rs', noun: string, labe
       m.outPps.set(l, s.ppsOut);
       m.inBps.set(l, s.bpsIn);
       m.outBps.set(l, s.bpsOut);
+    },
+  };
+}
+
+/** A histogram whose buckets were counted elsewhere, in prom-client's shape of a metric. */
+function prebucketed(name: string, help: string, bounds: readonly number[], series: () => { labels: Record<string, string>; h: HistogramData }[]) {
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const { labels, h } of series()) {
+        let cumulative = 0;
+        bounds.forEach((le, i) => {
+          cumulative += h.counts[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
+        values.push({ metricName: `${name}_sum`, labels, value: h.sum });
+        values.push({ metricName: `${name}_count`, labels, value: h.count });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
     },
   };
 }

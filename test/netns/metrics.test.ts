@@ -99,6 +99,10 @@ describe.skipIf(!existsSync(PROMETHEUS))('metrics through a real Prometheus', ()
     await prom.until('vipd_real_server_status{status="ERROR"}', (r) => value(r, { instance: t1, addr: RS }) === 1);
     await prom.until('vipd_virtual_server_status{status="OFFLINE"}', (r) => value(r, { instance: t2, virtual_server: 'web' }) === 1);
     await prom.until('vipd_check_results_total{result="failure"}', (r) => (value(r, { instance: t1 }) ?? 0) >= failuresBefore + 2);
+    // Check durations and the checker thread's lag, counted in that thread.
+    await prom.until('vipd_check_duration_seconds_count{type="http"}', (r) => (value(r, { instance: t1 }) ?? 0) > 5);
+    expect(value(prom.query('vipd_check_lag_seconds_count'), { instance: t2 })).toBeGreaterThan(5);
+    expect(value(prom.query('histogram_quantile(0.99, rate(vipd_check_lag_seconds_bucket[30s]))'), { instance: t1 })).toBeLessThan(1);
     // The standard Node process metrics are there.
     expect(value(prom.query('nodejs_eventloop_lag_seconds'), { instance: t1 })).toBeGreaterThanOrEqual(0);
     expect(value(prom.query('nodejs_heap_size_used_bytes'), { instance: t2 })).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
 import { createLogger } from '../../src/log.js';
 import { parseListen } from '../../src/config/metrics.js';
+import { CheckTimings } from '../../src/health/timings.js';
 import { type Snapshot, VipdMetrics } from '../../src/metrics/registry.js';
 import { TRANSITION_REASONS, transitionReason } from '../../src/metrics/reason.js';
 import { MetricsEndpoint } from '../../src/metrics/server.js';
@@ -191,6 +192,26 @@ describe('a snapshot as Prometheus reads it', () => {
     expect(line(t, 'vipd_ipvs_reconcile_operations_total{kind="verdict"}')).toBe(3);
     expect(line(t, 'vipd_ipvs_reconcile_operation_failures_total{kind="verdict"}')).toBe(1);
     expect(line(t, 'vipd_ipvs_reconcile_apply_seconds_count{kind="verdict"}')).toBe(1);
+  });
+
+  it('check durations and the checker lag as histograms counted in the checker thread', async () => {
+    const t = new CheckTimings();
+    t.record('http', 0.003, 0.0004);
+    t.record('http', 0.2, 0.03);
+    t.record('tcp', 20, 7);
+    const m = new VipdMetrics({ snapshot: async () => ({ ...snapshot('MASTER'), checkTimings: t.snapshot() }) });
+    const text = await m.scrape();
+    expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.001"}')).toBe(0);
+    expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.005"}')).toBe(1);
+    expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.25"}')).toBe(2);
+    expect(line(text, 'vipd_check_duration_seconds_bucket{type="tcp",le="10"}')).toBe(0);
+    expect(line(text, 'vipd_check_duration_seconds_bucket{type="tcp",le="+Inf"}')).toBe(1);
+    expect(line(text, 'vipd_check_duration_seconds_sum{type="http"}')).toBeCloseTo(0.203);
+    expect(line(text, 'vipd_check_duration_seconds_count{type="http"}')).toBe(2);
+    expect(line(text, 'vipd_check_lag_seconds_bucket{le="0.001"}')).toBe(1);
+    expect(line(text, 'vipd_check_lag_seconds_bucket{le="0.05"}')).toBe(2);
+    expect(line(text, 'vipd_check_lag_seconds_count')).toBe(3);
+    expect(text).toContain('# TYPE vipd_check_lag_seconds histogram');
   });
 
   it('concurrent scrapes share one snapshot (one IPVS dump)', async () => {
