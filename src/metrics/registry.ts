@@ -9,19 +9,18 @@
 // kernel's table is dumped once however many scrapers ask.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RsView, VsView } from '../director/desired.js';
+import type { VsView } from '../director/desired.js';
 import { DURATION_BUCKETS, type HistogramData, LAG_BUCKETS, type TimingsSnapshot } from '../health/timings.js';
 import type { IpvsTable } from '../ipvs/client.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
-import { destName, serviceId, type ServiceKey, type Stats } from '../ipvs/types.js';
+import type { ServiceKey } from '../ipvs/types.js';
 import type { VrrpState } from '../vrrp/fsm-types.js';
 import type { RouterStatus } from '../vrrp/router.js';
 import { type ReconcileKind } from './hub.js';
 import { transitionReason, USUAL_TRANSITIONS } from './reason.js';
+import { renderTable } from './table.js';
 
 const STATES: readonly VrrpState[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
-const RS_STATUSES: readonly RsView['status'][] = ['ONLINE', 'ERROR', 'DRAINING', 'DISABLED'];
-const VS_STATUSES: readonly VsView['status'][] = ['ONLINE', 'DEGRADED', 'OFFLINE'];
 
 /** What a scrape reads, once. */
 export interface Snapshot {
@@ -46,12 +45,6 @@ export interface Sources {
 
 const VRRP = ['iname', 'intf', 'vrid'] as const;
 
-export function addrOf(k: ServiceKey): string {
-  return k.fwmark !== undefined ? `fwmark:${k.fwmark}` : destName({ address: k.address, port: k.port });
-}
-export function protoOf(k: ServiceKey): string {
-  return k.fwmark !== undefined ? 'fwmark' : k.protocol;
-}
 
 export class VipdMetrics {
   readonly registry = new Registry();
@@ -82,17 +75,6 @@ export class VipdMetrics {
 
   // ---- IPVS, at scrape time (one dump)
   private readonly ipvsUp = new Gauge({ name: 'vipd_ipvs_up', help: "1 when the kernel's IPVS table could be read at this scrape, 0 when IPVS is unavailable or the dump failed", registers: [this.registry] });
-  private readonly vip = statsMetrics(this.registry, 'vip', 'virtual service', ['addr', 'proto', 'virtual_server']);
-  private readonly rs = statsMetrics(this.registry, 'rs', 'real server', ['addr', 'proto', 'vip', 'virtual_server']);
-  private readonly rsActive = new Gauge({ name: 'vipd_lvs_rs_active_connections', help: 'Active connections of the real server (ipvsadm ActiveConn)', labelNames: ['addr', 'proto', 'vip', 'virtual_server'], registers: [this.registry] });
-  private readonly rsInactive = new Gauge({ name: 'vipd_lvs_rs_inactive_connections', help: 'Inactive connections of the real server (ipvsadm InActConn)', labelNames: ['addr', 'proto', 'vip', 'virtual_server'], registers: [this.registry] });
-  private readonly rsWeight = new Gauge({ name: 'vipd_lvs_rs_weight', help: 'Weight of the real server in the kernel', labelNames: ['addr', 'proto', 'vip', 'virtual_server'], registers: [this.registry] });
-
-  // ---- health, at scrape time (the director's view)
-  private readonly rsStatus = new Gauge({ name: 'vipd_real_server_status', help: "Real server status in Octavia's words: 1 for its status (ONLINE, ERROR, DRAINING, DISABLED), 0 for the others", labelNames: ['virtual_server', 'addr', 'status'], registers: [this.registry] });
-  private readonly rsHealthy = new Gauge({ name: 'vipd_real_server_healthy', help: "1 when the real server's health check says up, 0 down (only real servers with a check)", labelNames: ['virtual_server', 'addr'], registers: [this.registry] });
-  private readonly checkResults = new Counter({ name: 'vipd_check_results_total', help: 'Health check results of the real server, by result (success, failure)', labelNames: ['virtual_server', 'addr', 'result'], registers: [this.registry] });
-  private readonly vsStatus = new Gauge({ name: 'vipd_virtual_server_status', help: 'Virtual server status: 1 for its status (ONLINE, DEGRADED, OFFLINE), 0 for the others', labelNames: ['virtual_server', 'status'], registers: [this.registry] });
   private readonly scrapeSeconds = new Gauge({ name: 'vipd_metrics_scrape_duration_seconds', help: 'Time the previous scrape took to gather its snapshot', registers: [this.registry] });
   private lastScrapeSeconds = 0;
   private timings: TimingsSnapshot | undefined;
@@ -134,7 +116,8 @@ export class VipdMetrics {
         const snap = await this.sources.snapshot();
         this.lastScrapeSeconds = (performance.now() - t0) / 1000;
         this.apply(snap);
-        return await this.registry.metrics();
+        const head = await this.registry.metrics();
+        return `${head.endsWith('\n') ? head : `${head}\n`}${await renderTable(snap)}`;
       } finally {
         this.inflight = undefined;
       }
@@ -144,8 +127,7 @@ export class VipdMetrics {
 
   /** Sets every scrape-time metric from the snapshot (series of removed instances or servers disappear). */
   apply(s: Snapshot): void {
-    for (const m of [this.state, this.advertsReceived, this.advertsSent, this.becameMaster, this.dropped, this.packetsDropped, this.priority, this.effPriority, this.lastTransition, this.sinceTransition, this.master, this.rsActive, this.rsInactive, this.rsWeight, this.rsStatus, this.rsHealthy, this.checkResults, this.vsStatus, ...this.vip.all, ...this.rs.all])
-      m.reset();
+    for (const m of [this.state, this.advertsReceived, this.advertsSent, this.becameMaster, this.dropped, this.packetsDropped, this.priority, this.effPriority, this.lastTransition, this.sinceTransition, this.master]) m.reset();
     this.scrapeSeconds.set(this.lastScrapeSeconds);
     this.timings = s.checkTimings;
     const now = Date.now();
@@ -175,66 +157,7 @@ export class VipdMetrics {
       for (const [reason, n] of Object.entries(itf.counters.dropped)) this.packetsDropped.inc({ intf: itf.name, reason }, n ?? 0);
 
     this.ipvsUp.set(s.ipvs ? 1 : 0);
-    for (const svc of s.ipvs?.services ?? []) {
-      const virtual_server = s.names.get(serviceId(svc.key)) ?? '';
-      const base = { addr: addrOf(svc.key), proto: protoOf(svc.key), virtual_server };
-      if (svc.stats) this.vip.set(base, svc.stats);
-      for (const d of svc.dests) {
-        const l = { addr: destName(d.key), proto: base.proto, vip: base.addr, virtual_server };
-        if (d.stats) this.rs.set(l, d.stats);
-        this.rsActive.set(l, d.activeConns);
-        this.rsInactive.set(l, d.inactiveConns);
-        this.rsWeight.set(l, d.weight);
-      }
-    }
-
-    for (const v of s.views) {
-      for (const st of VS_STATUSES) this.vsStatus.set({ virtual_server: v.name, status: st }, v.status === st ? 1 : 0);
-      for (const r of v.realServers) {
-        const l = { virtual_server: v.name, addr: destName(r) };
-        for (const st of RS_STATUSES) this.rsStatus.set({ ...l, status: st }, r.status === st ? 1 : 0);
-        if (!r.health) continue;
-        this.rsHealthy.set(l, r.health.verdict === 'up' ? 1 : 0);
-        this.checkResults.inc({ ...l, result: 'success' }, r.health.checks - r.health.failures);
-        this.checkResults.inc({ ...l, result: 'failure' }, r.health.failures);
-      }
-    }
   }
-}
-
-type StatsLabels = Record<string, string>;
-
-/** The kernel's counters and rates of a service or real server (gen2brain/keepalived_exporter's keepalived_lvs_{vip,rs}_*). */
-function statsMetrics(registry: Registry, what: 'vip' | 'rs', noun: string, labelNames: string[]) {
-  const c = (name: string, help: string) => new Counter({ name: `vipd_lvs_${what}_${name}`, help: `${help} of the ${noun} (kernel counter)`, labelNames, registers: [registry] });
-  const g = (name: string, help: string) => new Gauge({ name: `vipd_lvs_${what}_${name}`, help: `${help} of the ${noun} (the kernel's estimate)`, labelNames, registers: [registry] });
-  const m = {
-    conn: c('connections_total', 'Connections'),
-    inPackets: c('in_packets_total', 'Incoming packets'),
-    outPackets: c('out_packets_total', 'Outgoing packets'),
-    inBytes: c('in_bytes_total', 'Incoming bytes'),
-    outBytes: c('out_bytes_total', 'Outgoing bytes'),
-    cps: g('connections_per_second', 'Connections per second'),
-    inPps: g('in_packets_per_second', 'Incoming packets per second'),
-    outPps: g('out_packets_per_second', 'Outgoing packets per second'),
-    inBps: g('in_bytes_per_second', 'Incoming bytes per second'),
-    outBps: g('out_bytes_per_second', 'Outgoing bytes per second'),
-  };
-  return {
-    all: Object.values(m),
-    set(l: StatsLabels, s: Stats): void {
-      m.conn.inc(l, s.connections);
-      m.inPackets.inc(l, s.packetsIn);
-      m.outPackets.inc(l, s.packetsOut);
-      m.inBytes.inc(l, s.bytesIn);
-      m.outBytes.inc(l, s.bytesOut);
-      m.cps.set(l, s.cps);
-      m.inPps.set(l, s.ppsIn);
-      m.outPps.set(l, s.ppsOut);
-      m.inBps.set(l, s.bpsIn);
-      m.outBps.set(l, s.bpsOut);
-    },
-  };
 }
 
 /** A histogram whose buckets were counted elsewhere, in prom-client's shape of a metric. */
