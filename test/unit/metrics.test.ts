@@ -12,6 +12,7 @@ import { CheckTimings } from '../../src/health/timings.js';
 import { type Snapshot, VipdMetrics } from '../../src/metrics/registry.js';
 import { TRANSITION_REASONS, transitionReason } from '../../src/metrics/reason.js';
 import { MetricsEndpoint } from '../../src/metrics/server.js';
+import { renderTable } from '../../src/metrics/table.js';
 import type { RouterStatus } from '../../src/vrrp/router.js';
 
 const VRRP = 'vrrp_instances:\n  VI_1:\n    interface: eth0\n    vrid: 51\n    priority: 100\n    virtual_ipaddress: [10.0.0.1/24]\n';
@@ -212,6 +213,27 @@ describe('a snapshot as Prometheus reads it', () => {
     expect(line(text, 'vipd_check_lag_seconds_bucket{le="0.05"}')).toBe(2);
     expect(line(text, 'vipd_check_lag_seconds_count')).toBe(3);
     expect(text).toContain('# TYPE vipd_check_lag_seconds histogram');
+  });
+
+  it('thousands of real servers are written a slice at a time: the event loop (and the adverts) get turns', async () => {
+    const base = snapshot('MASTER');
+    const svc = base.ipvs!.services[0]!;
+    const dests = Array.from({ length: 2000 }, (_, i) => ({ ...svc.dests[0]!, key: { address: `10.2.${i >> 8}.${i & 255}`, port: 80 } }));
+    const rs = base.views[0]!.realServers[0]!;
+    const snap: Snapshot = { ...base, ipvs: { services: [{ ...svc, dests }] }, views: [{ ...base.views[0]!, realServers: dests.map((d) => ({ ...rs, address: d.key.address })) }] };
+    let turns = 0;
+    let running = true;
+    const spin = () => {
+      turns++;
+      if (running) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const text = await renderTable(snap, 250); // without slicing (a huge slice) this counts 27
+    running = false;
+    // 4,000 real server entries (IPVS and health) / 250 = 16 turns, besides one per metric family (27) at the end.
+    expect(turns).toBeGreaterThanOrEqual(27 + 15);
+    expect(text.match(/^vipd_lvs_rs_weight\{/gm)).toHaveLength(2000);
+    expect(text.match(/^vipd_real_server_status\{.*status="ONLINE"\} 1$/gm)).toHaveLength(2000);
   });
 
   it('concurrent scrapes share one snapshot (one IPVS dump)', async () => {
