@@ -32,6 +32,7 @@ const NAMES = [
   'bad input: a scheduler the kernel lacks and an unroutable real server — clear errors, the rest of the table applied; a duplicate service is a config error at file:line:col',
   'the Octavia tutorial: two workers behind two directors — requests alternate, a stopped worker leaves the pool with no failed request after detection and returns, the backup takes over on a master kill with the same health view',
   'a master reloading 10,000 real servers keeps its VIP: the parse runs in a thread and the dump yields, so its adverts go on and the backup never takes over',
+  "metrics: a real Prometheus scrapes vipd in the guest — vipd_ipvs_up 1, the real servers' weights and counters from the kernel's table, a reload's operations counted",
 ];
 
 let guest: GuestResult;

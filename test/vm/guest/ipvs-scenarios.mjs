@@ -684,6 +684,58 @@ await scenario('a master reloading 10,000 real servers keeps its VIP: the parse 
   return { reloadMs, parseMs: reloaded.parseMs, ipvsMs: reloaded.ipvsMs, ipvsOps: reloaded.ipvsOps };
 }, 300_000);
 
+await scenario('metrics: a real Prometheus scrapes vipd in the guest — vipd_ipvs_up 1, the real servers\' weights and counters from the kernel\'s table, a reload\'s operations counted', async () => {
+  sh('ipvsadm -C');
+  mkdirSync('/run/vipd-test', { recursive: true, mode: 0o700 });
+  const metrics = 'metrics: {listen: 127.0.0.1:9650}\n';
+  const v = startVipd(vsConfig(3) + metrics);
+  await until('the configured table', tableIs(webLines(3)));
+  // Debian's Prometheus (this host's files), scraping every second; its TSDB in a tmpfs directory.
+  const dir = '/run/vipd-test/prom';
+  sh(`rm -rf ${dir}; mkdir -p ${dir}/data`);
+  writeFileSync(`${dir}/prometheus.yml`, 'global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n  - job_name: vipd\n    static_configs: [{targets: ["127.0.0.1:9650"]}]\n');
+  const prom = spawn('/usr/bin/prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, '--web.listen-address=127.0.0.1:19090', '--log.level=warn'], { stdio: 'ignore' });
+  children.add(prom);
+  const query = async (q) => {
+    const r = await (await fetch(`http://127.0.0.1:19090/api/v1/query?query=${encodeURIComponent(q)}`)).json();
+    if (r.status !== 'success') throw new Error(`${q}: ${r.error}`);
+    return r.data.result;
+  };
+  const untilQuery = async (what, q, ok, ms = 90_000) => {
+    const end = Date.now() + ms;
+    let last;
+    while (Date.now() < end) {
+      try {
+        last = await query(q);
+        if (ok(last)) return last;
+      } catch (e) {
+        last = e.message;
+      }
+      await sleep(500);
+    }
+    throw Object.assign(new Error(`timed out waiting for ${what}`), { details: last });
+  };
+  const one = (r) => (r.length === 1 ? Number(r[0].value[1]) : undefined);
+  await untilQuery('vipd_ipvs_up 1', 'vipd_ipvs_up', (r) => one(r) === 1);
+  const rs = 'addr="10.20.7.1:8080",proto="tcp",vip="10.70.0.1:80",virtual_server="web"';
+  await untilQuery('the weight from the kernel', `vipd_lvs_rs_weight{${rs}}`, (r) => one(r) === 3);
+  const conns = await query(`vipd_lvs_rs_connections_total{${rs}}`);
+  assertEq(conns.length, 1, 'a connection counter of the real server');
+  const svc = await query('vipd_lvs_vip_connections_total{addr="10.70.0.1:80",proto="tcp",virtual_server="web"}');
+  assertEq(svc.length, 1, 'a connection counter of the service');
+  // A reload changes a weight: the kernel's new weight, and the reconcile's operation counted.
+  writeFileSync('/run/vipd-test/vipd.yaml', vsConfig(5) + metrics);
+  v.child.kill('SIGHUP');
+  await until('the reloaded table', tableIs(webLines(5)));
+  await untilQuery('the new weight', `vipd_lvs_rs_weight{${rs}}`, (r) => one(r) === 5);
+  const ops = await untilQuery('the reload\'s operations', 'vipd_ipvs_reconcile_operations_total{kind="reconcile"}', (r) => (one(r) ?? 0) >= 2);
+  const dumps = await query('vipd_ipvs_reconcile_dump_seconds_count{kind="reconcile"}');
+  v.child.kill('SIGTERM');
+  assertEq(await v.exited, 0, 'exit code on SIGTERM');
+  prom.kill('SIGTERM');
+  return { reconcileOps: one(ops), reconcileDumps: one(dumps) };
+}, 240_000);
+
 client.close();
 writeFileSync('results.json', JSON.stringify(results, null, 1));
 process.exit(0);
