@@ -15,10 +15,11 @@ fi
 # 9p as modules), busybox-static (the guest's init) and ipvsadm (the reference view);
 # for the systemd tier: systemd and udev (the gateways boot this host's systemd as PID 1),
 # man-db (the package's man page is read there), procps (ps -L there) and binutils
-# (strip, for the package).
+# (strip, for the package); prometheus (the metrics tests scrape vipd with a real one and
+# query it with PromQL; its promtool parses the Grafana dashboard's expressions).
 need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
       qemu-system-x86 linux-image-amd64 busybox-static ipvsadm
-      systemd udev man-db binutils procps)
+      systemd udev man-db binutils procps prometheus)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -32,6 +33,11 @@ fi
 # Debian's keepalived package may start a system instance; our tests run their own in namespaces.
 if command -v systemctl >/dev/null && systemctl is-active --quiet keepalived 2>/dev/null; then
   systemctl stop keepalived || true
+fi
+# The same for the prometheus package's system service: the tests start their own, in a namespace.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+  systemctl disable prometheus 2>/dev/null || true
 fi
 
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then

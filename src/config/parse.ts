@@ -7,6 +7,7 @@
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { ipvs, virtualServers } from './director.js';
 import { global } from './global.js';
+import { metrics } from './metrics.js';
 import { ConfigError, Fields, Reader } from './reader.js';
 import { checkScripts, type ScriptRef } from './scripts.js';
 import type { Config } from './types.js';
@@ -37,7 +38,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs', 'metrics']);
 
   const globalCfg = global(f, top.value('global'));
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
@@ -47,11 +48,12 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
   const services = virtualServers(f, top);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
+  const metricsCfg = metrics(f, top.value('metrics'));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));
 
   if (r.issues.length > 0) {
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg }, scripts: r.scripts };
+  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
 }

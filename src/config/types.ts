@@ -187,10 +187,20 @@ export interface GlobalConfig {
   vrrpCheckUnicastSrc: boolean;
 }
 
+/** `metrics:` — the Prometheus endpoint; absent: off. */
+export interface MetricsConfig {
+  /** As written, e.g. "127.0.0.1:9650" or "[::1]:9650". */
+  listen: string;
+  host: string;
+  port: number;
+}
+
 export interface Config {
   /** Absolute path of the file this came from. */
   file: string;
   global: GlobalConfig;
+  /** The Prometheus endpoint (src/metrics/); undefined: off. */
+  metrics?: MetricsConfig | undefined;
   instances: VrrpInstanceConfig[];
   syncGroups: SyncGroupConfig[];
   /** keepalived's vrrp_script blocks, by name (only those some instance or group tracks are run). */

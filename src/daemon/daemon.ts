@@ -9,6 +9,7 @@ import type { Server } from 'node:net';
 import { ConfigError, loadConfig, loadConfigOffThread, warmConfigParser } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
+import { DaemonMetrics } from '../metrics/daemon.js';
 import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
@@ -41,6 +42,7 @@ export class Daemon {
   private readonly tracking: ScriptTracking;
   private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
+  private readonly metrics: DaemonMetrics;
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadResult> = Promise.resolve({ ok: true });
@@ -64,13 +66,15 @@ export class Daemon {
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),
-      onTransition: (name, _from, to) => {
+      onTransition: (name, from, to, reason) => {
+        this.metrics.transition(name, from, to, reason);
         this.forwarding.onVrrpState(name, to);
         this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
       },
       hasCap: (cap) => this.capEff === undefined || hasCapIn(this.capEff, cap),
       tracked: (name) => this.tracking.tracked(name),
     });
+    this.metrics = new DaemonMetrics(this.log, () => this.cfg, () => this.router, this.forwarding);
   }
 
   async start(): Promise<void> {
@@ -83,6 +87,7 @@ export class Daemon {
     this.control = await startControlServer(c.global.controlSocket, async (req) =>
       req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.forwarding.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );
+    await this.metrics.start(c.metrics); // before VRRP: a bad metrics.listen stops the start, not a running master
     // The table first: a host that becomes master a moment later forwards at once.
     this.forwarding.start(c);
     this.tracking.set(c);
@@ -152,6 +157,7 @@ export class Daemon {
     const diff = await this.router.reload(next);
     const t2 = performance.now();
     const ipvs = await this.forwarding.reload(next);
+    await this.metrics.reload(next.metrics);
     const ms = { parseMs: Math.round(t1 - t0), vrrpMs: Math.round(t2 - t1), ipvsMs: Math.round(performance.now() - t2) };
     this.cfg = next;
     this.notifier.configure(next.global);
@@ -172,6 +178,7 @@ export class Daemon {
       this.forwarding.stop(); // the table first, then the checks
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       this.notifier.fifos.close();
+      await this.metrics.close();
       if (this.control) await closeControlServer(this.control, this.cfg.global.controlSocket);
       this.sd.close();
       this.log.info({ event: 'stopped' }, 'vipd stopped');

@@ -149,6 +149,11 @@ export class DirectorRuntime {
     return this.director.view(this.cfg, (k) => this.monitor.get(k), this.admin);
   }
 
+  /** Check durations and lag (as of the last status()/refresh). */
+  checkTimings(): ReturnType<CheckerThread['timings']> {
+    return this.monitor.timings();
+  }
+
   stop(): void {
     this.monitor.stop();
   }

@@ -10,6 +10,7 @@
 // reconcile to the table it was last given.
 
 import type { Config } from '../config/types.js';
+import type { IpvsTable } from '../ipvs/client.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
@@ -61,6 +62,13 @@ export class Forwarding {
   async status(): Promise<{ virtualServers: Awaited<ReturnType<DirectorRuntime['status']>>; ipvs: Awaited<ReturnType<IpvsManager['status']>> }> {
     const virtualServers = await this.director.status();
     return { virtualServers, ipvs: await this.ipvs.status() };
+  }
+
+  /** For a metrics scrape: the director's view and one dump of the kernel's table with counters (undefined: IPVS unavailable). */
+  async metricsView(): Promise<{ views: Awaited<ReturnType<DirectorRuntime['status']>>; timings: ReturnType<DirectorRuntime['checkTimings']>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
+    const views = await this.director.status();
+    const table = this.ipvs.available ? await this.ipvs.table() : undefined;
+    return { views, timings: this.director.checkTimings(), ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
   }
 
   /** The IPVS part first: omega's table is the last one planned with the health view. */

@@ -16,6 +16,7 @@ import { type CurrentService, type DesiredService, withServices } from '../ipvs/
 import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
 import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
+import { reconcileDone } from '../metrics/hub.js';
 import { type IpvsStatus, ipvsStatus } from './ipvs-status.js';
 import { hostRoutes, newProblemLines, routeProblems, type Routes } from './route-check.js';
 import { SyncDaemonRole } from './sync-daemon.js';
@@ -144,6 +145,7 @@ export class IpvsManager {
     }
     this.generation++;
     const report = this.reconcileSafely(part, { fromMemory: true, only: scope });
+    reconcileDone('verdict', report);
     if (!report) return;
     if (report.stale) {
       this.reconcileTable();
@@ -214,6 +216,7 @@ export class IpvsManager {
   /** The whole table to the kernel: logged (a resync's drift as a warning), the drain timer armed. */
   private commit(kind: 'reconcile' | 'resync', opts: { fromMemory?: boolean; dumped?: Dumped }): ReconcileReport | undefined {
     const report = this.reconcileSafely(this.desired, opts);
+    reconcileDone(kind, report);
     if (!report) return undefined;
     const how = report.source === 'dump' ? `dump ${report.dumpMs.toFixed(1)} ms` : 'from memory';
     const resync = kind === 'resync';
@@ -306,6 +309,11 @@ export class IpvsManager {
       this.lastError = (err as Error).message;
       return undefined;
     }
+  }
+
+  /** Whether the IPVS client is open (the kernel has IPVS and vipd could reach it). */
+  get available(): boolean {
+    return this.client !== undefined;
   }
 
   async status(): Promise<IpvsStatus | undefined> {

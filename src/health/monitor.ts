@@ -8,6 +8,7 @@ import { checkHttp } from './http.js';
 import { Pinger } from './ping.js';
 import { checkScript, checkVrrpScript } from './script.js';
 import { checkTcp } from './tcp.js';
+import { CheckTimings } from './timings.js';
 import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
 
 export interface CheckState {
@@ -51,6 +52,8 @@ export class HealthMonitor {
   private readonly checks = new Map<string, Running>();
   private readonly pinger = new Pinger();
   private readonly run: Runner;
+  /** Check durations and start lag, for the metrics. */
+  readonly timings = new CheckTimings();
 
   constructor(
     private readonly onChange: ChangeListener,
@@ -107,6 +110,7 @@ export class HealthMonitor {
       res = { ok: false, reason: `check failed to run: ${(err as Error).message}`, ms: performance.now() - t0 };
     }
     if (r.stopped) return;
+    this.timings.record(r.state.spec.type, res.ms / 1000, (t0 - r.due) / 1000);
     const s = r.state;
     s.checks++;
     if (!res.ok) s.failures++;

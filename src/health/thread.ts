@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState } from './monitor.js';
 import type { CheckSpec } from './types.js';
+import { mergeTimings, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
 
 export class CheckerThread {
@@ -17,6 +18,8 @@ export class CheckerThread {
   private readonly mirror = new Map<string, CheckState>();
   private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
   private readonly pending = new Map<number, (states: CheckState[]) => void>();
+  /** The checker thread's timings as of the last refresh(). */
+  private threadTimings: TimingsSnapshot | undefined;
   private nextId = 1;
   private stopped = false;
   private readonly local: HealthMonitor;
@@ -65,6 +68,7 @@ export class CheckerThread {
         this.inbox.push(...m.changes);
         this.drain();
       } else {
+        this.threadTimings = m.timings;
         this.pending.get(m.id)?.(m.states);
         this.pending.delete(m.id);
       }
@@ -138,6 +142,12 @@ export class CheckerThread {
       this.send({ type: 'snapshot', id });
     });
     for (const s of states) if (this.wanted.has(s.key)) this.mirror.set(s.key, s);
+  }
+
+  /** Check durations and start lag of both threads (the checker thread's as of the last refresh()). */
+  timings(): TimingsSnapshot {
+    const local = this.local.timings.snapshot();
+    return this.threadTimings ? mergeTimings(this.threadTimings, local) : local;
   }
 
   stop(): void {

@@ -9,6 +9,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckSpec, Verdict } from './types.js';
 import { type CheckState, HealthMonitor } from './monitor.js';
+import type { TimingsSnapshot } from './timings.js';
 
 export type ToChecker =
   | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][] }
@@ -16,7 +17,7 @@ export type ToChecker =
   | { type: 'stop' };
 
 export type Change = { state: CheckState; previous: Verdict };
-export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: CheckState[] };
+export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: CheckState[]; timings: TimingsSnapshot };
 
 // Nice 10 (the health checks' thread; the vrrp_scripts' thread asks for 0) for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
@@ -49,7 +50,7 @@ const monitor = new HealthMonitor((state, previous) => {
 });
 port.on('message', (m: ToChecker) => {
   if (m.type === 'set') monitor.set(new Map(m.wanted));
-  else if (m.type === 'snapshot') post({ type: 'snapshot', id: m.id, states: monitor.all() });
+  else if (m.type === 'snapshot') post({ type: 'snapshot', id: m.id, states: monitor.all(), timings: monitor.timings.snapshot() });
   else {
     monitor.stop();
     port.close();

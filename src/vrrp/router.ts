@@ -42,7 +42,7 @@ export interface RouterDeps {
   notifier: Notifier;
   now(): number;
   /** Told after every transition of every instance (the daemon's IPVS sync daemon follows it). */
-  onTransition?(instance: string, from: VrrpState, to: VrrpState): void;
+  onTransition?(instance: string, from: VrrpState, to: VrrpState, reason: string): void;
   /** Opens the VRRP socket of an interface (injected so tests can count opens). */
   openSocket?(ifname: string, ifindex: number, family?: 'inet6'): VrrpTransport;
   /** Whether the process has an effective capability (default: assume it has). */
@@ -171,7 +171,7 @@ export class VrrpRouter {
       socket: () => this.sockets.get(socketKey(c)),
       retrySocket: () => this.retrySocket(socketKey(c)),
       ...(this.deps.hasCap ? { hasCap: this.deps.hasCap } : {}),
-      onTransition: (inst, from, to, _reason, forced) => this.onTransition(inst, from, to, forced),
+      onTransition: (inst, from, to, reason, forced) => this.onTransition(inst, from, to, forced, reason),
     });
   }
 
@@ -301,8 +301,8 @@ export class VrrpRouter {
     });
   }
 
-  private onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, forced: boolean): void {
-    this.deps.onTransition?.(inst.name, from, to);
+  private onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, forced: boolean, reason = ''): void {
+    this.deps.onTransition?.(inst.name, from, to, reason);
     const g = this.groups.find((x) => x.instances.includes(inst.name));
     if (!g) return;
     if (!forced) {

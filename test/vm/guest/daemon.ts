@@ -1,8 +1,9 @@
 // Topology: the bare kernel with `vipd run` as the daemon operators start:
 // programs its table, reloads, stops, and repairs hand edits by itself.
 
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { assertEq, Failure, saved, sh, type Topology, until } from './harness.js';
+import { assertEq, Failure, saved, sh, sleep, type Topology, track, until } from './harness.js';
 import { RUN, runDir, startVipd } from './vipd.js';
 
 const vsConfig = (w1: number, extra = '', ipvsExtra = ''): string => `global: {control_socket: ${RUN}/vipd.sock}
@@ -75,6 +76,60 @@ export const daemon: Topology = {
         v.child.kill('SIGTERM');
         assertEq(await v.exited, 0, 'vipd exit code');
         return { repairedAfterMs: ms };
+      },
+    },
+    {
+      title: "metrics: a real Prometheus scrapes vipd in the guest — vipd_ipvs_up 1, the real servers' weights and counters from the kernel's table, a reload's operations counted",
+      limitMs: 240_000,
+      run: async () => {
+        sh('ipvsadm -C');
+        runDir();
+        const metrics = 'metrics: {listen: 127.0.0.1:9650}\n';
+        const v = startVipd(vsConfig(3) + metrics);
+        await until('the configured table', tableIs(webLines(3)));
+        // Debian's Prometheus (this host's files), scraping every second; its TSDB under the run directory (tmpfs).
+        const dir = `${RUN}/prom`;
+        sh(`rm -rf ${dir}; mkdir -p ${dir}/data`);
+        writeFileSync(`${dir}/prometheus.yml`, 'global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n  - job_name: vipd\n    static_configs: [{targets: ["127.0.0.1:9650"]}]\n');
+        const prom = track(spawn('/usr/bin/prometheus', [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, '--web.listen-address=127.0.0.1:19090', '--log.level=warn'], { stdio: 'ignore' }));
+        type Sample = { value: [number, string] };
+        const query = async (q: string): Promise<Sample[]> => {
+          const r = (await (await fetch(`http://127.0.0.1:19090/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as { status: string; error?: string; data: { result: Sample[] } };
+          if (r.status !== 'success') throw new Error(`${q}: ${r.error}`);
+          return r.data.result;
+        };
+        const one = (r: Sample[]): number | undefined => (r.length === 1 ? Number(r[0]!.value[1]) : undefined);
+        const untilQuery = async (what: string, q: string, ok: (r: Sample[]) => boolean, ms = 90_000): Promise<Sample[]> => {
+          const end = Date.now() + ms;
+          let last: unknown;
+          while (Date.now() < end) {
+            try {
+              const r = await query(q);
+              if (ok(r)) return r;
+              last = r;
+            } catch (e) {
+              last = (e as Error).message;
+            }
+            await sleep(500);
+          }
+          throw new Failure(`timed out waiting for ${what}`, last);
+        };
+        await untilQuery('vipd_ipvs_up 1', 'vipd_ipvs_up', (r) => one(r) === 1);
+        const rs = 'addr="10.20.7.1:8080",proto="tcp",vip="10.70.0.1:80",virtual_server="web"';
+        await untilQuery('the weight from the kernel', `vipd_lvs_rs_weight{${rs}}`, (r) => one(r) === 3);
+        assertEq((await query(`vipd_lvs_rs_connections_total{${rs}}`)).length, 1, 'a connection counter of the real server');
+        assertEq((await query('vipd_lvs_vip_connections_total{addr="10.70.0.1:80",proto="tcp",virtual_server="web"}')).length, 1, 'a connection counter of the service');
+        // A reload changes a weight: the kernel's new weight, and the reconcile's operation counted.
+        writeFileSync(`${RUN}/vipd.yaml`, vsConfig(5) + metrics);
+        v.child.kill('SIGHUP');
+        await until('the reloaded table', tableIs(webLines(5)));
+        await untilQuery('the new weight', `vipd_lvs_rs_weight{${rs}}`, (r) => one(r) === 5);
+        const ops = await untilQuery("the reload's operations", 'vipd_ipvs_reconcile_operations_total{kind="reconcile"}', (r) => (one(r) ?? 0) >= 2);
+        const dumps = await query('vipd_ipvs_reconcile_dump_seconds_count{kind="reconcile"}');
+        v.child.kill('SIGTERM');
+        assertEq(await v.exited, 0, 'exit code on SIGTERM');
+        prom.kill('SIGTERM');
+        return { reconcileOps: one(ops), reconcileDumps: one(dumps) };
       },
     },
   ],

@@ -1,0 +1,97 @@
+// The per-service and per-real-server series (IPVS counters, health), written
+// as exposition text directly and a slice at a time: with 10,000 real servers
+// they are some 200,000 lines, and building them through prom-client's label
+// maps held the main thread — and the VRRP adverts on it — for about a second.
+// Here the event loop gets a turn every SLICE real servers.
+
+import type { Snapshot } from './registry.js';
+import { destName, serviceId, type Stats } from '../ipvs/types.js';
+import { addrOf, protoOf } from './keys.js';
+
+/** Real servers written between two turns of the event loop. */
+export const SLICE = 250;
+
+type Family = { name: string; type: 'counter' | 'gauge'; help: string; lines: string[] };
+
+const RS_STATUSES = ['ONLINE', 'ERROR', 'DRAINING', 'DISABLED'] as const;
+const VS_STATUSES = ['ONLINE', 'DEGRADED', 'OFFLINE'] as const;
+
+const STATS: [keyof Stats, string, 'counter' | 'gauge', string][] = [
+  ['connections', 'connections_total', 'counter', 'Connections (kernel counter)'],
+  ['packetsIn', 'in_packets_total', 'counter', 'Incoming packets (kernel counter)'],
+  ['packetsOut', 'out_packets_total', 'counter', 'Outgoing packets (kernel counter)'],
+  ['bytesIn', 'in_bytes_total', 'counter', 'Incoming bytes (kernel counter)'],
+  ['bytesOut', 'out_bytes_total', 'counter', 'Outgoing bytes (kernel counter)'],
+  ['cps', 'connections_per_second', 'gauge', "Connections per second (the kernel's estimate)"],
+  ['ppsIn', 'in_packets_per_second', 'gauge', "Incoming packets per second (the kernel's estimate)"],
+  ['ppsOut', 'out_packets_per_second', 'gauge', "Outgoing packets per second (the kernel's estimate)"],
+  ['bpsIn', 'in_bytes_per_second', 'gauge', "Incoming bytes per second (the kernel's estimate)"],
+  ['bpsOut', 'out_bytes_per_second', 'gauge', "Outgoing bytes per second (the kernel's estimate)"],
+];
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`;
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+function families() {
+  const f = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, lines: [] });
+  return {
+    vip: STATS.map(([k, n, t, h]) => [k, f(`vipd_lvs_vip_${n}`, t, `${h} of the virtual service`)] as const),
+    rs: STATS.map(([k, n, t, h]) => [k, f(`vipd_lvs_rs_${n}`, t, `${h} of the real server`)] as const),
+    rsActive: f('vipd_lvs_rs_active_connections', 'gauge', 'Active connections of the real server (ipvsadm ActiveConn)'),
+    rsInactive: f('vipd_lvs_rs_inactive_connections', 'gauge', 'Inactive connections of the real server (ipvsadm InActConn)'),
+    rsWeight: f('vipd_lvs_rs_weight', 'gauge', 'Weight of the real server in the kernel'),
+    rsStatus: f('vipd_real_server_status', 'gauge', "Real server status in Octavia's words: 1 for its status (ONLINE, ERROR, DRAINING, DISABLED), 0 for the others"),
+    rsHealthy: f('vipd_real_server_healthy', 'gauge', "1 when the real server's health check says up, 0 down (only real servers with a check)"),
+    checks: f('vipd_check_results_total', 'counter', 'Health check results of the real server, by result (success, failure)'),
+    vsStatus: f('vipd_virtual_server_status', 'gauge', 'Virtual server status: 1 for its status (ONLINE, DEGRADED, OFFLINE), 0 for the others'),
+  };
+}
+
+const inOrder = (f: ReturnType<typeof families>): Family[] => [...f.vip.map(([, x]) => x), ...f.rs.map(([, x]) => x), f.rsActive, f.rsInactive, f.rsWeight, f.rsStatus, f.rsHealthy, f.checks, f.vsStatus];
+
+export async function renderTable(s: Snapshot, slice = SLICE): Promise<string> {
+  const f = families();
+  let budget = slice;
+  const tick = async () => {
+    if (--budget > 0) return;
+    budget = slice;
+    await turn();
+  };
+  for (const svc of s.ipvs?.services ?? []) {
+    const virtual_server = s.names.get(serviceId(svc.key)) ?? '';
+    const addr = addrOf(svc.key);
+    const proto = protoOf(svc.key);
+    if (svc.stats) {
+      const l = labels({ addr, proto, virtual_server });
+      for (const [k, fam] of f.vip) fam.lines.push(`${fam.name}${l} ${svc.stats[k]}`);
+    }
+    for (const d of svc.dests) {
+      const l = labels({ addr: destName(d.key), proto, vip: addr, virtual_server });
+      if (d.stats) for (const [k, fam] of f.rs) fam.lines.push(`${fam.name}${l} ${d.stats[k]}`);
+      f.rsActive.lines.push(`${f.rsActive.name}${l} ${d.activeConns}`);
+      f.rsInactive.lines.push(`${f.rsInactive.name}${l} ${d.inactiveConns}`);
+      f.rsWeight.lines.push(`${f.rsWeight.name}${l} ${d.weight}`);
+      await tick();
+    }
+  }
+  for (const v of s.views) {
+    for (const st of VS_STATUSES) f.vsStatus.lines.push(`${f.vsStatus.name}${labels({ virtual_server: v.name, status: st })} ${v.status === st ? 1 : 0}`);
+    for (const r of v.realServers) {
+      const base = { virtual_server: v.name, addr: destName(r) };
+      for (const st of RS_STATUSES) f.rsStatus.lines.push(`${f.rsStatus.name}${labels({ ...base, status: st })} ${r.status === st ? 1 : 0}`);
+      if (r.health) {
+        f.rsHealthy.lines.push(`${f.rsHealthy.name}${labels(base)} ${r.health.verdict === 'up' ? 1 : 0}`);
+        f.checks.lines.push(`${f.checks.name}${labels({ ...base, result: 'success' })} ${r.health.checks - r.health.failures}`);
+        f.checks.lines.push(`${f.checks.name}${labels({ ...base, result: 'failure' })} ${r.health.failures}`);
+      }
+      await tick();
+    }
+  }
+  const out: string[] = [];
+  for (const fam of inOrder(f)) {
+    out.push(`# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n${fam.lines.join('\n')}${fam.lines.length ? '\n' : ''}`);
+    await turn();
+  }
+  return out.join('');
+}
