@@ -3,39 +3,14 @@
 // keepalived.conf(5): weight -253..253, default 0 (FAULT while failing); interval
 // default 1 s; timeout default the interval; rise/fall default 1; init_fail; user.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isMap, type Node } from 'yaml';
+import { resolveUser, splitCommandLine } from './command.js';
 import { bool, didYouMean, type Fields, MapView, NAME, num, scalarValue, str } from './reader.js';
 import type { TrackFileConfig, TrackRef, VrrpScriptConfig } from './types.js';
 
-/** Splits a command line as keepalived does: whitespace separates, '...' and "..." group (quotes removed), no shell. */
-export function splitCommand(line: string): string[] | string {
-  const out: string[] = [];
-  let cur = '';
-  let quote: string | undefined;
-  let started = false;
-  for (const ch of line) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else cur += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      started = true;
-    } else if (/\s/.test(ch)) {
-      if (started) out.push(cur);
-      cur = '';
-      started = false;
-    } else {
-      cur += ch;
-      started = true;
-    }
-  }
-  if (quote) return `unterminated ${quote} quote`;
-  if (started) out.push(cur);
-  return out;
-}
-
+/** The PATH a bare command name is looked up in when the daemon has none (systemd's default). */
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** A bare command name resolved through PATH (as keepalived resolves a script name), or undefined. */
@@ -48,21 +23,6 @@ export function resolveCommand(name: string, path = process.env.PATH || DEFAULT_
     } catch {
       // not here
     }
-  }
-  return undefined;
-}
-
-/** name -> [uid, gid] from /etc/passwd (getpwnam without an addon; NSS sources beyond the file are not consulted). */
-export function lookupUser(name: string, passwd = '/etc/passwd'): { uid: number; gid: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(passwd, 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of text.split('\n')) {
-    const [n, , uid, gid] = line.split(':');
-    if (n === name && uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid)) return { uid: Number(uid), gid: Number(gid) };
   }
   return undefined;
 }
@@ -80,12 +40,12 @@ function command(f: Fields, m: MapView): string[] | undefined {
   else {
     const text = f.get(m, 'script', str('a command line, e.g. "killall -0 haproxy" or /etc/vipd/chk.sh'));
     if (text === undefined) return undefined;
-    const split = splitCommand(text);
-    if (typeof split === 'string') {
-      f.r.issue(node, m.sub('script'), `${split} in "${text}"; valid: a command line with balanced quotes`);
+    const split = splitCommandLine(text);
+    if ('error' in split) {
+      f.r.issue(node, m.sub('script'), `"${text}" ${split.error}; valid: a command line with balanced quotes`);
       return undefined;
     }
-    argv = split;
+    argv = split.argv;
   }
   const first = argv[0];
   if (!first) {
@@ -122,11 +82,11 @@ function vrrpScript(f: Fields, name: string, keyNode: Node, node: Node | null): 
   const fall = f.get(m, 'fall', num(1, 1000, { integer: true })) ?? 1;
   const initFail = f.get(m, 'init_fail', bool) ?? false;
   let user: VrrpScriptConfig['user'];
-  const uname = f.get(m, 'user', str('a user name from /etc/passwd'));
+  const uname = f.get(m, 'user', str('a user name'));
   if (uname !== undefined) {
-    const u = lookupUser(uname);
-    if (!u) f.r.issue(m.value('user') ?? m.node, m.sub('user'), `no user "${uname}" in /etc/passwd; valid: an existing user (the script runs with its uid and primary gid)`);
-    else user = { name: uname, ...u };
+    const u = resolveUser(uname);
+    if (typeof u === 'string') f.r.issue(m.value('user') ?? m.node, m.sub('user'), `${u}; valid: an existing user (the script runs with its uid and primary gid)`);
+    else user = { name: uname, uid: u.uid, gid: u.gid };
   }
   if (!argv) return undefined;
   return { name, command: argv, intervalMs: Math.round(interval * 1000), timeoutMs: Math.round(timeout * 1000), weight, reverse, rise, fall, initFail, ...(user ? { user } : {}) };

@@ -166,9 +166,9 @@ ${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vr
 `);
     expect(bad).toEqual([
       '2:25 vrrp_scripts.chk_haproxy.script: no "no-such-command-x" in PATH; valid: an absolute path or a command in PATH',
-      '2:55 vrrp_scripts.chk_haproxy.user: no user "nosuchuser" in /etc/passwd; valid: an existing user (the script runs with its uid and primary gid)',
+      '2:55 vrrp_scripts.chk_haproxy.user: no user "nosuchuser" on this host; valid: an existing user (the script runs with its uid and primary gid)',
       "2:75 vrrp_scripts.chk_haproxy.weight: -300 is out of range; valid: an integer -253..253 (0 = FAULT while failing; > 0 added while OK; < 0 added while failing)",
-      `3:18 vrrp_scripts.chk2.script: unterminated ' quote in "/bin/true 'open"; valid: a command line with balanced quotes`,
+      `3:18 vrrp_scripts.chk2.script: "/bin/true 'open" has an unterminated single quote; valid: a command line with balanced quotes`,
       '10:20 vrrp_instances.VI_1.track_script[0]: no vrrp_script "chk_haprox"; did you mean "chk_haproxy"? valid: chk_haproxy, chk2',
       '10:53 vrrp_instances.VI_1.track_script[1]: an address owner (priority 255) is not moved by tracking (keepalived requires weight 0 for it); valid: weight: 0 on this entry (FAULT while failing), or a priority below 255',
     ]);
