@@ -230,7 +230,7 @@ describe('VRRPv3 over IPv6: interop with keepalived 2.2.7', () => {
 });
 
 describe('IPv6 unicast peers and virtual_ipaddress_excluded', () => {
-  it('unicast: a pair with global unicast_src_ip / unicast_peer elects and fails over; a multicast speaker is no peer', async () => {
+  it('unicast: a pair with global unicast_src_ip / unicast_peer elects and fails over; a multicast speaker is dropped (wrong destination)', async () => {
     const uni = (src: string, peer: string, priority: number) => instance6({ priority, unicast_src_ip: src, unicast_peer: [peer] });
     const a = startVipd('lb1', uni(LB1, LB2, 150));
     const b = startVipd('lb2', uni(LB2, LB1, 100));
@@ -241,9 +241,10 @@ describe('IPv6 unicast peers and virtual_ipaddress_excluded', () => {
     expect(inst.localIp).toBe(LB2);
     expect(inst.counters.advertsReceived).toBeGreaterThan(3);
     expect(inst.counters.dropped).toEqual({});
-    // The client, not a configured peer, claims priority 254 by multicast: dropped as not-a-peer.
+    // The client, not a configured peer, claims priority 254 by multicast: a unicast instance takes
+    // unicast adverts only (keepalived's rule), so it is dropped as wrong-destination.
     inject('cl', 254, 255);
-    await waitFor('the rogue advert to be dropped', async () => (await a.status()).vrrp.instances[0]!.counters.dropped['not-a-peer'] === 1, 2000);
+    await waitFor('the rogue advert to be dropped', async () => (await a.status()).vrrp.instances[0]!.counters.dropped['wrong-destination'] === 1, 2000);
     expect(await a.state('VI_6')).toBe('MASTER');
 
     const t0 = Date.now();
