@@ -32,12 +32,13 @@ describe('global_defs', () => {
     expect(r.yaml).toContain("# keepalived's global_defs vrrp_version (vipd's default is 3)");
   });
 
-  it('script_user and mail are reported with their position', () => {
-    const r = tr('global_defs {\n  script_user nobody\n  notification_email { a@b }\n}\n');
+  it('mail is reported with its position; script_user, the notify FIFOs and vrrp_check_unicast_src are translated', () => {
+    const r = tr('global_defs {\n  script_user nobody nogroup\n  notification_email { a@b }\n  notify_fifo /run/k.fifo\n  vrrp_notify_fifo /run/kv.fifo nobody\n  vrrp_check_unicast_src\n}\n');
     expect(r.code).toBe(3);
+    expect(r.cfg.global).toEqual({ script_user: 'nobody nogroup', notify_fifo: '/run/k.fifo', vrrp_notify_fifo: '/run/kv.fifo', vrrp_check_unicast_src: true });
     expect(r.report).toEqual([
-      '2:3: script_user: not translated: vipd runs scripts as root; it has no script_user (see enable_script_security)',
       '3:3: notification_email: not translated: vipd sends no mail (notify scripts and the journal instead)',
+      '5:33: nobody: note: vipd creates a missing FIFO as root with mode 0600; the owner "nobody" is not applied (create the FIFO beforehand to choose its owner)',
     ]);
   });
 });
@@ -58,22 +59,28 @@ describe('vrrp_instance', () => {
     expect(r.yaml).toContain('(state MASTER: no vipd equivalent, the priority decides)');
   });
 
-  it('virtual_ipaddress lines: dev, label, no_track; brd/scope and IPv6 reported', () => {
-    const r = tr('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24 dev eth1 label eth1:v no_track\n  10.0.0.2/24 brd 10.0.0.255\n  2001:db8::1/64\n }\n}\n');
+  it('virtual_ipaddress lines: dev, label, no_track; brd/scope reported; IPv6 in virtual_ipaddress_excluded', () => {
+    const r = tr('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24 dev eth1 label eth1:v no_track\n  10.0.0.2/24 brd 10.0.0.255\n }\n virtual_ipaddress_excluded {\n  2001:db8::1/64\n }\n}\n');
     expect(r.cfg.vrrp_instances.V.virtual_ipaddress).toEqual([{ address: '10.0.0.1/24', device: 'eth1', label: 'eth1:v', no_track: true }, '10.0.0.2/24']);
+    expect(r.cfg.vrrp_instances.V.virtual_ipaddress_excluded).toEqual(['2001:db8::1/64']);
     expect(r.code).toBe(3);
     expect(r.report).toEqual([
       '6:15: brd: not translated: virtual_ipaddress option "brd" is not supported by vipd yet (dev, label, no_track are)',
-      '7:3: 2001:db8::1/64: not translated: IPv6 virtual addresses: vipd has IPv4 VIPs only',
     ]);
   });
 
+  it('an IPv6 instance: its VIPs, link-local source and IPv6 peers, unicast_ttl and check_unicast_src', () => {
+    const r = tr('vrrp_instance V6 {\n interface eth0\n virtual_router_id 7\n version 3\n unicast_src_ip 2001:db8::2\n unicast_peer {\n  2001:db8::3\n }\n unicast_ttl 64\n check_unicast_src off\n virtual_ipaddress {\n  2001:db8::100/64\n }\n}\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.vrrp_instances.V6).toMatchObject({ version: 3, unicast_src_ip: '2001:db8::2', unicast_peer: ['2001:db8::3'], unicast_ttl: 64, check_unicast_src: false, virtual_ipaddress: ['2001:db8::100/64'] });
+  });
+
   it('unicast, authentication, preemption, lower_prio_no_advert, track_interface, garp, routes and rules', () => {
-    const r = inst(' unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n authentication {\n  auth_type PASS\n  auth_pass secret\n }\n nopreempt\n preempt_delay 30\n lower_prio_no_advert\n track_interface {\n  eth1\n  eth2 weight -20\n }\n garp_master_repeat 3\n garp_interval 0.1\n garp_master_refresh 60\n virtual_routes {\n  192.0.2.0/24 via 10.0.0.254 dev eth0\n }\n virtual_rules {\n  from 192.0.2.1 table 100\n }\n');
+    const r = inst(' unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n authentication {\n  auth_type PASS\n  auth_pass secret\n }\n nopreempt\n preempt_delay 30\n lower_prio_no_advert\n track_interface {\n  eth1\n  eth2 weight -20\n  eth3 weight 10 reverse\n }\n garp_master_repeat 3\n garp_interval 0.1\n garp_master_refresh 60\n virtual_routes {\n  192.0.2.0/24 via 10.0.0.254 dev eth0\n }\n virtual_rules {\n  from 192.0.2.1 table 100\n }\n');
     expect(r.code).toBe(0);
     expect(r.cfg.vrrp_instances.VI_1).toMatchObject({
       unicast_src_ip: '10.0.0.1', unicast_peer: ['10.0.0.2'], authentication: { auth_type: 'PASS', auth_pass: 'secret' }, preempt: false, preempt_delay: 30,
-      answer_lower_priority: false, track_interface: ['eth1', { name: 'eth2', weight: -20 }], garp_master_repeat: 3, garp_interval: 0.1, garp_master_refresh: 60,
+      answer_lower_priority: false, track_interface: ['eth1', { name: 'eth2', weight: -20 }, { name: 'eth3', weight: 10, reverse: true }], garp_master_repeat: 3, garp_interval: 0.1, garp_master_refresh: 60,
       virtual_routes: ['192.0.2.0/24 via 10.0.0.254 dev eth0'], virtual_rules: ['from 192.0.2.1 table 100'],
     });
   });
@@ -84,25 +91,29 @@ describe('vrrp_instance', () => {
     expect(r.report).toEqual(['7:28: or: not translated: virtual_routes: multipath routes ("or") are not supported; valid: one gateway per route']);
   });
 
-  it('notify scripts: a path is kept; arguments and a user are reported', () => {
-    const r = inst(' notify_master /bin/true\n notify_backup "/etc/k/b.sh arg"\n notify_fault /etc/k/f.sh root\n');
-    expect(r.cfg.vrrp_instances.VI_1.notify_master).toBe('/bin/true');
-    expect(r.report).toEqual([
-      '6:16: /etc/k/b.sh arg: not translated: notify_backup: vipd runs a script path without arguments of its own ("/etc/k/b.sh arg"); wrap it in a script',
-      '7:27: root: not translated: notify_fault: vipd runs every script as root; it has no per-script user/group ("root")',
-    ]);
+  it('notify scripts: command lines with their arguments (keepalived\'s quoting) and their user and group', () => {
+    const r = inst(' notify_master /bin/true\n notify_backup "/bin/echo \'two words\' BACKUP"\n notify_fault /bin/true root root\n notify /bin/true x y z\n');
+    const i = r.cfg.vrrp_instances.VI_1;
+    expect(i.notify_master).toBe('/bin/true');
+    expect(i.notify_backup).toBe("/bin/echo 'two words' BACKUP");
+    expect(i.notify_fault).toEqual({ command: '/bin/true', user: 'root', group: 'root' });
+    expect(r.report).toEqual(['8:23: z: not translated: extra word(s) after notify COMMAND [USER [GROUP]]']);
+    expect(r.checked).toEqual([expect.stringMatching(/vipd check: vrrp_instances.VI_1.notify.user: no user "x"/)]);
   });
 
-  it('track_script, vrrp_script and unknown keywords are reported, everything else still written', () => {
-    const r = tr('vrrp_script chk {\n script /bin/true\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n track_script {\n  chk\n }\n use_vmac\n}\n');
+  it('vrrp_script and track_script (weights, reverse, sync groups); unknown keywords are reported, everything else still written', () => {
+    const r = tr('vrrp_script chk {\n script "/usr/bin/killall -0 haproxy"\n interval 2\n timeout 1\n weight -20 reverse\n rise 2\n fall 3\n user root root\n init_fail\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n track_script {\n  chk\n  chk weight 5 noreverse\n }\n use_vmac\n}\nvrrp_sync_group G {\n group { VI_1 }\n track_script {\n  chk weight 0\n }\n}\n');
     expect(r.code).toBe(3);
     expect(r.report).toEqual([
-      '1:1: vrrp_script: not translated: vipd has no vrrp_script / track_script yet',
-      '8:2: track_script: not translated: vipd has no vrrp_script / track_script yet',
-      '11:2: use_vmac: not translated: vipd has no VMAC interfaces',
+      "8:12: root: not translated: vipd runs a vrrp_script with root's primary group; a group of its own (\"root\") is not supported",
+      '19:2: use_vmac: not translated: vipd has no VMAC interfaces',
     ]);
-    expect(r.yaml).toMatch(/^# NOT COMPLETE: 3 part\(s\) left out:\n# {3}.*:1:1: vrrp_script: /m);
-    expect(r.cfg.vrrp_instances.VI_1.vrid).toBe(51);
+    expect(r.cfg.vrrp_scripts.chk).toEqual({ script: '/usr/bin/killall -0 haproxy', interval: 2, timeout: 1, weight: -20, reverse: true, rise: 2, fall: 3, user: 'root', init_fail: true });
+    expect(r.cfg.vrrp_instances.VI_1.track_script).toEqual(['chk', { name: 'chk', weight: 5, reverse: false }]);
+    expect(r.cfg.vrrp_sync_groups.G.track_script).toEqual([{ name: 'chk', weight: 0 }]);
+    expect(r.yaml).toMatch(/^# NOT COMPLETE: 2 part\(s\) left out:\n# {3}.*:8:12: root: /m);
+    expect(r.yaml).toMatch(/# vrrp_script chk from .*:1\n/);
+    expect(r.checked).toEqual([]);
   });
 
   it('authentication with VRRPv3 and a sub-second advert_int with VRRPv2 are reported (vipd refuses both)', () => {

@@ -7,12 +7,14 @@ import { Ctx, type Finding, findingLine, type Table, walk, where } from './conte
 import { at, type Stmt } from './syntax.js';
 import { GLOBAL_DEFS, type Out, vrrpInstance, vrrpSyncGroup } from './vrrp.js';
 import { virtualServer } from './virtual-server.js';
+import { vrrpScript } from './track.js';
 
 const TOP: Table<Out> = {
   global_defs: (o, s, ctx) => {
     walk(s.block ?? [], GLOBAL_DEFS, o, ctx, (k) => WHY_GLOBAL[k] ?? `vipd has no equivalent for the global_defs keyword "${k}"`);
     ctx.comment(['global'], ` global_defs from ${where(s.words[0]!.pos)}`);
   },
+  vrrp_script: vrrpScript,
   vrrp_instance: vrrpInstance,
   vrrp_sync_group: vrrpSyncGroup,
   virtual_server: virtualServer,
@@ -31,7 +33,6 @@ const WHY_GLOBAL: Record<string, string> = {
 };
 
 const WHY_TOP: Record<string, string> = {
-  vrrp_script: 'vipd has no vrrp_script / track_script yet',
   vrrp_track_file: 'vipd has no track_file yet',
   track_file: 'vipd has no track_file yet',
   vrrp_track_process: 'vipd has no track_process yet',
@@ -60,7 +61,7 @@ function attach(doc: Document, path: Array<string | number>, text: string): void
 
 export function translate(stmts: readonly Stmt[], source: string): Translation {
   const ctx = new Ctx();
-  const out: Out = { global: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_servers: {}, ipvs: {} };
+  const out: Out = { global: {}, vrrp_scripts: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_servers: {}, ipvs: {} };
   walk(stmts, TOP, out, ctx, (k) => WHY_TOP[k] ?? `vipd has no equivalent for the keyword "${k}"`);
   const obj = Object.fromEntries(Object.entries(out).filter(([, v]) => Object.keys(v).length > 0));
   const doc = new Document(obj);

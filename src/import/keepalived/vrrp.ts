@@ -1,15 +1,17 @@
 // global_defs, vrrp_instance and vrrp_sync_group -> vipd's global,
 // vrrp_instances and vrrp_sync_groups. One entry per keepalived keyword.
 
-import { isIP, isIPv4 } from 'node:net';
-import { arg, args, boolArg, type Ctx, lines, numArg, scriptArg, type Table, walk, where } from './context.js';
+import { isIP } from 'node:net';
+import { arg, args, boolArg, type Ctx, lines, numArg, type Table, walk, where } from './context.js';
 import { type LineResult, parseRouteLine, parseRuleLine } from '../../config/routes.js';
 import type { Stmt, Word } from './syntax.js';
+import { trackList } from './track.js';
 
 export type Obj = Record<string, unknown>;
 
 export interface Out {
   global: Obj;
+  vrrp_scripts: Record<string, Obj>;
   vrrp_instances: Record<string, Obj>;
   vrrp_sync_groups: Record<string, Obj>;
   virtual_servers: Record<string, Obj>;
@@ -17,6 +19,16 @@ export interface Out {
 }
 
 const GARP = ['garp_master_delay', 'garp_master_repeat', 'garp_interval', 'garp_master_refresh'];
+
+/** notify_fifo FIFO [USER [GROUP]]: vipd creates a missing FIFO owned by root, mode 0600. */
+function fifo(key: string): Table<Out>[string] {
+  return (o, s, ctx) => {
+    const [kw, path, ...owner] = s.words;
+    if (!path) return ctx.leftOut(kw!, 'has no FIFO path');
+    o.global[key] = path.text;
+    if (owner.length) ctx.note(owner[0]!, `vipd creates a missing FIFO as root with mode 0600; the owner "${owner.map((w) => w.text).join(' ')}" is not applied (create the FIFO beforehand to choose its owner)`);
+  };
+}
 
 export const GLOBAL_DEFS: Table<Out> = {
   router_id: (o, s, ctx) => {
@@ -30,7 +42,18 @@ export const GLOBAL_DEFS: Table<Out> = {
     const v = numArg(s, ctx, 2, 3, true);
     if (v !== undefined) ctx.vrrpVersion = v;
   },
-  script_user: (_o, s, ctx) => ctx.leftOut(s.words[0]!, 'vipd runs scripts as root; it has no script_user (see enable_script_security)'),
+  script_user: (o, s, ctx) => {
+    const [kw, u, g, ...extra] = s.words;
+    if (!u) return ctx.leftOut(kw!, 'has no user');
+    if (extra.length) ctx.leftOut(extra[0]!, 'extra word(s) after script_user USER [GROUP]');
+    o.global.script_user = g ? `${u.text} ${g.text}` : u.text;
+  },
+  notify_fifo: fifo('notify_fifo'),
+  vrrp_notify_fifo: fifo('vrrp_notify_fifo'),
+  vrrp_check_unicast_src: (o, s, ctx) => {
+    const v = boolArg(s, ctx);
+    if (v !== undefined) o.global.vrrp_check_unicast_src = v;
+  },
   lvs_sync_daemon: (o, s, ctx) => {
     const [kw, iface, inst, id, ...rest] = s.words;
     if (!iface || !inst) return ctx.leftOut(kw!, 'needs an interface and a VRRP instance');
@@ -60,8 +83,8 @@ export const GLOBAL_DEFS: Table<Out> = {
 function vip(words: Stmt['words'], ctx: Ctx): unknown {
   const [addr, ...opts] = words;
   const [ip, len] = addr!.text.split('/');
-  if (!isIPv4(ip ?? '')) {
-    ctx.leftOut(addr!, isIP(ip ?? '') ? 'IPv6 virtual addresses: vipd has IPv4 VIPs only' : `"${addr!.text}" is not an address`);
+  if (!isIP(ip ?? '')) {
+    ctx.leftOut(addr!, `"${addr!.text}" is not an address`);
     return undefined;
   }
   const out: Obj = { address: len === undefined ? ip : addr!.text };
@@ -100,9 +123,12 @@ const copyNum = (key: string, min: number, max: number, integer = false, to = ke
   if (v !== undefined) o[to] = v;
 };
 
+/** notify* COMMAND-LINE [USER [GROUP]]: the command line as vipd reads it (keepalived's quoting), with its user. */
 const script = (key: string): Table<Obj>[string] => (o, s, ctx) => {
-  const v = scriptArg(s, ctx);
-  if (v !== undefined) o[key] = v;
+  const [kw, cmd, user, group, ...extra] = s.words;
+  if (!cmd) return ctx.leftOut(kw!, 'has no script');
+  if (extra.length) ctx.leftOut(extra[0]!, `extra word(s) after ${kw!.text} COMMAND [USER [GROUP]]`);
+  o[key] = user ? { command: cmd.text, user: user.text, ...(group ? { group: group.text } : {}) } : cmd.text;
 };
 
 const NOTIFY: Table<Obj> = Object.fromEntries(['notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify'].map((k) => [k, script(k)]));
@@ -124,16 +150,17 @@ export const VRRP_INSTANCE: Table<Obj> = {
   },
   version: copyNum('version', 2, 3, true),
   virtual_ipaddress: list('virtual_ipaddress', vip),
+  virtual_ipaddress_excluded: list('virtual_ipaddress_excluded', vip),
   unicast_src_ip: (o, s, ctx) => {
     const a = arg(s, ctx);
-    if (a && isIPv4(a.text)) o.unicast_src_ip = a.text;
-    else if (a) ctx.leftOut(a, 'vipd has IPv4 unicast only');
+    if (a && isIP(a.text)) o.unicast_src_ip = a.text;
+    else if (a) ctx.leftOut(a, `"${a.text}" is not an address`);
   },
   unicast_peer: list('unicast_peer', (words, ctx) => {
     const [ip, ...rest] = words;
     if (rest.length) ctx.leftOut(rest[0]!, 'unicast_peer options (min_ttl, max_ttl) are not supported by vipd');
-    if (!isIPv4(ip!.text)) {
-      ctx.leftOut(ip!, 'vipd has IPv4 unicast peers only');
+    if (!isIP(ip!.text)) {
+      ctx.leftOut(ip!, `"${ip!.text}" is not an address`);
       return undefined;
     }
     return ip!.text;
@@ -164,13 +191,13 @@ export const VRRP_INSTANCE: Table<Obj> = {
     const v = boolArg(s, ctx);
     if (v !== undefined) o.answer_lower_priority = !v;
   },
-  track_interface: list('track_interface', (words, ctx) => {
-    const [name, w, weight, ...rest] = words;
-    if (rest.length) ctx.leftOut(rest[0]!, 'valid: IFNAME [weight N]');
-    if (w?.text === 'weight' && weight && /^-?\d+$/.test(weight.text)) return { name: name!.text, weight: Number(weight.text) };
-    if (w) ctx.leftOut(w, `"${w.text}": vipd reads IFNAME or IFNAME weight N (no reverse)`);
-    return name!.text;
-  }),
+  unicast_ttl: copyNum('unicast_ttl', 0, 255, true),
+  check_unicast_src: (o, s, ctx) => {
+    const v = boolArg(s, ctx);
+    if (v !== undefined) o.check_unicast_src = v;
+  },
+  track_interface: trackList('track_interface', 'track_interface', 253),
+  track_script: trackList('track_script', 'track_script', 253),
   ...NOTIFY,
   ...Object.fromEntries(GARP.map((k) => [k, copyNum(k, 0, 86400)])),
   virtual_routes: list('virtual_routes', (words, ctx) => ipLine(words, ctx, parseRouteLine, 'virtual_routes')),
@@ -178,16 +205,13 @@ export const VRRP_INSTANCE: Table<Obj> = {
 };
 
 const WHY_INSTANCE: Record<string, string> = {
-  track_script: 'vipd has no vrrp_script / track_script yet',
   track_file: 'vipd has no track_file yet',
   track_process: 'vipd has no track_process yet',
   track_bfd: 'vipd has no BFD',
   use_vmac: 'vipd has no VMAC interfaces',
   vmac_xmit_base: 'vipd has no VMAC interfaces',
-  unicast_ttl: 'vipd has no unicast_ttl yet (it sends and expects TTL 255)',
   mcast_src_ip: 'vipd has no mcast_src_ip (it uses the interface\'s primary address)',
-  virtual_ipaddress_excluded: 'vipd has no excluded addresses (every VIP is in the advert)',
-  notify_fifo: 'vipd has no notify_fifo yet',
+  notify_fifo: 'vipd has one global notify_fifo and vrrp_notify_fifo (no per-instance FIFO)',
   smtp_alert: 'vipd sends no mail',
   strict_mode: 'vipd has no strict mode switch',
   dont_track_primary: 'vipd always tracks the VRRP interface',
@@ -236,7 +260,8 @@ export function vrrpSyncGroup(out: Out, s: Stmt, ctx: Ctx): void {
       g.group = lines(gs).flat().map((w) => w.text);
     },
     ...NOTIFY,
-  }, o, ctx, (k) => (k === 'track_script' ? WHY_INSTANCE[k]! : `vipd has no equivalent for the vrrp_sync_group keyword "${k}"`));
+    track_script: trackList('track_script', 'track_script', 253),
+  }, o, ctx, (k) => WHY_INSTANCE[k] ?? `vipd has no equivalent for the vrrp_sync_group keyword "${k}"`);
   out.vrrp_sync_groups[name] = o;
   ctx.comment(['vrrp_sync_groups', name], ` vrrp_sync_group ${name} from ${where(s.words[0]!.pos)}`);
 }
