@@ -1,6 +1,9 @@
 // `vipd check`'s summary of a valid config: one line per instance, group and virtual server.
 
 import type { Config } from '../config/types.js';
+import { serviceKeysOf } from '../config/vs-group.js';
+import { servicesName } from '../director/desired.js';
+import { serviceName } from '../ipvs/types.js';
 
 /** A short human summary for `vipd check`. */
 export function summarize(cfg: Config): string {
@@ -29,8 +32,14 @@ export function summarize(cfg: Config): string {
   }
   for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
   for (const v of cfg.virtualServers) {
-    const id = v.fwmark !== undefined ? `FWM ${v.fwmark}` : `${v.protocol!.toUpperCase()} ${v.family === 'inet6' ? `[${v.address}]` : v.address}:${v.port}`;
-    lines.push(`  ${v.name} ${id} ${v.scheduler}${v.persistence ? ` persistent ${v.persistence}s` : ''} -> ${v.realServers.map((r) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}`).join(', ') || '(no real servers)'}`);
+    const id = v.group ? `${v.protocol!.toUpperCase()} ${servicesName(v)}` : serviceName(serviceKeysOf(v)[0]!);
+    const flags = [
+      ...(v.persistence ? [`persistent ${v.persistence}s`] : []),
+      ...(v.connectionLimit ? [`limit ${v.connectionLimit}`] : []),
+      ...(v.adminUp ? [] : ['ADMIN DOWN']),
+    ];
+    const rs = (r: Config['virtualServers'][number]['realServers'][number]) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}${r.adminUp ? '' : ' admin-down'}`;
+    lines.push(`  ${v.name} ${id} ${v.scheduler}${flags.map((f) => ` ${f}`).join('')} -> ${v.realServers.map(rs).join(', ') || '(no real servers)'}`);
   }
   return lines.join('\n');
 }

@@ -1,70 +1,165 @@
-// The director sections: `virtual_servers` (services, their real servers, sorry
-// server, quorum and notify scripts) and `ipvs` (timeouts, sync daemon, drain,
-// resync). Octavia's and keepalived's vocabulary where they have a word.
+// The `virtual_servers` section: each virtual server's service (an address and
+// port, a fwmark, or a virtual_server_group), scheduling and persistence, real
+// servers, health check, quorum, sorry server and scripts. keepalived's and
+// Octavia's vocabulary where they have a word (Octavia's listener + pool:
+// protocol names, lb_algorithm, session_persistence, admin_state_up,
+// connection_limit).
 
-import { isIPv4, isIPv6 } from 'node:net';
-import type { Node } from 'yaml';
+import { isIPv6 } from 'node:net';
+import { isMap, type Node } from 'yaml';
 import { serviceName } from '../ipvs/types.js';
 import { healthCheck } from './health-check.js';
-import { bool, didYouMean, DOTTED_QUAD, type Fields, ifname, type MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
-import type { IpvsConfig, RealServerConfig, VirtualServerConfig } from './types.js';
+import { FORWARDING, IP, PORT, realServer, UINT31 } from './real-server.js';
+import { bool, didYouMean, DOTTED_QUAD, type Fields, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
+import type { RealServerConfig, VirtualServerConfig, VsProtocol } from './types.js';
+import { serviceKeysOf, type VsGroup, vsGroups } from './vs-group.js';
 
-const PORT = num(0, 65535, { integer: true });
-const UINT31 = num(0, 0x7fffffff, { integer: true }); // thresholds, hysteresis
-const FORWARDING = oneOf(['nat', 'dr', 'tunnel'] as const);
-const IP = str('an IPv4 or IPv6 address', (v) => (isIPv4(v) || isIPv6(v) ? undefined : `"${v}" is not an IP address`));
 const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh', 'sed', 'nq', 'dh', 'lblc', 'lblcr', 'fo', 'ovf', 'twos'];
-/** Octavia's pool algorithms (members carry weights, so the weighted schedulers). */
-const SCHEDULER_ALIASES: Record<string, string> = { ROUND_ROBIN: 'wrr', LEAST_CONNECTIONS: 'wlc', SOURCE_IP: 'sh' };
+/** Octavia's pool algorithms (members carry weights, so the weighted schedulers); SOURCE_IP_PORT is mh with the port hashed. */
+const SCHEDULER_ALIASES: Record<string, string> = { ROUND_ROBIN: 'wrr', LEAST_CONNECTIONS: 'wlc', SOURCE_IP: 'sh', SOURCE_IP_PORT: 'mh' };
+/** Octavia's listener protocols an L4 director can serve, and what it serves them as. */
+const PROTOCOLS: Record<string, VsProtocol> = { tcp: 'tcp', udp: 'udp', sctp: 'sctp', TCP: 'tcp', UDP: 'udp', SCTP: 'sctp', HTTP: 'tcp', HTTPS: 'tcp' };
+/** Octavia's protocols that need a proxy (haproxy), with why. */
+const L7_PROTOCOLS: Record<string, string> = {
+  TERMINATED_HTTPS: 'terminating TLS needs a proxy that holds the certificate',
+  PROXY: 'the PROXY protocol header is written by a proxy',
+  PROXYV2: 'the PROXY protocol header is written by a proxy',
+  PROMETHEUS: 'a metrics listener is served by a proxy',
+};
 
-function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null): VirtualServerConfig | undefined {
+/** The service part: one address + port + protocol, a fwmark, or a group; and the port real servers default to. */
+interface Identity {
+  address?: string;
+  port?: number;
+  fwmark?: number;
+  group?: VsGroup;
+  protocol: VsProtocol;
+  family: 'inet' | 'inet6';
+  /** The one port all its services have (real servers default to it; direct routing cannot change it). */
+  fixedPort: number | undefined;
+  /** Some service of it has port 0 (all ports). */
+  portZero: boolean;
+}
+
+function identity(f: Fields, m: MapView, path: string, groups: ReadonlyMap<string, VsGroup>): Identity | undefined {
+  const forms = ['address', 'fwmark', 'group'].filter((k) => m.has(k));
+  if (forms.length > 1) f.r.issue(m.keyNode(forms[1]!), m.sub(forms[1]!), `a virtual server is one of address + port, fwmark or group; it has ${forms.join(' and ')}: remove one`);
+  if (forms.length === 0) f.r.issue(m.node, path, 'missing "address" (with port and protocol), "fwmark" or "group"; valid: address: 192.0.2.100, port: 80');
+  let protocol: VsProtocol = 'tcp';
+  if (m.has('protocol')) {
+    const raw = String(scalarValue(m.value('protocol')));
+    const p = PROTOCOLS[raw];
+    if (p) protocol = p;
+    else {
+      const l7 = L7_PROTOCOLS[raw.toUpperCase()];
+      f.r.issue(m.value('protocol') ?? m.node, m.sub('protocol'), `${l7 ? `${raw} cannot be served at layer 4: ${l7}` : `"${raw}" is not a protocol`}; valid: tcp | udp | sctp (Octavia's TCP, UDP, SCTP, and HTTP / HTTPS as TCP passthrough)`);
+    }
+  }
+  if (m.has('fwmark') && (m.has('port') || m.has('protocol'))) f.r.issue(m.keyNode('fwmark'), m.sub('fwmark'), 'a fwmark service has no port or protocol (the mark selects the packets); remove port and protocol');
+  if (m.has('group') && m.has('port')) f.r.issue(m.keyNode('port'), m.sub('port'), 'the group\'s lines give the ports; remove port');
+  const familyKey = f.get(m, 'family', oneOf(['inet', 'inet6'] as const));
+  if (m.has('address')) {
+    const address = f.get(m, 'address', IP);
+    if (!m.has('port')) f.r.issue(m.node, path, 'missing "port"; valid: port: 1..65535 (0 = all ports, with persistence)');
+    const port = f.get(m, 'port', PORT);
+    if (address === undefined || port === undefined) return undefined;
+    return { address, port, protocol, family: isIPv6(address) ? 'inet6' : 'inet', fixedPort: port, portZero: port === 0 };
+  }
+  if (m.has('fwmark')) {
+    const fwmark = f.get(m, 'fwmark', num(1, 0xffffffff, { integer: true }));
+    if (fwmark === undefined) return undefined;
+    return { fwmark, protocol, family: familyKey ?? 'inet', fixedPort: undefined, portZero: false };
+  }
+  if (m.has('group')) {
+    const name = f.get(m, 'group', str('the name of a virtual_server_groups entry'));
+    if (name === undefined) return undefined;
+    const g = groups.get(name);
+    if (!g) {
+      const guess = didYouMean(name, [...groups.keys()]);
+      f.r.issue(m.value('group') ?? m.node, m.sub('group'), `no virtual_server_groups entry "${name}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...groups.keys()].join(', ') || '(no groups defined)'}`);
+      return undefined;
+    }
+    const family = g.family ?? g.fwmarkFamily ?? familyKey ?? 'inet';
+    if (familyKey && familyKey !== family) f.r.issue(m.value('family') ?? m.node, m.sub('family'), `group ${name} is ${family}; remove family or make it ${family}`);
+    const ports = new Set(g.members.map((x) => (x.fwmark !== undefined ? -1 : x.port)));
+    const only = ports.size === 1 ? [...ports][0]! : undefined;
+    return { group: g, protocol, family, fixedPort: only !== undefined && only >= 0 ? only : undefined, portZero: ports.has(0) };
+  }
+  return undefined;
+}
+
+/** persistence_timeout / persistence_netmask, or Octavia's session_persistence (SOURCE_IP, or the map with its timeout and granularity). */
+function persistenceOf(f: Fields, m: MapView, family: 'inet' | 'inet6'): { persistence: number; netmask: string } {
+  const timeout = num(0, 2678400, { integer: true, unit: 'seconds' });
+  const mask = str(family === 'inet' ? 'a netmask like 255.255.255.0' : 'a prefix length 1..128', (v) =>
+    family === 'inet' ? (DOTTED_QUAD.test(v) ? undefined : `"${v}" is not a netmask`) : /^\d+$/.test(v) && +v >= 1 && +v <= 128 ? undefined : `"${v}" is not a prefix length`,
+  );
+  let persistence = f.get(m, 'persistence_timeout', timeout) ?? 0;
+  let netmask = f.get(m, 'persistence_netmask', mask);
+  const spNode = m.value('session_persistence');
+  let type: unknown;
+  if (spNode && isMap(spNode)) {
+    const sp = new MapView(f.r, spNode, m.sub('session_persistence'));
+    sp.allowOnly(['type', 'persistence_timeout', 'persistence_granularity', 'cookie_name']);
+    for (const [inner, outer] of [['persistence_timeout', 'persistence_timeout'], ['persistence_granularity', 'persistence_netmask']] as const)
+      if (sp.has(inner) && m.has(outer)) f.r.issue(sp.keyNode(inner), sp.sub(inner), `${outer} is set beside it; set only one`);
+    if (!sp.has('type')) f.r.issue(spNode, sp.sub('type'), 'missing "type"; valid: SOURCE_IP');
+    type = scalarValue(sp.value('type'));
+    if (sp.has('cookie_name')) f.r.issue(sp.keyNode('cookie_name'), sp.sub('cookie_name'), 'cookies are HTTP, which an L4 director does not read; remove it (SOURCE_IP persistence keeps a client on one real server)');
+    const t = f.get(sp, 'persistence_timeout', timeout);
+    persistence = t ?? (type === 'SOURCE_IP' && !m.has('persistence_timeout') ? 360 : persistence);
+    netmask = f.get(sp, 'persistence_granularity', mask) ?? netmask;
+  } else if (spNode) {
+    type = scalarValue(spNode);
+    if (type === 'SOURCE_IP' && !m.has('persistence_timeout')) persistence = 360; // Octavia's default persistence_timeout for SOURCE_IP
+  }
+  if (type !== undefined && type !== 'SOURCE_IP') {
+    const cookie = type === 'HTTP_COOKIE' || type === 'APP_COOKIE';
+    const at = spNode && isMap(spNode) ? (new MapView(f.r, spNode, m.sub('session_persistence')).value('type') ?? spNode) : spNode;
+    f.r.issue(at ?? m.node, m.sub('session_persistence'), `${cookie ? `${type} persistence reads HTTP cookies, which an L4 director does not see; the nearest L4 equivalent is SOURCE_IP (a client's connections go to one real server for persistence_timeout)` : `"${String(type)}" is not a persistence type`}; valid: SOURCE_IP`);
+  }
+  return { persistence, netmask: netmask ?? (family === 'inet' ? '255.255.255.255' : '128') };
+}
+
+function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null, groups: ReadonlyMap<string, VsGroup>): VirtualServerConfig | undefined {
   const path = `virtual_servers.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `virtual server name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of virtual server settings');
   if (!m) return undefined;
   m.allowOnly([
-    'address', 'port', 'protocol', 'fwmark', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
+    'address', 'port', 'protocol', 'fwmark', 'group', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
     'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
-    'health_check', 'inhibit_on_failure', 'alpha', 'omega', 'quorum', 'hysteresis', 'sorry_server',
-    'notify_up', 'notify_down', 'quorum_up', 'quorum_down',
+    'health_check', 'inhibit_on_failure', 'alpha', 'omega', 'remove_on_stop', 'quorum', 'hysteresis', 'sorry_server', 'sorry_server_inhibit',
+    'notify_up', 'notify_down', 'quorum_up', 'quorum_down', 'admin_state_up', 'connection_limit',
   ]);
-  const address = f.get(m, 'address', IP);
-  const fwmark = f.get(m, 'fwmark', num(1, 0xffffffff, { integer: true }));
-  if (m.has('fwmark') && (m.has('address') || m.has('port') || m.has('protocol')))
-    f.r.issue(m.keyNode('fwmark'), m.sub('fwmark'), 'a service is either address + port + protocol or a fwmark; remove one');
-  if (!m.has('fwmark') && !m.has('address')) f.r.issue(m.node, path, 'missing "address" (with port and protocol) or "fwmark"; valid: address: 192.0.2.100, port: 80');
-  const port = f.get(m, 'port', PORT);
-  if (m.has('address') && !m.has('port')) f.r.issue(m.node, path, 'missing "port"; valid: port: 1..65535 (0 = all ports, with persistence)');
-  const protocol = f.get(m, 'protocol', oneOf(['tcp', 'udp', 'sctp'] as const)) ?? 'tcp';
-  const family = address !== undefined ? (isIPv6(address) ? 'inet6' : 'inet') : (f.get(m, 'family', oneOf(['inet', 'inet6'] as const)) ?? 'inet');
+  const id = identity(f, m, path, groups);
+  const family = id?.family ?? 'inet';
   const rawSched = f.get(m, 'scheduler', str('a scheduler')) ?? 'wlc';
   const scheduler = SCHEDULER_ALIASES[rawSched] ?? rawSched;
   if (!SCHEDULERS.includes(scheduler)) {
     const guess = didYouMean(rawSched, [...SCHEDULERS, ...Object.keys(SCHEDULER_ALIASES)]);
     f.r.issue(m.value('scheduler') ?? m.node, m.sub('scheduler'), `unknown scheduler "${rawSched}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${SCHEDULERS.join(' | ')} or ${Object.keys(SCHEDULER_ALIASES).join(' | ')}`);
   }
-  const flags = { fallback: false, port: false };
+  const flags = { fallback: false, port: rawSched === 'SOURCE_IP_PORT' };
   (f.list(m, 'scheduler_flags') ?? []).forEach((n, i) => {
     const flag = f.check(n, `${m.sub('scheduler_flags')}[${i}]`, oneOf(['fallback', 'port'] as const));
     if (flag) flags[flag] = true;
   });
   if ((flags.fallback || flags.port) && scheduler !== 'sh' && scheduler !== 'mh')
     f.r.issue(m.keyNode('scheduler_flags'), m.sub('scheduler_flags'), `scheduler flags apply to sh and mh only, not ${scheduler}; remove them or use scheduler: sh`);
-  let persistence = f.get(m, 'persistence_timeout', num(0, 2678400, { integer: true, unit: 'seconds' })) ?? 0;
-  const sp = f.get(m, 'session_persistence', oneOf(['SOURCE_IP'] as const));
-  if (sp === 'SOURCE_IP' && !m.has('persistence_timeout')) persistence = 360; // Octavia's default persistence_timeout for SOURCE_IP
-  const netmask = f.get(m, 'persistence_netmask', str(family === 'inet' ? 'a netmask like 255.255.255.0' : 'a prefix length 1..128', (v) =>
-    family === 'inet' ? (DOTTED_QUAD.test(v) ? undefined : `"${v}" is not a netmask`) : /^\d+$/.test(v) && +v >= 1 && +v <= 128 ? undefined : `"${v}" is not a prefix length`,
-  )) ?? (family === 'inet' ? '255.255.255.255' : '128');
+  const { persistence, netmask } = persistenceOf(f, m, family);
+  if (id?.portZero && persistence === 0)
+    f.r.issue(m.value(id.group ? 'group' : 'port') ?? m.node, m.sub(id.group ? 'group' : 'port'), 'port 0 (all ports) needs persistence: ipvsadm refuses a zero port for a service that is not persistent; valid: persistence_timeout: 360 (or session_persistence: SOURCE_IP), or a port');
   const forwarding = f.get(m, 'forwarding', FORWARDING) ?? 'nat';
   const onePacket = f.get(m, 'one_packet', bool) ?? false;
-  if (onePacket && protocol !== 'udp') f.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
+  if (onePacket && id?.protocol !== 'udp') f.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
 
+  const rsPort = id?.fixedPort ?? 0;
   const realServers: RealServerConfig[] = [];
   const rsSeen = new Set<string>(); // address|port: a Set, not a scan of the list (160,000 real servers took minutes)
   (f.list(m, 'real_servers') ?? []).forEach((n, i) => {
     const p = `${m.sub('real_servers')}[${i}]`;
-    const rs = realServer(f, n, p, { address, port, forwarding });
+    const rs = realServer(f, n, p, { address: id?.address ?? (family === 'inet6' ? '::' : '0.0.0.0'), port: rsPort, forwarding, fixedPort: id?.fixedPort });
     if (!rs) return;
     const key = `${rs.address}|${rs.port}`;
     if (rsSeen.has(key)) {
@@ -74,7 +169,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     rsSeen.add(key);
     realServers.push(rs);
   });
-  const check = m.has('health_check') ? healthCheck(f, m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), port ?? 0) : undefined;
+  const check = m.has('health_check') ? healthCheck(f, m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), realServers.some((r) => r.port === 0) || realServers.length === 0 ? rsPort : 1) : undefined;
   const quorum = f.get(m, 'quorum', num(1, 0x7fffffff, { integer: true, unit: 'total weight of healthy real servers' })) ?? 1;
   const hysteresis = f.get(m, 'hysteresis', UINT31) ?? 0;
   if (hysteresis >= quorum && m.has('hysteresis')) f.r.issue(m.value('hysteresis') ?? m.node, m.sub('hysteresis'), `${hysteresis} is not below quorum ${quorum}; valid: 0..${quorum - 1}`);
@@ -85,23 +180,25 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
       ss.allowOnly(['address', 'port', 'forwarding']);
       if (!ss.has('address')) f.r.issue(ss.node, ss.sub('address'), 'missing "address"');
       const sa = f.get(ss, 'address', IP);
-      const sp2 = f.get(ss, 'port', PORT) ?? port ?? 0;
-      if (sa !== undefined) sorryServer = { address: sa, port: sp2, forwarding: f.get(ss, 'forwarding', FORWARDING) ?? forwarding };
+      const sfwd = f.get(ss, 'forwarding', FORWARDING) ?? forwarding;
+      const sp = f.get(ss, 'port', PORT) ?? rsPort;
+      if (sfwd !== 'nat' && ss.has('port') && sp !== (id?.fixedPort ?? 0))
+        f.r.issue(ss.value('port') ?? ss.node, ss.sub('port'), `${sfwd === 'dr' ? 'direct routing' : 'a tunnel'} does not change the destination port; valid: remove port`);
+      if (sa !== undefined) sorryServer = { address: sa, port: sfwd === 'nat' ? sp : (id?.fixedPort ?? 0), forwarding: sfwd };
     }
   }
-  const inhibitOnFailure = f.get(m, 'inhibit_on_failure', bool) ?? false;
-  const alpha = f.get(m, 'alpha', bool) ?? false;
-  const omega = f.get(m, 'omega', bool) ?? false;
+  const sorryServerInhibit = f.get(m, 'sorry_server_inhibit', bool) ?? false;
+  if (sorryServerInhibit && !m.has('sorry_server')) f.r.issue(m.keyNode('sorry_server_inhibit'), m.sub('sorry_server_inhibit'), 'there is no sorry_server to keep at weight 0; remove it or add sorry_server: {address: ...}');
   const notify: VirtualServerConfig['notify'] = {};
   for (const [key, field] of [['notify_up', 'up'], ['notify_down', 'down'], ['quorum_up', 'quorumUp'], ['quorum_down', 'quorumDown']] as const) {
     const v = f.script(m, key);
     if (v !== undefined) notify[field] = v;
   }
-  if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
+  if (!id) return undefined;
   return {
     name,
     family,
-    ...(fwmark !== undefined ? { fwmark } : { protocol, address: address!, port: port! }),
+    ...(id.group ? { protocol: id.protocol, group: { name: id.group.name, members: id.group.members } } : id.fwmark !== undefined ? { fwmark: id.fwmark } : { protocol: id.protocol, address: id.address!, port: id.port! }),
     scheduler,
     schedFlags: flags,
     persistence,
@@ -109,113 +206,36 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     onePacket,
     realServers,
     ...(check ? { healthCheck: check } : {}),
-    inhibitOnFailure,
-    alpha,
-    omega,
+    inhibitOnFailure: f.get(m, 'inhibit_on_failure', bool) ?? false,
+    alpha: f.get(m, 'alpha', bool) ?? false,
+    omega: f.get(m, 'omega', bool) ?? false,
+    removeOnStop: f.get(m, 'remove_on_stop', bool) ?? false,
     notify,
     quorum,
     hysteresis,
     ...(sorryServer ? { sorryServer } : {}),
+    sorryServerInhibit,
+    adminUp: f.get(m, 'admin_state_up', bool) ?? true,
+    connectionLimit: f.get(m, 'connection_limit', num(0, 0x7fffffff, { integer: true, unit: 'connections, 0 = no limit' })) ?? 0,
   };
 }
 
-/** One entry of `real_servers`; `service` gives the defaults (port, forwarding) and the address family. */
-function realServer(f: Fields, n: Node, p: string, service: { address: string | undefined; port: number | undefined; forwarding: RealServerConfig['forwarding'] }): RealServerConfig | undefined {
-  const { address, port, forwarding } = service;
-  const rs = f.map(n, p, 'a map {address, port, weight}');
-  if (!rs) return undefined;
-  rs.allowOnly(['address', 'port', 'weight', 'upper_threshold', 'connection_limit', 'lower_threshold', 'forwarding', 'tunnel']);
-  if (!rs.has('address')) f.r.issue(n, p, 'missing "address"; valid: address: 10.0.0.2');
-  const ra = f.get(rs, 'address', IP);
-  if (ra !== undefined && address !== undefined && isIPv6(ra) !== isIPv6(address) && (rs.has('forwarding') ? scalarValue(rs.value('forwarding')) : forwarding) !== 'tunnel')
-    f.r.issue(rs.value('address') ?? n, rs.sub('address'), `${ra} is not the same address family as the service (${address}); valid: a real server of the same family`);
-  const rport = f.get(rs, 'port', PORT) ?? port ?? 0;
-  if (rs.has('upper_threshold') && rs.has('connection_limit'))
-    f.r.issue(rs.keyNode('connection_limit'), rs.sub('connection_limit'), 'connection_limit is another name for upper_threshold; set only one');
-  const upper = f.get(rs, 'upper_threshold', UINT31) ?? f.get(rs, 'connection_limit', UINT31) ?? 0;
-  const lower = f.get(rs, 'lower_threshold', UINT31) ?? 0;
-  if (upper > 0 && lower > upper) f.r.issue(rs.value('lower_threshold') ?? n, rs.sub('lower_threshold'), `${lower} is above upper_threshold ${upper}; valid: 0..${upper}`);
-  const fwd = f.get(rs, 'forwarding', FORWARDING) ?? forwarding;
-  let tunnel: RealServerConfig['tunnel'];
-  if (rs.has('tunnel')) {
-    const t = f.map(rs.value('tunnel') ?? n, rs.sub('tunnel'), 'a map {type: ipip|gue|gre, port, checksum}');
-    if (t) {
-      t.allowOnly(['type', 'port', 'checksum']);
-      const type = f.get(t, 'type', oneOf(['ipip', 'gue', 'gre'] as const)) ?? 'ipip';
-      const tport = f.get(t, 'port', num(1, 65535, { integer: true }));
-      const checksum = f.get(t, 'checksum', oneOf(['none', 'csum', 'remcsum'] as const));
-      if (type === 'gue' && tport === undefined) f.r.issue(t.node, t.sub('port'), 'a GUE tunnel needs its UDP port; valid: port: 1..65535');
-      if (type !== 'gue' && t.has('port')) f.r.issue(t.keyNode('port'), t.sub('port'), `only GUE tunnels have a port, not ${type}`);
-      if (type === 'ipip' && checksum !== undefined) f.r.issue(t.keyNode('checksum'), t.sub('checksum'), 'IPIP has no checksum option; valid for gue and gre');
-      tunnel = { type, ...(tport !== undefined ? { port: tport } : {}), ...(checksum && checksum !== 'none' ? { checksum } : {}) };
-    }
-    if (fwd !== 'tunnel') f.r.issue(rs.keyNode('tunnel'), rs.sub('tunnel'), `tunnel settings need forwarding: tunnel (this real server forwards by ${fwd})`);
-  }
-  if (ra === undefined) return undefined;
-  return {
-    address: ra,
-    port: rport,
-    weight: f.get(rs, 'weight', num(0, 65535, { integer: true })) ?? 1,
-    upperThreshold: upper,
-    lowerThreshold: lower,
-    forwarding: fwd,
-    ...(fwd === 'tunnel' ? { tunnel: tunnel ?? { type: 'ipip' } } : {}),
-  };
-}
-
-export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: ReadonlySet<string>): IpvsConfig {
-  const def: IpvsConfig = { drainMs: 0, flushOnStop: false, resyncMs: 60_000 };
-  if (node === undefined || node === null) return def;
-  const m = f.map(node, 'ipvs', 'a map of IPVS settings');
-  if (!m) return def;
-  m.allowOnly(['timeouts', 'sync_daemon', 'drain_delay', 'flush_on_stop', 'resync_interval']);
-  const out: IpvsConfig = {
-    drainMs: Math.round((f.get(m, 'drain_delay', num(0, 86400, { unit: 'seconds' })) ?? 0) * 1000),
-    flushOnStop: f.get(m, 'flush_on_stop', bool) ?? false,
-    resyncMs: Math.round((f.get(m, 'resync_interval', num(0, 86400, { unit: 'seconds' })) ?? 60) * 1000),
-  };
-  if (m.has('timeouts')) {
-    const t = f.map(m.value('timeouts') ?? m.node, m.sub('timeouts'), 'a map {tcp, tcp_fin, udp} in seconds');
-    if (t) {
-      t.allowOnly(['tcp', 'tcp_fin', 'udp']);
-      const sec = (k: string) => f.get(t, k, num(0, 2147483, { integer: true, unit: 'seconds, 0 = unchanged' })) ?? 0;
-      out.timeouts = { tcp: sec('tcp'), tcpFin: sec('tcp_fin'), udp: sec('udp') };
-    }
-  }
-  if (m.has('sync_daemon')) {
-    const d = f.map(m.value('sync_daemon') ?? m.node, m.sub('sync_daemon'), 'a map {interface, sync_id, instance}');
-    if (d) {
-      d.allowOnly(['interface', 'sync_id', 'instance']);
-      for (const k of ['interface', 'instance']) if (!d.has(k)) f.r.issue(d.node, d.sub(k), `missing "${k}"`);
-      const iface = f.get(d, 'interface', ifname);
-      const syncId = f.get(d, 'sync_id', num(0, 255, { integer: true })) ?? 0;
-      const inst = f.get(d, 'instance', str('the VRRP instance whose state the sync daemon follows'));
-      if (inst !== undefined && !instanceNames.has(inst)) {
-        const guess = didYouMean(inst, [...instanceNames]);
-        f.r.issue(d.value('instance') ?? d.node, d.sub('instance'), `no VRRP instance "${inst}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...instanceNames].join(', ') || '(none defined)'}`);
-      }
-      if (iface !== undefined && inst !== undefined) out.syncDaemon = { interface: iface, syncId, instance: inst };
-    }
-  }
-  return out;
-}
-
-/** `virtual_servers`: each service defined once (by address/port/protocol or fwmark). */
+/** `virtual_servers` (and the `virtual_server_groups` they name): each IPVS service defined once. */
 export function virtualServers(f: Fields, top: MapView): VirtualServerConfig[] {
   const out: VirtualServerConfig[] = [];
+  const groups = vsGroups(f, top);
   if (!top.has('virtual_servers')) return out;
   const vm = f.map(top.value('virtual_servers') ?? top.keyNode('virtual_servers'), 'virtual_servers', 'a map of virtual server name -> settings');
   const seen = new Map<string, string>();
   for (const name of vm?.keys() ?? []) {
-    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null);
+    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null, groups);
     if (!v) continue;
-    const id = serviceName(v.fwmark !== undefined ? { family: v.family, fwmark: v.fwmark } : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! });
-    const other = seen.get(id);
-    if (other !== undefined) {
-      f.r.issue(vm!.keyNode(name), `virtual_servers.${name}`, `${id} is already defined by virtual server "${other}"; valid: each service once`);
+    const clash = serviceKeysOf(v).map(serviceName).find((id) => seen.has(id));
+    if (clash !== undefined) {
+      f.r.issue(vm!.keyNode(name), `virtual_servers.${name}`, `${clash} is already defined by virtual server "${seen.get(clash)}"; valid: each service once`);
       continue;
     }
-    seen.set(id, name);
+    for (const id of serviceKeysOf(v).map(serviceName)) seen.set(id, name);
     out.push(v);
   }
   return out;

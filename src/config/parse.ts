@@ -5,7 +5,8 @@
 // ConfigError listing each issue as `file:line:col: key: what; valid: ...`.
 
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
-import { ipvs, virtualServers } from './director.js';
+import { virtualServers } from './director.js';
+import { ipvs } from './ipvs.js';
 import { global } from './global.js';
 import { metrics } from './metrics.js';
 import { ConfigError, Fields, Reader } from './reader.js';
@@ -38,7 +39,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs', 'metrics']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_server_groups', 'virtual_servers', 'ipvs', 'metrics']);
 
   const globalCfg = global(f, top.value('global'));
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);

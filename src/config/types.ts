@@ -225,7 +225,12 @@ export interface RealServerConfig {
   lowerThreshold: number;
   forwarding: VsForwarding;
   tunnel?: { type: 'ipip' | 'gue' | 'gre'; port?: number; checksum?: 'csum' | 'remcsum' };
+  /** Octavia's member admin_state_up: false = out of the table and unchecked. */
+  adminUp: boolean;
 }
+
+/** One service of a virtual_server_group (keepalived's): an address and port, or a fwmark. */
+export type GroupMember = { address: string; port: number; fwmark?: undefined } | { fwmark: number; address?: undefined; port?: undefined };
 
 /** A health check as configured (Octavia health monitor; keepalived checker). Durations in ms. */
 export interface HealthCheckConfig {
@@ -252,8 +257,10 @@ export interface HealthCheckConfig {
 export interface VirtualServerConfig {
   name: string;
   family: 'inet' | 'inet6';
-  /** Set for address+port services; undefined for fwmark services. */
+  /** Set for address+port services and groups; undefined for fwmark services. */
   protocol?: VsProtocol;
+  /** A virtual_server_group: one IPVS service per member, sharing the real servers, checks and quorum. */
+  group?: { name: string; members: GroupMember[] };
   address?: string;
   port?: number;
   fwmark?: number;
@@ -273,8 +280,16 @@ export interface VirtualServerConfig {
   quorum: number;
   hysteresis: number;
   sorryServer?: { address: string; port: number; forwarding: VsForwarding };
-  /** On stop: remove this service from the kernel (keepalived omega). */
+  /** keepalived sorry_server_inhibit: the sorry server stays in the table at weight 0 while quorum holds. */
+  sorryServerInhibit: boolean;
+  /** keepalived omega: at stop, notify_down for each healthy real server and quorum_down if quorum held. */
   omega: boolean;
+  /** On stop: remove this virtual server's services from the kernel (the rest of the table stays). */
+  removeOnStop: boolean;
+  /** Octavia's pool / listener admin_state_up: false = not in the table, unchecked. */
+  adminUp: boolean;
+  /** Octavia's listener connection_limit: split over the real servers in the table as upper thresholds; 0 = none. */
+  connectionLimit: number;
   /** Scripts: notify_up/notify_down get `VS ADDRESS PORT UP|DOWN`, quorum_up/quorum_down get `VS UP|DOWN`. */
   notify: { up?: string; down?: string; quorumUp?: string; quorumDown?: string };
 }

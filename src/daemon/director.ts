@@ -7,7 +7,7 @@
 
 import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
-import { type AdminState, checkOf, Director, type Plan, rsId, serviceKeyOf, type VsView, wantedChecks } from '../director/desired.js';
+import { type AdminState, checkOf, Director, type Plan, rsId, servicesName, type VsView, wantedChecks } from '../director/desired.js';
 import type { CheckState } from '../health/monitor.js';
 import { CheckerThread } from '../health/thread.js';
 import { destName, serviceId, serviceName } from '../ipvs/types.js';
@@ -75,8 +75,8 @@ export class DirectorRuntime {
       if (!vs) continue; // removed by a reload meanwhile
       const q = v.quorum;
       const msg = q.met
-        ? `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum regained: healthy weight ${q.healthyWeight} >= ${q.required}${q.hysteresis ? ` + ${q.hysteresis}` : ''}`
-        : `VS ${v.name} (${serviceName(serviceKeyOf(vs))}) quorum LOST: healthy weight ${q.healthyWeight} < ${q.required}${q.hysteresis ? ` - ${q.hysteresis}` : ''}${v.sorryServerActive ? `; sorry server ${destName(vs.sorryServer!)} serves` : ''}`;
+        ? `VS ${v.name} (${servicesName(vs)}) quorum regained: healthy weight ${q.healthyWeight} >= ${q.required}${q.hysteresis ? ` + ${q.hysteresis}` : ''}`
+        : `VS ${v.name} (${servicesName(vs)}) quorum LOST: healthy weight ${q.healthyWeight} < ${q.required}${q.hysteresis ? ` - ${q.hysteresis}` : ''}${v.sorryServerActive ? `; sorry server ${destName(vs.sorryServer!)} serves` : ''}`;
       this.log[q.met ? 'info' : 'warn']({ event: 'vs-quorum', vs: v.name, met: q.met, healthyWeight: q.healthyWeight }, msg);
       const script = q.met ? vs.notify.quorumUp : vs.notify.quorumDown;
       if (script) this.notifier.script(`VS ${v.name}`, script, [v.name, q.met ? 'UP' : 'DOWN']);
@@ -90,7 +90,7 @@ export class DirectorRuntime {
       const rs = vs.rs;
       const counts = up ? `${s.run}/${s.spec.rise} passes` : `${s.run}/${s.spec.fall} failures`;
       const what = previous === s.verdict ? `weight ${s.weight ?? rs.weight}` : up ? 'UP' : 'DOWN';
-      const vip = vs.v.fwmark !== undefined ? serviceName(serviceKeyOf(vs.v)) : destName({ address: vs.v.address!, port: vs.v.port! });
+      const vip = vs.v.address !== undefined ? destName({ address: vs.v.address, port: vs.v.port! }) : servicesName(vs.v);
       this.log[up ? 'info' : 'warn'](
         { event: 'rs-health', vs: vs.v.name, rs: destName(rs), verdict: s.verdict, reason: s.last?.reason, weight: s.weight },
         `RS ${destName(rs)} of ${vip} ${what}: ${s.last?.reason ?? 'no result'}, ${counts}`,
@@ -154,7 +154,25 @@ export class DirectorRuntime {
     return this.monitor.timings();
   }
 
+  /**
+   * At stop: the checks end; for an `omega` virtual server (keepalived's) the down
+   * notifiers run first — notify_down for each real server in service, quorum_down if
+   * it had quorum — as keepalived does at shutdown, since nothing vouches for them after.
+   */
   stop(): void {
+    for (const view of this.director.view(this.cfg, (k) => this.monitor.get(k), this.admin)) {
+      const vs = this.cfg.virtualServers.find((v) => v.name === view.name);
+      if (!vs?.omega || view.adminDown) continue;
+      for (const rs of view.realServers) {
+        if (rs.status !== 'ONLINE' && rs.status !== 'DRAINING') continue;
+        this.log.info({ event: 'rs-omega', vs: vs.name, rs: destName(rs) }, `omega: RS ${destName(rs)} of ${vs.name} DOWN (vipd stopping)`);
+        if (vs.notify.down) this.notifier.script(`VS ${vs.name}`, vs.notify.down, [vs.name, rs.address, String(rs.port), 'DOWN']);
+      }
+      if (view.quorum.met) {
+        this.log.info({ event: 'vs-omega', vs: vs.name }, `omega: VS ${vs.name} (${servicesName(vs)}) quorum DOWN (vipd stopping)`);
+        if (vs.notify.quorumDown) this.notifier.script(`VS ${vs.name}`, vs.notify.quorumDown, [vs.name, 'DOWN']);
+      }
+    }
     this.monitor.stop();
   }
 }

@@ -71,7 +71,7 @@ export class Forwarding {
     return { views, timings: this.director.checkTimings(), ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
   }
 
-  /** The IPVS part first: omega's table is the last one planned with the health view. */
+  /** The IPVS part first (remove_on_stop, flush_on_stop), then the checks (omega's down notifiers from their last view). */
   stop(): void {
     this.ipvs.stop();
     this.director.stop();

@@ -3,7 +3,7 @@
 // knows (last reconcile, errors, route problems, sync daemon role). Pure.
 
 import type { VirtualServerConfig } from '../config/types.js';
-import { serviceKeyOf } from '../director/desired.js';
+import { serviceKeysOf } from '../director/desired.js';
 import type { IpvsTable } from '../ipvs/client.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
 import { serviceId, serviceName } from '../ipvs/types.js';
@@ -49,7 +49,7 @@ export interface IpvsStatusInput {
 }
 
 export function ipvsStatus(i: IpvsStatusInput): IpvsStatus {
-  const names = new Map(i.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
+  const names = new Map(i.virtualServers.flatMap((v) => serviceKeysOf(v).map((k) => [serviceId(k), v.name] as const)));
   return {
     available: i.available,
     ...(i.error ? { error: i.error } : {}),

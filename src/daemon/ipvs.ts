@@ -10,7 +10,7 @@
 
 import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
-import { serviceKeyOf } from '../director/desired.js';
+import { serviceKeysOf } from '../director/desired.js';
 import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
 import { type CurrentService, type DesiredService, withServices } from '../ipvs/diff.js';
 import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
@@ -339,14 +339,14 @@ export class IpvsManager {
     if (!this.client) return;
     try {
       if (this.cfg.ipvs.syncDaemon) this.sync.stop(this.client);
-      const omega = this.cfg.virtualServers.filter((v) => v.omega).map((v) => serviceId(serviceKeyOf(v)));
+      const leaving = new Set(this.cfg.virtualServers.filter((v) => v.removeOnStop).flatMap((v) => serviceKeysOf(v).map(serviceId)));
       if (this.cfg.ipvs.flushOnStop && this.reconciler) {
         const r = this.reconciler.reconcile([]);
         this.log.info({ event: 'ipvs-flushed', ops: r.ops }, `flush_on_stop: removed vipd's ${r.ops} service(s)`);
-      } else if (omega.length && this.reconciler) {
-        // omega: these services leave with vipd; the rest stay for the next start.
-        const r = this.reconciler.reconcile(this.desired.filter((d) => !omega.includes(serviceId(d.key))));
-        this.log.info({ event: 'ipvs-omega', ops: r.ops }, `omega: removed ${omega.length} service(s) on stop`);
+      } else if (leaving.size && this.reconciler) {
+        // remove_on_stop: these services leave with vipd; the rest stay for the next start.
+        const r = this.reconciler.reconcile(this.desired.filter((d) => !leaving.has(serviceId(d.key))));
+        this.log.info({ event: 'ipvs-removed-on-stop', ops: r.ops }, `remove_on_stop: removed ${leaving.size} service(s) on stop`);
       }
     } catch (err) {
       this.log.error({ event: 'ipvs-stop-failed', err: (err as Error).message }, (err as Error).message);

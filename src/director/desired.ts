@@ -14,7 +14,8 @@ import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig }
 import type { CheckState } from '../health/monitor.js';
 import { type CheckSpec, checkKey, RiseFall } from '../health/types.js';
 import type { DesiredService } from '../ipvs/diff.js';
-import { type Dest as DesiredDest, destName, type ServiceKey } from '../ipvs/types.js';
+import { type Dest as DesiredDest, destName, type ServiceKey, serviceName } from '../ipvs/types.js';
+import { serviceKeysOf } from '../config/vs-group.js';
 
 export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';
 export type VsStatus = 'ONLINE' | 'DEGRADED' | 'OFFLINE';
@@ -28,6 +29,8 @@ export interface RsView {
   weight?: number;
   configWeight: number;
   admin?: AdminState;
+  /** Configured admin_state_up: false (Octavia): out of the table, unchecked. */
+  adminDown?: true;
   /** The check's state; absent for a real server without a check. */
   health?: { verdict: 'up' | 'down'; reason?: string; at?: number; run: number; lastOk?: boolean; checks: number; failures: number; rise: number; fall: number };
 }
@@ -37,13 +40,42 @@ export interface VsView {
   status: VsStatus;
   quorum: { required: number; hysteresis: number; healthyWeight: number; met: boolean };
   sorryServerActive: boolean;
+  /** Configured admin_state_up: false (Octavia): none of its services in the table. */
+  adminDown?: true;
   realServers: RsView[];
 }
 
-export function serviceKeyOf(v: VirtualServerConfig): ServiceKey {
-  return v.fwmark !== undefined
-    ? { family: v.family, fwmark: v.fwmark }
-    : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! };
+/**
+ * Octavia's listener connection_limit over IPVS, which limits per real server only: each
+ * real server in service (weight > 0) gets an upper threshold, its weight's share of the
+ * limit (at least 1, never above its own), so the service as a whole takes at most the
+ * limit while the shares add up to it (more real servers than the limit: one each).
+ */
+export function limitConnections(dests: DesiredDest[], limit: number): DesiredDest[] {
+  const live = dests.filter((d) => d.weight > 0);
+  const total = live.reduce((n, d) => n + d.weight, 0);
+  if (total === 0) return dests;
+  const exact = live.map((d) => (limit * d.weight) / total);
+  const share = exact.map((x) => Math.floor(x));
+  let left = limit - share.reduce((n, x) => n + x, 0);
+  // The remainder to the largest fractions, first come first served on ties.
+  for (const i of exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i)) {
+    if (left <= 0) break;
+    share[i]!++;
+    left--;
+  }
+  const byDest = new Map(live.map((d, i) => [d, Math.max(1, share[i]!)]));
+  return dests.map((d) => {
+    const s = byDest.get(d);
+    return s === undefined ? d : { ...d, upperThreshold: d.upperThreshold > 0 ? Math.min(d.upperThreshold, s) : s };
+  });
+}
+
+export { serviceKeysOf };
+
+/** How an operator names a virtual server's service(s): "TCP 192.0.2.1:80", or "group web (12 services)". */
+export function servicesName(v: VirtualServerConfig): string {
+  return v.group ? `group ${v.group.name} (${v.group.members.length} service${v.group.members.length === 1 ? '' : 's'})` : serviceName(serviceKeysOf(v)[0]!);
 }
 
 export const rsId = (vs: string, address: string, port: number): string => `${vs}/${destName({ address, port })}`;
@@ -58,8 +90,9 @@ export function checkSpecOf(hc: HealthCheckConfig, rs: RealServerConfig): CheckS
 export function wantedChecks(cfg: Pick<Config, 'virtualServers'>): Map<string, { spec: CheckSpec; alpha: boolean }> {
   const out = new Map<string, { spec: CheckSpec; alpha: boolean }>();
   for (const v of cfg.virtualServers) {
-    if (!v.healthCheck) continue;
+    if (!v.healthCheck || !v.adminUp) continue;
     for (const r of v.realServers) {
+      if (!r.adminUp) continue;
       const { spec, key } = checkOf(v.healthCheck, r);
       const prev = out.get(key);
       out.set(key, { spec, alpha: (prev?.alpha ?? false) || v.alpha });
@@ -124,12 +157,29 @@ export class Director {
     const seen = new Set<string>();
     for (const v of cfg.virtualServers) {
       seen.add(v.name);
-      const dests: DesiredDest[] = [];
+      if (!v.adminUp) {
+        // Octavia's admin_state_up: false — out of the kernel, unchecked, no quorum to keep.
+        this.quorumMet.delete(v.name);
+        views.push({
+          name: v.name,
+          status: 'OFFLINE',
+          adminDown: true,
+          quorum: { required: v.quorum, hysteresis: v.hysteresis, healthyWeight: 0, met: false },
+          sorryServerActive: false,
+          realServers: v.realServers.map((r) => ({ address: r.address, port: r.port, status: 'DISABLED', configWeight: r.weight })),
+        });
+        continue;
+      }
+      let dests: DesiredDest[] = [];
       const rsViews: RsView[] = [];
       let healthyWeight = 0;
       let errors = 0;
       let online = 0;
       for (const r of v.realServers) {
+        if (!r.adminUp) {
+          rsViews.push({ address: r.address, port: r.port, status: 'DISABLED', configWeight: r.weight, adminDown: true });
+          continue;
+        }
         const a = admin.get(rsId(v.name, r.address, r.port));
         const check = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
         const st = check ? health(check.key) : undefined;
@@ -177,21 +227,26 @@ export class Director {
       const met = prev === undefined ? healthyWeight >= v.quorum : prev ? healthyWeight >= v.quorum - v.hysteresis : healthyWeight >= v.quorum + v.hysteresis;
       if (commit) this.quorumMet.set(v.name, met);
       const sorry = !met && v.sorryServer !== undefined;
-      if (sorry) {
-        const s = v.sorryServer!;
-        const existing = dests.findIndex((d) => d.key.address === s.address && d.key.port === s.port);
-        if (existing >= 0) dests.splice(existing, 1);
-        dests.push({ key: { address: s.address, port: s.port }, forwarding: s.forwarding, weight: 1, upperThreshold: 0, lowerThreshold: 0 });
+      if (v.sorryServer && (sorry || v.sorryServerInhibit)) {
+        // keepalived: while quorum is lost the sorry server alone serves (the real servers leave);
+        // sorry_server_inhibit keeps it in the table at weight 0 the rest of the time.
+        const s = v.sorryServer;
+        if (sorry) dests = [];
+        else dests = dests.filter((d) => d.key.address !== s.address || d.key.port !== s.port);
+        dests.push({ key: { address: s.address, port: s.port }, forwarding: s.forwarding, weight: sorry ? 1 : 0, upperThreshold: 0, lowerThreshold: 0 });
       }
-      table.push({
-        key: serviceKeyOf(v),
-        scheduler: v.scheduler,
-        schedFlags: v.schedFlags,
-        persistence: v.persistence,
-        netmask: v.netmask,
-        onePacket: v.onePacket,
-        dests,
-      });
+      if (v.connectionLimit > 0) dests = limitConnections(dests, v.connectionLimit);
+      for (const key of serviceKeysOf(v))
+        table.push({
+          key,
+          scheduler: v.scheduler,
+          schedFlags: v.schedFlags,
+          persistence: v.persistence,
+          netmask: v.netmask,
+          onePacket: v.onePacket,
+          // Direct routing and tunnels keep the packet's port: a group's real servers take each service's (ipvsadm's rule).
+          dests: v.group ? dests.map((d) => (d.forwarding === 'nat' ? d : { ...d, key: { ...d.key, port: key.port ?? 0 } })) : dests,
+        });
       const view: VsView = {
         name: v.name,
         status: !met || online === 0 ? 'OFFLINE' : errors > 0 ? 'DEGRADED' : 'ONLINE',

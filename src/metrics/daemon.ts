@@ -3,7 +3,7 @@
 // happen, and by one snapshot per scrape.
 
 import type { Config, MetricsConfig } from '../config/types.js';
-import { serviceKeyOf } from '../director/desired.js';
+import { serviceKeysOf } from '../director/desired.js';
 import type { Forwarding } from '../daemon/forwarding.js';
 import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
@@ -56,8 +56,8 @@ export class DaemonMetrics {
   private async snapshot(): Promise<Snapshot> {
     const cfg = this.cfg();
     const { views, timings, ipvsWanted, table } = await this.forwarding.metricsView();
-    const names = new Map(cfg.virtualServers.map((v) => [serviceId(serviceKeyOf(v)), v.name]));
-    const vsKeys = new Map(cfg.virtualServers.map((v) => [v.name, serviceKeyOf(v)]));
+    const names = new Map(cfg.virtualServers.flatMap((v) => serviceKeysOf(v).map((k) => [serviceId(k), v.name] as const)));
+    const vsKeys = new Map(cfg.virtualServers.map((v) => [v.name, serviceKeysOf(v)[0]!]));
     return { vrrp: this.router().status(), ipvsWanted, ipvs: table, names, views, vsKeys, checkTimings: timings };
   }
 }

@@ -266,7 +266,7 @@ ${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vr
   it('an empty file, an unknown top-level key, a global typo', () => {
     expect(issues('# nothing\n')[0]).toMatch(/the file is empty/);
     expect(issues(MIN + 'virtual_server: {}\nglobal: {log_levle: debug}\n')).toEqual([
-      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_scripts, vrrp_instances, vrrp_sync_groups, virtual_servers, ipvs/),
+      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_scripts, vrrp_instances, vrrp_sync_groups, virtual_server_groups, virtual_servers, ipvs/),
       expect.stringMatching(/^7:10 global\.log_levle: unknown key "log_levle"; did you mean "log_level"\?/),
     ]);
   });
@@ -299,7 +299,7 @@ ${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vr
     session_persistence: SOURCE_IP
     real_servers:
       - {address: 10.0.0.2, weight: 3, connection_limit: 100}
-      - {address: 10.0.0.3, port: 8080, forwarding: tunnel, tunnel: {type: gue, port: 6080, checksum: csum}}
+      - {address: 10.0.0.3, forwarding: tunnel, tunnel: {type: gue, port: 6080, checksum: csum}}
   dns:
     address: "2001:db8::53"
     port: 53
@@ -323,20 +323,20 @@ ipvs:
     expect(c.virtualServers).toEqual([
       {
         name: 'web', family: 'inet', protocol: 'tcp', address: '192.0.2.100', port: 80, scheduler: 'wrr', schedFlags: { fallback: false, port: false },
-        persistence: 360, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, notify: {}, quorum: 1, hysteresis: 0, 
+        persistence: 360, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0,
         realServers: [
-          { address: '10.0.0.2', port: 80, weight: 3, upperThreshold: 100, lowerThreshold: 0, forwarding: 'nat' },
-          { address: '10.0.0.3', port: 8080, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'csum' } },
+          { address: '10.0.0.2', port: 80, weight: 3, upperThreshold: 100, lowerThreshold: 0, forwarding: 'nat', adminUp: true },
+          { address: '10.0.0.3', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'csum' }, adminUp: true },
         ],
       },
       {
         name: 'dns', family: 'inet6', protocol: 'udp', address: '2001:db8::53', port: 53, scheduler: 'sh', schedFlags: { fallback: true, port: true },
-        persistence: 0, netmask: '128', onePacket: true, inhibitOnFailure: false, alpha: false, omega: false, notify: {}, quorum: 1, hysteresis: 0, 
-        realServers: [{ address: '2001:db8::10', port: 53, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'dr' }],
+        persistence: 0, netmask: '128', onePacket: true, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0,
+        realServers: [{ address: '2001:db8::10', port: 53, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'dr', adminUp: true }],
       },
       {
-        name: 'marked', family: 'inet', fwmark: 7, scheduler: 'lc', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, notify: {}, quorum: 1, hysteresis: 0, 
-        realServers: [{ address: '10.0.0.9', port: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'nat' }],
+        name: 'marked', family: 'inet', fwmark: 7, scheduler: 'lc', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0,
+        realServers: [{ address: '10.0.0.9', port: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'nat', adminUp: true }],
       },
     ]);
     expect(c.ipvs).toEqual({ timeouts: { tcp: 900, tcpFin: 30, udp: 120 }, syncDaemon: { interface: 'eth1', syncId: 5, instance: 'VI_1' }, drainMs: 10_000, flushOnStop: false, resyncMs: 60_000 });
@@ -355,7 +355,7 @@ ipvs:
   sync_daemon: {interface: eth1, instance: VI_2}
 `);
     expect(out).toEqual([
-      '10:16 virtual_servers.a.scheduler: unknown scheduler "roundrobin"; did you mean "ROUND_ROBIN"? valid: rr | wrr | lc | wlc | sh | mh | sed | nq | dh | lblc | lblcr | fo | ovf | twos or ROUND_ROBIN | LEAST_CONNECTIONS | SOURCE_IP',
+      '10:16 virtual_servers.a.scheduler: unknown scheduler "roundrobin"; did you mean "ROUND_ROBIN"? valid: rr | wrr | lc | wlc | sh | mh | sed | nq | dh | lblc | lblcr | fo | ovf | twos or ROUND_ROBIN | LEAST_CONNECTIONS | SOURCE_IP | SOURCE_IP_PORT',
       '11:5 virtual_servers.a.scheduler_flags: scheduler flags apply to sh and mh only, not roundrobin; remove them or use scheduler: sh',
       '12:30 virtual_servers.a.real_servers[0].address: 2001:db8::1 is not the same address family as the service (192.0.2.100); valid: a real server of the same family',
       '12:67 virtual_servers.a.real_servers[2]: 10.0.0.2:80 is listed twice; list each real server once',

@@ -142,10 +142,11 @@ describe('virtual_server', () => {
   it('address service: scheduler, forwarding, persistence (default 360), protocol, quorum, sorry server, flags', () => {
     const r = vs(' lb_algo sh\n sh-port\n lb_kind DR\n persistence_timeout\n persistence_granularity 255.255.255.0\n protocol UDP\n ops\n quorum 2\n hysteresis 1\n alpha\n inhibit_on_failure\n sorry_server 10.0.0.9 8080\n sorry_server_lvs_method NAT\n real_server 10.0.0.1 8080 {\n  weight 2\n  uthreshold 100\n  lthreshold 50\n  lvs_method TUN\n }\n');
     expect(r.code).toBe(0);
+    expect(r.report).toContain('1:1: virtual_server: note: direct routing and tunnels deliver to the service\'s port 80: real server port 8080 dropped');
     expect(r.cfg.virtual_servers['192.0.2.1-80-udp']).toEqual({
       address: '192.0.2.1', port: 80, scheduler: 'sh', scheduler_flags: ['port'], forwarding: 'dr', persistence_timeout: 360, persistence_netmask: '255.255.255.0',
       protocol: 'udp', one_packet: true, quorum: 2, hysteresis: 1, alpha: true, inhibit_on_failure: true, sorry_server: { address: '10.0.0.9', port: 8080, forwarding: 'nat' },
-      real_servers: [{ address: '10.0.0.1', port: 8080, weight: 2, upper_threshold: 100, lower_threshold: 50, forwarding: 'tunnel' }],
+      real_servers: [{ address: '10.0.0.1', weight: 2, upper_threshold: 100, lower_threshold: 50, forwarding: 'tunnel' }],
     });
   });
 
@@ -154,10 +155,10 @@ describe('virtual_server', () => {
     expect(r.cfg.virtual_servers['fwmark-7']).toMatchObject({ fwmark: 7, health_check: { type: 'TCP', port: 443, delay: 60, timeout: 5, max_retries: 1, max_retries_down: 2 } });
   });
 
-  it('omega is reported: the meanings differ', () => {
-    const r = vs(' omega\n');
-    expect(r.code).toBe(3);
-    expect(r.report[0]).toMatch(/^2:2: omega: not translated: meanings differ: keepalived's omega runs the quorum and real-server down notifiers at shutdown; vipd's omega removes the service at stop/);
+  it('omega and sorry_server_inhibit mean what they mean in keepalived: translated', () => {
+    const r = vs(' omega\n sorry_server 10.0.0.9 80\n sorry_server_inhibit\n real_server 10.0.0.1 80 {\n }\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp']).toMatchObject({ omega: true, sorry_server: { address: '10.0.0.9', port: 80 }, sorry_server_inhibit: true });
   });
 
   it('HTTP_GET: url path, status codes, virtualhost, timings layered VS < RS < checker; digest reported', () => {
@@ -206,8 +207,12 @@ describe('virtual_server', () => {
     expect(r.report).toEqual(['4:3: TCP_CHECK: note: timeout 5 s is not below delay_loop 2 s, which vipd requires: timeout 1.8 s']);
   });
 
-  it('virtual_server group is reported', () => {
-    expect(vs('', 'group G').report).toEqual(['1:1: virtual_server: not translated: vipd has no virtual_server_group yet']);
+  it('virtual_server_group and virtual_server group: the lines as they are, one virtual server for them all', () => {
+    const r = tr('virtual_server_group G {\n 192.0.2.1-3 80\n fwmark 5\n}\nvirtual_server group G {\n lb_kind DR\n persistence_timeout 60\n real_server 10.0.0.1 80 {\n }\n}\n');
+    expect(r.code).toBe(0);
+    expect(r.cfg.virtual_server_groups).toEqual({ G: ['192.0.2.1-3 80', 'fwmark 5'] });
+    expect(r.cfg.virtual_servers['group-G-tcp']).toMatchObject({ group: 'G', forwarding: 'dr', real_servers: [{ address: '10.0.0.1' }] });
+    expect(r.yaml).toMatch(/# virtual_server_group G from .*:1\n/);
   });
 });
 

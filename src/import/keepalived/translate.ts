@@ -18,6 +18,13 @@ const TOP: Table<Out> = {
   vrrp_instance: vrrpInstance,
   vrrp_sync_group: vrrpSyncGroup,
   virtual_server: virtualServer,
+  virtual_server_group: (o, s, ctx) => {
+    const name = s.words[1]?.text;
+    if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
+    // keepalived's lines are vipd's: "ADDRESS[-END|/LEN] [PORT]" or "fwmark N [inet|inet6]".
+    o.virtual_server_groups[name] = (s.block ?? []).map((l) => l.words.map((w) => w.text).join(' '));
+    ctx.comment(['virtual_server_groups', name], ` virtual_server_group ${name} from ${where(s.words[0]!.pos)}`);
+  },
 };
 
 const WHY_GLOBAL: Record<string, string> = {
@@ -36,7 +43,6 @@ const WHY_TOP: Record<string, string> = {
   vrrp_track_file: 'vipd has no track_file yet',
   track_file: 'vipd has no track_file yet',
   vrrp_track_process: 'vipd has no track_process yet',
-  virtual_server_group: 'vipd has no virtual_server_group yet',
   static_ipaddress: 'vipd has no static addresses (the system\'s network configuration adds them)',
   static_routes: 'vipd has no static routes (the system\'s network configuration adds them)',
   static_rules: 'vipd has no static rules (the system\'s network configuration adds them)',
@@ -61,7 +67,7 @@ function attach(doc: Document, path: Array<string | number>, text: string): void
 
 export function translate(stmts: readonly Stmt[], source: string): Translation {
   const ctx = new Ctx();
-  const out: Out = { global: {}, vrrp_scripts: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_servers: {}, ipvs: {} };
+  const out: Out = { global: {}, vrrp_scripts: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_server_groups: {}, virtual_servers: {}, ipvs: {} };
   walk(stmts, TOP, out, ctx, (k) => WHY_TOP[k] ?? `vipd has no equivalent for the keyword "${k}"`);
   const obj = Object.fromEntries(Object.entries(out).filter(([, v]) => Object.keys(v).length > 0));
   const doc = new Document(obj);

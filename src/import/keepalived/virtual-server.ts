@@ -204,8 +204,8 @@ const VIRTUAL_SERVER: Table<Vs> = {
   'mh-port': flag('port'),
   'mh-fallback': flag('fallback'),
   ip_family: set('family', (s, ctx) => arg(s, ctx)?.text),
-  omega: (_v, s, ctx) =>
-    ctx.leftOut(s.words[0]!, "meanings differ: keepalived's omega runs the quorum and real-server down notifiers at shutdown; vipd's omega removes the service at stop (keepalived always removes its services at shutdown: ipvs.flush_on_stop is vipd's equivalent of that)"),
+  omega: set('omega', boolArg),
+  sorry_server_inhibit: set('sorry_server_inhibit', boolArg),
   sorry_server: set('sorry_server', (s, ctx) => {
     const [kw, ip, port] = s.words;
     if (!ip || !isIP(ip.text)) return ctx.leftOut(ip ?? kw!, 'valid: sorry_server IP [PORT]');
@@ -282,8 +282,27 @@ function consolidate(vs: Vs, ctx: Ctx): Obj | undefined {
   return hc;
 }
 
+/**
+ * Direct routing and tunnels deliver to the service's own port whatever port a real server
+ * names (ipvsadm writes the service's; vipd refuses another): such ports are dropped, and
+ * the check keeps testing the port keepalived tested (health_check.port) when they agree.
+ */
+function directPorts(vs: Vs, rss: Obj[], hc: Obj | undefined, kw: Word, ctx: Ctx): void {
+  const servicePort = vs.o.fwmark !== undefined || vs.o.group !== undefined ? undefined : vs.o.port;
+  const moved = rss.filter((r) => (r.forwarding ?? vs.o.forwarding ?? 'nat') !== 'nat' && r.port !== undefined && r.port !== (servicePort ?? 0));
+  if (moved.length === 0) return;
+  const ports = [...new Set(moved.map((r) => r.port))];
+  let checked = '';
+  if (hc && hc.port === undefined && ['TCP', 'HTTP', 'HTTPS'].includes(String(hc.type)) && ports.length === 1 && moved.length === rss.length) {
+    hc.port = ports[0];
+    checked = `; the check keeps testing port ${String(ports[0])} (health_check.port)`;
+  }
+  for (const r of moved) delete r.port;
+  ctx.note(kw, `direct routing and tunnels deliver to ${servicePort === undefined ? "each packet's own port" : `the service's port ${servicePort}`}: real server port ${ports.join(', ')} dropped${checked}`);
+}
+
 function serviceName(o: Obj, taken: Record<string, unknown>): string {
-  const base = o.fwmark !== undefined ? `fwmark-${o.fwmark}` : `${String(o.address).replace(/:/g, '_')}-${o.port}-${o.protocol ?? 'tcp'}`;
+  const base = o.group !== undefined ? `group-${String(o.group)}-${o.protocol ?? 'tcp'}` : o.fwmark !== undefined ? `fwmark-${o.fwmark}` : `${String(o.address).replace(/:/g, '_')}-${o.port}-${o.protocol ?? 'tcp'}`;
   let name = base;
   for (let n = 2; name in taken; n++) name = `${base}-${n}`;
   return name;
@@ -292,8 +311,8 @@ function serviceName(o: Obj, taken: Record<string, unknown>): string {
 export function virtualServer(out: Out, s: Stmt, ctx: Ctx): void {
   const [kw, a, b] = s.words;
   const vs: Vs = { o: {}, timing: {}, rss: [] };
-  if (a?.text === 'group') return ctx.leftOut(kw!, 'vipd has no virtual_server_group yet');
-  if (a?.text === 'fwmark' && b && /^\d+$/.test(b.text)) vs.o.fwmark = Number(b.text);
+  if (a?.text === 'group' && b) vs.o.group = b.text;
+  else if (a?.text === 'fwmark' && b && /^\d+$/.test(b.text)) vs.o.fwmark = Number(b.text);
   else if (a && isIP(a.text)) {
     vs.o.address = a.text;
     vs.o.port = b ? Number(b.text) : 0;
@@ -301,6 +320,7 @@ export function virtualServer(out: Out, s: Stmt, ctx: Ctx): void {
   walk(s.block ?? [], VIRTUAL_SERVER, vs, ctx, (k) => `vipd has no virtual_server keyword "${k}"`);
   // keepalived's defaults where vipd's differ: NAT is both's; keepalived's scheduler default is made explicit.
   if (vs.o.protocol === undefined && vs.o.fwmark === undefined) vs.o.protocol = 'tcp';
+  if (vs.o.group !== undefined) delete vs.o.family; // the group's lines say it
   const rss: Obj[] = vs.rss.map((r) => ({ ...r.rs }));
   for (const key of ['notify_up', 'notify_down', 'inhibit_on_failure', 'alpha']) {
     const vals = vs.rss.map((r) => r.shared.get(key));
@@ -317,6 +337,7 @@ export function virtualServer(out: Out, s: Stmt, ctx: Ctx): void {
     if (ports.size === 1 && [...ports][0] !== undefined) hc.port = [...ports][0];
     else ctx.leftOut(kw!, 'a fwmark service\'s check needs one port (connect_port) and its real servers have several');
   }
+  directPorts(vs, rss, hc, kw!, ctx);
   const o = { ...vs.o, real_servers: rss, ...(hc ? { health_check: hc } : {}) };
   const name = serviceName(o, out.virtual_servers);
   out.virtual_servers[name] = o;

@@ -14,6 +14,7 @@ export interface Out {
   vrrp_scripts: Record<string, Obj>;
   vrrp_instances: Record<string, Obj>;
   vrrp_sync_groups: Record<string, Obj>;
+  virtual_server_groups: Record<string, string[]>;
   virtual_servers: Record<string, Obj>;
   ipvs: Obj;
 }
