@@ -195,6 +195,12 @@ describe('track_process between two daemons (vipd in network namespaces: the /pr
     start(name);
     await a.waitState('VI_1', 'FAULT', 3000);
     expect((await a.status()).vrrp.processes![0]).toMatchObject({ state: 'DOWN', count: 3 });
+    // Reload: a changed definition takes effect (quorum_max 3: UP again); an unchanged one keeps its state.
+    a.write({ vrrp_track_processes: { q: { process: name, quorum: 2, quorum_max: 3 }, other: { process: 'vta-nothing' } }, vrrp_instances: { VI_1: instance({ priority: 150, track_process: ['q', { name: 'other', weight: -10 }] }) } });
+    a.kill('SIGHUP');
+    await a.waitState('VI_1', 'MASTER', 4000);
+    expect((await a.status()).vrrp.processes).toMatchObject([{ name: 'q', state: 'UP', count: 3, quorumMax: 3 }, { name: 'other', state: 'DOWN', count: 0 }]);
+    expect(await effective(a)).toBe(140);
   });
 
   it('terminate_delay: a process restarted within it does not move the master; one that stays away does, after it', async () => {
