@@ -23,6 +23,16 @@
 //   vrrp6Recv(fd)                    -> {src, dst, hopLimit, ifindex, payload} | null
 //                                             one queued datagram (src/dst 16-byte buffers)
 //   vrrp6Send(fd, src, dst, ifindex, payload)  one datagram from `src` (IPV6_PKTINFO) to `dst`
+//   procConnOpen(rcvbuf)             -> fd     the kernel's process connector (NETLINK_CONNECTOR,
+//                                             CN_IDX_PROC), non-blocking, subscribed with
+//                                             PROC_CN_MCAST_LISTEN (fails where the kernel will
+//                                             not deliver: ECONNREFUSED outside the initial
+//                                             network namespace, EPERM without privilege)
+//   procConnRecv(fd)                 -> [{what, pid, tgid, parentTgid?, comm?}] | null
+//                                             the events of one queued datagram (fork, exec,
+//                                             comm, exit; others dropped); null when none is
+//                                             queued; ENOBUFS thrown when the kernel dropped some
+//   procConnClose(fd)                         PROC_CN_MCAST_IGNORE, then close
 //
 // Errors are thrown as Error with `code` ('EPERM', 'ENODEV', ...), `errno` and `syscall`.
 
@@ -33,6 +43,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -614,6 +626,118 @@ Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- the process connector (keepalived's track_process) -------------------
+
+// One PROC_CN_MCAST_LISTEN / IGNORE request: nlmsghdr, cn_msg, the operation.
+int ProcConnControl(int fd, enum proc_cn_mcast_op op) {
+  constexpr size_t kLen = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op));
+  alignas(NLMSG_ALIGNTO) uint8_t buf[NLMSG_ALIGN(kLen)];
+  memset(buf, 0, sizeof buf);
+  struct nlmsghdr* nl = reinterpret_cast<struct nlmsghdr*>(buf);
+  nl->nlmsg_len = kLen;
+  nl->nlmsg_type = NLMSG_DONE;
+  struct cn_msg* cn = static_cast<struct cn_msg*>(NLMSG_DATA(nl));
+  cn->id.idx = CN_IDX_PROC;
+  cn->id.val = CN_VAL_PROC;
+  cn->len = sizeof(enum proc_cn_mcast_op);
+  memcpy(cn->data, &op, sizeof op);
+  return SendToKernel(fd, buf, kLen);
+}
+
+Napi::Value ProcConnOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) THROW_TYPE(env, "procConnOpen(rcvbuf)");
+  int rcvbuf = info[0].As<Napi::Number>().Int32Value();
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (fd < 0) THROW_SYS(env, "socket(NETLINK_CONNECTOR)", errno);
+  // A burst of exits (a thousand workers stopping) overflows the default buffer.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = CN_IDX_PROC;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) < 0) {
+    int err = errno;
+    close(fd);
+    THROW_SYS(env, "bind(NETLINK_CONNECTOR, CN_IDX_PROC)", err);
+  }
+  int err = ProcConnControl(fd, PROC_CN_MCAST_LISTEN);
+  if (err != 0) {
+    close(fd);
+    THROW_SYS(env, "send(PROC_CN_MCAST_LISTEN)", err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value ProcConnRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) THROW_TYPE(env, "procConnRecv(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::vector<uint8_t>& scratch = Scratch();
+  struct sockaddr_nl from;
+  socklen_t fromLen = sizeof from;
+  ssize_t n;
+  do {
+    n = recvfrom(fd, scratch.data(), scratch.size(), MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from), &fromLen);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN) return env.Null();
+    THROW_SYS(env, "recv(NETLINK_CONNECTOR)", errno);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  if (from.nl_pid != 0) return out;  // only the kernel speaks here
+  uint32_t k = 0;
+  int len = static_cast<int>(n);
+  for (struct nlmsghdr* nh = reinterpret_cast<struct nlmsghdr*>(scratch.data()); NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+    if (nh->nlmsg_type == NLMSG_ERROR || nh->nlmsg_type == NLMSG_NOOP) continue;
+    if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event))) continue;
+    struct cn_msg* cn = static_cast<struct cn_msg*>(NLMSG_DATA(nh));
+    if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
+    struct proc_event* ev = reinterpret_cast<struct proc_event*>(cn->data);
+    Napi::Object o = Napi::Object::New(env);
+    switch (ev->what) {
+      case proc_event::PROC_EVENT_FORK:
+        o.Set("what", "fork");
+        o.Set("pid", ev->event_data.fork.child_pid);
+        o.Set("tgid", ev->event_data.fork.child_tgid);
+        o.Set("parentTgid", ev->event_data.fork.parent_tgid);
+        break;
+      case proc_event::PROC_EVENT_EXEC:
+        o.Set("what", "exec");
+        o.Set("pid", ev->event_data.exec.process_pid);
+        o.Set("tgid", ev->event_data.exec.process_tgid);
+        break;
+      case proc_event::PROC_EVENT_COMM: {
+        o.Set("what", "comm");
+        o.Set("pid", ev->event_data.comm.process_pid);
+        o.Set("tgid", ev->event_data.comm.process_tgid);
+        const char* c = ev->event_data.comm.comm;
+        o.Set("comm", std::string(c, strnlen(c, sizeof ev->event_data.comm.comm)));
+        break;
+      }
+      case proc_event::PROC_EVENT_EXIT:
+        o.Set("what", "exit");
+        o.Set("pid", ev->event_data.exit.process_pid);
+        o.Set("tgid", ev->event_data.exit.process_tgid);
+        break;
+      default:
+        continue;
+    }
+    out.Set(k++, o);
+  }
+  return out;
+}
+
+Napi::Value ProcConnClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) THROW_TYPE(env, "procConnClose(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  ProcConnControl(fd, PROC_CN_MCAST_IGNORE);  // best effort: the kernel counts listeners
+  if (close(fd) < 0) THROW_SYS(env, "close", errno);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("nlOpen", Napi::Function::New(env, NlOpen));
   exports.Set("nlPortId", Napi::Function::New(env, NlPortId));
@@ -629,6 +753,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("vrrp6Open", Napi::Function::New(env, Vrrp6Open));
   exports.Set("vrrp6Recv", Napi::Function::New(env, Vrrp6Recv));
   exports.Set("vrrp6Send", Napi::Function::New(env, Vrrp6Send));
+  exports.Set("procConnOpen", Napi::Function::New(env, ProcConnOpen));
+  exports.Set("procConnRecv", Napi::Function::New(env, ProcConnRecv));
+  exports.Set("procConnClose", Napi::Function::New(env, ProcConnClose));
   return exports;
 }
 

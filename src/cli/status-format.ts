@@ -72,6 +72,19 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
     for (const s of scripts) rows.push([s.name, s.state, String(s.checks), String(s.failures), s.trackedBy.join(', ') || '-', s.last ? `${s.last.reason} (${s.last.ms} ms)` : 'not run yet']);
     out.push('', table(rows));
   }
+  const processes = st.vrrp.processes ?? [];
+  if (processes.length) {
+    const rows = [['TRACK PROCESS', 'STATE', 'RUNNING', 'QUORUM', 'TRACKED BY', 'PIDS']];
+    for (const p of processes)
+      rows.push([p.name, p.state + (p.pendingMs !== undefined ? ` (changing in ${(p.pendingMs / 1000).toFixed(1)}s)` : ''), String(p.count), p.quorumMax !== undefined ? `${p.quorum}..${p.quorumMax}` : String(p.quorum), p.trackedBy.join(', ') || '-', p.pids.join(' ') || '-']);
+    out.push('', table(rows), `  (processes seen through: ${processes[0]!.detection})`);
+  }
+  const files = st.vrrp.files ?? [];
+  if (files.length) {
+    const rows = [['TRACK FILE', 'VALUE', 'TRACKED BY', 'FILE']];
+    for (const f of files) rows.push([f.name, String(f.value), f.trackedBy.join(', ') || '-', f.file + (f.error ? ` (unreadable: ${f.error})` : '')]);
+    out.push('', table(rows));
+  }
   if (st.vrrp.groups.length) {
     out.push('', table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...st.vrrp.groups.map((g) => [g.name, g.state, g.members.join(', ')])]));
   }

@@ -13,6 +13,7 @@ import { ConfigError, Fields, Reader } from './reader.js';
 import { checkScripts, type ScriptRef } from './scripts.js';
 import type { Config } from './types.js';
 import { trackFiles, vrrpScripts } from './track.js';
+import { trackProcesses } from './track-process.js';
 import { vrrpInstances, vrrpSyncGroups } from './vrrp.js';
 
 /** Parses and validates YAML text, scripts included (they must exist and be executable). Throws ConfigError listing every problem. */
@@ -39,12 +40,13 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_server_groups', 'virtual_servers', 'ipvs', 'metrics']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_track_files', 'vrrp_track_processes', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_server_groups', 'virtual_servers', 'ipvs', 'metrics']);
 
   const globalCfg = global(f, top.value('global'));
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
   const { files, defaults: fileDefaults } = trackFiles(f, top);
-  const known = { scripts: scriptDefaults, files: fileDefaults };
+  const { processes, defaults: processDefaults } = trackProcesses(f, top);
+  const known = { scripts: scriptDefaults, files: fileDefaults, processes: processDefaults };
   const { instances, nodes } = vrrpInstances(f, top, globalCfg, known);
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
   const services = virtualServers(f, top);
@@ -56,5 +58,5 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
+  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, trackProcesses: processes, virtualServers: services, ipvs: ipvsCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
 }

@@ -122,7 +122,7 @@ function trackFile(f: Fields, name: string, keyNode: Node, node: Node | null): T
 }
 
 /** A top-level map of trackers by name; the defaults of every name defined, a broken one included (its references are no errors too). */
-function trackers<T extends { weight: number; reverse: boolean }>(
+export function trackers<T extends { weight: number; reverse: boolean }>(
   f: Fields,
   top: MapView,
   key: string,

@@ -67,6 +67,32 @@ export interface VrrpScriptConfig {
   initFail: boolean;
 }
 
+/** keepalived's vrrp_track_process param_match: how the configured parameters compare with a process's. */
+export type ParamMatch = 'none' | 'exact' | 'partial' | 'initial';
+
+/** keepalived's `vrrp_track_process`: the number of matching processes, up while within quorum..quorumMax. */
+export interface TrackProcessConfig {
+  name: string;
+  /** The process name (its comm), or with fullCommand argv[0] exactly as the process was started. */
+  process: string;
+  /** Parameters to compare (argv[1..]); empty: none configured. */
+  params: string[];
+  /** 'none': parameters are not looked at; 'exact' (the default when params are given), 'partial', 'initial'. */
+  paramMatch: ParamMatch;
+  /** Match /proc/PID/cmdline's argv[0] (and parameters) instead of the process name (comm). */
+  fullCommand: boolean;
+  /** Default weight of the instances tracking it (keepalived's parser: 0 = FAULT while down). */
+  weight: number;
+  reverse: boolean;
+  quorum: number;
+  /** Inclusive; keepalived's default is no maximum. */
+  quorumMax: number;
+  /** Quorum gained by a tracked process forking counts after this long (0: at once). */
+  forkDelayMs: number;
+  /** Quorum lost by an exit counts after this long (0: at once). */
+  terminateDelayMs: number;
+}
+
 /** keepalived's `track_file` (vrrp_track_file): a number read from a file, times the weight. */
 export interface TrackFileConfig {
   name: string;
@@ -144,6 +170,7 @@ export interface VrrpInstanceConfig {
   trackInterfaces: TrackInterface[];
   trackScripts: TrackRef[];
   trackFiles: TrackRef[];
+  trackProcesses: TrackRef[];
   notify: NotifyScripts;
   garp: GarpConfig;
   /** keepalived's virtual_routes: added when this instance becomes MASTER, removed when it leaves. */
@@ -166,6 +193,7 @@ export interface SyncGroupConfig {
   /** Tracked by every member (keepalived's sync-group track_script). */
   trackScripts: TrackRef[];
   trackFiles: TrackRef[];
+  trackProcesses: TrackRef[];
   notify: NotifyScripts;
 }
 
@@ -207,6 +235,8 @@ export interface Config {
   vrrpScripts: VrrpScriptConfig[];
   /** keepalived's track_file blocks (vrrp_track_files), by name. */
   trackFiles: TrackFileConfig[];
+  /** keepalived's vrrp_track_process blocks (vrrp_track_processes), by name. */
+  trackProcesses: TrackProcessConfig[];
   virtualServers: VirtualServerConfig[];
   ipvs: IpvsConfig;
 }

@@ -15,8 +15,9 @@ import type { GarpConfig, GlobalConfig, SyncGroupConfig, TrackInterface, VrrpIns
 export interface Known {
   scripts: TrackDefaults;
   files: TrackDefaults;
+  processes: TrackDefaults;
 }
-const NONE: Known = { scripts: new Map(), files: new Map() };
+const NONE: Known = { scripts: new Map(), files: new Map(), processes: new Map() };
 
 /**
  * A tracker's `weight` (keepalived: -max..max, default 0 = FAULT while down). An address
@@ -39,7 +40,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   m.allowOnly([
     'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress', 'virtual_ipaddress_excluded',
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
-    'answer_lower_priority', 'track_interface', 'track_script', 'notify_master', 'notify_backup', 'notify_fault',
+    'answer_lower_priority', 'track_interface', 'track_script', 'track_file', 'track_process', 'notify_master', 'notify_backup', 'notify_fault',
     'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
     'unicast_ttl', 'check_unicast_src',
   ]);
@@ -140,6 +141,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
 
   const trackScripts = trackRefs(f, m, 'track_script', known.scripts, 'vrrp_script', priority, 253);
   const trackFiles = trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', priority, 254);
+  const trackProcesses = trackRefs(f, m, 'track_process', known.processes, 'vrrp_track_processes entry', priority, 254);
 
   const secs = (key: string, min: number, max: number, def: number): number => {
     const v = f.get(m, key, num(min, max, { unit: 'seconds' }));
@@ -180,6 +182,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
     trackInterfaces,
     trackScripts,
     trackFiles,
+    trackProcesses,
     notify: notifyScripts,
     garp,
     virtualRoutes,
@@ -192,7 +195,7 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
   if (!NAME.test(name)) f.r.issue(keyNode, path, `group name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map {group: [VI_1, VI_2]}');
   if (!m) return undefined;
-  m.allowOnly(['group', 'track_script', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
+  m.allowOnly(['group', 'track_script', 'track_file', 'track_process', 'notify_master', 'notify_backup', 'notify_fault', 'notify_stop', 'notify']);
   if (!m.has('group')) f.r.issue(m.node, path, 'missing required key "group"; valid: a list of vrrp_instances names');
   const members: string[] = [];
   (f.list(m, 'group') ?? []).forEach((n, i) => {
@@ -223,6 +226,7 @@ function syncGroup(f: Fields, name: string, keyNode: Node, node: Node | null, in
     instances: members,
     trackScripts: trackRefs(f, m, 'track_script', known.scripts, 'vrrp_script', undefined, 253),
     trackFiles: trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', undefined, 254),
+    trackProcesses: trackRefs(f, m, 'track_process', known.processes, 'vrrp_track_processes entry', undefined, 254),
     notify: notify(f, m, g),
   };
 }

@@ -13,6 +13,9 @@ import { DaemonMetrics } from '../metrics/daemon.js';
 import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
+import { FileTracking } from './file-tracking.js';
+import { ProcessTracking } from './process-tracking.js';
+import type { TrackSource } from './track-source.js';
 import { ScriptTracking } from './tracking.js';
 import { hasCapIn, missingCapWarnings, readCapEff } from './caps.js';
 import { closeControlServer, startControlServer } from './control.js';
@@ -39,7 +42,11 @@ export class Daemon {
   private readonly log: Logger;
   private readonly notifier: Notifier;
   private readonly router: VrrpRouter;
-  private readonly tracking: ScriptTracking;
+  private readonly scripts: ScriptTracking;
+  private readonly files: FileTracking;
+  private readonly processes: ProcessTracking;
+  /** Everything an instance tracks besides links: scripts, files, processes. */
+  private readonly tracking: TrackSource[];
   private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
   private readonly metrics: DaemonMetrics;
@@ -59,7 +66,11 @@ export class Daemon {
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
     this.notifier.configure(cfg.global);
     this.forwarding = new Forwarding(cfg, this.log, this.notifier);
-    this.tracking = new ScriptTracking(this.log, () => this.router.retrack());
+    const retrack = (): void => this.router.retrack();
+    this.scripts = new ScriptTracking(this.log, retrack);
+    this.files = new FileTracking(this.log, retrack);
+    this.processes = new ProcessTracking(this.log, retrack);
+    this.tracking = [this.scripts, this.files, this.processes];
     this.router = new VrrpRouter({
       net: hostLinks(),
       routes: hostRoutes(),
@@ -72,7 +83,7 @@ export class Daemon {
         this.sd.status(this.summary()); // `systemctl status vipd` shows the VRRP state as it is now
       },
       hasCap: (cap) => this.capEff === undefined || hasCapIn(this.capEff, cap),
-      tracked: (name) => this.tracking.tracked(name),
+      tracked: (name) => this.tracking.flatMap((t) => t.tracked(name)),
     });
     this.metrics = new DaemonMetrics(this.log, () => this.cfg, () => this.router, this.forwarding);
   }
@@ -90,7 +101,7 @@ export class Daemon {
     await this.metrics.start(c.metrics); // before VRRP: a bad metrics.listen stops the start, not a running master
     // The table first: a host that becomes master a moment later forwards at once.
     this.forwarding.start(c);
-    this.tracking.set(c);
+    for (const t of this.tracking) t.set(c);
     this.router.start(c);
     process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>
@@ -117,7 +128,7 @@ export class Daemon {
       pid: process.pid,
       config: this.cfg.file,
       startedAt: this.startedAt.toISOString(),
-      vrrp: { ...this.router.status(), scripts: await this.tracking.status() },
+      vrrp: { ...this.router.status(), scripts: await this.scripts.status(), files: this.files.status(), processes: this.processes.status() },
       notifyFifos: this.notifier.fifos.status(),
       ipvs,
       virtualServers,
@@ -153,7 +164,7 @@ export class Daemon {
     if (next.global.controlSocket !== this.cfg.global.controlSocket)
       this.log.warn('global.control_socket changed: takes effect at the next restart');
     const t1 = performance.now();
-    this.tracking.set(next);
+    for (const t of this.tracking) t.set(next);
     const diff = await this.router.reload(next);
     const t2 = performance.now();
     const ipvs = await this.forwarding.reload(next);
@@ -174,7 +185,7 @@ export class Daemon {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
       await this.router.stop();
-      this.tracking.stop();
+      for (const t of this.tracking) t.stop();
       this.forwarding.stop(); // the table first, then the checks
       await Promise.race([this.notifier.drain(), new Promise((r) => setTimeout(r, this.cfg.global.scriptTimeoutMs))]);
       this.notifier.fifos.close();

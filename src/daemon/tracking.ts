@@ -5,11 +5,12 @@
 // fall and init_fail; their verdicts come back as messages and become the router's
 // tracking inputs (vrrp/track.ts decides priority and FAULT, the FSM the rest).
 
-import type { Config, TrackRef, VrrpScriptConfig } from '../config/types.js';
+import type { Config, VrrpScriptConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { CheckerThread } from '../health/thread.js';
 import { checkKey, type CheckSpec } from '../health/types.js';
 import type { ScriptStatus, Tracked } from '../vrrp/track.js';
+import { coalesce, refsOf, trackedBy, type TrackSource, usedNames } from './track-source.js';
 
 function spec(s: VrrpScriptConfig): CheckSpec {
   return {
@@ -25,18 +26,18 @@ function spec(s: VrrpScriptConfig): CheckSpec {
   };
 }
 
-export class ScriptTracking {
+export class ScriptTracking implements TrackSource {
   private readonly thread: CheckerThread;
   private cfg: Config | undefined;
   /** Script name -> its check key (scripts that are not tracked are not here: keepalived runs only those). */
   private keys = new Map<string, string>();
-  private pending = false;
 
   constructor(
     private readonly log: Logger,
     /** Told (once per turn of the event loop) that some script's verdict changed. */
-    private readonly onChange: () => void,
+    onChange: () => void,
   ) {
+    const changed = coalesce(onChange);
     this.thread = new CheckerThread((state, previous) => {
       for (const [name, key] of this.keys) {
         if (key !== state.key) continue;
@@ -46,28 +47,14 @@ export class ScriptTracking {
           `vrrp_script ${name} is ${to}${state.last ? ` (${state.last.reason})` : ''}`,
         );
       }
-      if (this.pending) return;
-      this.pending = true;
-      setImmediate(() => {
-        this.pending = false;
-        this.onChange();
-      });
+      changed();
     }, log, 0, 'process'); // nice 0: a script's verdict is an election input; a process of its own: see thread.ts
-  }
-
-  /** Instance name -> the script refs it tracks, its own and its sync group's. */
-  private refs(instance: string): TrackRef[] {
-    const c = this.cfg;
-    if (!c) return [];
-    const own = c.instances.find((i) => i.name === instance)?.trackScripts ?? [];
-    const group = c.syncGroups.find((g) => g.instances.includes(instance))?.trackScripts ?? [];
-    return [...own, ...group];
   }
 
   /** Runs exactly the scripts `cfg` tracks; a script whose definition did not change keeps its state. */
   set(cfg: Config): void {
     this.cfg = cfg;
-    const used = new Set([...cfg.instances.flatMap((i) => i.trackScripts), ...cfg.syncGroups.flatMap((g) => g.trackScripts)].map((r) => r.name));
+    const used = usedNames(cfg, 'trackScripts');
     const wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
     this.keys = new Map();
     for (const s of cfg.vrrpScripts) {
@@ -83,7 +70,7 @@ export class ScriptTracking {
 
   /** What `instance` tracks among the scripts, as of the last verdicts. */
   tracked(instance: string): Tracked[] {
-    return this.refs(instance).map((r) => {
+    return refsOf(this.cfg, 'trackScripts', instance).map((r) => {
       const key = this.keys.get(r.name);
       const up = key !== undefined && this.thread.get(key)?.verdict === 'up';
       return { what: `vrrp_script ${r.name}`, weight: r.weight, reverse: r.reverse, up };
@@ -98,7 +85,6 @@ export class ScriptTracking {
       const key = this.keys.get(s.name);
       const st = key !== undefined ? this.thread.get(key) : undefined;
       if (!st) return [];
-      const trackedBy = c.instances.filter((i) => this.refs(i.name).some((r) => r.name === s.name)).map((i) => i.name);
       return [{
         name: s.name,
         state: st.verdict === 'up' ? 'OK' : 'FAILED',
@@ -106,7 +92,7 @@ export class ScriptTracking {
         ...(st.last ? { last: { ok: st.last.ok, reason: st.last.reason, ms: Math.round(st.last.ms), at: new Date(st.last.at).toISOString() } } : {}),
         checks: st.checks,
         failures: st.failures,
-        trackedBy,
+        trackedBy: trackedBy(c, 'trackScripts', s.name),
       } satisfies ScriptStatus];
     });
   }

@@ -31,6 +31,23 @@ export interface NativeAddon {
   vrrp6Recv(fd: number): Vrrp6Datagram | null;
   /** One datagram from `src` (IPV6_PKTINFO) to `dst` out of `ifindex`. */
   vrrp6Send(fd: number, src: string, dst: string, ifindex: number, payload: Buffer): void;
+  /** The kernel's process connector, subscribed (PROC_CN_MCAST_LISTEN); throws ECONNREFUSED outside the initial network namespace. */
+  procConnOpen(rcvbuf: number): number;
+  /** The events of one queued datagram (fork, exec, comm, exit); null when none is queued; throws ENOBUFS after a loss. */
+  procConnRecv(fd: number): ProcEvent[] | null;
+  /** PROC_CN_MCAST_IGNORE, then close. */
+  procConnClose(fd: number): void;
+}
+
+/** One process event from the kernel's process connector. pid is the thread, tgid the process. */
+export interface ProcEvent {
+  what: 'fork' | 'exec' | 'comm' | 'exit';
+  pid: number;
+  tgid: number;
+  /** fork: the parent process. */
+  parentTgid?: number;
+  /** comm: the new name. */
+  comm?: string;
 }
 
 export interface Vrrp6Datagram {

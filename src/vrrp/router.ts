@@ -11,7 +11,7 @@ import type { HostNet } from './vips.js';
 import { ioErrorLine } from './io-error.js';
 import type { Notifier } from './notify.js';
 import { groupFaults, groupState, propagate, type MemberView } from './syncgroup.js';
-import { type ScriptStatus, type Tracked, trackEffect } from './track.js';
+import { type FileStatus, type ProcessStatus, type ScriptStatus, type Tracked, trackEffect } from './track.js';
 import { VrrpSocket, type TransportCounters, type VrrpTransport } from './transport.js';
 import { VrrpSocket6 } from './transport6.js';
 
@@ -63,6 +63,9 @@ export interface RouterStatus {
   interfaces: { name: string; ifindex: number; counters: TransportCounters }[];
   /** Tracked vrrp_scripts (filled in by the daemon, which runs them). */
   scripts?: ScriptStatus[];
+  /** Tracked track_files and vrrp_track_processes (filled in by the daemon, which watches them). */
+  files?: FileStatus[];
+  processes?: ProcessStatus[];
 }
 
 /** Fields that define who an instance is on the wire: change one and the instance restarts. */

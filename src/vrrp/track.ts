@@ -33,6 +33,34 @@ export interface ScriptStatus {
   trackedBy: string[];
 }
 
+/** A tracked track_file as `vipd status` shows it. */
+export interface FileStatus {
+  name: string;
+  file: string;
+  /** The number read (a missing file reads 0). */
+  value: number;
+  /** Why the last read failed (other than the file missing), if it did. */
+  error?: string;
+  trackedBy: string[];
+}
+
+/** A tracked vrrp_track_process as `vipd status` shows it. */
+export interface ProcessStatus {
+  name: string;
+  state: 'UP' | 'DOWN';
+  /** Matching processes now, and the bounds that make it UP. */
+  count: number;
+  quorum: number;
+  quorumMax?: number;
+  /** Up to 10 of the matching process ids. */
+  pids: number[];
+  /** A change of state waiting for fork_delay / terminate_delay, in ms. */
+  pendingMs?: number;
+  /** How processes are seen: the kernel's process connector, or rescanning /proc. */
+  detection: string;
+  trackedBy: string[];
+}
+
 export interface TrackEffect {
   priority: number;
   /** Why the instance must be in FAULT; empty when it need not be. */

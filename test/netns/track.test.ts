@@ -1,6 +1,6 @@
 // Tracking between two real vipd daemons in network namespaces, keepalived's
 // meanings: track_interface weights, vrrp_script / track_script with real
-// processes, track_file. Timings use 0.1 s adverts.
+// processes (track_process and track_file: track-process.test.ts). Timings use 0.1 s adverts.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';

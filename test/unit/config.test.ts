@@ -45,7 +45,7 @@ describe('valid configs', () => {
       notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
     });
-    expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], trackScripts: [], trackFiles: [], notify: {} }]);
+    expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], trackScripts: [], trackFiles: [], trackProcesses: [], notify: {} }]);
     expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 VRRPv3 advert 1s/);
     expect(c.virtualServers.map((v) => v.name)).toEqual(["web"]);
   });
@@ -70,6 +70,7 @@ describe('valid configs', () => {
       trackInterfaces: [],
       trackScripts: [],
       trackFiles: [],
+      trackProcesses: [],
       notify: {},
       garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
       virtualRoutes: [],

@@ -112,3 +112,31 @@ describe('vipd status: an instance held in FAULT by an I/O failure', () => {
     expect(lines).toContain('  VI_1: I/O failure 3 in a row, next check in 4s');
   });
 });
+
+describe('vipd status: tracked processes and files', () => {
+  it('a row per vrrp_track_process (state, a pending change, count, quorum, pids) and per track_file, and how processes are seen', () => {
+    const text = formatStatus(
+      {
+        ...base,
+        vrrp: {
+          ...base.vrrp,
+          processes: [
+            { name: 'haproxy', state: 'UP', count: 3, quorum: 1, pids: [101, 102, 103], detection: 'process connector', trackedBy: ['VI_1', 'VI_2'] },
+            { name: 'nginx', state: 'UP', count: 0, quorum: 2, quorumMax: 4, pids: [], pendingMs: 1500, detection: 'process connector', trackedBy: [] },
+          ],
+          files: [{ name: 'prio', file: '/run/vipd/prio', value: -5, trackedBy: ['VI_1'] }, { name: 'bad', file: '/run/x', value: 0, error: 'EACCES', trackedBy: ['VI_2'] }],
+        },
+      },
+      now,
+    );
+    const lines = text.split('\n');
+    const p = lines.findIndex((l) => l.startsWith('TRACK PROCESS'));
+    expect(lines[p]).toMatch(/^TRACK PROCESS +STATE +RUNNING +QUORUM +TRACKED BY +PIDS$/);
+    expect(lines[p + 1]).toMatch(/^haproxy +UP +3 +1 +VI_1, VI_2 +101 102 103$/);
+    expect(lines[p + 2]).toMatch(/^nginx +UP \(changing in 1\.5s\) +0 +2\.\.4 +- +-$/);
+    expect(lines[p + 3]).toBe('  (processes seen through: process connector)');
+    const f = lines.findIndex((l) => l.startsWith('TRACK FILE'));
+    expect(lines[f + 1]).toMatch(/^prio +-5 +VI_1 +\/run\/vipd\/prio$/);
+    expect(lines[f + 2]).toMatch(/^bad +0 +VI_2 +\/run\/x \(unreadable: EACCES\)$/);
+  });
+});
