@@ -267,7 +267,7 @@ ${MIN.slice('vrrp_instances:\n'.length).replace('VI_1', 'VI_1').replace(/^/, 'vr
   it('an empty file, an unknown top-level key, a global typo', () => {
     expect(issues('# nothing\n')[0]).toMatch(/the file is empty/);
     expect(issues(MIN + 'virtual_server: {}\nglobal: {log_levle: debug}\n')).toEqual([
-      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_scripts, vrrp_instances, vrrp_sync_groups, virtual_server_groups, virtual_servers, ipvs/),
+      expect.stringMatching(/^6:1 virtual_server: unknown key "virtual_server"; did you mean "virtual_servers"\? valid keys: global, vrrp_scripts, vrrp_track_files, vrrp_track_processes, vrrp_instances, vrrp_sync_groups, virtual_server_groups, virtual_servers, ipvs/),
       expect.stringMatching(/^7:10 global\.log_levle: unknown key "log_levle"; did you mean "log_level"\?/),
     ]);
   });

@@ -5,6 +5,7 @@ import { daemon } from './daemon.js';
 import { directors } from './directors.js';
 import type { Topology } from './harness.js';
 import { kernel } from './kernel.js';
+import { parity } from './parity.js';
 import { traffic } from './traffic.js';
 
-export const topologies: readonly Topology[] = [kernel, daemon, traffic, directors];
+export const topologies: readonly Topology[] = [kernel, daemon, parity, traffic, directors];
