@@ -71,7 +71,14 @@ export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
     ...(c.authPass !== undefined ? { authPass: c.authPass } : {}),
     unicastPeers: c.unicastPeers,
     checkUnicastSrc: c.checkUnicastSrc,
-    garp: { repeatDelayMs: c.garp.repeatDelayMs, refreshMs: c.garp.refreshMs },
+    garp: {
+      count: c.garp.count,
+      repeatDelayMs: c.garp.repeatDelayMs,
+      refreshMs: c.garp.refreshMs,
+      refreshCount: c.garp.refreshCount,
+      lowerPrioCount: c.garp.lowerPrioCount,
+      lowerPrioDelayMs: c.garp.lowerPrioDelayMs,
+    },
   };
 }
 
@@ -207,7 +214,7 @@ export class VrrpInstance {
     const { ok, added } = this.vips.change(heldAddresses(old), heldAddresses(cfg));
     if (!ok) return; // FAULT now: the VIPs are released
     this.routes.change({ routes: old.virtualRoutes, rules: old.virtualRules }, this.heldRoutes());
-    if (added.length > 0) void this.vips.announce(added, this.cfg.garp, this.lastSend, 'VIPs added by reload');
+    if (added.length > 0) void this.vips.announce(added, this.cfg.garp.count, this.cfg.garp, this.lastSend, 'VIPs added by reload');
   }
 
   /** The router could not open this instance's socket (or found it failing). */
@@ -285,7 +292,7 @@ export class VrrpInstance {
           this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
           break;
         case 'garp':
-          void this.vips.announce(heldAddresses(this.cfg), this.cfg.garp, this.lastSend, a.reason);
+          void this.vips.announce(heldAddresses(this.cfg), a.count, this.cfg.garp, this.lastSend, a.reason);
           break;
         case 'arm-timer':
           this.armTimer(a.timer, a.at);

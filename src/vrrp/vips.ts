@@ -71,18 +71,23 @@ export class VipHolder {
   }
 
   /**
-   * One burst: `garp.count` ARPs for every VIP, `garp.intervalMs` apart, after `after`
-   * (the advert goes out first). Stops when the VIPs are released or an ARP is refused.
+   * One burst: `count` rounds over every VIP, after `after` (the advert goes out
+   * first); gratuitous ARPs `intervalMs` apart, neighbour advertisements
+   * `gnaIntervalMs` apart (keepalived's garp_interval / gna_interval: the spacing
+   * of the messages themselves). Stops when the VIPs are released or one is refused.
    */
-  async announce(vips: readonly VirtualIp[], garp: Pick<GarpConfig, 'count' | 'intervalMs'>, after: Promise<void>, reason: string): Promise<void> {
+  async announce(vips: readonly VirtualIp[], count: number, spacing: Pick<GarpConfig, 'intervalMs' | 'gnaIntervalMs'>, after: Promise<void>, reason: string): Promise<void> {
     await after.catch(() => undefined);
     // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
     await new Promise((r) => setImmediate(r));
     const links = new Map<string, { index: number; mac: string } | undefined>();
-    for (let i = 0; i < garp.count; i++) {
-      if (i > 0 && garp.intervalMs > 0) await new Promise((r) => setTimeout(r, garp.intervalMs));
-      if (!this.held) return;
+    let first = true;
+    for (let i = 0; i < count; i++) {
       for (const v of vips) {
+        const gap = v.address.includes(':') ? spacing.gnaIntervalMs : spacing.intervalMs;
+        if (!first && gap > 0) await new Promise((r) => setTimeout(r, gap));
+        first = false;
+        if (!this.held) return;
         if (!links.has(v.device)) links.set(v.device, this.net.link(v.device));
         const link = links.get(v.device);
         if (!link) continue;
@@ -95,7 +100,7 @@ export class VipHolder {
         }
       }
     }
-    this.log.debug({ reason, vips: vips.length, count: garp.count }, `gratuitous ARP burst: ${reason}`);
+    this.log.debug({ reason, vips: vips.length, count }, `gratuitous ARP burst: ${reason}`);
   }
 
   /** False if the VIP could not be added (then reported). */
