@@ -27,6 +27,22 @@ export interface VirtualIp {
   label?: string;
   /** keepalived's no_track: deleting it by hand does not take a master back to BACKUP. */
   noTrack?: boolean;
+  /** The options of `ip addr add` that keepalived's virtual_ipaddress takes (vip-options.ts). */
+  brd?: string;
+  /** IPv4 address scope, RT_SCOPE_*: 0 global (the default), 200 site, 253 link, 254 host, 255 nowhere. */
+  scope?: number;
+  /** Point-to-point peer: the prefix then belongs to the peer (ip addr ... peer). */
+  peer?: string;
+  /** IPv6 home address (IFA_F_HOMEADDRESS, Mobile IPv6). */
+  home?: boolean;
+  /** IPv6: false = duplicate address detection runs (keepalived's -nodad); default: nodad. */
+  nodad?: boolean;
+  /** IPv6: the kernel manages temporary addresses from this prefix (IFA_F_MANAGETEMPADDR). */
+  mngtmpaddr?: boolean;
+  /** No prefix route for this address (IFA_F_NOPREFIXROUTE). */
+  noprefixroute?: boolean;
+  /** IPv6 preferred lifetime in seconds (0: deprecated, never chosen as a source); absent: forever. keepalived's default for a /128 is 0. */
+  preferredLft?: number;
 }
 
 export interface TrackInterface {

@@ -11,14 +11,15 @@ import type { IoOp } from './io-error.js';
 export interface HostNet {
   /** Index and MAC of a link, or undefined if it does not exist. */
   link(name: string): { index: number; mac: string } | undefined;
-  /** Add an address; false if it was already there. */
-  addAddress(device: string, address: string, prefix: number, label?: string): boolean;
-  /** Remove an address; false if it was not there. */
-  delAddress(device: string, address: string, prefix: number): boolean;
+  /** Add an address to its device with its options; false if it was already there. */
+  addAddress(v: VirtualIp): boolean;
+  /** Remove an address from its device; false if it was not there. */
+  delAddress(v: VirtualIp): boolean;
   sendGratuitousArp(ifindex: number, mac: string, ip: string): void;
 }
 
-const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix}`;
+/** A VIP and everything it is added with: a reload that changes an option re-adds it. */
+const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix} ${JSON.stringify({ ...v, noTrack: undefined })}`;
 
 export class VipHolder {
   /** Whether the VIPs are meant to be held (set before they are added, cleared before they are removed). */
@@ -107,7 +108,7 @@ export class VipHolder {
   private add(v: VirtualIp): boolean {
     const vip = `${v.address}/${v.prefix}`;
     try {
-      if (this.net.addAddress(v.device, v.address, v.prefix, v.label)) this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
+      if (this.net.addAddress(v)) this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
       this.added.add(vipKey(v));
       return true;
     } catch (err) {
@@ -119,7 +120,7 @@ export class VipHolder {
   private remove(v: VirtualIp): void {
     const key = vipKey(v);
     try {
-      this.net.delAddress(v.device, v.address, v.prefix);
+      this.net.delAddress(v);
       this.added.delete(key);
     } catch (err) {
       // Removing a VIP we never added fails with EPERM without CAP_NET_ADMIN at every BACKUP or FAULT entry: not news.

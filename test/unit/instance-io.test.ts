@@ -34,12 +34,12 @@ class Harness {
   constructor(cfg = config()) {
     const net: HostNet = {
       link: (name) => (name === 'eth0' ? { index: 2, mac: '02:00:00:00:00:01' } : undefined),
-      addAddress: (_dev, address, prefix) => {
+      addAddress: ({ address, prefix }) => {
         if (this.addError) throw this.addError;
         this.addresses.add(`${address}/${prefix}`);
         return true;
       },
-      delAddress: (_dev, address, prefix) => this.addresses.delete(`${address}/${prefix}`),
+      delAddress: ({ address, prefix }) => this.addresses.delete(`${address}/${prefix}`),
       sendGratuitousArp: () => {
         if (this.arpError) throw this.arpError;
         this.arps++;
