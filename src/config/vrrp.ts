@@ -10,6 +10,7 @@ import { type TrackDefaults, trackRefs } from './track.js';
 import { heldLines, peerAddr, vipList } from './addresses.js';
 import { notify } from './notify.js';
 import { GARP_KEYS, instanceGarp } from './garp.js';
+import { findNft, NFT_MISSING } from '../net/nft.js';
 import type { GlobalConfig, SyncGroupConfig, TrackInterface, VrrpInstanceConfig } from './types.js';
 
 /** The trackers defined at the top level, which track_script / track_file entries name. */
@@ -124,6 +125,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   const preempt = flagPair(f, m, 'preempt', 'nopreempt');
   // RFC 5798 Accept_Mode; keepalived's default without vrrp_strict is accept.
   const accept = flagPair(f, m, 'accept', 'no_accept');
+  // Like a script, checked on this host at every load: a master must not find out at its first takeover.
+  if (!accept && priority !== 255 && findNft() === undefined) f.r.issue(m.keyNode('no_accept'), m.sub('no_accept'), NFT_MISSING);
   const preemptDelay = f.get(m, 'preempt_delay', num(0, 1000, { unit: 'seconds' })) ?? 0;
   const answerLowerPriority = f.get(m, 'answer_lower_priority', bool) ?? true;
 

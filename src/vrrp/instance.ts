@@ -12,14 +12,19 @@ import type { Notifier } from './notify.js';
 import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpTransport } from './transport.js';
 import { type HostRoutes, RouteHolder } from './routes.js';
-import { type HostNet, VipHolder } from './vips.js';
+import { heldAddresses, type HostNet, VipHolder } from './vips.js';
+import { AcceptGuard } from './accept.js';
+import type { AcceptFirewall } from '../net/nft.js';
 
 export type { HostNet } from './vips.js';
+export { heldAddresses } from './vips.js';
 
 export interface InstanceDeps {
   net: HostNet;
   /** Routes and rules (virtual_routes, virtual_rules); without it an instance holds none. */
   routes?: HostRoutes;
+  /** Enforces no_accept (nftables); without it no_accept is an error line at each MASTER. */
+  firewall?: AcceptFirewall;
   log: Logger;
   notifier: Notifier;
   /** The socket of the instance's interface, if it is open. */
@@ -91,8 +96,6 @@ const MISMATCH_FIX: Partial<Record<DropReason, string>> = {
 };
 const DROP_WARN_EVERY_MS = 60_000;
 
-/** Every address the instance holds while master: the advertised VIPs, then virtual_ipaddress_excluded. */
-export const heldAddresses = (c: VrrpInstanceConfig): VirtualIp[] => (c.excludedIps ? [...c.virtualIps, ...c.excludedIps] : c.virtualIps);
 
 export class VrrpInstance {
   cfg: VrrpInstanceConfig;
@@ -115,6 +118,8 @@ export class VrrpInstance {
   private readonly vips: VipHolder;
   /** Its virtual_routes and virtual_rules, held with the VIPs. */
   private readonly routes: RouteHolder;
+  /** no_accept: the firewall's drop rules for the VIPs while master. */
+  private readonly accept: AcceptGuard;
   private sinceWall = new Date();
   /** Set while the sync group is forcing a transition, so it does not propagate again. */
   private forcing = false;
@@ -137,6 +142,7 @@ export class VrrpInstance {
     this.log = deps.log.child({ instance: cfg.name });
     // A VIP the kernel refuses is a fault in any state; a refused ARP only matters to a master.
     this.routes = new RouteHolder(deps.routes, this.log);
+    this.accept = new AcceptGuard(deps.firewall, cfg.name, this.log);
     this.vips = new VipHolder(deps.net, this.log, (op, err) => {
       if (op.op === 'vip' || this.fsm.state === 'MASTER') this.ioFailure(op, err);
     });
@@ -213,6 +219,7 @@ export class VrrpInstance {
     if (!this.vips.held) return;
     const { ok, added } = this.vips.change(heldAddresses(old), heldAddresses(cfg));
     if (!ok) return; // FAULT now: the VIPs are released
+    this.accept.hold(cfg);
     this.routes.change({ routes: old.virtualRoutes, rules: old.virtualRules }, this.heldRoutes());
     if (added.length > 0) void this.vips.announce(added, this.cfg.garp.count, this.cfg.garp, this.lastSend, 'VIPs added by reload');
   }
@@ -284,12 +291,17 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
+          // The drop rules first: a no_accept VIP never accepts a packet.
+          this.accept.hold(this.cfg);
           if (this.vips.take(heldAddresses(this.cfg))) this.routes.take(this.heldRoutes());
           break;
         case 'del-vips':
           // Resigning (priority 0): release the VIPs once the advert is on the wire, so
           // the backup's Skew_Time starts as early as the client loses the old master.
-          this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
+          this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => {
+            this.routes.release(this.heldRoutes());
+            this.accept.release();
+          });
           break;
         case 'garp':
           void this.vips.announce(heldAddresses(this.cfg), a.count, this.cfg.garp, this.lastSend, a.reason);

@@ -18,6 +18,9 @@ export interface HostNet {
   sendGratuitousArp(ifindex: number, mac: string, ip: string): void;
 }
 
+/** Every address an instance holds while master: the advertised VIPs, then virtual_ipaddress_excluded. */
+export const heldAddresses = (c: { virtualIps: VirtualIp[]; excludedIps?: VirtualIp[] | undefined }): VirtualIp[] => (c.excludedIps ? [...c.virtualIps, ...c.excludedIps] : c.virtualIps);
+
 /** A VIP and everything it is added with: a reload that changes an option re-adds it. */
 const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix} ${JSON.stringify({ ...v, noTrack: undefined })}`;
 
