@@ -11,8 +11,8 @@ export type Action =
   | { kind: 'send-advert'; priority: number }
   | { kind: 'add-vips' }
   | { kind: 'del-vips' }
-  /** Announce every held address `count` times (gratuitous ARP / unsolicited NA). */
-  | { kind: 'garp'; reason: string; count: number }
+  /** Announce every held address `count` times (gratuitous ARP / unsolicited NA); `lowerPriority`: for an advert heard, which the sync group's other masters follow. */
+  | { kind: 'garp'; reason: string; count: number; lowerPriority?: true }
   /** The I/O retry is due: check whether the failure's cause is gone, then call ioRecovered or ioFailed. */
   | { kind: 'check-io' }
   | { kind: 'arm-timer'; timer: TimerName; at: number }

@@ -337,11 +337,22 @@ export class VrrpFsm {
       out.push({ kind: 'send-advert', priority: this.effPriority });
       this.armAdvert(now, out);
     }
+    out.push(...this.lowerPriorityGarp(now, `lower-priority advert (${a.priority}) from ${rx.src}`, true));
+  }
+
+  /**
+   * Another member of this instance's sync group heard a lower-priority advert as
+   * master: announce this one's addresses too (keepalived's rule for sync groups).
+   */
+  groupHeardLowerPriority(member: string, now: number): Action[] {
+    return this.st === 'MASTER' ? this.lowerPriorityGarp(now, `sync group: ${member} heard a lower-priority advert`, false) : [];
+  }
+
+  private lowerPriorityGarp(now: number, reason: string, fromAdvert: boolean): Action[] {
     const spacing = Math.max(1000, this.cfg.advertIntervalCs * 10);
-    if (now - this.lastSplitBrainGarp >= spacing && this.cfg.garp.lowerPrioCount > 0) {
-      this.lastSplitBrainGarp = now;
-      out.push(...lowerPriorityHeard(this.cfg.garp, now, `lower-priority advert (${a.priority}) from ${rx.src}`));
-    }
+    if (now - this.lastSplitBrainGarp < spacing || this.cfg.garp.lowerPrioCount === 0) return [];
+    this.lastSplitBrainGarp = now;
+    return lowerPriorityHeard(this.cfg.garp, now, reason, fromAdvert);
   }
 
   /** True when we, at our effective priority, win against (priority, address). */

@@ -21,9 +21,9 @@ export function becameMaster(g: GarpPlanConfig, now: number): Action[] {
 }
 
 /** A master heard a lower-priority advert: garp_lower_prio_repeat now, and again after garp_lower_prio_delay. */
-export function lowerPriorityHeard(g: GarpPlanConfig, now: number, reason: string): Action[] {
+export function lowerPriorityHeard(g: GarpPlanConfig, now: number, reason: string, fromAdvert: boolean): Action[] {
   if (g.lowerPrioCount === 0) return [];
-  const out: Action[] = [{ kind: 'garp', reason, count: g.lowerPrioCount }];
+  const out: Action[] = [{ kind: 'garp', reason, count: g.lowerPrioCount, ...(fromAdvert ? { lowerPriority: true as const } : {}) }];
   if (g.lowerPrioDelayMs > 0) out.push({ kind: 'arm-timer', timer: 'garp-lower-prio', at: now + g.lowerPrioDelayMs });
   return out;
 }

@@ -35,6 +35,8 @@ export interface InstanceDeps {
   hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
   /** Monotonic milliseconds. */
   now(): number;
+  /** Told when this master heard a lower-priority advert and announced its addresses (its sync group's masters follow). */
+  onLowerPriority?(inst: VrrpInstance): void;
   /** Told after every transition (sync groups, status). */
   onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, reason: string, forced: boolean): void;
 }
@@ -203,6 +205,11 @@ export class VrrpInstance {
     this.apply(this.fsm.force('BACKUP', this.deps.now(), reason));
   }
 
+  /** A sync-group peer heard a lower-priority advert as master. */
+  groupHeardLowerPriority(member: string): void {
+    this.apply(this.fsm.groupHeardLowerPriority(member, this.deps.now()));
+  }
+
   force(to: 'MASTER' | 'BACKUP', reason: string): void {
     this.withForcing(() => this.fsm.force(to, this.deps.now(), reason));
   }
@@ -305,6 +312,7 @@ export class VrrpInstance {
           break;
         case 'garp':
           void this.vips.announce(heldAddresses(this.cfg), a.count, this.cfg.garp, this.lastSend, a.reason);
+          if (a.lowerPriority) this.deps.onLowerPriority?.(this);
           break;
         case 'arm-timer':
           this.armTimer(a.timer, a.at);

@@ -176,6 +176,10 @@ export class VrrpRouter {
       retrySocket: () => this.retrySocket(socketKey(c)),
       ...(this.deps.hasCap ? { hasCap: this.deps.hasCap } : {}),
       onTransition: (inst, from, to, reason, forced) => this.onTransition(inst, from, to, forced, reason),
+      onLowerPriority: (inst) => {
+        const g = this.groups.find((x) => x.instances.includes(inst.name));
+        for (const m of g?.instances ?? []) if (m !== inst.name) this.instances.get(m)?.groupHeardLowerPriority(inst.name);
+      },
     });
   }
 

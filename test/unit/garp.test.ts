@@ -107,4 +107,16 @@ describe('GARP in the state machine', () => {
     expect(down).toContainEqual({ kind: 'cancel-timer', timer: 'garp-lower-prio' });
     expect(f.onTimer('garp-lower-prio', 13_000)).toEqual([]);
   });
+  });
+
+  it('a sync-group peer heard a lower-priority advert: a master announces its own (without propagating it again), a backup nothing', () => {
+    const { f } = master({ lowerPrioCount: 3, lowerPrioDelayMs: 2000 });
+    const fromAdvert = f.onAdvert(lower(50), 10_000).find((a) => a.kind === 'garp');
+    expect(fromAdvert).toMatchObject({ count: 3, lowerPriority: true });
+    const { f: other } = master({ lowerPrioCount: 2, lowerPrioDelayMs: 0 });
+    expect(other.groupHeardLowerPriority('VI_1', 10_000)).toEqual([{ kind: 'garp', reason: 'sync group: VI_1 heard a lower-priority advert', count: 2 }]);
+    const b = new VrrpFsm(fsmConfig(), LOCAL);
+    b.start(0);
+    expect(b.groupHeardLowerPriority('VI_1', 10)).toEqual([]);
+  });
 });
