@@ -14,6 +14,7 @@ import type { ReceivedPacket, VrrpTransport } from './transport.js';
 import { type HostRoutes, RouteHolder } from './routes.js';
 import { heldAddresses, type HostNet, VipHolder } from './vips.js';
 import { AcceptGuard } from './accept.js';
+import { DropLog } from './drop-log.js';
 import type { AcceptFirewall } from '../net/nft.js';
 
 export type { HostNet } from './vips.js';
@@ -89,14 +90,6 @@ export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
   };
 }
 
-/** What to do about a peer whose adverts this instance must drop; the reasons absent here are routine. */
-const MISMATCH_FIX: Partial<Record<DropReason, string>> = {
-  'version-mismatch': 'both sides must speak the same VRRP version: set version on this instance to match the peer (keepalived defaults to vrrp_version 2, vipd to 3)',
-  'auth-mismatch': 'set the same authentication (auth_type and auth_pass) on both sides',
-  'interval-mismatch': 'VRRPv2 peers must have the same advert_int: set it on both sides',
-  ttl: 'multicast adverts must arrive with TTL 255 (RFC 5798 5.1.1.3): the peer must be on this link, not routed',
-};
-const DROP_WARN_EVERY_MS = 60_000;
 
 
 export class VrrpInstance {
@@ -110,8 +103,8 @@ export class VrrpInstance {
     dropped: {},
   };
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
-  /** When a mismatch from a peer was last warned about (key: reason and source). */
-  private readonly dropWarned = new Map<string, number>();
+  /** Dropped adverts: a mismatch with a peer warned about once a minute, the rest debug. */
+  private readonly drops: DropLog;
   /** A VIP release waiting for the resignation advert to be sent. */
   private release: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -145,6 +138,7 @@ export class VrrpInstance {
     // A VIP the kernel refuses is a fault in any state; a refused ARP only matters to a master.
     this.routes = new RouteHolder(deps.routes, this.log);
     this.accept = new AcceptGuard(deps.firewall, cfg.name, this.log);
+    this.drops = new DropLog(this.log, () => this.cfg.name, deps.now);
     this.vips = new VipHolder(deps.net, this.log, (op, err) => {
       if (op.op === 'vip' || this.fsm.state === 'MASTER') this.ioFailure(op, err);
     });
@@ -328,7 +322,7 @@ export class VrrpInstance {
           break;
         case 'drop':
           this.counters.dropped[a.reason] = (this.counters.dropped[a.reason] ?? 0) + 1;
-          this.logDrop(a.reason, a.detail, a.src);
+          this.drops.log(a.reason, a.detail, a.src);
           break;
         case 'check-io':
           this.checkDue = true;
@@ -443,25 +437,6 @@ export class VrrpInstance {
       );
     });
     this.lastSend = Promise.all(sends).then(() => undefined);
-  }
-
-  /**
-   * A peer on this VRID that speaks another version, password or interval is a
-   * misconfiguration that splits the brain (each ignores the other and both
-   * become MASTER): said as a warning naming the fix, once a minute per peer and
-   * reason. Other drops (our own adverts, a non-peer) are routine: debug.
-   */
-  private logDrop(reason: DropReason, detail: string, src: string): void {
-    const fix = MISMATCH_FIX[reason];
-    const key = `${reason} ${src}`;
-    const now = this.deps.now();
-    const last = this.dropWarned.get(key);
-    if (fix === undefined || (last !== undefined && now - last < DROP_WARN_EVERY_MS)) {
-      this.log.debug({ drop: reason, detail }, `advert dropped: ${detail}`);
-      return;
-    }
-    this.dropWarned.set(key, now);
-    this.log.warn({ event: 'advert-mismatch', drop: reason, detail, peer: src }, `${this.cfg.name}: adverts dropped: ${detail}; ${fix}`);
   }
 
   private heldRoutes(): { routes: VrrpInstanceConfig['virtualRoutes']; rules: VrrpInstanceConfig['virtualRules'] } {

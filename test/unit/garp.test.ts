@@ -107,7 +107,6 @@ describe('GARP in the state machine', () => {
     expect(down).toContainEqual({ kind: 'cancel-timer', timer: 'garp-lower-prio' });
     expect(f.onTimer('garp-lower-prio', 13_000)).toEqual([]);
   });
-  });
 
   it('a sync-group peer heard a lower-priority advert: a master announces its own (without propagating it again), a backup nothing', () => {
     const { f } = master({ lowerPrioCount: 3, lowerPrioDelayMs: 2000 });
