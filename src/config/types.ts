@@ -6,6 +6,7 @@
 // 0.1 s is exact.
 
 import type { RouteSpec, RuleSpec } from '../net/rtroute.js';
+import type { AddrSpec } from '../net/rtnl.js';
 
 export type VrrpVersion = 2 | 3;
 
@@ -17,32 +18,12 @@ export type VrrpVersion = 2 | 3;
  */
 export type V3ChecksumMode = 'pseudo-header' | 'message';
 
-export interface VirtualIp {
-  /** Dotted quad (IPv4) or RFC 5952 text (IPv6). */
-  address: string;
-  prefix: number;
+/** A virtual address: where it goes and what it is added with (AddrSpec: address, prefix, label and keepalived's `ip addr add` options, vip-options.ts). */
+export interface VirtualIp extends AddrSpec {
   /** Interface to add the address to; defaults to the instance interface. */
   device: string;
-  /** Optional address label (ip addr ... label eth0:vip). */
-  label?: string;
   /** keepalived's no_track: deleting it by hand does not take a master back to BACKUP. */
   noTrack?: boolean;
-  /** The options of `ip addr add` that keepalived's virtual_ipaddress takes (vip-options.ts). */
-  brd?: string;
-  /** IPv4 address scope, RT_SCOPE_*: 0 global (the default), 200 site, 253 link, 254 host, 255 nowhere. */
-  scope?: number;
-  /** Point-to-point peer: the prefix then belongs to the peer (ip addr ... peer). */
-  peer?: string;
-  /** IPv6 home address (IFA_F_HOMEADDRESS, Mobile IPv6). */
-  home?: boolean;
-  /** IPv6: false = duplicate address detection runs (keepalived's -nodad); default: nodad. */
-  nodad?: boolean;
-  /** IPv6: the kernel manages temporary addresses from this prefix (IFA_F_MANAGETEMPADDR). */
-  mngtmpaddr?: boolean;
-  /** No prefix route for this address (IFA_F_NOPREFIXROUTE). */
-  noprefixroute?: boolean;
-  /** IPv6 preferred lifetime in seconds (0: deprecated, never chosen as a source); absent: forever. keepalived's default for a /128 is 0. */
-  preferredLft?: number;
 }
 
 export interface TrackInterface {

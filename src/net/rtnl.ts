@@ -109,20 +109,28 @@ export function decodeLink(m: NlMessage): Link | undefined {
   };
 }
 
-/** What an address is added with (a VirtualIp without its device): `ip addr add` options. */
+/** What an address is added with, in `ip addr add`'s terms (a VirtualIp is one plus its device). */
 export interface AddrSpec {
+  /** Dotted quad (IPv4) or RFC 5952 text (IPv6). */
   address: string;
   prefix: number;
+  /** Address label (ip addr ... label eth0:vip), IPv4 only. */
   label?: string;
+  /** IPv4 broadcast address. */
   brd?: string;
+  /** IPv4 address scope, RT_SCOPE_*: 0 global (the default), 200 site, 253 link, 254 host, 255 nowhere. */
   scope?: number;
+  /** Point-to-point peer: the prefix then belongs to the peer. */
   peer?: string;
+  /** IPv6 home address (IFA_F_HOMEADDRESS, Mobile IPv6). */
   home?: boolean;
-  /** IPv6 only; default true (keepalived adds IPv6 VIPs with nodad). */
+  /** IPv6: false = duplicate address detection runs (keepalived's -nodad); default: nodad. */
   nodad?: boolean;
+  /** IPv6: the kernel manages temporary addresses from this prefix (IFA_F_MANAGETEMPADDR). */
   mngtmpaddr?: boolean;
+  /** No prefix route for this address (IFA_F_NOPREFIXROUTE). */
   noprefixroute?: boolean;
-  /** IPv6 preferred lifetime in seconds; absent: forever. */
+  /** IPv6 preferred lifetime in seconds (0: deprecated, never chosen as a source); absent: forever. keepalived's default for a /128 is 0. */
   preferredLft?: number;
 }
 
