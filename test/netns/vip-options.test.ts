@@ -65,7 +65,10 @@ describe('virtual_ipaddress options in the kernel', () => {
     expect(k.get('10.99.0.101')).toMatchObject({ prefixlen: 32, address: '10.99.0.201', scope: 'link' });
     expect(k.get('192.0.2.10')).toMatchObject({ prefixlen: 24, scope: 'site', noprefixroute: true });
     expect(k.get('10.99.0.100')!.noprefixroute).toBeUndefined();
-    expect(k.get('fd00:98::100')).toMatchObject({ prefixlen: 64, home: true, mngtmpaddr: true, noprefixroute: true, nodad: true, preferred_life_time: 300, valid_life_time: 4294967295 });
+    expect(k.get('fd00:98::100')).toMatchObject({ prefixlen: 64, home: true, mngtmpaddr: true, noprefixroute: true, nodad: true, valid_life_time: 4294967295 });
+    // A lifetime counts down from when the address was added (as with ip addr add ... preferred_lft 300).
+    expect(k.get('fd00:98::100')!.preferred_life_time).toBeGreaterThan(290);
+    expect(k.get('fd00:98::100')!.preferred_life_time).toBeLessThanOrEqual(300);
     expect(k.get('fd00:99::101')).toMatchObject({ prefixlen: 128, nodad: true, deprecated: true, preferred_life_time: 0 });
     expect(k.get('fd00:99::102')!.nodad).toBeUndefined(); // keepalived's -nodad: DAD ran
     expect(k.get('fd00:99::102')!.deprecated).toBeUndefined();
