@@ -17,7 +17,7 @@ type Options = Pick<VirtualIp, 'brd' | 'scope' | 'peer' | 'home' | 'nodad' | 'mn
 const SCOPES: Record<string, number> = { global: 0, site: 200, link: 253, host: 254, nowhere: 255 };
 const IPV4_ONLY: Record<string, string> = {
   brd: 'IPv6 has no broadcast address',
-  scope: "the kernel derives an IPv6 address's scope from the address itself (keepalived ignores it too)",
+  scope: "the kernel derives an IPv6 address's scope from the address itself, and keepalived ignores it too",
 };
 const IPV6_ONLY: Record<string, string> = {
   home: 'a home address is Mobile IPv6',
@@ -44,7 +44,7 @@ export function vipOptions(f: Fields, m: MapView | undefined, v6: boolean, prefi
   // keepalived deprecates a /128 (preferred_lft 0), so health checks do not pick the VIP as their source.
   if (!m) return v6 && prefix === 128 ? { preferredLft: 0 } : {};
   for (const [key, why] of Object.entries(v6 ? IPV4_ONLY : IPV6_ONLY))
-    if (m.has(key)) f.r.issue(m.keyNode(key), m.sub(key), `${key} applies to ${v6 ? 'IPv4' : 'IPv6'} addresses only (${why}); remove it`);
+    if (m.has(key)) f.r.issue(m.keyNode(key), m.sub(key), `${key} applies to ${v6 ? 'IPv4' : 'IPv6'} addresses only: ${why}; remove it`);
   const out: Options = {};
   if (!v6) {
     const brd = f.get(m, 'brd', str('an IPv4 broadcast address like 192.0.2.255', (s) => (DOTTED_QUAD.test(s) ? undefined : `"${s}" is not a dotted-quad IPv4 address`)));

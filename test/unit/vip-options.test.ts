@@ -34,12 +34,12 @@ describe('virtual_ipaddress options', () => {
         'vrrp_instances:\n  VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [{address: 10.0.0.1/24, home: true, preferred_lft: 0, scope: universe, peer: "2001:db8::1"}], virtual_ipaddress_excluded: [{address: "2001:db8::5/64", brd: 10.0.0.255, scope: link, preferred_lft: -1}]}\n',
       ),
     ).toEqual([
-      "2:80 vrrp_instances.VI_1.virtual_ipaddress[0].home: home applies to IPv6 addresses only (a home address is Mobile IPv6); remove it",
-      '2:92 vrrp_instances.VI_1.virtual_ipaddress[0].preferred_lft: preferred_lft applies to IPv6 addresses only (vipd sets lifetimes on IPv6 addresses only, as keepalived); remove it',
+      "2:80 vrrp_instances.VI_1.virtual_ipaddress[0].home: home applies to IPv6 addresses only: a home address is Mobile IPv6; remove it",
+      '2:92 vrrp_instances.VI_1.virtual_ipaddress[0].preferred_lft: preferred_lft applies to IPv6 addresses only: vipd sets lifetimes on IPv6 addresses only, as keepalived; remove it',
       '2:117 vrrp_instances.VI_1.virtual_ipaddress[0].scope: "universe" is not a scope; valid: global | site | link | host | nowhere, or a number 0..255',
       '2:133 vrrp_instances.VI_1.virtual_ipaddress[0].peer: "2001:db8::1" is not an IPv4 address (the peer is of the address\'s family); valid: an IPv4 address like 192.0.2.2',
-      '2:207 vrrp_instances.VI_1.virtual_ipaddress_excluded[0].brd: brd applies to IPv4 addresses only (IPv6 has no broadcast address); remove it',
-      "2:224 vrrp_instances.VI_1.virtual_ipaddress_excluded[0].scope: scope applies to IPv4 addresses only (the kernel derives an IPv6 address's scope from the address itself (keepalived ignores it too)); remove it",
+      '2:207 vrrp_instances.VI_1.virtual_ipaddress_excluded[0].brd: brd applies to IPv4 addresses only: IPv6 has no broadcast address; remove it',
+      "2:224 vrrp_instances.VI_1.virtual_ipaddress_excluded[0].scope: scope applies to IPv4 addresses only: the kernel derives an IPv6 address's scope from the address itself, and keepalived ignores it too; remove it",
       '2:252 vrrp_instances.VI_1.virtual_ipaddress_excluded[0].preferred_lft: expected forever or whole seconds 0..4294967294 (0: deprecated, never chosen as a source address), got -1',
     ]);
   });
