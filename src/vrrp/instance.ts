@@ -66,6 +66,9 @@ export interface InstanceStatus extends Omit<FsmStatus, 'io'> {
   counters: InstanceCounters & { garpsSent: number };
 }
 
+/** What the state machine plans with: the counts and delays (the spacing of the messages is the shell's). */
+const garpPlan = ({ intervalMs: _a, gnaIntervalMs: _b, ...plan }: VrrpInstanceConfig['garp']): FsmConfig['garp'] => plan;
+
 export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
   return {
     name: c.name,
@@ -79,14 +82,7 @@ export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
     ...(c.authPass !== undefined ? { authPass: c.authPass } : {}),
     unicastPeers: c.unicastPeers,
     checkUnicastSrc: c.checkUnicastSrc,
-    garp: {
-      count: c.garp.count,
-      repeatDelayMs: c.garp.repeatDelayMs,
-      refreshMs: c.garp.refreshMs,
-      refreshCount: c.garp.refreshCount,
-      lowerPrioCount: c.garp.lowerPrioCount,
-      lowerPrioDelayMs: c.garp.lowerPrioDelayMs,
-    },
+    garp: garpPlan(c.garp),
   };
 }
 
