@@ -16,10 +16,11 @@ fi
 # for the systemd tier: systemd and udev (the gateways boot this host's systemd as PID 1),
 # man-db (the package's man page is read there), procps (ps -L there) and binutils
 # (strip, for the package); prometheus (the metrics tests scrape vipd with a real one and
-# query it with PromQL; its promtool parses the Grafana dashboard's expressions).
+# query it with PromQL; its promtool parses the Grafana dashboard's expressions);
+# nftables (no_accept's drop rules: the nft command, tested in the netns tier).
 need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
       qemu-system-x86 linux-image-amd64 busybox-static ipvsadm
-      systemd udev man-db binutils procps prometheus)
+      systemd udev man-db binutils procps prometheus nftables)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -8,6 +8,7 @@ import { bytesToIpv6, ipv6ToBytes } from '../net/inet.js';
 import { bool, DOTTED_QUAD, type Fields, IFNAMSIZ, ifname, MapView, str } from './reader.js';
 import type { LineResult } from './routes.js';
 import type { HeldRoute, VirtualIp } from './types.js';
+import { VIP_OPTION_KEYS, vipOptions } from './vip-options.js';
 
 function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | undefined {
   let addrNode: Node = node;
@@ -16,9 +17,10 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   let noTrack = false;
   let addrPath = path;
   let labelAt: { node: Node; path: string } = { node, path };
+  let m: MapView | undefined;
   if (isMap(node)) {
-    const m = new MapView(f.r, node, path);
-    m.allowOnly(['address', 'device', 'label', 'no_track']);
+    m = new MapView(f.r, node, path);
+    m.allowOnly(['address', 'device', 'label', 'no_track', ...VIP_OPTION_KEYS]);
     noTrack = f.get(m, 'no_track', bool) ?? false;
     if (!m.has('address')) {
       f.r.issue(node, path, 'missing key "address"; valid: {address: 192.0.2.100/24, device: eth0, label: eth0:vip}');
@@ -39,9 +41,12 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
   if (text === undefined) return undefined;
   const addr = text.split('/')[0];
   if (addr !== undefined && addr.includes(':')) {
-    if (label === undefined) return vip6(f, addrNode, addrPath, text, device);
-    f.r.issue(labelAt.node, labelAt.path, 'an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label');
-    return undefined;
+    if (label !== undefined) {
+      f.r.issue(labelAt.node, labelAt.path, 'an IPv6 address cannot have a label (the kernel keeps labels for IPv4 only); remove label');
+      return undefined;
+    }
+    const v = vip6(f, addrNode, addrPath, text, device);
+    return v && { ...v, ...vipOptions(f, m, true, v.prefix), ...(noTrack ? { noTrack } : {}) };
   }
   const valid = 'valid: an IPv4 address with an optional prefix length 1..32, e.g. 192.0.2.100/24';
   const prefix = cidrPrefix(f, addrNode, addrPath, text, 'IPv4', 32, valid);
@@ -51,7 +56,7 @@ function vip(f: Fields, node: Node, path: string, iface: string): VirtualIp | un
     f.r.issue(addrNode, addrPath, `${addr} cannot be a virtual IP (unspecified, broadcast or multicast); ${valid}`);
     return undefined;
   }
-  return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}), ...(noTrack ? { noTrack } : {}) };
+  return { address: addr, prefix, device, ...(label !== undefined ? { label } : {}), ...(noTrack ? { noTrack } : {}), ...vipOptions(f, m, false, prefix) };
 }
 
 

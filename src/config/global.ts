@@ -1,11 +1,13 @@
 // The `global:` section: this host's name, logging, the control socket, script
-// policy (script_user, enable_script_security), notify FIFOs.
+// policy (script_user, enable_script_security), notify FIFOs, the instances'
+// GARP defaults (vrrp_garp_*, vrrp_min_garp: garp.ts).
 
 import { hostname } from 'node:os';
 import { isScalar, type Node } from 'yaml';
 import { type Fields, num, oneOf, str, bool } from './reader.js';
 import { defaultScriptUser, resolveUser } from './command.js';
 import { DEFAULT_CONTROL_SOCKET } from './socket.js';
+import { GARP_DEFAULTS, GARP_GLOBAL_KEYS, garpDefaults } from './garp.js';
 import type { GlobalConfig } from './types.js';
 
 /** sun_path is 108 bytes with the NUL. */
@@ -22,11 +24,12 @@ export function global(f: Fields, node: Node | null | undefined): GlobalConfig {
     ...(keepalivedScript ? { scriptUser: keepalivedScript } : {}),
     notifyFifos: [],
     vrrpCheckUnicastSrc: true,
+    garp: GARP_DEFAULTS,
   };
   if (node === undefined || node === null || (isScalar(node) && node.value === null)) return def;
   const m = f.map(node, 'global', 'a map of global settings');
   if (!m) return def;
-  m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security', 'vrrp_check_unicast_src', 'script_user', 'notify_fifo', 'vrrp_notify_fifo']);
+  m.allowOnly(['router_id', 'log_level', 'control_socket', 'script_timeout', 'enable_script_security', 'vrrp_check_unicast_src', 'script_user', 'notify_fifo', 'vrrp_notify_fifo', ...GARP_GLOBAL_KEYS]);
   const abs = str(`an absolute path of at most ${SUN_PATH - 1} bytes`, (s) =>
     !s.startsWith('/') ? `"${s}" is not absolute` : Buffer.byteLength(s) >= SUN_PATH ? `${Buffer.byteLength(s)} bytes is longer than a unix socket path can be (sun_path: ${SUN_PATH - 1} bytes and a NUL)` : undefined,
   );
@@ -56,5 +59,6 @@ export function global(f: Fields, node: Node | null | undefined): GlobalConfig {
     ...(scriptUser ? { scriptUser } : {}),
     notifyFifos,
     vrrpCheckUnicastSrc: f.get(m, 'vrrp_check_unicast_src', bool) ?? def.vrrpCheckUnicastSrc,
+    garp: garpDefaults(f, m),
   };
 }

@@ -6,6 +6,7 @@
 // 0.1 s is exact.
 
 import type { RouteSpec, RuleSpec } from '../net/rtroute.js';
+import type { AddrSpec } from '../net/rtnl.js';
 
 export type VrrpVersion = 2 | 3;
 
@@ -17,14 +18,10 @@ export type VrrpVersion = 2 | 3;
  */
 export type V3ChecksumMode = 'pseudo-header' | 'message';
 
-export interface VirtualIp {
-  /** Dotted quad (IPv4) or RFC 5952 text (IPv6). */
-  address: string;
-  prefix: number;
+/** A virtual address: where it goes and what it is added with (AddrSpec: address, prefix, label and keepalived's `ip addr add` options, vip-options.ts). */
+export interface VirtualIp extends AddrSpec {
   /** Interface to add the address to; defaults to the instance interface. */
   device: string;
-  /** Optional address label (ip addr ... label eth0:vip). */
-  label?: string;
   /** keepalived's no_track: deleting it by hand does not take a master back to BACKUP. */
   noTrack?: boolean;
 }
@@ -121,15 +118,28 @@ export interface NotifyScripts {
   any?: ScriptCommand;
 }
 
+/**
+ * Gratuitous ARP (IPv4) and unsolicited neighbour advertisements (IPv6) of a
+ * master, with keepalived's names and defaults (global.vrrp_garp_* set them for
+ * every instance; vrrp_min_garp changes the defaults).
+ */
 export interface GarpConfig {
-  /** Gratuitous ARPs per burst (keepalived garp_master_repeat, default 5). */
+  /** Messages per VIP in a burst on becoming master and in the second burst (garp_master_repeat, default 5). */
   count: number;
-  /** Spacing between the ARPs of one burst (keepalived garp_interval, default 0). */
+  /** Spacing between the gratuitous ARPs (garp_interval, default 0). */
   intervalMs: number;
+  /** Spacing between the unsolicited neighbour advertisements (gna_interval, default 0). */
+  gnaIntervalMs: number;
   /** Delay of the second burst after becoming master; 0 = no second burst (garp_master_delay, default 5 s). */
   repeatDelayMs: number;
   /** Re-announce period while master; 0 = off (garp_master_refresh, default 0). */
   refreshMs: number;
+  /** Messages per VIP in each refresh (garp_master_refresh_repeat, default 1). */
+  refreshCount: number;
+  /** Messages per VIP when a lower-priority advert is heard as master; 0 = none (garp_lower_prio_repeat, default garp_master_repeat's global default). */
+  lowerPrioCount: number;
+  /** Delay of a second such burst; 0 = none (garp_lower_prio_delay, default garp_master_delay's global default). */
+  lowerPrioDelayMs: number;
 }
 
 export interface VrrpInstanceConfig {
@@ -167,6 +177,12 @@ export interface VrrpInstanceConfig {
    * (RFC 9568; keepalived's default too). false = keepalived's `lower_prio_no_advert`.
    */
   answerLowerPriority: boolean;
+  /**
+   * RFC 5798 Accept_Mode (keepalived's accept / no_accept): false = while master,
+   * packets to the VIPs are dropped (nftables, table inet vipd) unless this
+   * instance is their owner (priority 255). Default true, as keepalived without vrrp_strict.
+   */
+  accept: boolean;
   trackInterfaces: TrackInterface[];
   trackScripts: TrackRef[];
   trackFiles: TrackRef[];
@@ -213,6 +229,8 @@ export interface GlobalConfig {
   notifyFifos: string[];
   /** keepalived's vrrp_check_unicast_src: the default of every instance's check_unicast_src (vipd: true). */
   vrrpCheckUnicastSrc: boolean;
+  /** keepalived's vrrp_garp_* and vrrp_min_garp: every instance's GARP defaults. */
+  garp: GarpConfig;
 }
 
 /** `metrics:` — the Prometheus endpoint; absent: off. */

@@ -9,7 +9,9 @@ import { parseRouteLine, parseRuleLine } from './routes.js';
 import { type TrackDefaults, trackRefs } from './track.js';
 import { heldLines, peerAddr, vipList } from './addresses.js';
 import { notify } from './notify.js';
-import type { GarpConfig, GlobalConfig, SyncGroupConfig, TrackInterface, VrrpInstanceConfig } from './types.js';
+import { GARP_KEYS, instanceGarp } from './garp.js';
+import { findNft, NFT_MISSING } from '../net/nft.js';
+import type { GlobalConfig, SyncGroupConfig, TrackInterface, VrrpInstanceConfig } from './types.js';
 
 /** The trackers defined at the top level, which track_script / track_file entries name. */
 export interface Known {
@@ -32,6 +34,14 @@ export function trackWeight(f: Fields, t: MapView, priority: number | undefined,
   return w;
 }
 
+/** keepalived's keyword pairs like preempt / nopreempt: `yes` (default true), or `no: true` for false; both set true is a conflict. */
+function flagPair(f: Fields, m: MapView, yes: string, no: string): boolean {
+  const on = f.get(m, yes, bool) ?? true;
+  if (f.get(m, no, bool) !== true) return on;
+  if (m.has(yes) && on) f.r.issue(m.keyNode(no), m.sub(no), `conflicts with ${yes}: true; valid: set only one of them`);
+  return false;
+}
+
 function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: GlobalConfig, known: Known): VrrpInstanceConfig | undefined {
   const path = `vrrp_instances.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `instance name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
@@ -41,8 +51,8 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
     'interface', 'vrid', 'priority', 'advert_int', 'version', 'v3_checksum', 'virtual_ipaddress', 'virtual_ipaddress_excluded',
     'unicast_src_ip', 'unicast_peer', 'authentication', 'preempt', 'nopreempt', 'preempt_delay',
     'answer_lower_priority', 'track_interface', 'track_script', 'track_file', 'track_process', 'notify_master', 'notify_backup', 'notify_fault',
-    'notify_stop', 'notify', 'garp_master_repeat', 'garp_interval', 'garp_master_delay', 'garp_master_refresh', 'virtual_routes', 'virtual_rules',
-    'unicast_ttl', 'check_unicast_src',
+    'notify_stop', 'notify', ...GARP_KEYS, 'virtual_routes', 'virtual_rules',
+    'unicast_ttl', 'check_unicast_src', 'accept', 'no_accept',
   ]);
   const required = (key: string, hint: string): void => {
     if (!m.has(key)) f.r.issue(m.node, path, `missing required key "${key}"; valid: ${hint}`);
@@ -113,12 +123,11 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
     }
   }
 
-  let preempt = f.get(m, 'preempt', bool) ?? true;
-  const nopreempt = f.get(m, 'nopreempt', bool);
-  if (nopreempt === true) {
-    if (m.has('preempt') && preempt) f.r.issue(m.keyNode('nopreempt'), m.sub('nopreempt'), 'conflicts with preempt: true; valid: set only one of them');
-    preempt = false;
-  }
+  const preempt = flagPair(f, m, 'preempt', 'nopreempt');
+  // RFC 5798 Accept_Mode; keepalived's default without vrrp_strict is accept.
+  const accept = flagPair(f, m, 'accept', 'no_accept');
+  // Like a script, checked on this host at every load: a master must not find out at its first takeover.
+  if (!accept && priority !== 255 && findNft() === undefined) f.r.issue(m.keyNode('no_accept'), m.sub('no_accept'), NFT_MISSING);
   const preemptDelay = f.get(m, 'preempt_delay', num(0, 1000, { unit: 'seconds' })) ?? 0;
   const answerLowerPriority = f.get(m, 'answer_lower_priority', bool) ?? true;
 
@@ -143,18 +152,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
   const trackFiles = trackRefs(f, m, 'track_file', known.files, 'vrrp_track_files entry', priority, 254);
   const trackProcesses = trackRefs(f, m, 'track_process', known.processes, 'vrrp_track_processes entry', priority, 254);
 
-  const secs = (key: string, min: number, max: number, def: number): number => {
-    const v = f.get(m, key, num(min, max, { unit: 'seconds' }));
-    return Math.round((v ?? def) * 1000);
-  };
-  const garp: GarpConfig = {
-    count: f.get(m, 'garp_master_repeat', num(1, 100, { integer: true })) ?? 5,
-    intervalMs: secs('garp_interval', 0, 1, 0),
-    repeatDelayMs: secs('garp_master_delay', 0, 1000, 5),
-    refreshMs: secs('garp_master_refresh', 0, 86400, 0),
-  };
-  if (garp.refreshMs > 0 && garp.refreshMs < 1000)
-    f.r.issue(m.value('garp_master_refresh') ?? m.node, m.sub('garp_master_refresh'), `${garp.refreshMs / 1000} is too short; valid: 0 (off) or at least 1 second`);
+  const garp = instanceGarp(f, m, g.garp);
 
   const notifyScripts = notify(f, m, g);
   const virtualRoutes = heldLines(f, m, 'virtual_routes', parseRouteLine, '"192.0.2.0/24 via 10.0.0.1 dev eth1"');
@@ -179,6 +177,7 @@ function instance(f: Fields, name: string, keyNode: Node, node: Node | null, g: 
     preempt,
     preemptDelayMs: Math.round(preemptDelay * 1000),
     answerLowerPriority,
+    accept,
     trackInterfaces,
     trackScripts,
     trackFiles,

@@ -11,6 +11,7 @@ import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { DaemonMetrics } from '../metrics/daemon.js';
 import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
+import { NftFirewall } from '../net/nft.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { FileTracking } from './file-tracking.js';
@@ -49,6 +50,8 @@ export class Daemon {
   private readonly tracking: TrackSource[];
   private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
+  /** no_accept's drop rules (nftables table inet vipd). */
+  private readonly firewall = new NftFirewall();
   private readonly metrics: DaemonMetrics;
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -74,6 +77,7 @@ export class Daemon {
     this.router = new VrrpRouter({
       net: hostLinks(),
       routes: hostRoutes(),
+      firewall: this.firewall,
       log: this.log,
       notifier: this.notifier,
       now: () => performance.now(),
@@ -102,6 +106,11 @@ export class Daemon {
     // The table first: a host that becomes master a moment later forwards at once.
     this.forwarding.start(c);
     for (const t of this.tracking) t.set(c);
+    try {
+      this.firewall.reset(); // a killed run's drop rules would hold against a config that now accepts
+    } catch (err) {
+      this.log.warn({ event: 'accept-mode', err: (err as Error).message }, `cannot remove a previous run's table inet vipd: ${(err as Error).message}`);
+    }
     this.router.start(c);
     process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>

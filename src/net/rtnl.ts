@@ -42,7 +42,9 @@ const IFLA_IFNAME = 3;
 const IFLA_OPERSTATE = 16;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
+const IFA_BROADCAST = 4;
 const IFA_LABEL = 3;
+const IFA_CACHEINFO = 6;
 const IFA_FLAGS = 8;
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;
@@ -107,25 +109,73 @@ export function decodeLink(m: NlMessage): Link | undefined {
   };
 }
 
+/** What an address is added with, in `ip addr add`'s terms (a VirtualIp is one plus its device). */
+export interface AddrSpec {
+  /** Dotted quad (IPv4) or RFC 5952 text (IPv6). */
+  address: string;
+  prefix: number;
+  /** Address label (ip addr ... label eth0:vip), IPv4 only. */
+  label?: string;
+  /** IPv4 broadcast address. */
+  brd?: string;
+  /** IPv4 address scope, RT_SCOPE_*: 0 global (the default), 200 site, 253 link, 254 host, 255 nowhere. */
+  scope?: number;
+  /** Point-to-point peer: the prefix then belongs to the peer. */
+  peer?: string;
+  /** IPv6 home address (IFA_F_HOMEADDRESS, Mobile IPv6). */
+  home?: boolean;
+  /** IPv6: false = duplicate address detection runs (keepalived's -nodad); default: nodad. */
+  nodad?: boolean;
+  /** IPv6: the kernel manages temporary addresses from this prefix (IFA_F_MANAGETEMPADDR). */
+  mngtmpaddr?: boolean;
+  /** No prefix route for this address (IFA_F_NOPREFIXROUTE). */
+  noprefixroute?: boolean;
+  /** IPv6 preferred lifetime in seconds (0: deprecated, never chosen as a source); absent: forever. keepalived's default for a /128 is 0. */
+  preferredLft?: number;
+}
+
+const IFA_F_HOMEADDRESS = 0x10;
+const IFA_F_MANAGETEMPADDR = 0x100;
+const IFA_F_NOPREFIXROUTE = 0x200;
+const INFINITY_LIFE_TIME = 0xffffffff;
+
 /**
- * struct ifaddrmsg (8 bytes) + attributes for an address. An IPv6 one is added
- * with IFA_F_NODAD, as keepalived does (a VIP moving to the new master must be
- * usable at once, not after a second of DAD), link scope for fe80::/10.
+ * struct ifaddrmsg (8 bytes) + attributes for an address, as `ip addr add` would
+ * send it. An IPv6 one is added with IFA_F_NODAD unless `nodad: false`, as keepalived
+ * does (a VIP moving to the new master must be usable at once, not after a second
+ * of DAD), link scope for fe80::/10. With `peer`, IFA_ADDRESS is the peer.
  */
-export function encodeAddrRequest(index: number, address: string, prefix: number, label?: string): Buffer {
-  const v6 = familyOf(address) === 'inet6';
+export function encodeAddrRequest(index: number, a: AddrSpec): Buffer {
+  const v6 = familyOf(a.address) === 'inet6';
+  const flags =
+    (v6 && a.nodad !== false ? IFA_F_NODAD : 0) |
+    (a.home ? IFA_F_HOMEADDRESS : 0) |
+    (a.mngtmpaddr ? IFA_F_MANAGETEMPADDR : 0) |
+    (a.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
   const head = Buffer.alloc(8);
   head.writeUInt8(v6 ? AF_INET6 : AF_INET, 0);
-  head.writeUInt8(prefix, 1);
-  head.writeUInt8(v6 ? IFA_F_NODAD : 0, 2);
-  head.writeUInt8(v6 && /^fe[89ab]/i.test(address) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE, 3);
+  head.writeUInt8(a.prefix, 1);
+  head.writeUInt8(flags & 0xff, 2);
+  head.writeUInt8(a.scope ?? (v6 && /^fe[89ab]/i.test(a.address) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE), 3);
   head.writeUInt32LE(index, 4);
-  const ip = v6 ? ipv6ToBytes(address) : Buffer.from(ipv4ToBytes(address));
+  const bytes = (ip: string): Buffer => (v6 ? ipv6ToBytes(ip) : Buffer.from(ipv4ToBytes(ip)));
   const attrs: Attr[] = [
-    { type: IFA_LOCAL, value: ip },
-    { type: IFA_ADDRESS, value: ip },
+    { type: IFA_LOCAL, value: bytes(a.address) },
+    { type: IFA_ADDRESS, value: bytes(a.peer ?? a.address) },
   ];
-  if (label) attrs.push(attrStr(IFA_LABEL, label));
+  if (a.label) attrs.push(attrStr(IFA_LABEL, a.label));
+  if (a.brd) attrs.push({ type: IFA_BROADCAST, value: bytes(a.brd) });
+  if (flags > 0xff) {
+    const f = Buffer.alloc(4);
+    f.writeUInt32LE(flags);
+    attrs.push({ type: IFA_FLAGS, value: f });
+  }
+  if (v6 && a.preferredLft !== undefined) {
+    const ci = Buffer.alloc(16);
+    ci.writeUInt32LE(a.preferredLft, 0);
+    ci.writeUInt32LE(INFINITY_LIFE_TIME, 4);
+    attrs.push({ type: IFA_CACHEINFO, value: ci });
+  }
   return Buffer.concat([head, encodeAttrs(attrs)]);
 }
 
@@ -265,14 +315,9 @@ export class RtNetlink {
   }
 
   /** Adds an address; false if the interface already has it. */
-  addAddress(index: number, address: string, prefix: number, label?: string): boolean {
+  addAddress(index: number, a: AddrSpec): boolean {
     try {
-      this.sock.request(
-        RTM_NEWADDR,
-        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        encodeAddrRequest(index, address, prefix, label),
-        `add address ${address}/${prefix} to ifindex ${index}`,
-      );
+      this.sock.request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, encodeAddrRequest(index, a), `add address ${a.address}/${a.prefix} to ifindex ${index}`);
       return true;
     } catch (err) {
       if (err instanceof NetlinkError && err.code === 'EEXIST') return false;
@@ -280,10 +325,11 @@ export class RtNetlink {
     }
   }
 
-  /** Removes an address; false if the interface does not have it. */
-  delAddress(index: number, address: string, prefix: number): boolean {
+  /** Removes an address (its peer too, which the kernel matches); false if the interface does not have it. */
+  delAddress(index: number, a: AddrSpec): boolean {
+    const spec: AddrSpec = { address: a.address, prefix: a.prefix, ...(a.peer !== undefined ? { peer: a.peer } : {}) };
     try {
-      this.sock.request(RTM_DELADDR, NLM_F_ACK, encodeAddrRequest(index, address, prefix), `delete address ${address}/${prefix} from ifindex ${index}`);
+      this.sock.request(RTM_DELADDR, NLM_F_ACK, encodeAddrRequest(index, spec), `delete address ${a.address}/${a.prefix} from ifindex ${index}`);
       return true;
     } catch (err) {
       if (err instanceof NetlinkError && (err.code === 'EADDRNOTAVAIL' || err.code === 'ENODEV')) return false;

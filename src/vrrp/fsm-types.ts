@@ -2,15 +2,17 @@
 // actions it returns, its settings and status, and the I/O-fault backoff.
 
 import type { VrrpAdvert } from './packet.js';
+import type { GarpPlanConfig } from './garp-plan.js';
 
 export type VrrpState = 'INIT' | 'BACKUP' | 'MASTER' | 'FAULT';
-export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh' | 'io-retry';
+export type TimerName = 'advert' | 'master-down' | 'preempt-delay' | 'garp-repeat' | 'garp-refresh' | 'garp-lower-prio' | 'io-retry';
 
 export type Action =
   | { kind: 'send-advert'; priority: number }
   | { kind: 'add-vips' }
   | { kind: 'del-vips' }
-  | { kind: 'garp'; reason: string }
+  /** Announce every held address `count` times (gratuitous ARP / unsolicited NA); `lowerPriority`: for an advert heard, which the sync group's other masters follow. */
+  | { kind: 'garp'; reason: string; count: number; lowerPriority?: true }
   /** The I/O retry is due: check whether the failure's cause is gone, then call ioRecovered or ioFailed. */
   | { kind: 'check-io' }
   | { kind: 'arm-timer'; timer: TimerName; at: number }
@@ -44,7 +46,7 @@ export interface FsmConfig {
   unicastPeers: string[];
   /** keepalived's check_unicast_src: a unicast advert's source must be one of unicastPeers. */
   checkUnicastSrc: boolean;
-  garp: { repeatDelayMs: number; refreshMs: number };
+  garp: GarpPlanConfig;
 }
 
 export interface ReceivedAdvert {

@@ -12,6 +12,7 @@
 import { inetAddrBytes } from '../net/inet.js';
 import { type Action, type FsmConfig, type FsmStatus, type ReceivedAdvert, type TimerName, type VrrpState, ioRetryDelayMs, IO_STABLE_MS } from './fsm-types.js';
 import { validateAdvert } from './receive-rules.js';
+import { becameMaster, GARP_TIMERS, garpTimer, lowerPriorityHeard } from './garp-plan.js';
 
 /** Not a real priority: marks "no master heard yet". */
 const NONE = -1;
@@ -161,12 +162,9 @@ export class VrrpFsm {
           return this.enterMaster(now, `preempt_delay over, preempting ${this.masterIp} (priority ${this.masterPriority})`, out);
         break;
       case 'garp-repeat':
-        if (this.st === 'MASTER') out.push({ kind: 'garp', reason: 'second burst (garp_master_delay)' });
-        break;
       case 'garp-refresh':
-        if (this.st !== 'MASTER') break;
-        out.push({ kind: 'garp', reason: 'refresh (garp_master_refresh)' });
-        out.push({ kind: 'arm-timer', timer: 'garp-refresh', at: now + this.cfg.garp.refreshMs });
+      case 'garp-lower-prio':
+        if (this.st === 'MASTER') out.push(...garpTimer(timer, this.cfg.garp, now));
         break;
       case 'io-retry':
         if (this.ioFault === undefined) break;
@@ -332,16 +330,29 @@ export class VrrpFsm {
     }
     // A lower-priority router thinks it is master: a split brain is ending,
     // or a backup is starting up. Answer at once (RFC 9568) so it yields within
-    // one round trip, and re-announce our MAC so switches and clients relearn it.
+    // one round trip, and re-announce our MAC so switches and clients relearn it
+    // (garp_lower_prio_repeat now, again after garp_lower_prio_delay; keepalived's
+    // rule, independent of the answer), at most once per second or advert interval.
     if (this.cfg.answerLowerPriority) {
       out.push({ kind: 'send-advert', priority: this.effPriority });
       this.armAdvert(now, out);
     }
+    out.push(...this.lowerPriorityGarp(now, `lower-priority advert (${a.priority}) from ${rx.src}`, true));
+  }
+
+  /**
+   * Another member of this instance's sync group heard a lower-priority advert as
+   * master: announce this one's addresses too (keepalived's rule for sync groups).
+   */
+  groupHeardLowerPriority(member: string, now: number): Action[] {
+    return this.st === 'MASTER' ? this.lowerPriorityGarp(now, `sync group: ${member} heard a lower-priority advert`, false) : [];
+  }
+
+  private lowerPriorityGarp(now: number, reason: string, fromAdvert: boolean): Action[] {
     const spacing = Math.max(1000, this.cfg.advertIntervalCs * 10);
-    if (now - this.lastSplitBrainGarp >= spacing) {
-      this.lastSplitBrainGarp = now;
-      out.push({ kind: 'garp', reason: `lower-priority advert (${a.priority}) from ${rx.src}` });
-    }
+    if (now - this.lastSplitBrainGarp < spacing || this.cfg.garp.lowerPrioCount === 0) return [];
+    this.lastSplitBrainGarp = now;
+    return lowerPriorityHeard(this.cfg.garp, now, reason, fromAdvert);
   }
 
   /** True when we, at our effective priority, win against (priority, address). */
@@ -359,12 +370,10 @@ export class VrrpFsm {
     // Advert first, then the addresses and gratuitous ARP (RFC 5798 6.4.1/6.4.2).
     out.push({ kind: 'send-advert', priority: this.effPriority });
     out.push({ kind: 'add-vips' });
-    out.push({ kind: 'garp', reason: 'became master' });
+    const garp = becameMaster(this.cfg.garp, now);
+    out.push(garp[0]!);
     this.armAdvert(now, out);
-    if (this.cfg.garp.repeatDelayMs > 0)
-      out.push({ kind: 'arm-timer', timer: 'garp-repeat', at: now + this.cfg.garp.repeatDelayMs });
-    if (this.cfg.garp.refreshMs > 0)
-      out.push({ kind: 'arm-timer', timer: 'garp-refresh', at: now + this.cfg.garp.refreshMs });
+    out.push(...garp.slice(1));
     this.masterAdverIntervalCs = this.cfg.advertIntervalCs;
     this.masterIp = this.localIp;
     this.masterPriority = NONE;
@@ -380,8 +389,7 @@ export class VrrpFsm {
     out.push(
       { kind: 'del-vips' },
       { kind: 'cancel-timer', timer: 'advert' },
-      { kind: 'cancel-timer', timer: 'garp-repeat' },
-      { kind: 'cancel-timer', timer: 'garp-refresh' },
+      ...GARP_TIMERS.map((timer) => ({ kind: 'cancel-timer' as const, timer })),
       { kind: 'arm-timer', timer: 'master-down', at: now + this.masterDownMs() },
     );
     this.transition(now, 'BACKUP', reason, out);
@@ -430,7 +438,7 @@ export class VrrpFsm {
   }
 
   private cancelAll(out: Action[]): void {
-    for (const timer of ['advert', 'master-down', 'preempt-delay', 'garp-repeat', 'garp-refresh', 'io-retry'] as const)
+    for (const timer of ['advert', 'master-down', 'preempt-delay', ...GARP_TIMERS, 'io-retry'] as const)
       out.push({ kind: 'cancel-timer', timer });
   }
 

@@ -46,12 +46,12 @@ export function hostLinks(): HostLinks {
         .addresses('inet6')
         .find((a) => a.index === l.index && /^fe[89ab]/.test(a.address) && (a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0)?.address;
     },
-    addAddress(device, address, prefix, label) {
-      return rt.addAddress(indexOf(device), address, prefix, label);
+    addAddress(v) {
+      return rt.addAddress(indexOf(v.device), v);
     },
-    delAddress(device, address, prefix) {
-      const l = find(device);
-      return l ? rt.delAddress(l.index, address, prefix) : false;
+    delAddress(v) {
+      const l = find(v.device);
+      return l ? rt.delAddress(l.index, v) : false;
     },
     sendGratuitousArp(ifindex, mac, ip) {
       if (!isIPv6(ip)) return sendGratuitousArp(ifindex, mac, ip);

@@ -12,14 +12,20 @@ import type { Notifier } from './notify.js';
 import { authDataFromPassword, encodeAdvert, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL, AUTH_NONE, AUTH_PASS } from './packet.js';
 import type { ReceivedPacket, VrrpTransport } from './transport.js';
 import { type HostRoutes, RouteHolder } from './routes.js';
-import { type HostNet, VipHolder } from './vips.js';
+import { heldAddresses, type HostNet, VipHolder } from './vips.js';
+import { AcceptGuard } from './accept.js';
+import { DropLog } from './drop-log.js';
+import type { AcceptFirewall } from '../net/nft.js';
 
 export type { HostNet } from './vips.js';
+export { heldAddresses } from './vips.js';
 
 export interface InstanceDeps {
   net: HostNet;
   /** Routes and rules (virtual_routes, virtual_rules); without it an instance holds none. */
   routes?: HostRoutes;
+  /** Enforces no_accept (nftables); without it no_accept is an error line at each MASTER. */
+  firewall?: AcceptFirewall;
   log: Logger;
   notifier: Notifier;
   /** The socket of the instance's interface, if it is open. */
@@ -30,6 +36,8 @@ export interface InstanceDeps {
   hasCap?(cap: 'CAP_NET_ADMIN' | 'CAP_NET_RAW'): boolean;
   /** Monotonic milliseconds. */
   now(): number;
+  /** Told when this master heard a lower-priority advert and announced its addresses (its sync group's masters follow). */
+  onLowerPriority?(inst: VrrpInstance): void;
   /** Told after every transition (sync groups, status). */
   onTransition(inst: VrrpInstance, from: VrrpState, to: VrrpState, reason: string, forced: boolean): void;
 }
@@ -58,6 +66,9 @@ export interface InstanceStatus extends Omit<FsmStatus, 'io'> {
   counters: InstanceCounters & { garpsSent: number };
 }
 
+/** What the state machine plans with: the counts and delays (the spacing of the messages is the shell's). */
+const garpPlan = ({ intervalMs: _a, gnaIntervalMs: _b, ...plan }: VrrpInstanceConfig['garp']): FsmConfig['garp'] => plan;
+
 export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
   return {
     name: c.name,
@@ -71,21 +82,11 @@ export function fsmConfig(c: VrrpInstanceConfig): FsmConfig {
     ...(c.authPass !== undefined ? { authPass: c.authPass } : {}),
     unicastPeers: c.unicastPeers,
     checkUnicastSrc: c.checkUnicastSrc,
-    garp: { repeatDelayMs: c.garp.repeatDelayMs, refreshMs: c.garp.refreshMs },
+    garp: garpPlan(c.garp),
   };
 }
 
-/** What to do about a peer whose adverts this instance must drop; the reasons absent here are routine. */
-const MISMATCH_FIX: Partial<Record<DropReason, string>> = {
-  'version-mismatch': 'both sides must speak the same VRRP version: set version on this instance to match the peer (keepalived defaults to vrrp_version 2, vipd to 3)',
-  'auth-mismatch': 'set the same authentication (auth_type and auth_pass) on both sides',
-  'interval-mismatch': 'VRRPv2 peers must have the same advert_int: set it on both sides',
-  ttl: 'multicast adverts must arrive with TTL 255 (RFC 5798 5.1.1.3): the peer must be on this link, not routed',
-};
-const DROP_WARN_EVERY_MS = 60_000;
 
-/** Every address the instance holds while master: the advertised VIPs, then virtual_ipaddress_excluded. */
-export const heldAddresses = (c: VrrpInstanceConfig): VirtualIp[] => (c.excludedIps ? [...c.virtualIps, ...c.excludedIps] : c.virtualIps);
 
 export class VrrpInstance {
   cfg: VrrpInstanceConfig;
@@ -98,8 +99,8 @@ export class VrrpInstance {
     dropped: {},
   };
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
-  /** When a mismatch from a peer was last warned about (key: reason and source). */
-  private readonly dropWarned = new Map<string, number>();
+  /** Dropped adverts: a mismatch with a peer warned about once a minute, the rest debug. */
+  private readonly drops: DropLog;
   /** A VIP release waiting for the resignation advert to be sent. */
   private release: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -108,6 +109,8 @@ export class VrrpInstance {
   private readonly vips: VipHolder;
   /** Its virtual_routes and virtual_rules, held with the VIPs. */
   private readonly routes: RouteHolder;
+  /** no_accept: the firewall's drop rules for the VIPs while master. */
+  private readonly accept: AcceptGuard;
   private sinceWall = new Date();
   /** Set while the sync group is forcing a transition, so it does not propagate again. */
   private forcing = false;
@@ -130,6 +133,8 @@ export class VrrpInstance {
     this.log = deps.log.child({ instance: cfg.name });
     // A VIP the kernel refuses is a fault in any state; a refused ARP only matters to a master.
     this.routes = new RouteHolder(deps.routes, this.log);
+    this.accept = new AcceptGuard(deps.firewall, cfg.name, this.log);
+    this.drops = new DropLog(this.log, () => this.cfg.name, deps.now);
     this.vips = new VipHolder(deps.net, this.log, (op, err) => {
       if (op.op === 'vip' || this.fsm.state === 'MASTER') this.ioFailure(op, err);
     });
@@ -190,6 +195,11 @@ export class VrrpInstance {
     this.apply(this.fsm.force('BACKUP', this.deps.now(), reason));
   }
 
+  /** A sync-group peer heard a lower-priority advert as master. */
+  groupHeardLowerPriority(member: string): void {
+    this.apply(this.fsm.groupHeardLowerPriority(member, this.deps.now()));
+  }
+
   force(to: 'MASTER' | 'BACKUP', reason: string): void {
     this.withForcing(() => this.fsm.force(to, this.deps.now(), reason));
   }
@@ -206,8 +216,9 @@ export class VrrpInstance {
     if (!this.vips.held) return;
     const { ok, added } = this.vips.change(heldAddresses(old), heldAddresses(cfg));
     if (!ok) return; // FAULT now: the VIPs are released
+    this.accept.hold(cfg);
     this.routes.change({ routes: old.virtualRoutes, rules: old.virtualRules }, this.heldRoutes());
-    if (added.length > 0) void this.vips.announce(added, this.cfg.garp, this.lastSend, 'VIPs added by reload');
+    if (added.length > 0) void this.vips.announce(added, this.cfg.garp.count, this.cfg.garp, this.lastSend, 'VIPs added by reload');
   }
 
   /** The router could not open this instance's socket (or found it failing). */
@@ -277,15 +288,21 @@ export class VrrpInstance {
           sent = true;
           break;
         case 'add-vips':
+          // The drop rules first: a no_accept VIP never accepts a packet.
+          this.accept.hold(this.cfg);
           if (this.vips.take(heldAddresses(this.cfg))) this.routes.take(this.heldRoutes());
           break;
         case 'del-vips':
           // Resigning (priority 0): release the VIPs once the advert is on the wire, so
           // the backup's Skew_Time starts as early as the client loses the old master.
-          this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => this.routes.release(this.heldRoutes()));
+          this.release = this.vips.release(heldAddresses(this.cfg), sent ? this.lastSend : undefined, () => {
+            this.routes.release(this.heldRoutes());
+            this.accept.release();
+          });
           break;
         case 'garp':
-          void this.vips.announce(heldAddresses(this.cfg), this.cfg.garp, this.lastSend, a.reason);
+          void this.vips.announce(heldAddresses(this.cfg), a.count, this.cfg.garp, this.lastSend, a.reason);
+          if (a.lowerPriority) this.deps.onLowerPriority?.(this);
           break;
         case 'arm-timer':
           this.armTimer(a.timer, a.at);
@@ -301,7 +318,7 @@ export class VrrpInstance {
           break;
         case 'drop':
           this.counters.dropped[a.reason] = (this.counters.dropped[a.reason] ?? 0) + 1;
-          this.logDrop(a.reason, a.detail, a.src);
+          this.drops.log(a.reason, a.detail, a.src);
           break;
         case 'check-io':
           this.checkDue = true;
@@ -416,25 +433,6 @@ export class VrrpInstance {
       );
     });
     this.lastSend = Promise.all(sends).then(() => undefined);
-  }
-
-  /**
-   * A peer on this VRID that speaks another version, password or interval is a
-   * misconfiguration that splits the brain (each ignores the other and both
-   * become MASTER): said as a warning naming the fix, once a minute per peer and
-   * reason. Other drops (our own adverts, a non-peer) are routine: debug.
-   */
-  private logDrop(reason: DropReason, detail: string, src: string): void {
-    const fix = MISMATCH_FIX[reason];
-    const key = `${reason} ${src}`;
-    const now = this.deps.now();
-    const last = this.dropWarned.get(key);
-    if (fix === undefined || (last !== undefined && now - last < DROP_WARN_EVERY_MS)) {
-      this.log.debug({ drop: reason, detail }, `advert dropped: ${detail}`);
-      return;
-    }
-    this.dropWarned.set(key, now);
-    this.log.warn({ event: 'advert-mismatch', drop: reason, detail, peer: src }, `${this.cfg.name}: adverts dropped: ${detail}; ${fix}`);
   }
 
   private heldRoutes(): { routes: VrrpInstanceConfig['virtualRoutes']; rules: VrrpInstanceConfig['virtualRules'] } {

@@ -2,6 +2,7 @@
 // (demultiplexed by VRID), link tracking, sync groups and reloads. A socket that
 // cannot be opened puts the interface's instances in FAULT; their retries reopen it.
 
+import type { AcceptFirewall } from '../net/nft.js';
 import type { Config, SyncGroupConfig, VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { VrrpState } from './fsm-types.js';
@@ -38,6 +39,8 @@ export interface RouterDeps {
   net: HostLinks;
   /** Routes and rules for virtual_routes / virtual_rules. */
   routes?: HostRoutes;
+  /** Enforces no_accept for every instance (nftables). */
+  firewall?: AcceptFirewall;
   log: Logger;
   notifier: Notifier;
   now(): number;
@@ -168,6 +171,7 @@ export class VrrpRouter {
     return new VrrpInstance(c, {
       net: this.deps.net,
       ...(this.deps.routes ? { routes: this.deps.routes } : {}),
+      ...(this.deps.firewall ? { firewall: this.deps.firewall } : {}),
       log: this.log,
       notifier: this.deps.notifier,
       now: this.deps.now,
@@ -175,6 +179,10 @@ export class VrrpRouter {
       retrySocket: () => this.retrySocket(socketKey(c)),
       ...(this.deps.hasCap ? { hasCap: this.deps.hasCap } : {}),
       onTransition: (inst, from, to, reason, forced) => this.onTransition(inst, from, to, forced, reason),
+      onLowerPriority: (inst) => {
+        const g = this.groups.find((x) => x.instances.includes(inst.name));
+        for (const m of g?.instances ?? []) if (m !== inst.name) this.instances.get(m)?.groupHeardLowerPriority(inst.name);
+      },
     });
   }
 

@@ -11,14 +11,18 @@ import type { IoOp } from './io-error.js';
 export interface HostNet {
   /** Index and MAC of a link, or undefined if it does not exist. */
   link(name: string): { index: number; mac: string } | undefined;
-  /** Add an address; false if it was already there. */
-  addAddress(device: string, address: string, prefix: number, label?: string): boolean;
-  /** Remove an address; false if it was not there. */
-  delAddress(device: string, address: string, prefix: number): boolean;
+  /** Add an address to its device with its options; false if it was already there. */
+  addAddress(v: VirtualIp): boolean;
+  /** Remove an address from its device; false if it was not there. */
+  delAddress(v: VirtualIp): boolean;
   sendGratuitousArp(ifindex: number, mac: string, ip: string): void;
 }
 
-const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix}`;
+/** Every address an instance holds while master: the advertised VIPs, then virtual_ipaddress_excluded. */
+export const heldAddresses = (c: { virtualIps: VirtualIp[]; excludedIps?: VirtualIp[] | undefined }): VirtualIp[] => (c.excludedIps ? [...c.virtualIps, ...c.excludedIps] : c.virtualIps);
+
+/** A VIP and everything it is added with: a reload that changes an option re-adds it. */
+const vipKey = (v: VirtualIp): string => `${v.device} ${v.address}/${v.prefix} ${JSON.stringify({ ...v, noTrack: undefined })}`;
 
 export class VipHolder {
   /** Whether the VIPs are meant to be held (set before they are added, cleared before they are removed). */
@@ -71,18 +75,23 @@ export class VipHolder {
   }
 
   /**
-   * One burst: `garp.count` ARPs for every VIP, `garp.intervalMs` apart, after `after`
-   * (the advert goes out first). Stops when the VIPs are released or an ARP is refused.
+   * One burst: `count` rounds over every VIP, after `after` (the advert goes out
+   * first); gratuitous ARPs `intervalMs` apart, neighbour advertisements
+   * `gnaIntervalMs` apart (keepalived's garp_interval / gna_interval: the spacing
+   * of the messages themselves). Stops when the VIPs are released or one is refused.
    */
-  async announce(vips: readonly VirtualIp[], garp: Pick<GarpConfig, 'count' | 'intervalMs'>, after: Promise<void>, reason: string): Promise<void> {
+  async announce(vips: readonly VirtualIp[], count: number, spacing: Pick<GarpConfig, 'intervalMs' | 'gnaIntervalMs'>, after: Promise<void>, reason: string): Promise<void> {
     await after.catch(() => undefined);
     // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
     await new Promise((r) => setImmediate(r));
     const links = new Map<string, { index: number; mac: string } | undefined>();
-    for (let i = 0; i < garp.count; i++) {
-      if (i > 0 && garp.intervalMs > 0) await new Promise((r) => setTimeout(r, garp.intervalMs));
-      if (!this.held) return;
+    let first = true;
+    for (let i = 0; i < count; i++) {
       for (const v of vips) {
+        const gap = v.address.includes(':') ? spacing.gnaIntervalMs : spacing.intervalMs;
+        if (!first && gap > 0) await new Promise((r) => setTimeout(r, gap));
+        first = false;
+        if (!this.held) return;
         if (!links.has(v.device)) links.set(v.device, this.net.link(v.device));
         const link = links.get(v.device);
         if (!link) continue;
@@ -95,14 +104,14 @@ export class VipHolder {
         }
       }
     }
-    this.log.debug({ reason, vips: vips.length, count: garp.count }, `gratuitous ARP burst: ${reason}`);
+    this.log.debug({ reason, vips: vips.length, count }, `gratuitous ARP burst: ${reason}`);
   }
 
   /** False if the VIP could not be added (then reported). */
   private add(v: VirtualIp): boolean {
     const vip = `${v.address}/${v.prefix}`;
     try {
-      if (this.net.addAddress(v.device, v.address, v.prefix, v.label)) this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
+      if (this.net.addAddress(v)) this.log.debug({ vip, device: v.device }, `added ${vip} to ${v.device}`);
       this.added.add(vipKey(v));
       return true;
     } catch (err) {
@@ -114,7 +123,7 @@ export class VipHolder {
   private remove(v: VirtualIp): void {
     const key = vipKey(v);
     try {
-      this.net.delAddress(v.device, v.address, v.prefix);
+      this.net.delAddress(v);
       this.added.delete(key);
     } catch (err) {
       // Removing a VIP we never added fails with EPERM without CAP_NET_ADMIN at every BACKUP or FAULT entry: not news.

@@ -165,6 +165,30 @@ export class Lab {
     }
   }
 
+  /**
+   * tcpdump on a host's interface with a filter, from now until stop(): each packet's
+   * line with its kernel timestamp in seconds (-tt), the link-layer header shown (-e).
+   */
+  async capture(host: string, ifname: string, filter: string): Promise<{ stop(): Promise<{ t: number; line: string }[]> }> {
+    const dump = this.spawn(host, 'tcpdump', ['-i', ifname, '-n', '-e', '-tt', '-l', '-U', filter]);
+    let text = '';
+    let listening = false;
+    dump.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
+    dump.stderr!.setEncoding('utf8').on('data', (d: string) => (listening ||= d.includes('listening')));
+    await waitFor(`tcpdump to listen on ${host} ${ifname}`, () => listening, 5000);
+    return {
+      stop: async () => {
+        await sleep(100); // what is on the wire now reaches the capture
+        dump.kill('SIGTERM');
+        await new Promise((r) => (dump.exitCode !== null ? r(undefined) : dump.once('exit', r)));
+        return text
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => ({ t: Number(line.split(' ')[0]), line }));
+      },
+    };
+  }
+
   /** Starts a long-running process in a host; killed (whole group) by destroy(). */
   spawn(host: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {

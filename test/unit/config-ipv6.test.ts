@@ -14,7 +14,7 @@ describe('IPv6 instances and virtual_ipaddress_excluded', () => {
     expect(c.version).toBe(3);
     expect(c.virtualIps).toEqual([
       { address: '2001:db8::100', prefix: 64, device: 'eth0' },
-      { address: 'fd00::1', prefix: 128, device: 'eth0' },
+      { address: 'fd00::1', prefix: 128, device: 'eth0', preferredLft: 0 }, // keepalived deprecates a /128
     ]);
     expect(c.unicastSrcIp).toBe('fe80::1');
     expect(c.unicastPeers).toEqual(['fe80::2']);

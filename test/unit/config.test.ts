@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { summarize } from '../../src/cli/summary.js';
 import { configIssues } from './fixtures.js';
+import { GARP_DEFAULTS } from '../../src/config/garp.js';
 
 const SAMPLE = fileURLToPath(new URL('../../etc/vipd/vipd.yaml', import.meta.url));
 
@@ -24,7 +25,7 @@ describe('valid configs', () => {
   it('the sample etc/vipd/vipd.yaml loads with its values', () => {
     const c = loadConfig(SAMPLE);
     expect(c.file).toBe(SAMPLE);
-    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false, notifyFifos: [], vrrpCheckUnicastSrc: true });
+    expect(c.global).toEqual({ routerId: 'lb1', logLevel: 'info', controlSocket: '/run/vipd/vipd.sock', scriptTimeoutMs: 10_000, enableScriptSecurity: false, notifyFifos: [], vrrpCheckUnicastSrc: true, garp: GARP_DEFAULTS });
     expect(c.instances).toHaveLength(1);
     expect(c.instances[0]).toMatchObject({
       name: 'VI_1',
@@ -43,7 +44,7 @@ describe('valid configs', () => {
       preemptDelayMs: 0,
       trackInterfaces: [{ name: 'eth1', weight: 0 }],
       notify: {},
-      garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
+      garp: { count: 5, intervalMs: 0, gnaIntervalMs: 0, repeatDelayMs: 5000, refreshMs: 0, refreshCount: 1, lowerPrioCount: 5, lowerPrioDelayMs: 5000 },
     });
     expect(c.syncGroups).toEqual([{ name: 'G1', instances: ['VI_1'], trackScripts: [], trackFiles: [], trackProcesses: [], notify: {} }]);
     expect(summarize(c)).toMatch(/^OK .*1 VRRP instance, 1 sync group, 1 virtual server \(2 real servers\)\n {2}VI_1 eth0 vrid 51 prio 150 VRRPv3 advert 1s/);
@@ -67,12 +68,13 @@ describe('valid configs', () => {
       preempt: true,
       preemptDelayMs: 0,
       answerLowerPriority: true,
+      accept: true,
       trackInterfaces: [],
       trackScripts: [],
       trackFiles: [],
       trackProcesses: [],
       notify: {},
-      garp: { count: 5, intervalMs: 0, repeatDelayMs: 5000, refreshMs: 0 },
+      garp: { count: 5, intervalMs: 0, gnaIntervalMs: 0, repeatDelayMs: 5000, refreshMs: 0, refreshCount: 1, lowerPrioCount: 5, lowerPrioDelayMs: 5000 },
       virtualRoutes: [],
       virtualRules: [],
     });

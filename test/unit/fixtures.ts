@@ -21,7 +21,7 @@ export function fsmConfig(o: Partial<FsmConfig> = {}): FsmConfig {
     answerLowerPriority: true,
     unicastPeers: [],
     checkUnicastSrc: true,
-    garp: { repeatDelayMs: 5000, refreshMs: 0 },
+    garp: { count: 5, repeatDelayMs: 5000, refreshMs: 0, refreshCount: 1, lowerPrioCount: 5, lowerPrioDelayMs: 5000 },
     ...o,
   };
 }

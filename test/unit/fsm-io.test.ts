@@ -11,7 +11,7 @@ import { fsmConfig } from './fixtures.js';
 const LOCAL = '10.0.0.1';
 const WHY = 'cannot add VIP 10.0.0.100/24 to eth0: EPERM (operation not permitted): vipd needs CAP_NET_ADMIN — run as root or under the shipped unit';
 
-const cfg = (o: Partial<FsmConfig> = {}): FsmConfig => fsmConfig({ garp: { repeatDelayMs: 0, refreshMs: 0 }, ...o });
+const cfg = (o: Partial<FsmConfig> = {}): FsmConfig => fsmConfig({ garp: { ...fsmConfig().garp, repeatDelayMs: 0, refreshMs: 0 }, ...o });
 
 const armed = (acts: Action[], timer: string) => (acts.find((a) => a.kind === 'arm-timer' && a.timer === timer) as { at: number } | undefined)?.at;
 const transition = (acts: Action[]) => acts.find((a) => a.kind === 'transition') as Extract<Action, { kind: 'transition' }> | undefined;

@@ -84,7 +84,7 @@ describe('startup and becoming master', () => {
     const a1 = f.onTimer('advert', t + 1000);
     expect(sent(a1)).toEqual([100]);
     expect(armed(a1, 'advert')!.at).toBeCloseTo(t + 2000, 9);
-    expect(f.onTimer('garp-repeat', t + 5000)).toEqual([{ kind: 'garp', reason: 'second burst (garp_master_delay)' }]);
+    expect(f.onTimer('garp-repeat', t + 5000)).toEqual([{ kind: 'garp', reason: 'second burst (garp_master_delay)', count: 5 }]);
   });
 
   it('adverts stay on their grid: a late timer does not push the following ones back', () => {
@@ -97,7 +97,7 @@ describe('startup and becoming master', () => {
   });
 
   it('garp_master_refresh re-announces periodically while master', () => {
-    const f = master({ garp: { repeatDelayMs: 0, refreshMs: 60_000 } });
+    const f = master({ garp: { ...cfg().garp, repeatDelayMs: 0, refreshMs: 60_000 } });
     const acts = f.onTimer('garp-refresh', 70_000);
     expect(has(acts, 'garp')).toBe(true);
     expect(armed(acts, 'garp-refresh')!.at).toBe(130_000);

@@ -28,18 +28,24 @@ class Harness {
   caps = { CAP_NET_ADMIN: true, CAP_NET_RAW: true };
   sent: number[] = [];
   arps = 0;
+  /** Address and firewall operations in order (no_accept's rules come before the VIPs and go after them). */
+  order: string[] = [];
   logs: { level: number; msg: string; event?: string }[] = [];
   readonly inst: VrrpInstance;
 
   constructor(cfg = config()) {
     const net: HostNet = {
       link: (name) => (name === 'eth0' ? { index: 2, mac: '02:00:00:00:00:01' } : undefined),
-      addAddress: (_dev, address, prefix) => {
+      addAddress: ({ address, prefix }) => {
         if (this.addError) throw this.addError;
+        this.order.push(`add ${address}`);
         this.addresses.add(`${address}/${prefix}`);
         return true;
       },
-      delAddress: (_dev, address, prefix) => this.addresses.delete(`${address}/${prefix}`),
+      delAddress: ({ address, prefix }) => {
+        if (this.addresses.has(`${address}/${prefix}`)) this.order.push(`del ${address}`);
+        return this.addresses.delete(`${address}/${prefix}`);
+      },
       sendGratuitousArp: () => {
         if (this.arpError) throw this.arpError;
         this.arps++;
@@ -61,6 +67,10 @@ class Harness {
       socket: () => (this.socketError ? undefined : socket),
       retrySocket: () => this.socketError,
       hasCap: (cap) => this.caps[cap],
+      firewall: {
+        block: (owner, addrs) => void this.order.push(`block ${owner} ${addrs.join(',')}`),
+        unblock: (owner) => void this.order.push(`unblock ${owner}`),
+      },
       now: () => Date.now(),
       onTransition: () => undefined,
     };
@@ -274,5 +284,36 @@ describe('instance shell: a peer that speaks differently', () => {
     h.inst.onPacket({ ...advert(3), src: '10.0.0.1' });
     expect(h.inst.status().counters.dropped['own-advert']).toBe(1);
     expect(warnings(h)).toEqual([]);
+  });
+});
+
+describe('instance shell: no_accept (RFC 5798 Accept_Mode off)', () => {
+  it('the drop rules are in place before the VIPs are added and go after they are removed', async () => {
+    const h = new Harness(config({ accept: false, excludedIps: [{ address: '2001:db8::1', prefix: 64, device: 'eth0' }] }));
+    h.inst.start();
+    await advance(MASTER_DOWN);
+    expect(h.inst.state).toBe('MASTER');
+    h.inst.force('BACKUP', 'test');
+    await settle();
+    expect(h.order).toEqual([`block VI_1 ${VIP},2001:db8::1`, `add ${VIP}`, 'add 2001:db8::1', `del ${VIP}`, 'del 2001:db8::1', 'unblock VI_1']);
+  });
+
+  it('accept mode (the default) and the address owner (priority 255) drop nothing', async () => {
+    for (const cfg of [config(), config({ accept: false, priority: 255 })]) {
+      const h = new Harness(cfg);
+      h.inst.start();
+      await advance(MASTER_DOWN);
+      expect(h.inst.state).toBe('MASTER');
+      expect(h.order).toEqual([`add ${VIP}`]);
+    }
+  });
+
+  it('a reload to accept while master removes the rules; back to no_accept puts them back', async () => {
+    const h = new Harness(config({ accept: false }));
+    h.inst.start();
+    await advance(MASTER_DOWN);
+    h.inst.reconfigure(config({ accept: true }));
+    h.inst.reconfigure(config({ accept: false }));
+    expect(h.order).toEqual([`block VI_1 ${VIP}`, `add ${VIP}`, 'unblock VI_1', `block VI_1 ${VIP}`]);
   });
 });
