@@ -26,8 +26,8 @@ describe('global_defs', () => {
   it('router_id, enable_script_security, vrrp_version as every instance\'s default, lvs_sync_daemon, lvs_timeouts', () => {
     const r = tr('global_defs {\n router_id lb1\n enable_script_security\n vrrp_version 3\n lvs_sync_daemon eth1 VI_1 5\n lvs_timeouts tcp 900 tcpfin 120 udp 300\n vrrp_garp_master_delay 2\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.1 }\n}\n');
     expect(r.code).toBe(0);
-    expect(r.cfg.global).toEqual({ router_id: 'lb1', enable_script_security: true });
-    expect(r.cfg.vrrp_instances.VI_1).toMatchObject({ version: 3, garp_master_delay: 2 });
+    expect(r.cfg.global).toEqual({ router_id: 'lb1', enable_script_security: true, vrrp_garp_master_delay: 2 });
+    expect(r.cfg.vrrp_instances.VI_1).toMatchObject({ version: 3 });
     expect(r.cfg.ipvs).toEqual({ sync_daemon: { interface: 'eth1', sync_id: 5, instance: 'VI_1' }, timeouts: { tcp: 900, tcp_fin: 120, udp: 300 } });
     expect(r.yaml).toContain("# keepalived's global_defs vrrp_version (vipd's default is 3)");
   });
@@ -59,14 +59,26 @@ describe('vrrp_instance', () => {
     expect(r.yaml).toContain('(state MASTER: no vipd equivalent, the priority decides)');
   });
 
-  it('virtual_ipaddress lines: dev, label, no_track; brd/scope reported; IPv6 in virtual_ipaddress_excluded', () => {
-    const r = tr('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24 dev eth1 label eth1:v no_track\n  10.0.0.2/24 brd 10.0.0.255\n }\n virtual_ipaddress_excluded {\n  2001:db8::1/64\n }\n}\n');
-    expect(r.cfg.vrrp_instances.V.virtual_ipaddress).toEqual([{ address: '10.0.0.1/24', device: 'eth1', label: 'eth1:v', no_track: true }, '10.0.0.2/24']);
-    expect(r.cfg.vrrp_instances.V.virtual_ipaddress_excluded).toEqual(['2001:db8::1/64']);
-    expect(r.code).toBe(3);
-    expect(r.report).toEqual([
-      '6:15: brd: not translated: virtual_ipaddress option "brd" is not supported by vipd yet (dev, label, no_track are)',
+  it('virtual_ipaddress lines: every ip-address option vipd has; autojoin reported; IPv6 in virtual_ipaddress_excluded', () => {
+    const r = tr('vrrp_instance V {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24 dev eth1 label eth1:v no_track\n  10.0.0.2/24 brd 10.0.0.255 scope link noprefixroute\n  10.0.0.3 peer 10.0.0.4\n  10.0.0.5/24 autojoin\n }\n virtual_ipaddress_excluded {\n  2001:db8::1/64 home -nodad preferred_lft 0\n }\n}\n');
+    expect(r.cfg.vrrp_instances.V.virtual_ipaddress).toEqual([
+      { address: '10.0.0.1/24', device: 'eth1', label: 'eth1:v', no_track: true },
+      { address: '10.0.0.2/24', brd: '10.0.0.255', scope: 'link', noprefixroute: true },
+      { address: '10.0.0.3', peer: '10.0.0.4' },
+      '10.0.0.5/24',
     ]);
+    expect(r.cfg.vrrp_instances.V.virtual_ipaddress_excluded).toEqual([{ address: '2001:db8::1/64', home: true, nodad: false, preferred_lft: 0 }]);
+    expect(r.code).toBe(3);
+    expect(r.report).toEqual(['8:15: autojoin: not translated: virtual_ipaddress option "autojoin" is not supported by vipd (a multicast address cannot be a VIP)']);
+  });
+
+  it('track_file / vrrp_track_process blocks and their track lists; accept, no_accept, the GARP keys', () => {
+    const r = tr('track_file prio {\n file /run/prio\n weight 5 reverse\n init_file 3 overwrite\n}\nvrrp_track_process haproxy {\n process /usr/sbin/haproxy -f /etc/haproxy.cfg\n param_match partial\n weight -30\n quorum 2\n quorum_max 4\n delay 0.5\n full_command\n}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress { 192.0.2.1 }\n no_accept\n garp_lower_prio_repeat 2\n garp_lower_prio_delay 1\n garp_master_refresh_repeat 2\n track_file {\n  prio weight 2\n }\n track_process {\n  haproxy\n }\n}\n');
+    expect(r.report.filter((l) => l.includes('not translated'))).toEqual([]);
+    expect(r.checked).toEqual([]);
+    expect(r.cfg.vrrp_track_files).toEqual({ prio: { file: '/run/prio', weight: 5, reverse: true, init_file: { value: 3, overwrite: true } } });
+    expect(r.cfg.vrrp_track_processes).toEqual({ haproxy: { process: ['/usr/sbin/haproxy', '-f', '/etc/haproxy.cfg'], param_match: 'partial', weight: -30, quorum: 2, quorum_max: 4, delay: 0.5, full_command: true } });
+    expect(r.cfg.vrrp_instances.VI_1).toMatchObject({ no_accept: true, garp_lower_prio_repeat: 2, garp_lower_prio_delay: 1, garp_master_refresh_repeat: 2, track_file: [{ name: 'prio', weight: 2 }], track_process: ['haproxy'] });
   });
 
   it('an IPv6 instance: its VIPs, link-local source and IPv6 peers, unicast_ttl and check_unicast_src', () => {

@@ -20,8 +20,6 @@ export class Ctx {
   readonly comments: Array<{ path: YamlPath; text: string }> = [];
   /** global_defs vrrp_version: keepalived's default for every instance (2 unless it says otherwise). */
   vrrpVersion = 2;
-  /** global_defs vrrp_garp_*: defaults for every instance. */
-  readonly garpDefaults: Record<string, number> = {};
 
   leftOut(w: Word, why: string): void {
     this.findings.push({ pos: w.pos, keyword: w.text, kind: 'left-out', why });

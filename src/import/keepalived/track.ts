@@ -90,3 +90,85 @@ export function vrrpScript(out: { vrrp_scripts: Record<string, Obj> }, s: Stmt, 
   out.vrrp_scripts[name] = o;
   ctx.comment(['vrrp_scripts', name], ` vrrp_script ${name} from ${where(s.words[0]!.pos)}`);
 }
+
+type Section = { vrrp_track_files: Record<string, Obj>; vrrp_track_processes: Record<string, Obj> };
+
+const secondsArg = (key: string) => (o: Obj, s: Stmt, ctx: Ctx) => {
+  const v = numArg(s, ctx, 0.000001, 3600);
+  if (v !== undefined) o[key] = v;
+};
+
+/** weight N [reverse] of a tracker block. */
+function weightLine(o: Obj, s: Stmt, ctx: Ctx, max: number): void {
+  const [kw, v, r] = s.words;
+  const n = Number(v?.text);
+  if (!v || !/^-?\d+$/.test(v.text) || Math.abs(n) > max) return ctx.leftOut(v ?? kw!, `weight needs a whole number -${max}..${max}`);
+  o.weight = n;
+  if (r && (r.text === 'reverse' || r.text === 'noreverse')) o.reverse = r.text === 'reverse';
+  else if (r) ctx.leftOut(r, `"${r.text}" is not reverse or noreverse`);
+}
+
+const TRACK_FILE = {
+  file: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const [kw, f] = s.words;
+    if (!f) return ctx.leftOut(kw!, 'has no file');
+    o.file = f.text;
+  },
+  weight: (o: Obj, s: Stmt, ctx: Ctx) => weightLine(o, s, ctx, 254),
+  init_file: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const rest = s.words.slice(1);
+    const overwrite = rest.some((w) => w.text === 'overwrite');
+    const value = rest.find((w) => w.text !== 'overwrite');
+    if (value && !/^-?\d+$/.test(value.text)) return ctx.leftOut(value, `"${value.text}" is not a whole number`);
+    const n = value ? Number(value.text) : 0;
+    o.init_file = overwrite ? { value: n, overwrite: true } : value ? n : true;
+  },
+};
+
+const TRACK_PROCESS = {
+  process: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const argv = s.words.slice(1).map((w) => w.text);
+    if (argv.length === 0) return ctx.leftOut(s.words[0]!, 'has no process');
+    o.process = argv.length === 1 ? argv[0] : argv;
+  },
+  param_match: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const a = s.words[1];
+    if (a && a.text !== 'initial' && a.text !== 'partial') return ctx.leftOut(a, 'valid: initial | partial');
+    o.param_match = a?.text ?? 'exact';
+  },
+  weight: (o: Obj, s: Stmt, ctx: Ctx) => weightLine(o, s, ctx, 254),
+  quorum: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const v = numArg(s, ctx, 1, 65535, true);
+    if (v !== undefined) o.quorum = v;
+  },
+  quorum_max: (o: Obj, s: Stmt, ctx: Ctx) => {
+    const v = numArg(s, ctx, 0, 65535, true);
+    if (v !== undefined) o.quorum_max = v;
+  },
+  delay: secondsArg('delay'),
+  fork_delay: secondsArg('fork_delay'),
+  terminate_delay: secondsArg('terminate_delay'),
+  full_command: (o: Obj, s: Stmt, ctx: Ctx) => {
+    if (boolArg(s, ctx)) o.full_command = true;
+  },
+};
+
+/** `track_file NAME { ... }` (or vrrp_track_file) -> vrrp_track_files.NAME. */
+export function trackFile(out: Section, s: Stmt, ctx: Ctx): void {
+  const name = s.words[1]?.text;
+  if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
+  const o: Obj = {};
+  walk(s.block ?? [], TRACK_FILE, o, ctx, (k) => `vipd has no equivalent for the track_file keyword "${k}"`);
+  out.vrrp_track_files[name] = o;
+  ctx.comment(['vrrp_track_files', name], ` ${s.words[0]!.text} ${name} from ${where(s.words[0]!.pos)}`);
+}
+
+/** `vrrp_track_process NAME { ... }` -> vrrp_track_processes.NAME. */
+export function trackProcess(out: Section, s: Stmt, ctx: Ctx): void {
+  const name = s.words[1]?.text;
+  if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
+  const o: Obj = {};
+  walk(s.block ?? [], TRACK_PROCESS, o, ctx, (k) => `vipd has no equivalent for the vrrp_track_process keyword "${k}"`);
+  out.vrrp_track_processes[name] = o;
+  ctx.comment(['vrrp_track_processes', name], ` vrrp_track_process ${name} from ${where(s.words[0]!.pos)}`);
+}

@@ -7,7 +7,7 @@ import { Ctx, type Finding, findingLine, type Table, walk, where } from './conte
 import { at, type Stmt } from './syntax.js';
 import { GLOBAL_DEFS, type Out, vrrpInstance, vrrpSyncGroup } from './vrrp.js';
 import { virtualServer } from './virtual-server.js';
-import { vrrpScript } from './track.js';
+import { trackFile, trackProcess, vrrpScript } from './track.js';
 
 const TOP: Table<Out> = {
   global_defs: (o, s, ctx) => {
@@ -15,6 +15,9 @@ const TOP: Table<Out> = {
     ctx.comment(['global'], ` global_defs from ${where(s.words[0]!.pos)}`);
   },
   vrrp_script: vrrpScript,
+  track_file: trackFile,
+  vrrp_track_file: trackFile,
+  vrrp_track_process: trackProcess,
   vrrp_instance: vrrpInstance,
   vrrp_sync_group: vrrpSyncGroup,
   virtual_server: virtualServer,
@@ -40,9 +43,7 @@ const WHY_GLOBAL: Record<string, string> = {
 };
 
 const WHY_TOP: Record<string, string> = {
-  vrrp_track_file: 'vipd has no track_file yet',
-  track_file: 'vipd has no track_file yet',
-  vrrp_track_process: 'vipd has no track_process yet',
+  garp_group: "vipd has no garp_group: set garp_interval / gna_interval on the instances of that interface",
   static_ipaddress: 'vipd has no static addresses (the system\'s network configuration adds them)',
   static_routes: 'vipd has no static routes (the system\'s network configuration adds them)',
   static_rules: 'vipd has no static rules (the system\'s network configuration adds them)',
@@ -67,7 +68,7 @@ function attach(doc: Document, path: Array<string | number>, text: string): void
 
 export function translate(stmts: readonly Stmt[], source: string): Translation {
   const ctx = new Ctx();
-  const out: Out = { global: {}, vrrp_scripts: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_server_groups: {}, virtual_servers: {}, ipvs: {} };
+  const out: Out = { global: {}, vrrp_scripts: {}, vrrp_track_files: {}, vrrp_track_processes: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_server_groups: {}, virtual_servers: {}, ipvs: {} };
   walk(stmts, TOP, out, ctx, (k) => WHY_TOP[k] ?? `vipd has no equivalent for the keyword "${k}"`);
   const obj = Object.fromEntries(Object.entries(out).filter(([, v]) => Object.keys(v).length > 0));
   const doc = new Document(obj);

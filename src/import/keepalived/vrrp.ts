@@ -12,6 +12,8 @@ export type Obj = Record<string, unknown>;
 export interface Out {
   global: Obj;
   vrrp_scripts: Record<string, Obj>;
+  vrrp_track_files: Record<string, Obj>;
+  vrrp_track_processes: Record<string, Obj>;
   vrrp_instances: Record<string, Obj>;
   vrrp_sync_groups: Record<string, Obj>;
   virtual_server_groups: Record<string, string[]>;
@@ -19,7 +21,7 @@ export interface Out {
   ipvs: Obj;
 }
 
-const GARP = ['garp_master_delay', 'garp_master_repeat', 'garp_interval', 'garp_master_refresh'];
+const GARP = ['garp_master_delay', 'garp_master_repeat', 'garp_interval', 'garp_master_refresh', 'garp_master_refresh_repeat', 'garp_lower_prio_delay', 'garp_lower_prio_repeat', 'gna_interval'];
 
 /** notify_fifo FIFO [USER [GROUP]]: vipd creates a missing FIFO owned by root, mode 0600. */
 function fifo(key: string): Table<Out>[string] {
@@ -75,10 +77,15 @@ export const GLOBAL_DEFS: Table<Out> = {
     }
     o.ipvs.timeouts = t;
   },
-  ...Object.fromEntries(GARP.map((k) => [`vrrp_${k}`, ((_o, s, ctx) => {
+  // vipd has keepalived's global GARP defaults under the same names.
+  ...Object.fromEntries(GARP.map((k) => [`vrrp_${k}`, ((o, s, ctx) => {
     const v = numArg(s, ctx, 0, 86400);
-    if (v !== undefined) ctx.garpDefaults[k] = v;
+    if (v !== undefined) o.global[`vrrp_${k}`] = v;
   }) as Table<Out>[string]])),
+  vrrp_min_garp: (o, s, ctx) => {
+    const v = boolArg(s, ctx);
+    if (v !== undefined) o.global.vrrp_min_garp = v;
+  },
 };
 
 function vip(words: Stmt['words'], ctx: Ctx): unknown {
@@ -89,15 +96,19 @@ function vip(words: Stmt['words'], ctx: Ctx): unknown {
     return undefined;
   }
   const out: Obj = { address: len === undefined ? ip : addr!.text };
+  // keepalived's words -> vipd's keys: those taking a value, and the flags.
+  const valued: Record<string, string> = { dev: 'device', label: 'label', brd: 'brd', broadcast: 'brd', scope: 'scope', peer: 'peer', preferred_lft: 'preferred_lft' };
+  const flags: Record<string, [string, boolean]> = { no_track: ['no_track', true], home: ['home', true], mngtmpaddr: ['mngtmpaddr', true], noprefixroute: ['noprefixroute', true], '-nodad': ['nodad', false] };
   for (let i = 0; i < opts.length; i++) {
     const w = opts[i]!;
-    if (w.text === 'dev' && opts[i + 1]) out.device = opts[++i]!.text;
-    else if (w.text === 'label' && opts[i + 1]) out.label = opts[++i]!.text;
-    else if (w.text === 'no_track') out.no_track = true;
+    const key = valued[w.text];
+    if (key && opts[i + 1]) {
+      const v = opts[++i]!.text;
+      out[key] = key === 'scope' && /^\d+$/.test(v) ? Number(v) : key === 'preferred_lft' && /^\d+$/.test(v) ? Number(v) : v;
+    } else if (flags[w.text]) out[flags[w.text]![0]] = flags[w.text]![1];
     else {
-      const takesValue = ['brd', 'broadcast', 'scope', 'peer', 'preferred_lft', 'metric'].includes(w.text);
-      ctx.leftOut(w, `virtual_ipaddress option "${w.text}" is not supported by vipd yet (dev, label, no_track are)`);
-      if (takesValue) i++;
+      ctx.leftOut(w, `virtual_ipaddress option "${w.text}" is not supported by vipd (${w.text === 'autojoin' ? 'a multicast address cannot be a VIP' : 'valid: dev, label, no_track, brd, scope, peer, home, -nodad, mngtmpaddr, noprefixroute, preferred_lft'})`);
+      if (w.text === 'metric') i++;
     }
   }
   return Object.keys(out).length === 1 ? out.address : out;
@@ -199,6 +210,14 @@ export const VRRP_INSTANCE: Table<Obj> = {
   },
   track_interface: trackList('track_interface', 'track_interface', 253),
   track_script: trackList('track_script', 'track_script', 253),
+  track_file: trackList('track_file', 'track_file', 254),
+  track_process: trackList('track_process', 'track_process', 254),
+  accept: (o, s, ctx) => {
+    if (boolArg(s, ctx) !== undefined) o.accept = true;
+  },
+  no_accept: (o, s, ctx) => {
+    if (boolArg(s, ctx) !== undefined) o.no_accept = true;
+  },
   ...NOTIFY,
   ...Object.fromEntries(GARP.map((k) => [k, copyNum(k, 0, 86400)])),
   virtual_routes: list('virtual_routes', (words, ctx) => ipLine(words, ctx, parseRouteLine, 'virtual_routes')),
@@ -206,8 +225,6 @@ export const VRRP_INSTANCE: Table<Obj> = {
 };
 
 const WHY_INSTANCE: Record<string, string> = {
-  track_file: 'vipd has no track_file yet',
-  track_process: 'vipd has no track_process yet',
   track_bfd: 'vipd has no BFD',
   use_vmac: 'vipd has no VMAC interfaces',
   vmac_xmit_base: 'vipd has no VMAC interfaces',
@@ -216,8 +233,6 @@ const WHY_INSTANCE: Record<string, string> = {
   smtp_alert: 'vipd sends no mail',
   strict_mode: 'vipd has no strict mode switch',
   dont_track_primary: 'vipd always tracks the VRRP interface',
-  accept: 'vipd has no accept mode switch',
-  no_accept: 'vipd has no accept mode switch',
 };
 
 export function vrrpInstance(out: Out, s: Stmt, ctx: Ctx): void {
@@ -225,7 +240,6 @@ export function vrrpInstance(out: Out, s: Stmt, ctx: Ctx): void {
   if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
   const o: Obj = {};
   walk(s.block ?? [], VRRP_INSTANCE, o, ctx, (k) => WHY_INSTANCE[k] ?? `vipd has no equivalent for the vrrp_instance keyword "${k}"`);
-  for (const [k, v] of Object.entries(ctx.garpDefaults)) if (!(k in o)) o[k] = v;
   const state = o['#state'];
   delete o['#state'];
   const explicit = 'version' in o;
@@ -262,6 +276,8 @@ export function vrrpSyncGroup(out: Out, s: Stmt, ctx: Ctx): void {
     },
     ...NOTIFY,
     track_script: trackList('track_script', 'track_script', 253),
+    track_file: trackList('track_file', 'track_file', 254),
+    track_process: trackList('track_process', 'track_process', 254),
   }, o, ctx, (k) => WHY_INSTANCE[k] ?? `vipd has no equivalent for the vrrp_sync_group keyword "${k}"`);
   out.vrrp_sync_groups[name] = o;
   ctx.comment(['vrrp_sync_groups', name], ` vrrp_sync_group ${name} from ${where(s.words[0]!.pos)}`);
