@@ -125,6 +125,12 @@ function ipLine(words: Word[], ctx: Ctx, parse: (line: string) => LineResult<unk
   return undefined;
 }
 
+function srcIp(o: Obj, s: Stmt, ctx: Ctx): void {
+  const a = arg(s, ctx);
+  if (a && isIP(a.text)) o.unicast_src_ip = a.text;
+  else if (a) ctx.leftOut(a, `"${a.text}" is not an address`);
+}
+
 const list = (key: string, one: (words: Stmt['words'], ctx: Ctx) => unknown): Table<Obj>[string] => (o, s, ctx) => {
   const items = lines(s).map((l) => one(l, ctx)).filter((v) => v !== undefined);
   o[key] = [...((o[key] as unknown[]) ?? []), ...items];
@@ -163,11 +169,8 @@ export const VRRP_INSTANCE: Table<Obj> = {
   version: copyNum('version', 2, 3, true),
   virtual_ipaddress: list('virtual_ipaddress', vip),
   virtual_ipaddress_excluded: list('virtual_ipaddress_excluded', vip),
-  unicast_src_ip: (o, s, ctx) => {
-    const a = arg(s, ctx);
-    if (a && isIP(a.text)) o.unicast_src_ip = a.text;
-    else if (a) ctx.leftOut(a, `"${a.text}" is not an address`);
-  },
+  unicast_src_ip: srcIp,
+  mcast_src_ip: srcIp, // keepalived: one setting, the advert's source
   unicast_peer: list('unicast_peer', (words, ctx) => {
     const [ip, ...rest] = words;
     if (rest.length) ctx.leftOut(rest[0]!, 'unicast_peer options (min_ttl, max_ttl) are not supported by vipd');
@@ -228,7 +231,6 @@ const WHY_INSTANCE: Record<string, string> = {
   track_bfd: 'vipd has no BFD',
   use_vmac: 'vipd has no VMAC interfaces',
   vmac_xmit_base: 'vipd has no VMAC interfaces',
-  mcast_src_ip: 'vipd has no mcast_src_ip (it uses the interface\'s primary address)',
   notify_fifo: 'vipd has one global notify_fifo and vrrp_notify_fifo (no per-instance FIFO)',
   smtp_alert: 'vipd sends no mail',
   strict_mode: 'vipd has no strict mode switch',
