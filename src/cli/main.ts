@@ -140,12 +140,13 @@ program
 
 program
   .command('import')
-  .description('translate a keepalived.conf (and its includes) to vipd.yaml; report what is left out (exit 3) or invalid (exit 2)')
-  .argument('<file>', 'the keepalived.conf to read')
-  .addOption(new Option('--from <format>', 'the configuration format').choices(['keepalived']).default('keepalived'))
+  .description('translate a keepalived.conf (and its includes), an Octavia load balancer or a Senlin load-balancing policy to vipd.yaml; report what is left out (exit 3) or invalid (exit 2)')
+  .argument('<file>', 'the keepalived.conf, or the Octavia / Senlin description (YAML or JSON), to read')
+  .addOption(new Option('--from <format>', 'the configuration format').choices(['keepalived', 'octavia', 'senlin']).default('keepalived'))
   .option('-o, --output <file>', 'write vipd.yaml here (default: stdout)')
   .option('--config-id <id>', "keepalived's -i: the id @id lines match (default: the host name's first part)")
-  .action(async (file: string, o: { from: string; output?: string; configId?: string }) => {
+  .option('--member <address[:port][@weight]>', "senlin: a cluster node to serve (repeat it; Senlin's policy does not list them)", (v: string, prev: string[] = []) => [...prev, v])
+  .action(async (file: string, o: { from: string; output?: string; configId?: string; member?: string[] }) => {
     process.exitCode = (await import('./import.js')).runImport(file, o);
   });
 

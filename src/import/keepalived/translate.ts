@@ -2,9 +2,9 @@
 // with a comment naming each block's source) and the report. The top level's
 // keywords are one table; each section has its own (vrrp.ts, virtual-server.ts).
 
-import { Document, isMap, isScalar, type YAMLMap } from 'yaml';
-import { Ctx, type Finding, findingLine, type Table, walk, where } from './context.js';
-import { at, type Stmt } from './syntax.js';
+import { render, type Translation } from '../render.js';
+import { Ctx, type Table, walk, where } from './context.js';
+import type { Stmt } from './syntax.js';
 import { GLOBAL_DEFS, type Out, vrrpInstance, vrrpSyncGroup } from './vrrp.js';
 import { virtualServer } from './virtual-server.js';
 import { trackFile, trackProcess, vrrpScript } from './track.js';
@@ -51,35 +51,9 @@ const WHY_TOP: Record<string, string> = {
   linkbeat_interfaces: 'vipd watches links by netlink always',
 };
 
-export interface Translation {
-  yaml: string;
-  findings: Finding[];
-  /** Something was left out (exit 3). */
-  incomplete: boolean;
-}
-
-/** Attaches the comment to the key of `path` (or the document's top). */
-function attach(doc: Document, path: Array<string | number>, text: string): void {
-  const parent = doc.getIn(path.slice(0, -1), true);
-  if (!isMap(parent)) return;
-  const pair = (parent as YAMLMap).items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-  if (pair && isScalar(pair.key)) pair.key.commentBefore = pair.key.commentBefore ? `${pair.key.commentBefore}\n${text}` : text;
-}
-
 export function translate(stmts: readonly Stmt[], source: string): Translation {
   const ctx = new Ctx();
   const out: Out = { global: {}, vrrp_scripts: {}, vrrp_track_files: {}, vrrp_track_processes: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_server_groups: {}, virtual_servers: {}, ipvs: {} };
   walk(stmts, TOP, out, ctx, (k) => WHY_TOP[k] ?? `vipd has no equivalent for the keyword "${k}"`);
-  const obj = Object.fromEntries(Object.entries(out).filter(([, v]) => Object.keys(v).length > 0));
-  const doc = new Document(obj);
-  for (const c of ctx.comments) attach(doc, c.path, c.text);
-  const findings = ctx.findings.sort((a, b) => a.pos.file.localeCompare(b.pos.file) || a.pos.line - b.pos.line || a.pos.col - b.pos.col);
-  const leftOut = findings.filter((f) => f.kind === 'left-out');
-  const head = [` vipd.yaml translated by "vipd import" from ${source}.`];
-  if (leftOut.length) head.push(` NOT COMPLETE: ${leftOut.length} part(s) left out:`, ...leftOut.map((f) => `   ${at(f.pos)}: ${f.keyword}: ${f.why}`));
-  else head.push(' Complete: every keyword has its vipd equivalent.');
-  doc.commentBefore = head.join('\n');
-  return { yaml: doc.toString({ lineWidth: 0 }), findings, incomplete: leftOut.length > 0 };
+  return render(out as unknown as Record<string, Record<string, unknown>>, ctx, source);
 }
-
-export const reportLines = (findings: readonly Finding[]): string[] => findings.map(findingLine);
