@@ -54,10 +54,12 @@ export class KeepalivedProc {
   constructor(
     readonly lab: Lab,
     readonly host: string,
-    instances: KeepalivedInstance[],
+    /** The instances of a generated keepalived.conf, or a whole file's text (with the config id its @id lines match: keepalived -i). */
+    instances: KeepalivedInstance[] | { conf: string; configId?: string },
   ) {
     const conf = join(lab.dir, `${host}-keepalived.conf`);
-    writeFileSync(conf, keepalivedConf(host, instances));
+    writeFileSync(conf, Array.isArray(instances) ? keepalivedConf(host, instances) : instances.conf);
+    const configId = Array.isArray(instances) ? undefined : instances.configId;
     this.vrrpPidFile = join(lab.dir, `${host}-vrrp.pid`);
     rmSync(this.vrrpPidFile, { force: true }); // a killed predecessor's file would look like a ready process
     this.child = lab.spawn(host, 'keepalived', [
@@ -69,6 +71,7 @@ export class KeepalivedProc {
       '--pid', join(lab.dir, `${host}-keepalived.pid`),
       '--vrrp_pid', this.vrrpPidFile,
       '--checkers_pid', join(lab.dir, `${host}-checkers.pid`),
+      ...(configId !== undefined ? ['--config-id', configId] : []),
     ]);
     const keep = (d: Buffer) => this.output.push(d.toString());
     this.child.stdout!.on('data', keep);
