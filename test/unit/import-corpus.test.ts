@@ -42,7 +42,7 @@ describe('keepalived.conf corpus', () => {
     expect(lb2.instances[0]).toMatchObject({ priority: 100, unicastPeers: ['10.4.0.1'] });
     expect(lb1.instances[0]!.virtualIps.map((v) => v.address)).toEqual(['10.4.0.100', '10.4.0.101', '10.4.0.102']);
     expect(lb1.virtualServers[0]!.realServers.map((r) => r.address)).toEqual(['10.4.0.21', '10.4.0.22']);
-    expect(lb1.virtualServers[0]!.healthCheck).toMatchObject({ type: 'tcp', intervalMs: 3000, timeoutMs: 2000, rise: 1, fall: 2 });
+    expect(lb1.virtualServers[0]!.healthChecks[0]).toMatchObject({ type: 'tcp', intervalMs: 3000, timeoutMs: 2000, rise: 1, fall: 2 });
   });
 });
 
