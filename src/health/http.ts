@@ -22,7 +22,7 @@ export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
   for (const u of s.urls) {
     const r = await checkUrl({ ...s, path: u.path, expectedCodes: u.expectedCodes, ...(u.host !== undefined ? { host: u.host } : {}) }, u.digest);
     ms += r.ms;
-    if (!r.ok) return { ...r, reason: `${u.path}: ${r.reason}`, ms };
+    if (!r.ok) return { ...r, reason: s.urls.length > 1 ? `${u.path}: ${r.reason}` : r.reason, ms };
     last = r;
   }
   return { ok: true, reason: s.urls.length === 1 ? last!.reason : `${s.urls.length} URLs: ${last!.reason}`, ms };
