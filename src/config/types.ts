@@ -5,6 +5,9 @@
 // advertisement interval is kept in centiseconds (the v3 wire unit) so that
 // 0.1 s is exact.
 
+import type { CheckerOptions, HealthCheckUrl } from '../health/types.js';
+
+export type { HealthCheckUrl };
 import type { RouteSpec, RuleSpec } from '../net/rtroute.js';
 import type { AddrSpec } from '../net/rtnl.js';
 
@@ -282,32 +285,17 @@ export interface RealServerConfig {
 /** One service of a virtual_server_group (keepalived's): an address and port, or a fwmark. */
 export type GroupMember = { address: string; port: number; fwmark?: undefined } | { fwmark: number; address?: undefined; port?: undefined };
 
-/** One `urls` entry of an HTTP/HTTPS check (keepalived's url block): every one must pass. */
-export interface HealthCheckUrl {
-  path: string;
-  /** Octavia's expected_codes syntax ("200-299, 503"); keepalived's status_code, default 200-299. */
-  expectedCodes: string;
-  /** keepalived's digest: the MD5 of the body, lower-case hex. */
-  digest?: string;
-  /** The Host header for this URL (keepalived's url virtualhost); else the check's. */
-  host?: string;
-}
-
 /** A health check as configured (Octavia health monitor; keepalived checker). Durations in ms. */
-export interface HealthCheckConfig {
+export interface HealthCheckConfig extends CheckerOptions {
   type: 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'udp' | 'dns' | 'smtp' | 'file';
   intervalMs: number;
   timeoutMs: number;
   rise: number;
   fall: number;
-  /** After a failure while up: the next try this much later (keepalived delay_before_retry); else intervalMs. */
-  retryDelayMs?: number;
   /** Check this port instead of the real server's (keepalived connect_port, Octavia port). */
   port?: number;
   /** Check this address instead of the real server's (keepalived connect_ip). */
   address?: string;
-  /** The source address of the check's packets (keepalived bindto). */
-  bindto?: string;
   send?: string;
   expect?: string;
   method: string;
@@ -319,31 +307,10 @@ export interface HealthCheckConfig {
   urls?: HealthCheckUrl[];
   sni?: string;
   caFile?: string;
-  /** SSL_GET client certificate and key (keepalived's SSL block certificate / key). */
-  certFile?: string;
-  keyFile?: string;
   verify: boolean;
   command?: string[];
-  /** SCRIPT: keepalived's misc_dynamic — exit 2..255 sets the weight to code - 2 (default: any non-zero exit is down). */
-  miscDynamic?: boolean;
-  /** UDP: the datagram sent (hex, keepalived payload); random when unset. */
-  payload?: string;
-  /** UDP: a reply is required; with a hex pattern ("x" a wildcard nibble) its start must match. */
-  requireReply?: string | true;
-  minReplyLength?: number;
-  maxReplyLength?: number;
-  /** DNS: the query type (A, NS, CNAME, SOA, MX, TXT, AAAA) and name (keepalived defaults SOA and "."). */
-  dnsType?: string;
-  dnsName?: string;
-  /** DNS (vipd's own): an address the A/AAAA answer must hold. */
-  dnsAnswer?: string;
-  /** SMTP: the HELO name. */
-  heloName?: string;
-  /** FILE: the vrrp_track_files entry, its file, and the weight the value is multiplied by (0: non-zero is down). */
+  /** FILE: the vrrp_track_files entry (its file and weight resolved into file, fileWeight, fileReverse at load). */
   trackFile?: string;
-  file?: string;
-  fileWeight?: number;
-  fileReverse?: boolean;
 }
 
 export interface VirtualServerConfig {

@@ -27,13 +27,19 @@ interface Pending {
   resolve(r: CheckResult): void;
 }
 
-/** Encodes an ICMP echo request (checksum included). Pure. */
-export function encodeEcho(id: number, seq: number, payload: Buffer): Buffer {
+/** An echo request of either ICMP (type 8) or ICMPv6 (type 128), checksum 0. */
+function echo(type: number, id: number, seq: number, payload: Buffer): Buffer {
   const b = Buffer.alloc(8 + payload.length);
-  b.writeUInt8(ECHO_REQUEST, 0);
+  b.writeUInt8(type, 0);
   b.writeUInt16BE(id, 4);
   b.writeUInt16BE(seq, 6);
   payload.copy(b, 8);
+  return b;
+}
+
+/** Encodes an ICMP echo request (checksum included). Pure. */
+export function encodeEcho(id: number, seq: number, payload: Buffer): Buffer {
+  const b = echo(ECHO_REQUEST, id, seq, payload);
   b.writeUInt16BE(internetChecksum(b), 2);
   return b;
 }
@@ -67,12 +73,7 @@ const UNREACH6_CODES: Record<number, string> = { 0: 'no route to destination', 1
 
 /** Encodes an ICMPv6 echo request; the kernel fills in the checksum (it covers the IPv6 pseudo-header). Pure. */
 export function encodeEcho6(id: number, seq: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(8 + payload.length);
-  b.writeUInt8(ECHO6_REQUEST, 0);
-  b.writeUInt16BE(id, 4);
-  b.writeUInt16BE(seq, 6);
-  payload.copy(b, 8);
-  return b;
+  return echo(ECHO6_REQUEST, id, seq, payload);
 }
 
 /** decodeIcmp for ICMPv6 (a raw IPv6 socket receives the ICMPv6 message without the IPv6 header). Pure. */

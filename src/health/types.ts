@@ -3,23 +3,58 @@
 
 export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script' | 'udp' | 'dns' | 'smtp' | 'file';
 
+/** One URL of an HTTP/HTTPS check (keepalived's url block): every one must pass. */
+export interface HealthCheckUrl {
+  path: string;
+  /** Octavia's expected_codes syntax ("200-299, 503"); keepalived's status_code, default 200-299. */
+  expectedCodes: string;
+  /** keepalived's digest: the MD5 of the body, lower-case hex. */
+  digest?: string;
+  /** The Host header for this URL (keepalived's url virtualhost); else the check's. */
+  host?: string;
+}
+
+/** What keepalived's checkers add to a check; the same in the config (HealthCheckConfig) and resolved (CheckSpec). */
+export interface CheckerOptions {
+  /** Source address of the check's packets (keepalived bindto). */
+  bindto?: string;
+  /** After a failure while up, the next try this much later (keepalived delay_before_retry); else intervalMs. */
+  retryDelayMs?: number;
+  /** https: client certificate and key (PEM files). */
+  certFile?: string;
+  keyFile?: string;
+  /** script: keepalived's misc_dynamic (exit 2..255: up with weight code - 2); else any non-zero exit is down. */
+  miscDynamic?: boolean;
+  /** udp: hex payload (random when unset); a reply required (optionally matching a hex pattern, x a wildcard nibble) and its length bounds. */
+  payload?: string;
+  requireReply?: string | true;
+  minReplyLength?: number;
+  maxReplyLength?: number;
+  /** dns: query type and name (keepalived's SOA and "."); an address the A/AAAA answer must hold (vipd's own). */
+  dnsType?: string;
+  dnsName?: string;
+  dnsAnswer?: string;
+  /** smtp: HELO name. */
+  heloName?: string;
+  /** file: the file holding a number, its weight multiplier (0: non-zero is down) and reverse. */
+  file?: string;
+  fileWeight?: number;
+  fileReverse?: boolean;
+}
+
 /** One check of one real server, fully resolved (defaults filled in). */
-export interface CheckSpec {
+export interface CheckSpec extends CheckerOptions {
   type: CheckType;
   /** The address checked (the real server's, or connect_ip). */
   address: string;
   /** Port for tcp/http/https/udp/dns/smtp (the real server's, or connect_port). */
   port: number;
-  /** Source address of the check's packets (keepalived bindto). */
-  bindto?: string;
   intervalMs: number;
   timeoutMs: number;
   /** Consecutive passes that bring a down server up (Octavia max_retries). */
   rise: number;
   /** Consecutive failures that take an up server down (Octavia max_retries_down). */
   fall: number;
-  /** After a failure while up, the next try this much later (keepalived delay_before_retry); else intervalMs. */
-  retryDelayMs?: number;
   /** tcp: bytes to send after connecting, and what the answer must contain. */
   send?: string;
   expect?: string;
@@ -30,33 +65,13 @@ export interface CheckSpec {
   expectedCodes?: string;
   bodyRegex?: string;
   /** http/https: several URLs, each must pass (keepalived's url blocks, digest = MD5 of the body). */
-  urls?: { path: string; expectedCodes: string; digest?: string; host?: string }[];
-  /** https: client certificate and key (PEM files). */
-  certFile?: string;
-  keyFile?: string;
+  urls?: HealthCheckUrl[];
   /** https: SNI name (default: host), CA file, or verify: false. */
   sni?: string;
   caFile?: string;
   verify?: boolean;
   /** script: argv; the real server's address and port are appended unless the command uses {address}/{port}. vrrp_script: argv as is. */
   command?: string[];
-  /** script: keepalived's misc_dynamic (exit 2..255: up with weight code - 2); else any non-zero exit is down. */
-  miscDynamic?: boolean;
-  /** udp: hex payload; a reply required (optionally matching a hex pattern) and its length bounds. */
-  payload?: string;
-  requireReply?: string | true;
-  minReplyLength?: number;
-  maxReplyLength?: number;
-  /** dns: query type and name; an address the answer must hold (optional). */
-  dnsType?: string;
-  dnsName?: string;
-  dnsAnswer?: string;
-  /** smtp: HELO name. */
-  heloName?: string;
-  /** file: the file holding a number, its weight multiplier (0: non-zero is down) and reverse. */
-  file?: string;
-  fileWeight?: number;
-  fileReverse?: boolean;
   /** vrrp_script: run as this uid/gid (keepalived's `user`). */
   uid?: number;
   gid?: number;
