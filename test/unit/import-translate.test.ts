@@ -215,15 +215,17 @@ describe('virtual_server', () => {
     for (const x of [r, same]) expect(() => parseConfig(x.yaml, 'out.yaml')).not.toThrow();
   });
 
-  it('UDP_CHECK, DNS_CHECK, SMTP_CHECK translate with keepalived\'s retry defaults; FILE_CHECK is reported', () => {
-    const r = vs(' real_server 10.0.0.1 53 {\n  UDP_CHECK {\n   payload 0102 03\n   require_reply 01xx\n   max_reply_length 64\n  }\n  DNS_CHECK {\n   type A\n   name www.example.com\n  }\n  SMTP_CHECK {\n   helo_name lb1.example.com\n   connect_port 25\n  }\n  FILE_CHECK {\n   track_file f\n  }\n }\n', '192.0.2.1 53');
-    const [udp, dns, smtp] = r.cfg.virtual_servers['192.0.2.1-53-tcp'].health_checks;
+  it('UDP_CHECK, DNS_CHECK, SMTP_CHECK translate with keepalived\'s retry defaults; FILE_CHECK names the translated track_file', () => {
+    const r = tr('track_file f {\n file /run/w\n}\nvirtual_server 192.0.2.1 53 {\n' + ' real_server 10.0.0.1 53 {\n  UDP_CHECK {\n   payload 0102 03\n   require_reply 01xx\n   max_reply_length 64\n  }\n  DNS_CHECK {\n   type A\n   name www.example.com\n  }\n  SMTP_CHECK {\n   helo_name lb1.example.com\n   connect_port 25\n  }\n  FILE_CHECK {\n   track_file f\n   weight 5 reverse\n  }\n }\n}\n');
+    const [udp, dns, smtp, file] = r.cfg.virtual_servers['192.0.2.1-53-tcp'].health_checks;
     expect(udp).toMatchObject({ type: 'UDP', payload: '0102 03', require_reply: '01xx', max_reply_length: 64, max_retries_down: 2 });
     expect(dns).toMatchObject({ type: 'DNS', dns_type: 'A', dns_name: 'www.example.com', max_retries_down: 4, delay_before_retry: 60 });
     expect(smtp).toMatchObject({ type: 'SMTP', helo_name: 'lb1.example.com', port: 25 });
-    expect(r.code).toBe(3);
-    expect(() => parseConfig(r.yaml, 'out.yaml')).not.toThrow();
-    expect(r.report).toEqual([expect.stringMatching(/^16:3: FILE_CHECK: not translated: vipd's FILE check names a vrrp_track_files entry/)]);
+    expect(file).toEqual({ type: 'FILE', track_file: 'f', weight: 5, reverse: true });
+    expect(r.checked).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.report).toEqual([]);
+    expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks[3]).toMatchObject({ type: 'file', file: '/run/w', fileWeight: 5, fileReverse: true });
   });
 
   it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {

@@ -95,8 +95,6 @@ const text = (s: Stmt, ctx: Ctx) => arg(s, ctx)?.text;
 export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
   const kw = s.words[0]!;
   const c: Checker = { kw, type: CHECK_TYPES[kw.text]!, hc: {}, urls: [], timing: {} };
-  if (c.type === 'FILE')
-    return ctx.leftOut(kw, 'vipd\'s FILE check names a vrrp_track_files entry and track_file blocks are not translated yet: add vrrp_track_files.NAME: {file: ...} and {type: FILE_CHECK, track_file: NAME, weight: N} by hand');
   walk(s.block ?? [], {
     ...(timing as unknown as Table<Checker>),
     connect_port: hcKey('connect_port', (cs) => numArg(cs, ctx, 1, 65535, true)),
@@ -121,12 +119,24 @@ export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
     require_reply: hcKey('require_reply', (cs) => (args(cs).length ? args(cs).map((w) => w.text).join(' ') : true)),
     min_reply_length: hcKey('min_reply_length', (cs) => numArg(cs, ctx, 0, 65507, true)),
     max_reply_length: hcKey('max_reply_length', (cs) => numArg(cs, ctx, 0, 65507, true)),
+    // FILE_CHECK: its track_file block is translated as vrrp_track_files.NAME (track.ts).
+    track_file: hcKey('track_file', text),
+    weight: (k, cs) => {
+      const [kw2, w, rev] = cs.words;
+      const n = w && /^-?\d+$/.test(w.text) ? Number(w.text) : undefined;
+      if (n === undefined || Math.abs(n) > 65535) return ctx.leftOut(w ?? kw2!, 'valid: weight -65535..65535 [reverse]');
+      k.hc.weight = n;
+      if (rev?.text === 'reverse') k.hc.reverse = true;
+      else if (rev && rev.text !== 'noreverse') ctx.leftOut(rev, 'valid: weight N [reverse]');
+    },
   }, c, ctx, (k) => `vipd's health checks have no "${k}" (${kw.text})`);
   checkers.push(c);
 }
 
 /** The checker as a vipd health check, the real server's own address and port written as {address} / {port} in a script. */
 export function healthCheckOf(vsTiming: CheckTiming, rsTiming: CheckTiming, rs: Obj, c: Checker, ctx: Ctx): Obj {
+  // keepalived's FILE_CHECK has none of the timing options: the file's value applies when it changes.
+  if (c.type === 'FILE') return { type: 'FILE', ...c.hc };
   const t: CheckTiming = { ...vsTiming, ...rsTiming, ...c.timing };
   const delay = t.delay_loop ?? 60;
   let timeout = t.connect_timeout ?? (c.type === 'SCRIPT' ? delay : 5);
