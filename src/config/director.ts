@@ -8,7 +8,7 @@
 import { isIPv6 } from 'node:net';
 import { isMap, type Node } from 'yaml';
 import { serviceName } from '../ipvs/types.js';
-import { healthCheck } from './health-check.js';
+import { healthChecks } from './health-check.js';
 import { FORWARDING, IP, PORT, realServer, UINT31 } from './real-server.js';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import type { RealServerConfig, VirtualServerConfig, VsProtocol } from './types.js';
@@ -129,7 +129,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
   m.allowOnly([
     'address', 'port', 'protocol', 'fwmark', 'group', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
     'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
-    'health_check', 'inhibit_on_failure', 'alpha', 'omega', 'remove_on_stop', 'quorum', 'hysteresis', 'sorry_server', 'sorry_server_inhibit',
+    'health_check', 'health_checks', 'inhibit_on_failure', 'alpha', 'omega', 'remove_on_stop', 'quorum', 'hysteresis', 'sorry_server', 'sorry_server_inhibit',
     'notify_up', 'notify_down', 'quorum_up', 'quorum_down', 'admin_state_up', 'connection_limit',
   ]);
   const id = identity(f, m, path, groups);
@@ -169,7 +169,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     rsSeen.add(key);
     realServers.push(rs);
   });
-  const check = m.has('health_check') ? healthCheck(f, m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), realServers.some((r) => r.port === 0) || realServers.length === 0 ? rsPort : 1) : undefined;
+  const checks = healthChecks(f, m, realServers.some((r) => r.port === 0) || realServers.length === 0 ? rsPort : 1) ?? [];
   const quorum = f.get(m, 'quorum', num(1, 0x7fffffff, { integer: true, unit: 'total weight of healthy real servers' })) ?? 1;
   const hysteresis = f.get(m, 'hysteresis', UINT31) ?? 0;
   if (hysteresis >= quorum && m.has('hysteresis')) f.r.issue(m.value('hysteresis') ?? m.node, m.sub('hysteresis'), `${hysteresis} is not below quorum ${quorum}; valid: 0..${quorum - 1}`);
@@ -205,7 +205,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     netmask,
     onePacket,
     realServers,
-    ...(check ? { healthCheck: check } : {}),
+    healthChecks: checks,
     inhibitOnFailure: f.get(m, 'inhibit_on_failure', bool) ?? false,
     alpha: f.get(m, 'alpha', bool) ?? false,
     omega: f.get(m, 'omega', bool) ?? false,

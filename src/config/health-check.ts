@@ -1,87 +1,131 @@
-// `health_check:` of a virtual server: Octavia's health monitor keys, with
-// keepalived's checker names accepted for the type (TCP_CHECK, HTTP_GET, ...).
+// `health_check:` (one, Octavia's health monitor keys) or `health_checks:` (several,
+// keepalived's checkers: a real server is up while every one passes) of a virtual
+// server, or of one real server (its own checkers, replacing the virtual server's).
+// keepalived's checker names are accepted for the type (TCP_CHECK, HTTP_GET, ...);
+// the keys of each kind of check are in health-check-kinds.ts.
 
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Node } from 'yaml';
-import { parseExpectedCodes } from '../health/types.js';
-import { bool, didYouMean, type Fields, num, oneOf, scalarValue, str } from './reader.js';
-import type { HealthCheckConfig } from './types.js';
+import { type Fields, type MapView, didYouMean, num, str } from './reader.js';
+import { kindKeys, readKind } from './health-check-kinds.js';
+import type { HealthCheckConfig, TrackFileConfig } from './types.js';
 
-/** health_check: Octavia's health monitor keys (keepalived's names accepted where they differ). */
+type Type = HealthCheckConfig['type'];
+const TYPES: Record<string, Type> = {
+  TCP: 'tcp', HTTP: 'http', HTTPS: 'https', PING: 'ping', SCRIPT: 'script', UDP: 'udp', DNS: 'dns', SMTP: 'smtp', FILE: 'file',
+  TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', PING_CHECK: 'ping', MISC_CHECK: 'script', UDP_CHECK: 'udp', DNS_CHECK: 'dns', SMTP_CHECK: 'smtp', FILE_CHECK: 'file',
+};
+const ALL_TYPES: Type[] = ['tcp', 'http', 'https', 'ping', 'script', 'udp', 'dns', 'smtp', 'file'];
+const COMMON = ['type', 'delay', 'timeout', 'max_retries', 'max_retries_down', 'retry', 'delay_before_retry', 'port', 'connect_port', 'connect_ip', 'bindto'];
+/** Types that connect to a port (a service without one must say which). */
+const PORTED: Type[] = ['tcp', 'http', 'https', 'udp', 'dns', 'smtp'];
+/** keepalived's delay_before_retry default when only `retry` is given: delay_loop for DNS, 3 s for HTTP_GET/SSL_GET, else 1 s. */
+const retryDefault = (type: Type, delayMs: number): number => (type === 'dns' ? delayMs : type === 'http' || type === 'https' ? 3000 : 1000);
+const DEFAULT_PORT: Partial<Record<Type, number>> = { dns: 53, smtp: 25 };
+
+export const IP_ADDRESS = str('an IPv4 or IPv6 address', (v) => (isIPv4(v) || isIPv6(v) ? undefined : `"${v}" is not an IP address`));
+
+/** FILE checks name a vrrp_track_files entry: resolved once every section is read (parse.ts). */
+const fileRefs = new WeakMap<Fields['r'], { hc: HealthCheckConfig; node: Node; path: string }[]>();
+
+/** One check map. `servicePort` 0: the service has no port (fwmark, port 0), a ported check must name one. */
 export function healthCheck(f: Fields, node: Node, path: string, servicePort: number): HealthCheckConfig | undefined {
   const m = f.map(node, path, 'a map {type, delay, timeout, max_retries, max_retries_down, ...}');
   if (!m) return undefined;
-  m.allowOnly([
-    'type', 'delay', 'timeout', 'max_retries', 'max_retries_down', 'port', 'send', 'expect', 'http_method', 'url_path',
-    'domain_name', 'expected_codes', 'body_regex', 'sni', 'ca_file', 'verify', 'script',
-  ]);
-  const TYPES: Record<string, HealthCheckConfig['type']> = { TCP: 'tcp', HTTP: 'http', HTTPS: 'https', PING: 'ping', SCRIPT: 'script', TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', PING_CHECK: 'ping', MISC_CHECK: 'script' };
-  if (!m.has('type')) f.r.issue(m.node, m.sub('type'), 'missing "type"; valid: TCP | HTTP | HTTPS | PING | SCRIPT');
-  const typeName = f.get(m, 'type', str('a check type', (v) => (TYPES[v.toUpperCase()] ? undefined : `"${v}" is not a check type${didYouMean(v.toUpperCase(), Object.keys(TYPES)) ? `; did you mean "${didYouMean(v.toUpperCase(), Object.keys(TYPES))}"?` : ''}`)));
-  const type = typeName ? TYPES[typeName.toUpperCase()]! : 'tcp';
-  const delay = f.get(m, 'delay', num(0.01, 86400, { unit: 'seconds between checks (Octavia delay, keepalived delay_loop)' })) ?? 5;
-  const timeout = f.get(m, 'timeout', num(0.01, 86400, { unit: 'seconds' })) ?? Math.min(3, delay / 2);
-  if (timeout >= delay) f.r.issue(m.value('timeout') ?? m.value('delay') ?? m.node, m.sub(m.has('timeout') ? 'timeout' : 'delay'), `timeout ${timeout} s is not less than delay ${delay} s; valid: a timeout below the delay (a check must end before the next one starts)`);
-  const rise = f.get(m, 'max_retries', num(1, 100, { integer: true, unit: 'passes to come back up' })) ?? 3;
-  const fall = f.get(m, 'max_retries_down', num(1, 100, { integer: true, unit: 'failures to go down' })) ?? 3;
-  const text = str('a string');
-  const hc: HealthCheckConfig = {
-    type,
-    intervalMs: Math.round(delay * 1000),
-    timeoutMs: Math.round(timeout * 1000),
-    rise,
-    fall,
-    method: 'GET',
-    path: '/',
-    expectedCodes: '200',
-    verify: false,
-  };
-  const portNum = f.get(m, 'port', num(1, 65535, { integer: true }));
-  if (portNum !== undefined) hc.port = portNum;
-  if ((type === 'tcp' || type === 'http' || type === 'https') && portNum === undefined && servicePort === 0)
-    f.r.issue(m.node, m.sub('port'), 'this service has no port (fwmark or port 0): say which port to check; valid: port: 1..65535');
-  const only = (keys: string[], types: HealthCheckConfig['type'][]) => {
-    for (const k of keys) if (m.has(k) && !types.includes(type)) f.r.issue(m.keyNode(k)!, m.sub(k), `${k} applies to ${types.map((t) => t.toUpperCase()).join('/')} checks, not ${type.toUpperCase()}; remove it`);
-  };
-  only(['send', 'expect'], ['tcp']);
-  only(['http_method', 'url_path', 'domain_name', 'expected_codes', 'body_regex'], ['http', 'https']);
-  only(['sni', 'ca_file', 'verify'], ['https']);
-  only(['script'], ['script']);
-  const send = f.get(m, 'send', text);
-  if (send !== undefined) hc.send = send;
-  const expect = f.get(m, 'expect', text);
-  if (expect !== undefined) hc.expect = expect;
-  hc.method = f.get(m, 'http_method', oneOf(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'] as const)) ?? 'GET';
-  hc.path = f.get(m, 'url_path', str('a path starting with /', (v) => (v.startsWith('/') ? undefined : `"${v}" does not start with /`))) ?? '/';
-  const host = f.get(m, 'domain_name', str('a host name for the Host header'));
-  if (host !== undefined) hc.host = host;
-  const codesRaw = m.has('expected_codes') ? scalarValue(m.value('expected_codes')) : undefined;
-  if (codesRaw !== undefined) {
-    const codes = String(codesRaw);
-    const parsed = parseExpectedCodes(codes);
-    if (typeof parsed === 'string') f.r.issue(m.value('expected_codes') ?? m.node, m.sub('expected_codes'), `${parsed}; valid: "200", "200, 202", "200-204"`);
-    else hc.expectedCodes = codes;
-  }
-  const re = f.get(m, 'body_regex', str('a regular expression', (v) => {
-    try {
-      new RegExp(v);
-      return undefined;
-    } catch (err) {
-      return `not a valid regular expression: ${(err as Error).message}`;
-    }
+  if (!m.has('type')) f.r.issue(m.node, m.sub('type'), `missing "type"; valid: ${Object.keys(TYPES).slice(0, 9).join(' | ')} (or keepalived's TCP_CHECK, HTTP_GET, ...)`);
+  const typeName = f.get(m, 'type', str('a check type', (v) => {
+    if (TYPES[v.toUpperCase()]) return undefined;
+    const guess = didYouMean(v.toUpperCase(), Object.keys(TYPES));
+    return `"${v}" is not a check type${guess ? `; did you mean "${guess}"?` : ''}`;
   }));
-  if (re !== undefined) hc.bodyRegex = re;
-  const sni = f.get(m, 'sni', text);
-  if (sni !== undefined) hc.sni = sni;
-  const ca = f.get(m, 'ca_file', str('an absolute path to a PEM file', (v) => (v.startsWith('/') ? undefined : `"${v}" must be an absolute path`)));
-  if (ca !== undefined) hc.caFile = ca;
-  hc.verify = f.get(m, 'verify', bool) ?? ca !== undefined;
-  if (type === 'script') {
-    if (!m.has('script')) f.r.issue(m.node, m.sub('script'), 'missing "script"; valid: script: /etc/vipd/check.sh (gets the address and port as {address} {port} or at the end)');
-    const sv = scalarValue(m.value('script'));
-    const argv = Array.isArray(sv) ? (f.list(m, 'script') ?? []).map((n) => String(scalarValue(n))) : typeof sv === 'string' ? sv.trim().split(/\s+/) : [];
-    if (m.has('script') && (!argv[0] || !argv[0].startsWith('/'))) f.r.issue(m.value('script') ?? m.node, m.sub('script'), `"${argv[0] ?? ''}" must be an absolute path; valid: script: /etc/vipd/check.sh`);
-    else if (argv[0]) f.r.script(m.value('script'), m.sub('script'), argv[0]);
-    if (argv[0]?.startsWith('/')) hc.command = argv.some((a) => a.includes('{address}') || a.includes('{port}')) ? argv : [...argv, '{address}', '{port}'];
+  const type: Type = typeName ? TYPES[typeName.toUpperCase()]! : 'tcp';
+  const own = kindKeys(type);
+  const all = [...new Set(ALL_TYPES.flatMap(kindKeys))];
+  m.allowOnly([...COMMON, ...all]);
+  for (const k of m.keys())
+    if (all.includes(k) && !own.includes(k)) {
+      const types = ALL_TYPES.filter((t) => kindKeys(t).includes(k)).map((t) => t.toUpperCase());
+      f.r.issue(m.keyNode(k), m.sub(k), `${k} applies to ${types.join('/')} checks, not ${type.toUpperCase()}; remove it`);
+    }
+  const delay = f.get(m, 'delay', num(0.01, 86400, { unit: 'seconds between checks (Octavia delay, keepalived delay_loop)' })) ?? 5;
+  const timeout = f.get(m, 'timeout', num(0.01, 86400, { unit: 'seconds (keepalived connect_timeout)' })) ?? Math.min(3, delay / 2);
+  if (timeout >= delay) f.r.issue(m.value('timeout') ?? m.value('delay') ?? m.node, m.sub(m.has('timeout') ? 'timeout' : 'delay'), `timeout ${timeout} s is not less than delay ${delay} s; valid: a timeout below the delay (a check must end before the next one starts)`);
+  const hc: HealthCheckConfig = { type, intervalMs: Math.round(delay * 1000), timeoutMs: Math.round(timeout * 1000), rise: 3, fall: 3, method: 'GET', path: '/', expectedCodes: '200', verify: false };
+  retries(f, m, hc);
+
+  if (m.has('port') && m.has('connect_port')) f.r.issue(m.keyNode('connect_port'), m.sub('connect_port'), 'connect_port is keepalived\'s name for port; set only one');
+  const portNum = f.get(m, 'port', num(1, 65535, { integer: true })) ?? f.get(m, 'connect_port', num(1, 65535, { integer: true }));
+  const port = portNum ?? DEFAULT_PORT[type];
+  if (port !== undefined) hc.port = port;
+  if (PORTED.includes(type) && port === undefined && servicePort === 0)
+    f.r.issue(m.node, m.sub('port'), 'this service has no port (fwmark or port 0): say which port to check; valid: port: 1..65535 (keepalived connect_port)');
+  for (const k of ['port', 'connect_port'])
+    if (m.has(k) && (type === 'ping' || type === 'file')) f.r.issue(m.keyNode(k), m.sub(k), `a ${type.toUpperCase()} check has no port; remove ${k}`);
+  const address = f.get(m, 'connect_ip', IP_ADDRESS);
+  if (address !== undefined) hc.address = address;
+  const bindto = f.get(m, 'bindto', IP_ADDRESS);
+  if (bindto !== undefined) hc.bindto = bindto;
+  if (address && bindto && isIPv6(address) !== isIPv6(bindto)) f.r.issue(m.value('bindto') ?? m.node, m.sub('bindto'), `${bindto} is not the family of connect_ip ${address}; valid: a source address of the same family`);
+  if (m.has('bindto') && type === 'script') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'a SCRIPT check sends nothing itself; remove bindto (the script chooses its source)');
+  if (m.has('bindto') && type === 'ping') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'PING checks share one raw socket that the kernel gives each target\'s route source; remove bindto (or use a TCP/UDP check with bindto)');
+
+  readKind(f, m, hc);
+  if (type === 'file') {
+    (fileRefs.get(f.r) ?? fileRefs.set(f.r, []).get(f.r)!).push({ hc, node: m.value('track_file') ?? m.node, path: m.sub('track_file') });
   }
   return hc;
 }
+
+/** Octavia's max_retries (rise) / max_retries_down (fall), or keepalived's retry (fall = retry + 1) and delay_before_retry. */
+function retries(f: Fields, m: MapView, hc: HealthCheckConfig): void {
+  const retry = f.get(m, 'retry', num(0, 100, { integer: true, unit: 'tries after a failure before down (keepalived)' }));
+  if (retry !== undefined && m.has('max_retries_down'))
+    f.r.issue(m.keyNode('retry'), m.sub('retry'), 'retry is keepalived\'s count of tries after the first failure (max_retries_down = retry + 1); set only one');
+  // keepalived: one pass brings a failed checker back; Octavia: max_retries passes (3).
+  hc.rise = f.get(m, 'max_retries', num(1, 100, { integer: true, unit: 'passes to come back up' })) ?? (retry !== undefined ? 1 : 3);
+  hc.fall = retry !== undefined ? retry + 1 : (f.get(m, 'max_retries_down', num(1, 100, { integer: true, unit: 'failures to go down' })) ?? 3);
+  const dbr = f.get(m, 'delay_before_retry', num(0.01, 86400, { unit: 'seconds from a failure to the next try (keepalived)' }));
+  if (dbr !== undefined) hc.retryDelayMs = Math.round(dbr * 1000);
+  else if (retry !== undefined) hc.retryDelayMs = retryDefault(hc.type, hc.intervalMs);
+  if (hc.type === 'file') hc.rise = hc.fall = 1; // keepalived applies a file's value at once
+}
+
+/** `health_check` or `health_checks` of a virtual server or real server; undefined when it has neither. */
+export function healthChecks(f: Fields, m: MapView, servicePort: number): HealthCheckConfig[] | undefined {
+  if (m.has('health_check') && m.has('health_checks')) {
+    f.r.issue(m.keyNode('health_checks'), m.sub('health_checks'), 'health_check is one check, health_checks a list of them; set only one (put the check in the list)');
+    return undefined;
+  }
+  if (m.has('health_check')) {
+    const hc = healthCheck(f, m.value('health_check') ?? m.keyNode('health_check')!, m.sub('health_check'), servicePort);
+    return hc ? [hc] : [];
+  }
+  if (!m.has('health_checks')) return undefined;
+  const out: HealthCheckConfig[] = [];
+  const items = f.list(m, 'health_checks') ?? [];
+  items.forEach((n, i) => {
+    const hc = healthCheck(f, n, `${m.sub('health_checks')}[${i}]`, servicePort);
+    if (hc) out.push(hc);
+  });
+  if (items.length === 0) f.r.issue(m.value('health_checks') ?? m.keyNode('health_checks'), m.sub('health_checks'), 'an empty list; valid: one or more checks, or remove the key');
+  return out;
+}
+
+/** FILE checks: their track_file must be a vrrp_track_files entry; its file, and its weight unless the check sets one. */
+export function resolveFileChecks(f: Fields, files: readonly TrackFileConfig[]): void {
+  for (const { hc, node, path } of fileRefs.get(f.r) ?? []) {
+    const tf = files.find((t) => t.name === hc.trackFile);
+    if (!tf) {
+      if (hc.trackFile !== undefined) f.r.issue(node, path, `no vrrp_track_files entry "${hc.trackFile}"; valid: ${files.map((t) => t.name).join(', ') || '(none: add vrrp_track_files: {NAME: {file: /path}})'}`);
+      continue;
+    }
+    hc.file = tf.file;
+    if (hc.fileWeight === undefined) {
+      hc.fileWeight = tf.weight;
+      hc.fileReverse = tf.reverse;
+    }
+  }
+  fileRefs.delete(f.r);
+}
+
+

@@ -6,6 +6,7 @@
 
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { virtualServers } from './director.js';
+import { resolveFileChecks } from './health-check.js';
 import { ipvs } from './ipvs.js';
 import { global } from './global.js';
 import { metrics } from './metrics.js';
@@ -50,6 +51,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const { instances, nodes } = vrrpInstances(f, top, globalCfg, known);
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
   const services = virtualServers(f, top);
+  resolveFileChecks(f, files);
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
   const metricsCfg = metrics(f, top.value('metrics'));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));

@@ -3,6 +3,7 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Node } from 'yaml';
+import { healthChecks } from './health-check.js';
 import { bool, type Fields, num, oneOf, scalarValue, str } from './reader.js';
 import type { RealServerConfig, VsForwarding } from './types.js';
 
@@ -26,7 +27,7 @@ export function realServer(f: Fields, n: Node, p: string, service: RsDefaults): 
   const { address, port, forwarding } = service;
   const rs = f.map(n, p, 'a map {address, port, weight}');
   if (!rs) return undefined;
-  rs.allowOnly(['address', 'port', 'weight', 'upper_threshold', 'connection_limit', 'lower_threshold', 'forwarding', 'tunnel', 'admin_state_up']);
+  rs.allowOnly(['address', 'port', 'weight', 'upper_threshold', 'connection_limit', 'lower_threshold', 'forwarding', 'tunnel', 'admin_state_up', 'health_check', 'health_checks']);
   if (!rs.has('address')) f.r.issue(n, p, 'missing "address"; valid: address: 10.0.0.2');
   const ra = f.get(rs, 'address', IP);
   if (ra !== undefined && address !== undefined && isIPv6(ra) !== isIPv6(address) && (rs.has('forwarding') ? scalarValue(rs.value('forwarding')) : forwarding) !== 'tunnel')
@@ -56,10 +57,14 @@ export function realServer(f: Fields, n: Node, p: string, service: RsDefaults): 
   // ipvsadm gives a direct-routing or tunnelled real server the service's port: the packet is not rewritten.
   if (fwd !== 'nat' && rs.has('port') && rport !== (service.fixedPort ?? 0))
     f.r.issue(rs.value('port') ?? n, rs.sub('port'), `${fwd === 'dr' ? 'direct routing' : 'a tunnel'} does not change the destination port: traffic reaches this real server on ${service.fixedPort === undefined ? 'the port each packet was sent to' : `port ${service.fixedPort}`}, not ${rport}; valid: remove port (or port: ${service.fixedPort ?? 0}), and health_check.port: ${rport} to check another port`);
+  const finalPort = fwd === 'nat' ? rport : (service.fixedPort ?? 0);
+  // keepalived's checkers are per real server: this one's own replace the virtual server's.
+  const checks = healthChecks(f, rs, finalPort);
   if (ra === undefined) return undefined;
   return {
     address: ra,
-    port: fwd === 'nat' ? rport : (service.fixedPort ?? 0),
+    port: finalPort,
+    ...(checks ? { healthChecks: checks } : {}),
     weight: f.get(rs, 'weight', num(0, 65535, { integer: true })) ?? 1,
     upperThreshold: upper,
     lowerThreshold: lower,

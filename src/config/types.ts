@@ -5,6 +5,9 @@
 // advertisement interval is kept in centiseconds (the v3 wire unit) so that
 // 0.1 s is exact.
 
+import type { CheckerOptions, HealthCheckUrl } from '../health/types.js';
+
+export type { HealthCheckUrl };
 import type { RouteSpec, RuleSpec } from '../net/rtroute.js';
 import type { AddrSpec } from '../net/rtnl.js';
 
@@ -273,6 +276,8 @@ export interface RealServerConfig {
   lowerThreshold: number;
   forwarding: VsForwarding;
   tunnel?: { type: 'ipip' | 'gue' | 'gre'; port?: number; checksum?: 'csum' | 'remcsum' };
+  /** This real server's own checkers (keepalived's, per real server): replace the virtual server's. */
+  healthChecks?: HealthCheckConfig[];
   /** Octavia's member admin_state_up: false = out of the table and unchecked. */
   adminUp: boolean;
 }
@@ -281,14 +286,16 @@ export interface RealServerConfig {
 export type GroupMember = { address: string; port: number; fwmark?: undefined } | { fwmark: number; address?: undefined; port?: undefined };
 
 /** A health check as configured (Octavia health monitor; keepalived checker). Durations in ms. */
-export interface HealthCheckConfig {
-  type: 'tcp' | 'http' | 'https' | 'ping' | 'script';
+export interface HealthCheckConfig extends CheckerOptions {
+  type: 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'udp' | 'dns' | 'smtp' | 'file';
   intervalMs: number;
   timeoutMs: number;
   rise: number;
   fall: number;
-  /** Check this port instead of the real server's (keepalived connect_port). */
+  /** Check this port instead of the real server's (keepalived connect_port, Octavia port). */
   port?: number;
+  /** Check this address instead of the real server's (keepalived connect_ip). */
+  address?: string;
   send?: string;
   expect?: string;
   method: string;
@@ -296,10 +303,14 @@ export interface HealthCheckConfig {
   host?: string;
   expectedCodes: string;
   bodyRegex?: string;
+  /** HTTP/HTTPS: several URLs (keepalived's url blocks); when set, path/expectedCodes are each URL's. */
+  urls?: HealthCheckUrl[];
   sni?: string;
   caFile?: string;
   verify: boolean;
   command?: string[];
+  /** FILE: the vrrp_track_files entry (its file and weight resolved into file, fileWeight, fileReverse at load). */
+  trackFile?: string;
 }
 
 export interface VirtualServerConfig {
@@ -319,7 +330,8 @@ export interface VirtualServerConfig {
   netmask: string;
   onePacket: boolean;
   realServers: RealServerConfig[];
-  healthCheck?: HealthCheckConfig;
+  /** health_check (one, Octavia's) or health_checks (several, keepalived's): a real server is up while all pass. */
+  healthChecks: HealthCheckConfig[];
   /** A failed real server stays with weight 0 instead of leaving the table. */
   inhibitOnFailure: boolean;
   /** Real servers start down until their first `rise` passes. */

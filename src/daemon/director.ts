@@ -7,7 +7,8 @@
 
 import { stateFilePath, readState, writeState } from '../state-file.js';
 import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
-import { type AdminState, checkOf, Director, type Plan, rsId, servicesName, type VsView, wantedChecks } from '../director/desired.js';
+import { type AdminState, Director, type Plan, rsId, servicesName, type VsView, wantedChecks } from '../director/desired.js';
+import { checksOf, rsHealth } from '../director/rs-checks.js';
 import type { CheckState } from '../health/monitor.js';
 import { CheckerThread } from '../health/thread.js';
 import { destName, serviceId, serviceName } from '../ipvs/types.js';
@@ -46,13 +47,9 @@ export class DirectorRuntime {
   configure(cfg: Config): void {
     this.cfg = cfg;
     this.users = new Map();
-    for (const v of cfg.virtualServers) {
-      if (!v.healthCheck) continue;
-      for (const rs of v.realServers) {
-        const { key } = checkOf(v.healthCheck, rs);
-        this.users.set(key, [...(this.users.get(key) ?? []), { v, rs }]);
-      }
-    }
+    for (const v of cfg.virtualServers)
+      for (const rs of v.realServers)
+        for (const { key } of checksOf(v, rs)) this.users.set(key, [...(this.users.get(key) ?? []), { v, rs }]);
     this.monitor.set(wantedChecks(cfg));
   }
 
@@ -88,15 +85,24 @@ export class DirectorRuntime {
     for (const vs of this.users.get(s.key) ?? []) {
       this.touched.add(vs.v.name);
       const rs = vs.rs;
+      // keepalived: the real server is up while all its checks are; it changes only when the whole vote does.
+      const checks = checksOf(vs.v, rs);
+      const now = rsHealth(checks, (k) => (k === s.key ? s : this.monitor.get(k)), vs.v.alpha, rs.weight)!;
+      const before = rsHealth(checks, (k) => (k === s.key ? { ...s, verdict: previous as CheckState['verdict'] } : this.monitor.get(k)), vs.v.alpha, rs.weight)!;
       const counts = up ? `${s.run}/${s.spec.rise} passes` : `${s.run}/${s.spec.fall} failures`;
-      const what = previous === s.verdict ? `weight ${s.weight ?? rs.weight}` : up ? 'UP' : 'DOWN';
+      const rsUp = now.verdict === 'up';
+      const which = checks.length > 1 ? `${s.spec.type.toUpperCase()} check ${checks.findIndex((c) => c.key === s.key) + 1} of ${checks.length}: ` : '';
+      const what =
+        before.verdict !== now.verdict ? (rsUp ? 'UP' : 'DOWN')
+        : previous !== s.verdict ? `still ${now.verdict.toUpperCase()} (${which}${up ? 'passes again' : 'fails'})`
+        : `weight ${now.weight ?? rs.weight}`;
       const vip = vs.v.address !== undefined ? destName({ address: vs.v.address, port: vs.v.port! }) : servicesName(vs.v);
-      this.log[up ? 'info' : 'warn'](
-        { event: 'rs-health', vs: vs.v.name, rs: destName(rs), verdict: s.verdict, reason: s.last?.reason, weight: s.weight },
-        `RS ${destName(rs)} of ${vip} ${what}: ${s.last?.reason ?? 'no result'}, ${counts}`,
+      this.log[rsUp ? 'info' : 'warn'](
+        { event: 'rs-health', vs: vs.v.name, rs: destName(rs), verdict: now.verdict, check: s.spec.type, reason: s.last?.reason, weight: now.weight },
+        `RS ${destName(rs)} of ${vip} ${what}: ${before.verdict !== now.verdict ? which : ''}${s.last?.reason ?? 'no result'}, ${counts}`,
       );
-      const script = up ? vs.v.notify.up : vs.v.notify.down;
-      if (script && previous !== s.verdict) this.notifier.script(`VS ${vs.v.name}`, script, [vs.v.name, rs.address, String(rs.port), up ? 'UP' : 'DOWN']);
+      const script = rsUp ? vs.v.notify.up : vs.v.notify.down;
+      if (script && before.verdict !== now.verdict) this.notifier.script(`VS ${vs.v.name}`, script, [vs.v.name, rs.address, String(rs.port), rsUp ? 'UP' : 'DOWN']);
     }
     this.queueReconcile();
   }

@@ -10,12 +10,12 @@
 // Per virtual server: ONLINE (every real server ONLINE or taken out by the operator),
 // DEGRADED (some in ERROR, quorum held), OFFLINE (quorum lost: the sorry server, if any, serves).
 
-import type { Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig } from '../config/types.js';
+import type { Config, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
-import { type CheckSpec, checkKey, RiseFall } from '../health/types.js';
 import type { DesiredService } from '../ipvs/diff.js';
 import { type Dest as DesiredDest, destName, type ServiceKey, serviceName } from '../ipvs/types.js';
 import { serviceKeysOf } from '../config/vs-group.js';
+import { checksOf, rsHealth } from './rs-checks.js';
 
 export type RsStatus = 'ONLINE' | 'ERROR' | 'DRAINING' | 'DISABLED';
 export type VsStatus = 'ONLINE' | 'DEGRADED' | 'OFFLINE';
@@ -80,43 +80,7 @@ export function servicesName(v: VirtualServerConfig): string {
 
 export const rsId = (vs: string, address: string, port: number): string => `${vs}/${destName({ address, port })}`;
 
-/** The check of one real server of one virtual server. */
-export function checkSpecOf(hc: HealthCheckConfig, rs: RealServerConfig): CheckSpec {
-  const { port, ...rest } = hc;
-  return { ...rest, address: rs.address, port: port ?? rs.port };
-}
-
-/** Every check the config asks for: key -> spec and alpha (alpha if any virtual server using it says so). */
-export function wantedChecks(cfg: Pick<Config, 'virtualServers'>): Map<string, { spec: CheckSpec; alpha: boolean }> {
-  const out = new Map<string, { spec: CheckSpec; alpha: boolean }>();
-  for (const v of cfg.virtualServers) {
-    if (!v.healthCheck || !v.adminUp) continue;
-    for (const r of v.realServers) {
-      if (!r.adminUp) continue;
-      const { spec, key } = checkOf(v.healthCheck, r);
-      const prev = out.get(key);
-      out.set(key, { spec, alpha: (prev?.alpha ?? false) || v.alpha });
-    }
-  }
-  return out;
-}
-
-/**
- * A real server's check and its key, computed once per (config object, real server):
- * a verdict recomputes the desired services it touched, and building 10,000 keys
- * each time was most of that work. Config objects are never mutated; a reload
- * makes new ones (and the old entries go with them).
- */
-const checks = new WeakMap<RealServerConfig, { hc: HealthCheckConfig; spec: CheckSpec; key: string }>();
-export function checkOf(hc: HealthCheckConfig, r: RealServerConfig): { spec: CheckSpec; key: string } {
-  let c = checks.get(r);
-  if (!c || c.hc !== hc) {
-    const spec = checkSpecOf(hc, r);
-    c = { hc, spec, key: checkKey(spec) };
-    checks.set(r, c);
-  }
-  return c;
-}
+export { checkSpecOf, wantedChecks } from './rs-checks.js';
 
 /** The director's answer: the desired table, the view, and the virtual servers whose quorum changed with it. */
 export interface Plan {
@@ -181,21 +145,22 @@ export class Director {
           continue;
         }
         const a = admin.get(rsId(v.name, r.address, r.port));
-        const check = v.healthCheck ? checkOf(v.healthCheck, r) : undefined;
-        const st = check ? health(check.key) : undefined;
-        // No result yet: up, unless alpha (down until it passes).
-        const verdict = check ? (st?.verdict ?? RiseFall.initial(v.alpha)) : 'up';
+        // keepalived: each checker votes; the real server is down while any of its checks is.
+        const h = rsHealth(checksOf(v, r), health, v.alpha, r.weight);
+        const verdict = h?.verdict ?? 'up';
         const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };
-        if (check)
+        if (h) {
+          const st = h.lead.state;
           view.health = {
             verdict,
             ...(st?.last ? { reason: st.last.reason, at: st.last.at, lastOk: st.last.ok } : {}),
             run: st?.run ?? 0,
-            checks: st?.checks ?? 0,
-            failures: st?.failures ?? 0,
-            rise: check.spec.rise,
-            fall: check.spec.fall,
+            checks: h.checks,
+            failures: h.failures,
+            rise: h.lead.check.spec.rise,
+            fall: h.lead.check.spec.fall,
           };
+        }
         const dest = (weight: number): DesiredDest => ({
           key: { address: r.address, port: r.port },
           forwarding: r.forwarding,
@@ -214,7 +179,7 @@ export class Director {
           view.weight = 0;
           dests.push(dest(0));
         } else {
-          const w = st?.weight ?? r.weight;
+          const w = h?.weight ?? r.weight;
           view.weight = w;
           dests.push(dest(w));
           healthyWeight += w;

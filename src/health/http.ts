@@ -3,8 +3,10 @@
 // optional CA (or no verification, as Octavia's and keepalived's checks do by
 // default). Every way a server can misbehave ends in a failure with a reason
 // within the timeout: no answer, an answer that never ends, garbage, a reset,
-// a wrong code, a TLS failure.
+// a wrong code, a TLS failure. keepalived's HTTP_GET/SSL_GET: several URLs,
+// each with its codes, an MD5 digest of the body and a Host; a client certificate.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -12,7 +14,21 @@ import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } fro
 
 const BODY_LIMIT = 1 << 20;
 
-export function checkHttp(s: CheckSpec): Promise<CheckResult> {
+/** Every URL in turn (keepalived's url blocks), each within the timeout; the first failure is the check's. */
+export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
+  if (!s.urls) return checkUrl(s);
+  let ms = 0;
+  let last: CheckResult | undefined;
+  for (const u of s.urls) {
+    const r = await checkUrl({ ...s, path: u.path, expectedCodes: u.expectedCodes, ...(u.host !== undefined ? { host: u.host } : {}) }, u.digest);
+    ms += r.ms;
+    if (!r.ok) return { ...r, reason: s.urls.length > 1 ? `${u.path}: ${r.reason}` : r.reason, ms };
+    last = r;
+  }
+  return { ok: true, reason: s.urls.length === 1 ? last!.reason : `${s.urls.length} URLs: ${last!.reason}`, ms };
+}
+
+function checkUrl(s: CheckSpec, digest?: string): Promise<CheckResult> {
   const expected = parseExpectedCodes(s.expectedCodes ?? '200');
   const accept = typeof expected === 'string' ? () => false : expected;
   const bodyRe = s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined;
@@ -29,26 +45,34 @@ export function checkHttp(s: CheckSpec): Promise<CheckResult> {
         path: s.path ?? '/',
         headers: { Host: s.port === (tls ? 443 : 80) ? host : `${host}:${s.port}`, 'User-Agent': 'vipd-health-check', Connection: 'close' },
         agent: false,
+        ...(s.bindto ? { localAddress: s.bindto } : {}),
       };
       if (tls) {
         const sni = s.sni ?? s.host;
         if (sni && !/^[\d.]+$|:/.test(sni)) options.servername = sni;
         options.rejectUnauthorized = s.verify ?? false;
         if (s.caFile) options.ca = readFileSync(s.caFile);
+        if (s.certFile && s.keyFile) {
+          options.cert = readFileSync(s.certFile);
+          options.key = readFileSync(s.keyFile);
+        }
       }
       const req = (tls ? https : http).request(options, (res) => {
         const code = res.statusCode ?? 0;
         const codeOk = accept(code);
         if (!codeOk && !bodyRe) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
         let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          if (body.length < BODY_LIMIT) body += d;
+        const md5 = digest ? createHash('md5') : undefined;
+        res.on('data', (d: Buffer) => {
+          md5?.update(d);
+          if (bodyRe && body.length < BODY_LIMIT) body += d.toString('utf8');
         });
         res.once('end', () => {
           if (!codeOk) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
           if (bodyRe && !bodyRe.test(body)) return done(false, `HTTP ${code} but the body does not match /${s.bodyRegex}/`);
-          done(true, `HTTP ${code}`);
+          const sum = md5?.digest('hex');
+          if (sum !== undefined && sum !== digest) return done(false, `HTTP ${code} but the body's MD5 is ${sum} (expected ${digest})`);
+          done(true, `HTTP ${code}${sum ? `, digest ok` : ''}`);
         });
         res.once('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describe(err)} while reading the body`));
       });

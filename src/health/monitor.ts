@@ -2,12 +2,20 @@
 // (10,000 checks do not fire in the same millisecond), no overlap, rise/fall
 // verdicts. A check is identified by what it does (checkKey), so real servers
 // of several virtual servers that are checked the same way share one check,
-// and a reload keeps the state of every check it does not change.
+// and a reload keeps the state of every check it does not change. After a failure
+// while up, the next try comes after retryDelayMs (keepalived's delay_before_retry)
+// instead of the interval; a FILE check also runs whenever its file changes.
 
+import { type FSWatcher, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { checkDns } from './dns.js';
+import { checkFile } from './file.js';
 import { checkHttp } from './http.js';
 import { Pinger } from './ping.js';
 import { checkScript, checkVrrpScript } from './script.js';
+import { checkSmtp } from './smtp.js';
 import { checkTcp } from './tcp.js';
+import { checkUdp } from './udp.js';
 import { CheckTimings } from './timings.js';
 import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
 
@@ -17,6 +25,8 @@ export interface CheckState {
   verdict: Verdict;
   /** Dynamic weight from a script (exit 2..255), if the last pass set one. */
   weight?: number;
+  /** FILE_CHECK: what the file adds to the real server's weight, as of the last pass. */
+  weightAdd?: number;
   last?: CheckResult & { at: number };
   /** Consecutive passes or failures so far (with last.ok telling which). */
   run: number;
@@ -39,6 +49,10 @@ interface Running {
   /** When this run was due (performance.now()): the check's place on its grid. */
   due: number;
   stopped: boolean;
+  /** A run is in progress; `again`: run once more as soon as it ends (the file changed meanwhile). */
+  busy?: boolean;
+  again?: boolean;
+  watcher?: FSWatcher;
 }
 
 /** A spread of first runs over the interval, the same for the same key: FNV-1a of the key. */
@@ -75,6 +89,14 @@ export class HealthMonitor {
         return checkScript(s);
       case 'vrrp_script':
         return checkVrrpScript(s);
+      case 'udp':
+        return checkUdp(s);
+      case 'dns':
+        return checkDns(s);
+      case 'smtp':
+        return checkSmtp(s);
+      case 'file':
+        return checkFile(s);
     }
   }
 
@@ -84,6 +106,7 @@ export class HealthMonitor {
       if (!wanted.has(key)) {
         r.stopped = true;
         clearTimeout(r.timer);
+        r.watcher?.close();
         this.checks.delete(key);
       }
     }
@@ -91,8 +114,30 @@ export class HealthMonitor {
       if (this.checks.has(key)) continue;
       const r: Running = { state: initialState(key, spec, alpha), rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, stopped: false };
       this.checks.set(key, r);
-      this.schedule(r, performance.now() + firstRunOffset(key, spec.intervalMs));
+      if (spec.type === 'file' && spec.file) {
+        // keepalived reads a tracked file when it changes: watch its directory (the file may be replaced or created).
+        this.schedule(r, performance.now());
+        try {
+          r.watcher = watch(dirname(spec.file), (_ev, name) => {
+            if (name === null || name === basename(spec.file!)) this.runNow(r);
+          });
+          r.watcher.on('error', () => r.watcher?.close());
+        } catch {
+          /* no directory to watch: the interval still reads the file */
+        }
+      } else this.schedule(r, performance.now() + firstRunOffset(key, spec.intervalMs));
     }
+  }
+
+  /** Runs a check now (its file changed), or right after the run in progress. */
+  private runNow(r: Running): void {
+    if (r.stopped) return;
+    if (r.busy) {
+      r.again = true;
+      return;
+    }
+    clearTimeout(r.timer);
+    this.schedule(r, performance.now());
   }
 
   private schedule(r: Running, at: number): void {
@@ -104,11 +149,13 @@ export class HealthMonitor {
     if (r.stopped) return;
     const t0 = performance.now();
     let res: CheckResult;
+    r.busy = true;
     try {
       res = await this.run(r.state.spec);
     } catch (err) {
       res = { ok: false, reason: `check failed to run: ${(err as Error).message}`, ms: performance.now() - t0 };
     }
+    r.busy = false;
     if (r.stopped) return;
     this.timings.record(r.state.spec.type, res.ms / 1000, (t0 - r.due) / 1000);
     const s = r.state;
@@ -119,9 +166,18 @@ export class HealthMonitor {
     const changed = r.rf.record(res.ok);
     s.run = r.rf.run;
     s.verdict = r.rf.verdict;
-    const weightChanged = res.ok && res.weight !== s.weight && (res.weight !== undefined || s.weight !== undefined);
-    if (res.ok) s.weight = res.weight;
+    const weightChanged = res.ok && (res.weight !== s.weight || res.weightAdd !== s.weightAdd);
+    if (res.ok) {
+      s.weight = res.weight;
+      s.weightAdd = res.weightAdd;
+    }
     if (changed || weightChanged) this.onChange(s, previous);
+    if (r.again) {
+      r.again = false;
+      return this.schedule(r, performance.now());
+    }
+    // keepalived's retry: a failure while still up is tried again after delay_before_retry.
+    if (!res.ok && r.rf.verdict === 'up' && s.spec.retryDelayMs !== undefined) return this.schedule(r, performance.now() + s.spec.retryDelayMs);
     // The next run on this check's own grid (due + interval), never overlapping: a run that
     // ends late skips the slots it missed instead of running at once. Each check keeps its
     // phase, so when the process falls behind, 10,000 checks stay spread over the interval
@@ -150,6 +206,7 @@ export class HealthMonitor {
     for (const r of this.checks.values()) {
       r.stopped = true;
       clearTimeout(r.timer);
+      r.watcher?.close();
     }
     this.checks.clear();
     this.pinger.close();

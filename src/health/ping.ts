@@ -1,8 +1,10 @@
-// ICMP echo check over one shared raw socket: every target's requests carry this
-// process's identifier and their own sequence number, and each reply (or ICMP
-// error quoting a request) is matched back to its request.
+// ICMP echo check over one shared raw socket per family (ICMP for IPv4, ICMPv6 for
+// IPv6): every target's requests carry this process's identifier and their own
+// sequence number, and each reply (or ICMP error quoting a request) is matched
+// back to its request.
 
 import { createRequire } from 'node:module';
+import { isIPv6 } from 'node:net';
 import type { Socket } from 'raw-socket';
 import { internetChecksum } from '../vrrp/ipv4.js';
 import { type CheckResult, type CheckSpec, deadline } from './types.js';
@@ -25,13 +27,19 @@ interface Pending {
   resolve(r: CheckResult): void;
 }
 
-/** Encodes an ICMP echo request (checksum included). Pure. */
-export function encodeEcho(id: number, seq: number, payload: Buffer): Buffer {
+/** An echo request of either ICMP (type 8) or ICMPv6 (type 128), checksum 0. */
+function echo(type: number, id: number, seq: number, payload: Buffer): Buffer {
   const b = Buffer.alloc(8 + payload.length);
-  b.writeUInt8(ECHO_REQUEST, 0);
+  b.writeUInt8(type, 0);
   b.writeUInt16BE(id, 4);
   b.writeUInt16BE(seq, 6);
   payload.copy(b, 8);
+  return b;
+}
+
+/** Encodes an ICMP echo request (checksum included). Pure. */
+export function encodeEcho(id: number, seq: number, payload: Buffer): Buffer {
+  const b = echo(ECHO_REQUEST, id, seq, payload);
   b.writeUInt16BE(internetChecksum(b), 2);
   return b;
 }
@@ -59,28 +67,57 @@ export function decodeIcmp(packet: Buffer): { kind: 'reply' | 'error'; id: numbe
   return undefined;
 }
 
+const ECHO6_REQUEST = 128;
+const ECHO6_REPLY = 129;
+const UNREACH6_CODES: Record<number, string> = { 0: 'no route to destination', 1: 'administratively prohibited', 3: 'address unreachable', 4: 'port unreachable', 5: 'source address failed policy', 6: 'reject route' };
+
+/** Encodes an ICMPv6 echo request; the kernel fills in the checksum (it covers the IPv6 pseudo-header). Pure. */
+export function encodeEcho6(id: number, seq: number, payload: Buffer): Buffer {
+  return echo(ECHO6_REQUEST, id, seq, payload);
+}
+
+/** decodeIcmp for ICMPv6 (a raw IPv6 socket receives the ICMPv6 message without the IPv6 header). Pure. */
+export function decodeIcmp6(icmp: Buffer): ReturnType<typeof decodeIcmp> {
+  if (icmp.length < 8) return undefined;
+  const type = icmp[0]!;
+  if (type === ECHO6_REPLY) return { kind: 'reply', id: icmp.readUInt16BE(4), seq: icmp.readUInt16BE(6) };
+  if (type === 1 || type === 3) {
+    const inner = icmp.subarray(8); // the offending packet: IPv6 header (40 bytes), then our echo request
+    if (inner.length < 48 || inner[6] !== 58) return undefined;
+    const echo = inner.subarray(40);
+    if (echo[0] !== ECHO6_REQUEST) return undefined;
+    const reason = type === 3 ? 'ICMPv6 time exceeded' : `ICMPv6 ${UNREACH6_CODES[icmp[1]!] ?? `destination unreachable (code ${icmp[1]})`}`;
+    return { kind: 'error', id: echo.readUInt16BE(4), seq: echo.readUInt16BE(6), reason };
+  }
+  return undefined;
+}
+
+/** The same address written the same way ("2001:db8::0:1" and "2001:db8::1"). */
+const canonical = (a: string): string => (isIPv6(a) ? new URL(`http://[${a}]`).hostname.slice(1, -1) : a);
+
 export class Pinger {
-  private sock: Socket | undefined;
+  private readonly socks: { 4?: Socket | undefined; 6?: Socket | undefined } = {};
   private readonly id = process.pid & 0xffff;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   /** Replies that matched nothing (late, or another process's): counted, dropped. */
   unmatched = 0;
 
-  private socket(): Socket {
-    if (this.sock) return this.sock;
-    const s = raw().createSocket({ protocol: raw().Protocol.ICMP });
-    s.on('message', (buf: Buffer, source: string) => this.onMessage(buf, source));
+  private socket(family: 4 | 6): Socket {
+    const have = this.socks[family];
+    if (have) return have;
+    const r = raw();
+    const s = family === 4 ? r.createSocket({ protocol: r.Protocol.ICMP }) : r.createSocket({ addressFamily: r.AddressFamily.IPv6, protocol: r.Protocol.ICMPv6 });
+    s.on('message', (buf: Buffer, source: string) => this.onMessage(family === 4 ? decodeIcmp(buf) : decodeIcmp6(buf), canonical(source)));
     // A receive error closes raw-socket's socket: open a new one at the next check.
     s.on('error', () => {
-      if (this.sock === s) this.sock = undefined;
+      if (this.socks[family] === s) this.socks[family] = undefined;
     });
-    this.sock = s;
+    this.socks[family] = s;
     return s;
   }
 
-  private onMessage(buf: Buffer, source: string): void {
-    const m = decodeIcmp(buf);
+  private onMessage(m: ReturnType<typeof decodeIcmp>, source: string): void {
     if (!m || m.id !== this.id) return;
     const p = this.pending.get(m.seq);
     if (!p || (m.kind === 'reply' && source !== p.address)) {
@@ -107,11 +144,12 @@ export class Pinger {
       this.seq = seq;
       const t0 = performance.now();
       const timer = deadline(() => this.finish(seq, false, `no ICMP echo reply within ${s.timeoutMs} ms`), s.timeoutMs);
-      this.pending.set(seq, { address: s.address, t0, timer, resolve });
+      this.pending.set(seq, { address: canonical(s.address), t0, timer, resolve });
       const payload = Buffer.from('vipd-health-check');
-      const pkt = encodeEcho(this.id, seq, payload);
+      const v6 = isIPv6(s.address);
+      const pkt = v6 ? encodeEcho6(this.id, seq, payload) : encodeEcho(this.id, seq, payload);
       try {
-        this.socket().send(pkt, 0, pkt.length, s.address, null, (err: Error | undefined) => {
+        this.socket(v6 ? 6 : 4).send(pkt, 0, pkt.length, s.address, null, (err: Error | undefined) => {
           if (err) this.finish(seq, false, `ICMP send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
         });
       } catch (err) {
@@ -122,7 +160,9 @@ export class Pinger {
 
   close(): void {
     for (const seq of [...this.pending.keys()]) this.finish(seq, false, 'checker stopped');
-    this.sock?.close();
-    this.sock = undefined;
+    for (const f of [4, 6] as const) {
+      this.socks[f]?.close();
+      this.socks[f] = undefined;
+    }
   }
 }

@@ -1,5 +1,6 @@
-// Scripts run by the checker: a SCRIPT health check (exit 0 up, 1 down, 2..255 up
-// with weight = code - 2: keepalived's MISC_CHECK with misc_dynamic) and a
+// Scripts run by the checker: a SCRIPT health check (keepalived's MISC_CHECK: exit 0
+// up, anything else down; with misc_dynamic 1 is down and 2..255 up with weight =
+// code - 2) and a
 // vrrp_script (exit 0 OK, anything else a failure: keepalived's vrrp_script).
 // A script that outlives its timeout is killed with its process group and counts
 // as a failure; a script is done when it exits (a background child it leaves does
@@ -54,7 +55,7 @@ export async function checkScript(s: CheckSpec): Promise<CheckResult> {
   const r = await runScript(argv, s, { ...process.env, VIPD_RS_ADDRESS: s.address, VIPD_RS_PORT: String(s.port) });
   if ('failed' in r) return { ok: false, reason: r.failed, ms: r.ms };
   if (r.code === 0) return { ok: true, reason: `script exit 0${r.tail}`, ms: r.ms };
-  if (r.code === 1) return { ok: false, reason: `script exit 1${r.tail}`, ms: r.ms };
+  if (r.code === 1 || !s.miscDynamic) return { ok: false, reason: `script exit ${r.code}${r.tail}`, ms: r.ms };
   return { ok: true, weight: r.code - 2, reason: `script exit ${r.code}: weight ${r.code - 2}${r.tail}`, ms: r.ms };
 }
 

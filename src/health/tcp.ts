@@ -7,7 +7,8 @@ import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 const failed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
 
 export function checkTcp(s: CheckSpec): Promise<CheckResult> {
-  return s.send === undefined && s.expect === undefined ? probeTcpNative(s) : talkTcp(s);
+  // The addon's probe connects from the route's source: a bindto needs a socket.
+  return s.send === undefined && s.expect === undefined && s.bindto === undefined ? probeTcpNative(s) : talkTcp(s);
 }
 
 /**
@@ -37,10 +38,10 @@ export function talkTcp(s: CheckSpec): Promise<CheckResult> {
     s.timeoutMs,
     () => (sock?.connecting ? `TCP connect timed out after ${s.timeoutMs} ms` : `no expected answer within ${s.timeoutMs} ms (got ${JSON.stringify(answer.slice(0, 80))})`),
     (done) => {
-      const c = (sock = net.connect({ host: s.address, port: s.port }));
+      const c = (sock = net.connect({ host: s.address, port: s.port, ...(s.bindto ? { localAddress: s.bindto } : {}) }));
       c.once('connect', () => {
         if (s.send !== undefined) c.write(s.send);
-        if (s.expect === undefined) return done(true, 'TCP connect and send ok');
+        if (s.expect === undefined) return done(true, s.send === undefined ? 'TCP connect ok' : 'TCP connect and send ok');
       });
       c.setEncoding('latin1');
       c.on('data', (d: string) => {

@@ -1,14 +1,53 @@
 // Health checks: what a check is, what it answers, and the pure rise/fall rule
 // that turns answers into a verdict.
 
-export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script';
+export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script' | 'udp' | 'dns' | 'smtp' | 'file';
+
+/** One URL of an HTTP/HTTPS check (keepalived's url block): every one must pass. */
+export interface HealthCheckUrl {
+  path: string;
+  /** Octavia's expected_codes syntax ("200-299, 503"); keepalived's status_code, default 200-299. */
+  expectedCodes: string;
+  /** keepalived's digest: the MD5 of the body, lower-case hex. */
+  digest?: string;
+  /** The Host header for this URL (keepalived's url virtualhost); else the check's. */
+  host?: string;
+}
+
+/** What keepalived's checkers add to a check; the same in the config (HealthCheckConfig) and resolved (CheckSpec). */
+export interface CheckerOptions {
+  /** Source address of the check's packets (keepalived bindto). */
+  bindto?: string;
+  /** After a failure while up, the next try this much later (keepalived delay_before_retry); else intervalMs. */
+  retryDelayMs?: number;
+  /** https: client certificate and key (PEM files). */
+  certFile?: string;
+  keyFile?: string;
+  /** script: keepalived's misc_dynamic (exit 2..255: up with weight code - 2); else any non-zero exit is down. */
+  miscDynamic?: boolean;
+  /** udp: hex payload (random when unset); a reply required (optionally matching a hex pattern, x a wildcard nibble) and its length bounds. */
+  payload?: string;
+  requireReply?: string | true;
+  minReplyLength?: number;
+  maxReplyLength?: number;
+  /** dns: query type and name (keepalived's SOA and "."); an address the A/AAAA answer must hold (vipd's own). */
+  dnsType?: string;
+  dnsName?: string;
+  dnsAnswer?: string;
+  /** smtp: HELO name. */
+  heloName?: string;
+  /** file: the file holding a number, its weight multiplier (0: non-zero is down) and reverse. */
+  file?: string;
+  fileWeight?: number;
+  fileReverse?: boolean;
+}
 
 /** One check of one real server, fully resolved (defaults filled in). */
-export interface CheckSpec {
+export interface CheckSpec extends CheckerOptions {
   type: CheckType;
-  /** The address checked (the real server's, or health_check.address). */
+  /** The address checked (the real server's, or connect_ip). */
   address: string;
-  /** Port for tcp/http/https (the real server's, or health_check.port). */
+  /** Port for tcp/http/https/udp/dns/smtp (the real server's, or connect_port). */
   port: number;
   intervalMs: number;
   timeoutMs: number;
@@ -25,6 +64,8 @@ export interface CheckSpec {
   host?: string;
   expectedCodes?: string;
   bodyRegex?: string;
+  /** http/https: several URLs, each must pass (keepalived's url blocks, digest = MD5 of the body). */
+  urls?: HealthCheckUrl[];
   /** https: SNI name (default: host), CA file, or verify: false. */
   sni?: string;
   caFile?: string;
@@ -43,12 +84,16 @@ export interface CheckResult {
   reason: string;
   /** A script's exit code 2..255 sets the weight to code - 2 (keepalived's misc_dynamic). */
   weight?: number;
+  /** FILE_CHECK: the value read times its weight, added to the real server's weight. */
+  weightAdd?: number;
   ms: number;
 }
 
 /** Identity of a check: real servers of several virtual servers share one check when this is equal. */
 export function checkKey(s: CheckSpec): string {
-  return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command, s.uid, s.gid]);
+  return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command, s.uid, s.gid,
+    s.bindto, s.retryDelayMs, s.urls, s.certFile, s.keyFile, s.miscDynamic, s.payload, s.requireReply, s.minReplyLength, s.maxReplyLength,
+    s.dnsType, s.dnsName, s.dnsAnswer, s.heloName, s.file, s.fileWeight, s.fileReverse]);
 }
 
 /** "200", "200, 202", "200-204" (Octavia's expected_codes) -> a predicate, or an error message. */

@@ -83,7 +83,7 @@ export class VipdMetrics {
     // process_* and nodejs_*: CPU, memory, heap, event loop lag, GC.
     collectDefaultMetrics({ register: this.registry });
     // Histograms counted in the checker thread, exposed as they are (prom-client cannot take buckets).
-    this.registry.registerMetric(prebucketed('vipd_check_duration_seconds', 'Health check duration, by check type (tcp, http, https, ping, script)', DURATION_BUCKETS, () =>
+    this.registry.registerMetric(prebucketed('vipd_check_duration_seconds', 'Health check duration, by check type (tcp, http, https, ping, script, udp, dns, smtp, file)', DURATION_BUCKETS, () =>
       Object.entries(this.timings?.duration ?? {}).map(([type, h]) => ({ labels: { type }, h })),
     ) as never);
     this.registry.registerMetric(prebucketed('vipd_check_lag_seconds', "How late health checks started against their schedule: the checker thread's lag", LAG_BUCKETS, () =>

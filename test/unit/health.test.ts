@@ -76,7 +76,7 @@ describe('ICMP echo codec', () => {
 describe('health_check config', () => {
   it('reads Octavia keys into a check per real server; one check is shared by virtual servers checking the same way', () => {
     const cfg = parseConfig(VS(), 'f.yaml');
-    expect(cfg.virtualServers[0]!.healthCheck).toMatchObject({ type: 'http', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3, path: '/health', expectedCodes: '200-204', method: 'GET' });
+    expect(cfg.virtualServers[0]!.healthChecks[0]).toMatchObject({ type: 'http', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3, path: '/health', expectedCodes: '200-204', method: 'GET' });
     const two = parseConfig(`${VS()}  web2:\n    address: 10.0.0.101\n    port: 80\n    health_check: {type: HTTP, delay: 1, timeout: 0.5, max_retries: 2, max_retries_down: 3, url_path: /health, expected_codes: "200-204"}\n    real_servers: [{address: 10.0.1.1, port: 8080}]\n`, 'f.yaml');
     expect(wantedChecks(two).size).toBe(2); // 10.0.1.1:8080 once, 10.0.1.2:8080
     expect(checkKey(wantedChecks(two).values().next().value!.spec)).toContain('10.0.1.1');

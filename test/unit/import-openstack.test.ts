@@ -75,7 +75,7 @@ describe('Senlin', () => {
     expect(r.code).toBe(0);
     const c = parseConfig(r.yaml!, 'vipd.yaml').virtualServers[0]!;
     expect(c).toMatchObject({ address: '203.0.113.60', port: 80, protocol: 'tcp', scheduler: 'wrr', persistence: 360, connectionLimit: 500 });
-    expect(c.healthCheck).toMatchObject({ type: 'http', intervalMs: 10_000, timeoutMs: 5_000, rise: 1, fall: 3, path: '/', expectedCodes: '200' });
+    expect(c.healthChecks[0]).toMatchObject({ type: 'http', intervalMs: 10_000, timeoutMs: 5_000, rise: 1, fall: 3, path: '/', expectedCodes: '200' });
     expect(c.realServers.map((x) => `${x.address}:${x.port} w${x.weight}`)).toEqual(['10.1.0.5:8080 w1', '10.1.0.6:8081 w2']);
     expect(rel(r.report)).toContain('senlin-lb.yaml:20:5: delay: note: Senlin counts delay and timeout in milliseconds: 10 s and 5 s; its max_retries (failures before a member is inactive) is max_retries_down, and a member is back after one pass');
   });

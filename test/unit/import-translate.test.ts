@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { importKeepalived } from '../../src/import/keepalived/index.js';
+import { parseConfig } from '../../src/config/parse.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vipd-kat-'));
 let n = 0;
@@ -173,11 +174,18 @@ describe('virtual_server', () => {
     expect(r.cfg.virtual_servers['192.0.2.1-80-tcp']).toMatchObject({ omega: true, sorry_server: { address: '10.0.0.9', port: 80 }, sorry_server_inhibit: true });
   });
 
-  it('HTTP_GET: url path, status codes, virtualhost, timings layered VS < RS < checker; digest reported', () => {
-    const rs = (a: string) => ` real_server ${a} 80 {\n  connect_timeout 4\n  HTTP_GET {\n   url {\n    path /ok\n    status_code 200-299 301\n    digest 9b3a0c85a887a256d6939da88aabd8cd\n   }\n   retry 2\n  }\n }\n`;
+  it('HTTP_GET: url path, status codes, digest, virtualhost, timings layered VS < RS < checker; retry with delay_before_retry', () => {
+    const rs = (a: string) => ` real_server ${a} 80 {\n  connect_timeout 4\n  HTTP_GET {\n   url {\n    path /ok\n    status_code 200-299 301\n    digest 9B3A0C85A887A256D6939DA88AABD8CD\n   }\n   url {\n    path /two\n    virtualhost two.example.com\n   }\n   retry 2\n   delay_before_retry 0.5\n  }\n }\n`;
     const r = vs(` delay_loop 10\n virtualhost www.example.com\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
-    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'HTTP', delay: 10, timeout: 4, max_retries: 1, max_retries_down: 3, url_path: '/ok', expected_codes: '200-299, 301', domain_name: 'www.example.com' });
-    expect(r.report).toEqual(['10:5: digest: not translated: vipd has no body digest check (body_regex is the nearest)', '21:5: digest: not translated: vipd has no body digest check (body_regex is the nearest)']);
+    expect(r.code).toBe(0);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({
+      type: 'HTTP', delay: 10, timeout: 4, max_retries: 1, max_retries_down: 3, delay_before_retry: 0.5, domain_name: 'www.example.com',
+      urls: [{ path: '/ok', status_code: '200-299, 301', digest: '9b3a0c85a887a256d6939da88aabd8cd' }, { path: '/two', virtualhost: 'two.example.com' }],
+    });
+    expect(r.report).toEqual([]);
+    // One url without a digest: Octavia's keys; keepalived's delay_before_retry default for HTTP_GET (3 s) written out.
+    const one = vs(' real_server 10.0.0.1 80 {\n  HTTP_GET {\n   url {\n    path /ok\n   }\n  }\n }\n');
+    expect(one.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toMatchObject({ url_path: '/ok', expected_codes: '200-299', max_retries_down: 2, delay_before_retry: 3 });
   });
 
   it('SSL_GET with enable_sni, PING_CHECK, default status 200-299', () => {
@@ -186,23 +194,38 @@ describe('virtual_server', () => {
     expect(vs(' real_server 10.0.0.1 80 {\n  PING_CHECK {\n  }\n }\n').cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.type).toBe('PING');
   });
 
-  it('MISC_CHECK: the real server\'s address and port become {address} {port}; misc_timeout; a note without misc_dynamic', () => {
-    const rs = (a: string) => ` real_server ${a} 80 {\n  MISC_CHECK {\n   misc_path "/bin/true ${a} 80"\n   misc_timeout 3\n  }\n }\n`;
+  it('MISC_CHECK: the real server\'s address and port become {address} {port}; misc_timeout; misc_dynamic', () => {
+    const rs = (a: string) => ` real_server ${a} 80 {\n  MISC_CHECK {\n   misc_path "/bin/true ${a} 80"\n   misc_timeout 3\n   misc_dynamic\n  }\n }\n`;
     const r = vs(` delay_loop 5\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
     expect(r.code).toBe(0);
-    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'SCRIPT', delay: 5, timeout: 3, max_retries: 1, max_retries_down: 1, script: '/bin/true {address} {port}' });
-    expect(r.report).toEqual(["4:3: MISC_CHECK: note: without misc_dynamic keepalived reads any non-zero exit as down; vipd reads exit 2..255 as up with weight = exit - 2 (keepalived's misc_dynamic)"]);
+    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({ type: 'SCRIPT', delay: 5, timeout: 3, max_retries: 1, max_retries_down: 1, script: '/bin/true {address} {port}', misc_dynamic: true });
+    expect(r.report).toEqual([]);
   });
 
-  it('checkers that differ between real servers, a second checker and an unchecked real server are reported', () => {
-    const r = vs(' real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n  PING_CHECK {\n  }\n }\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_timeout 1\n  }\n }\n real_server 10.0.0.3 80 {\n }\n');
-    expect(r.code).toBe(3);
-    expect(r.report).toEqual([
-      "5:3: PING_CHECK: not translated: vipd has one health check per virtual server: a real server's second checker is left out",
-      expect.stringMatching(/^9:3: TCP_CHECK: not translated: this checker differs from the one at .*:3: vipd has one health check per virtual server/),
-      expect.stringMatching(/^13:2: real_server: not translated: this real server has no checker while .*:3 has one/),
-    ]);
-    expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.type).toBe('TCP');
+  it('several checkers per real server, checkers that differ, an unchecked real server: each real server keeps its own', () => {
+    const r = vs(' real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n  PING_CHECK {\n  }\n }\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n   connect_timeout 1\n   connect_ip 10.0.9.2\n   bindto 10.0.0.254\n  }\n }\n real_server 10.0.0.3 80 {\n }\n');
+    expect(r.code).toBe(0);
+    const v = r.cfg.virtual_servers['192.0.2.1-80-tcp'];
+    expect(v.health_check).toBeUndefined();
+    expect(v.real_servers.map((x: { health_checks?: { type: string }[] }) => x.health_checks?.map((c) => c.type))).toEqual([['TCP', 'PING'], ['TCP'], undefined]);
+    expect(v.real_servers[1].health_checks[0]).toMatchObject({ timeout: 1, connect_ip: '10.0.9.2', bindto: '10.0.0.254', delay_before_retry: 1 });
+    // Every real server checked the same way by two checkers: the list goes to the virtual server.
+    const same = vs(' real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n  PING_CHECK {\n  }\n }\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n  PING_CHECK {\n  }\n }\n');
+    expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].health_checks.map((c: { type: string }) => c.type)).toEqual(['TCP', 'PING']);
+    for (const x of [r, same]) expect(() => parseConfig(x.yaml, 'out.yaml')).not.toThrow();
+  });
+
+  it('UDP_CHECK, DNS_CHECK, SMTP_CHECK translate with keepalived\'s retry defaults; FILE_CHECK names the translated track_file', () => {
+    const r = tr('track_file f {\n file /run/w\n}\nvirtual_server 192.0.2.1 53 {\n' + ' real_server 10.0.0.1 53 {\n  UDP_CHECK {\n   payload 0102 03\n   require_reply 01xx\n   max_reply_length 64\n  }\n  DNS_CHECK {\n   type A\n   name www.example.com\n  }\n  SMTP_CHECK {\n   helo_name lb1.example.com\n   connect_port 25\n  }\n  FILE_CHECK {\n   track_file f\n   weight 5 reverse\n  }\n }\n}\n');
+    const [udp, dns, smtp, file] = r.cfg.virtual_servers['192.0.2.1-53-tcp'].health_checks;
+    expect(udp).toMatchObject({ type: 'UDP', payload: '0102 03', require_reply: '01xx', max_reply_length: 64, max_retries_down: 2 });
+    expect(dns).toMatchObject({ type: 'DNS', dns_type: 'A', dns_name: 'www.example.com', max_retries_down: 4, delay_before_retry: 60 });
+    expect(smtp).toMatchObject({ type: 'SMTP', helo_name: 'lb1.example.com', port: 25 });
+    expect(file).toEqual({ type: 'FILE', track_file: 'f', weight: 5, reverse: true });
+    expect(r.checked).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.report).toEqual([]);
+    expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks[3]).toMatchObject({ type: 'file', file: '/run/w', fileWeight: 5, fileReverse: true });
   });
 
   it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {
