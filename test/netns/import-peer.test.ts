@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { KeepalivedProc } from './keepalived.js';
-import { type Lab, waitFor } from './lab.js';
-import { directorsLab, LB1, LB2, VIP } from './topo.js';
+import { waitFor } from './lab.js';
+import { directorsLabForFile, LB1, LB2, VIP } from './topo.js';
 import { VIPD_BIN, VipdProc } from './vipd.js';
 
 const CONF = `! one file for both directors: keepalived -i lb1 on one, -i lb2 on the other
@@ -51,26 +51,12 @@ vrrp_instance VI_1 {
 }
 `;
 
-let lab: Lab;
-const procs: { kill(): void; wait(): Promise<unknown> }[] = [];
+const { lab: labOf, started } = directorsLabForFile('ip');
 const masterDownMs = (prio: number) => 3000 + ((256 - prio) * 1000) / 256;
-
-beforeAll(() => {
-  lab = directorsLab('ip');
-});
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.kill();
-    await p.wait().catch(() => undefined);
-  }
-  for (const h of ['lb1', 'lb2']) lab.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
-});
-afterAll(async () => {
-  await lab?.destroy();
-});
 
 /** `vipd import --config-id ID` of the file: exit 0, and the YAML as an object. */
 function imported(configId: string): Record<string, unknown> {
+  const lab = labOf();
   const file = join(lab.dir, 'keepalived.conf');
   writeFileSync(file, CONF);
   const r = spawnSync(process.execPath, [VIPD_BIN, 'import', file, '--config-id', configId], { encoding: 'utf8' });
@@ -79,13 +65,13 @@ function imported(configId: string): Record<string, unknown> {
 }
 
 function vipd(host: 'lb1' | 'lb2'): VipdProc {
-  const p = new VipdProc(lab, host, imported(host));
-  procs.push({ kill: () => p.kill('SIGKILL'), wait: () => p.wait() });
+  const p = new VipdProc(labOf(), host, imported(host));
+  started({ kill: () => p.kill('SIGKILL'), wait: () => p.wait() });
   return p;
 }
 function keepalived(host: 'lb1' | 'lb2'): KeepalivedProc {
-  const k = new KeepalivedProc(lab, host, { conf: CONF, configId: host });
-  procs.push({ kill: () => k.killHard(), wait: () => k.waitExit() });
+  const k = new KeepalivedProc(labOf(), host, { conf: CONF, configId: host });
+  started({ kill: () => k.killHard(), wait: () => k.waitExit() });
   return k;
 }
 
@@ -97,6 +83,7 @@ describe('vipd import: the translated file against keepalived running the origin
   });
 
   it('keepalived (lb1, 150 + 10) is master over vipd (lb2, 100 + 10); killed, vipd takes over; back, it preempts', async () => {
+    const lab = labOf();
     const k = keepalived('lb1');
     await k.ready();
     await waitFor(() => `keepalived to become master (${k.log().slice(-800)})`, () => lab.hasAddress('lb1', VIP), masterDownMs(160) + 5000);
@@ -124,6 +111,7 @@ describe('vipd import: the translated file against keepalived running the origin
   });
 
   it('vipd (lb1) is master over keepalived (lb2); SIGTERM hands over with priority 0, within the skew time', async () => {
+    const lab = labOf();
     const p = vipd('lb1');
     await p.ready();
     await p.waitState('VI_1', 'MASTER', masterDownMs(160) + 3000);

@@ -2,29 +2,17 @@
 // LAN: v2 with PASS authentication (1 s adverts) and v3 (0.1 s adverts). Each
 // side wins in turn; failover and priority-0 handover both ways.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KeepalivedProc } from './keepalived.js';
 import { type Lab, waitFor } from './lab.js';
-import { directorsLab, instance, VIP } from './topo.js';
+import { directorsLabForFile, instance, VIP } from './topo.js';
 import { VipdProc } from './vipd.js';
 
+const files = directorsLabForFile('io');
+const procs = { push: files.started };
 let lab: Lab;
-const procs: { kill(): void; wait(): Promise<unknown> }[] = [];
-
 beforeAll(() => {
-  lab = directorsLab('io');
-});
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    p.kill();
-    await p.wait().catch(() => undefined);
-  }
-  for (const h of ['lb1', 'lb2']) lab.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
-});
-
-afterAll(async () => {
-  await lab?.destroy();
+  lab = files.lab();
 });
 
 const variants = [

@@ -2,6 +2,7 @@
 // (lb1, lb2) and a client (cl) on one LAN (br0, 10.99.0.0/24), plus a second
 // LAN (br1, 10.98.0.0/24) for tracked interfaces and sync groups.
 
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Lab } from './lab.js';
 
 export const VIP = '10.99.0.100';
@@ -45,3 +46,33 @@ export const single = (over: Record<string, unknown> = {}): Record<string, unkno
 
 /** The directors (lb1, lb2) that hold `ip`: exactly one, in a healthy pair. */
 export const holders = (lab: Lab, ip = VIP): string[] => ['lb1', 'lb2'].filter((h) => lab.hasAddress(h, ip));
+
+/** A process a test started: killed after the test, and waited for. */
+export interface Started {
+  kill(): void;
+  wait(): Promise<unknown>;
+}
+
+/**
+ * The directors lab of one test file: built before its tests; after each test the
+ * processes it started are killed and the VIP taken off both directors; torn down at the end.
+ */
+export function directorsLabForFile(id: string): { lab: () => Lab; started: (p: Started) => void } {
+  let lab: Lab | undefined;
+  const procs: Started[] = [];
+  beforeAll(() => {
+    lab = directorsLab(id);
+  });
+  afterEach(async () => {
+    for (const p of procs.splice(0)) {
+      p.kill();
+      await p.wait().catch(() => undefined);
+    }
+    for (const h of ['lb1', 'lb2']) lab!.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+  return { lab: () => lab!, started: (p) => void procs.push(p) };
+}
+
