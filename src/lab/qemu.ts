@@ -62,7 +62,7 @@ $B mkdir -p /proc /sys /dev /root
 $B mount -t proc proc /proc
 $B mount -t devtmpfs dev /dev
 for m in $($B cat /modules/order); do $B insmod /modules/$m || echo "insmod $m failed"; done
-$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /root || { echo "cannot mount the host root"; $B poweroff -f; }
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /root || { echo "cannot mount the host root"; $B poweroff -f; }
 $B mount -t proc proc /root/proc
 $B mount -t sysfs sys /root/sys
 $B mount -t devtmpfs dev /root/dev
@@ -72,7 +72,7 @@ $B mkdir -p /root/tmp/share /root/dev/pts
 $B mount -t devpts devpts /root/dev/pts
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /root/tmp/share
 $B mkdir -p /root${PROJECT}
-$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 project /root${PROJECT} || echo "cannot mount the project"
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose project /root${PROJECT} || echo "cannot mount the project"
 $B chroot /root /bin/sh -c 'cd /tmp/share && PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root /bin/sh /tmp/share/run.sh > /tmp/share/out 2>&1; echo $? > /tmp/share/rc'
 $B sync
 $B poweroff -f

@@ -21,7 +21,7 @@ $B mkdir -p /proc /sys /dev /lower /rw /newroot
 $B mount -t proc proc /proc
 $B mount -t devtmpfs dev /dev
 for m in $($B cat /modules/order); do $B insmod /modules/$m || echo "insmod $m failed"; done
-$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /lower || { echo "cannot mount the host root"; $B poweroff -f; }
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower || { echo "cannot mount the host root"; $B poweroff -f; }
 $B mount -t tmpfs -o mode=0755 tmpfs /rw
 $B mkdir -p /rw/upper /rw/work
 $B mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || { echo "overlay failed"; $B poweroff -f; }

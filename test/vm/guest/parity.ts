@@ -34,14 +34,29 @@ virtual_servers:
     real_servers: [{address: 10.20.8.1, port: 8080}]
 `;
 
-/** The kernel's table, ipvsadm -Sn sorted, without the " -y 0" of an upper threshold alone. */
-const table = (): string[] => saved().map((l) => l.replace(/ -y 0$/, ''));
+/** The kernel's table, ipvsadm -Sn sorted (which does not show thresholds). */
+const table = (): string[] => saved();
+/** Each real server's upper threshold, from ipvsadm -Ln --thresholds: "SERVICE -> RS U". */
+const thresholds = (): string[] => {
+  let svc = '';
+  return sh('ipvsadm -Ln --thresholds')
+    .split('\n')
+    .flatMap((l) => {
+      const s = /^(TCP|UDP|FWM)\s+(\S+)/.exec(l);
+      if (s) svc = `${s[1]} ${s[2]}`;
+      const d = /^\s+->\s+(\d\S+)\s+(\d+)/.exec(l);
+      return d ? [`${svc} -> ${d[1]} ${d[2]}`] : [];
+    })
+    .sort();
+};
 const svc = ['-t 10.71.0.1:80', '-t 10.71.0.2:80', '-t 10.71.0.3:80', '-f 9'];
 const port = (s: string) => (s === '-f 9' ? 0 : 80);
 const pool = (rs: string[]): string[] =>
   svc.flatMap((s) => [`-A ${s} -s wrr`, ...rs.map((r) => `-a ${s} -r ${r.replace('PORT', String(port(s)))}`)]).sort();
-const both = pool(['10.20.8.1:PORT -g -w 1 -x 50', '10.20.8.2:PORT -g -w 1 -x 50', '10.20.8.99:PORT -g -w 0']);
-const sorryOnly = pool(['10.20.8.99:PORT -g -w 1 -x 100']);
+const both = pool(['10.20.8.1:PORT -g -w 1', '10.20.8.2:PORT -g -w 1', '10.20.8.99:PORT -g -w 0']);
+const sorryOnly = pool(['10.20.8.99:PORT -g -w 1']);
+const limits = (rs: Array<[string, number]>): string[] =>
+  ['TCP 10.71.0.1:80', 'TCP 10.71.0.2:80', 'TCP 10.71.0.3:80', 'FWM 9'].flatMap((s) => rs.map(([r, u]) => `${s} -> ${r}:${s === 'FWM 9' ? 0 : 80} ${u}`)).sort();
 
 export const parity: Topology = {
   name: "keepalived's and Octavia's director vocabulary on the bare kernel",
@@ -62,7 +77,9 @@ export const parity: Topology = {
         const v = startVipd(config(false));
         // Four services, each with both real servers (the limit split 50/50) and the sorry server inhibited at weight 0;
         // the parked pool (admin_state_up: false) and the member that is down by configuration are not in the kernel.
-        await until('the group in the kernel', () => JSON.stringify(table()) === JSON.stringify(both) || { table: table(), log: v.log().slice(-3000) });
+        await until('the group in the kernel', () => JSON.stringify(table()) === JSON.stringify(both) || { table: table(), log: v.log().slice(-3000) }, 60_000);
+        // connection_limit 100: each of the two real servers' share, 50, as its upper threshold; the inhibited sorry server none.
+        assertEq(thresholds(), limits([['10.20.8.1', 50], ['10.20.8.2', 50], ['10.20.8.99', 0]]), 'upper thresholds (ipvsadm -Ln --thresholds)');
         const st = vipdStatus();
         assertEq(st.virtualServers?.map((x) => [x.name, x.status]), [['farm', 'ONLINE'], ['parked', 'OFFLINE']], 'status of the two virtual servers');
         assertEq(st.virtualServers?.[0]?.realServers.map((r) => r.status), ['ONLINE', 'ONLINE', 'DISABLED'], "farm's real servers");
@@ -70,6 +87,7 @@ export const parity: Topology = {
         // One real server fails: weight 1 < quorum 2 — the sorry server alone serves, in every service of the group.
         up('10.20.8.2', false);
         await until('only the sorry server', () => JSON.stringify(table()) === JSON.stringify(sorryOnly) || table());
+        assertEq(thresholds(), limits([['10.20.8.99', 100]]), 'the sorry server takes the whole limit');
         await until('the quorum_down notifier', () => (existsSync(`${RUN}/notes.log`) && readFileSync(`${RUN}/notes.log`, 'utf8').includes('farm DOWN')) || 'no line yet');
         // It comes back: the real servers return and the sorry server goes back to weight 0.
         up('10.20.8.2', true);
