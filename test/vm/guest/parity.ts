@@ -24,7 +24,7 @@ virtual_servers:
     quorum_down: ${RUN}/note.sh
     sorry_server: {address: 10.20.8.99}
     sorry_server_inhibit: true
-    health_check: {type: SCRIPT, script: "${RUN}/chk.sh {address}", delay: 0.5, timeout: 0.4, max_retries: 1, max_retries_down: 1}
+    health_check: {type: SCRIPT, script: "${RUN}/chk.sh {address}", delay: 1, timeout: 0.9, max_retries: 1, max_retries_down: 1}
     real_servers: [{address: 10.20.8.1}, {address: 10.20.8.2}, {address: 10.20.8.3, admin_state_up: false}]
   parked:
     address: 10.71.0.9
