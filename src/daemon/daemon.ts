@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../log.js';
 import { DaemonMetrics } from '../metrics/daemon.js';
 import { hostLinks, hostRoutes } from '../vrrp/hostnet.js';
 import { NftFirewall } from '../net/nft.js';
+import { stateFilePath } from '../state-file.js';
 import { Notifier } from '../vrrp/notify.js';
 import { VrrpRouter } from '../vrrp/router.js';
 import { FileTracking } from './file-tracking.js';
@@ -51,7 +52,7 @@ export class Daemon {
   private readonly forwarding: Forwarding;
   private readonly sd = new SdNotify();
   /** no_accept's drop rules (nftables table inet vipd). */
-  private readonly firewall = new NftFirewall();
+  private readonly firewall: NftFirewall;
   private readonly metrics: DaemonMetrics;
   private control: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -65,6 +66,8 @@ export class Daemon {
     private readonly opts: RunOptions,
   ) {
     this.cfg = cfg;
+    // Its marker beside the control socket says a table of ours may be left to remove at start.
+    this.firewall = new NftFirewall(undefined, stateFilePath(cfg.global.controlSocket, 'nft-table').replace(/\.json$/, ''));
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
     this.notifier.configure(cfg.global);

@@ -8,6 +8,7 @@
 // deleted when nothing is blocked; no other table is ever touched.
 
 import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { accessSync, constants } from 'node:fs';
 import { isIPv6 } from 'node:net';
 
@@ -74,7 +75,15 @@ export class NftFirewall implements AcceptFirewall {
   private readonly owners = new Map<string, readonly string[]>();
   private written = '';
 
-  constructor(private readonly run: (script: string) => void = runNft) {}
+  /**
+   * `marker`: a file that exists while this host holds a table of vipd's (written with
+   * the first blocked address, removed with the last), so that a start looks for a
+   * killed run's table only when there can be one — not a spawn of nft at every start.
+   */
+  constructor(
+    private readonly run: (script: string) => void = runNft,
+    private readonly marker?: string,
+  ) {}
 
   block(owner: string, addresses: readonly string[]): void {
     this.owners.set(owner, [...addresses]);
@@ -86,9 +95,10 @@ export class NftFirewall implements AcceptFirewall {
     this.sync();
   }
 
-  /** Removes a table left by a run that was killed (it would drop traffic a new config accepts). Quiet without nftables. */
+  /** Removes a table left by a run that was killed (it would drop traffic a new config accepts). Quiet without nftables, or without a marker left. */
   reset(): void {
     this.owners.clear();
+    if (this.marker !== undefined && !existsSync(this.marker)) return;
     if (findNft() !== undefined) this.write(nftScript([]));
   }
 
@@ -105,8 +115,11 @@ export class NftFirewall implements AcceptFirewall {
 
   private write(script: string): void {
     this.written = '';
+    const holds = this.blocked().length > 0;
+    if (holds && this.marker !== undefined) writeFileSync(this.marker, '');
     this.run(script);
     this.written = script;
+    if (!holds && this.marker !== undefined) rmSync(this.marker, { force: true });
   }
 }
 

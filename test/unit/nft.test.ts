@@ -2,6 +2,9 @@
 // vipd exactly the union of every instance's blocked addresses, written only
 // when it changes. The kernel's view is in test/netns/accept.test.ts.
 
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NftFirewall, nftScript } from '../../src/net/nft.js';
 
@@ -50,5 +53,23 @@ describe('the firewall of the process', () => {
     fail = false;
     fw.block('VI_1', ['10.0.0.1']);
     expect(runs).toEqual([nftScript(['10.0.0.1'])]);
+  });
+
+  it('its marker exists while a table is held: a start looks for a killed run\'s table only then', () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'vipd-nft-')), 'vipd-nft-table');
+    const runs: string[] = [];
+    const fw = new NftFirewall((s) => void runs.push(s), marker);
+    fw.reset();
+    expect(runs).toEqual([]); // no marker: nothing of ours can be left, nft is not run
+    fw.block('VI_1', ['192.0.2.1']);
+    expect(existsSync(marker)).toBe(true);
+    fw.unblock('VI_1');
+    expect(existsSync(marker)).toBe(false);
+    fw.block('VI_1', ['192.0.2.1']); // then killed: the marker stays
+    const next = new NftFirewall((s) => void runs.push(s), marker);
+    runs.length = 0;
+    next.reset(); // (scripts/setup.sh installs nftables: reset runs nft only where it exists)
+    expect(runs).toEqual([nftScript([])]);
+    expect(existsSync(marker)).toBe(false);
   });
 });
