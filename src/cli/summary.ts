@@ -1,6 +1,7 @@
 // `vipd check`'s summary of a valid config: one line per instance, group and virtual server.
 
 import type { Config } from '../config/types.js';
+import { tierHash } from '../director/announce.js';
 
 /** A short human summary for `vipd check`. */
 export function summarize(cfg: Config): string {
@@ -30,7 +31,10 @@ export function summarize(cfg: Config): string {
   for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
   for (const v of cfg.virtualServers) {
     const id = v.fwmark !== undefined ? `FWM ${v.fwmark}` : `${v.protocol!.toUpperCase()} ${v.family === 'inet6' ? `[${v.address}]` : v.address}:${v.port}`;
-    lines.push(`  ${v.name} ${id} ${v.scheduler}${v.persistence ? ` persistent ${v.persistence}s` : ''} -> ${v.realServers.map((r) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}`).join(', ') || '(no real servers)'}`);
+    const flags = [v.schedFlags.fallback ? 'mh-fallback' : '', v.schedFlags.port ? 'mh-port' : ''].filter(Boolean).map((f) => (v.scheduler === 'sh' ? f.replace('mh', 'sh') : f));
+    lines.push(`  ${v.name} ${id} ${v.scheduler}${flags.length ? ` (${flags.join(',')})` : ''}${v.announce ? ' announced' : ''}${v.persistence ? ` persistent ${v.persistence}s` : ''} -> ${v.realServers.map((r) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}`).join(', ') || '(no real servers)'}`);
   }
+  const hash = tierHash(cfg.virtualServers);
+  if (hash) lines.push(`  announced into kernel table ${cfg.announce.table}, tier hash ${hash} (equal on every director of the tier)`);
   return lines.join('\n');
 }

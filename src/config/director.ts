@@ -5,6 +5,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Node } from 'yaml';
 import { serviceName } from '../ipvs/types.js';
+import { checkAnnounce } from './announce.js';
 import { healthCheck } from './health-check.js';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, ifname, type MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import type { IpvsConfig, RealServerConfig, VirtualServerConfig } from './types.js';
@@ -17,7 +18,13 @@ const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh', 'sed', 'nq', 'dh', 'lb
 /** Octavia's pool algorithms (members carry weights, so the weighted schedulers). */
 const SCHEDULER_ALIASES: Record<string, string> = { ROUND_ROBIN: 'wrr', LEAST_CONNECTIONS: 'wlc', SOURCE_IP: 'sh' };
 
-function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null): VirtualServerConfig | undefined {
+/** What virtualServer() checks an `announce` against: VRRP's addresses, and the first virtual server of each address. */
+interface AnnounceContext {
+  vrrp: ReadonlyMap<string, string>;
+  byAddress: Map<string, { name: string; announce: boolean }>;
+}
+
+function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null, ctx: AnnounceContext): VirtualServerConfig | undefined {
   const path = `virtual_servers.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `virtual server name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of virtual server settings');
@@ -26,8 +33,9 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     'address', 'port', 'protocol', 'fwmark', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
     'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
     'health_check', 'inhibit_on_failure', 'alpha', 'omega', 'quorum', 'hysteresis', 'sorry_server',
-    'notify_up', 'notify_down', 'quorum_up', 'quorum_down',
+    'notify_up', 'notify_down', 'quorum_up', 'quorum_down', 'announce',
   ]);
+  const announce = f.get(m, 'announce', bool) ?? false;
   const address = f.get(m, 'address', IP);
   const fwmark = f.get(m, 'fwmark', num(1, 0xffffffff, { integer: true }));
   if (m.has('fwmark') && (m.has('address') || m.has('port') || m.has('protocol')))
@@ -37,13 +45,15 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
   if (m.has('address') && !m.has('port')) f.r.issue(m.node, path, 'missing "port"; valid: port: 1..65535 (0 = all ports, with persistence)');
   const protocol = f.get(m, 'protocol', oneOf(['tcp', 'udp', 'sctp'] as const)) ?? 'tcp';
   const family = address !== undefined ? (isIPv6(address) ? 'inet6' : 'inet') : (f.get(m, 'family', oneOf(['inet', 'inet6'] as const)) ?? 'inet');
-  const rawSched = f.get(m, 'scheduler', str('a scheduler')) ?? 'wlc';
+  // Announced (the ECMP tier): Maglev hashing by default, so every director sends a flow to the same real server.
+  const rawSched = f.get(m, 'scheduler', str('a scheduler')) ?? (announce ? 'mh' : 'wlc');
   const scheduler = SCHEDULER_ALIASES[rawSched] ?? rawSched;
   if (!SCHEDULERS.includes(scheduler)) {
     const guess = didYouMean(rawSched, [...SCHEDULERS, ...Object.keys(SCHEDULER_ALIASES)]);
     f.r.issue(m.value('scheduler') ?? m.node, m.sub('scheduler'), `unknown scheduler "${rawSched}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${SCHEDULERS.join(' | ')} or ${Object.keys(SCHEDULER_ALIASES).join(' | ')}`);
   }
-  const flags = { fallback: false, port: false };
+  // mh-fallback: a flow whose real server is out goes to the next one (others' flows stay); mh-port: the source port hashed too.
+  const flags = announce && !m.has('scheduler') && !m.has('scheduler_flags') ? { fallback: true, port: true } : { fallback: false, port: false };
   (f.list(m, 'scheduler_flags') ?? []).forEach((n, i) => {
     const flag = f.check(n, `${m.sub('scheduler_flags')}[${i}]`, oneOf(['fallback', 'port'] as const));
     if (flag) flags[flag] = true;
@@ -97,6 +107,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     const v = f.script(m, key);
     if (v !== undefined) notify[field] = v;
   }
+  checkAnnounce(f, m, { name, address, announce }, ctx.vrrp, ctx.byAddress);
   if ((address === undefined && fwmark === undefined) || (address !== undefined && port === undefined)) return undefined;
   return {
     name,
@@ -116,6 +127,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     quorum,
     hysteresis,
     ...(sorryServer ? { sorryServer } : {}),
+    announce,
   };
 }
 
@@ -200,14 +212,18 @@ export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: Re
   return out;
 }
 
-/** `virtual_servers`: each service defined once (by address/port/protocol or fwmark). */
-export function virtualServers(f: Fields, top: MapView): VirtualServerConfig[] {
+/**
+ * `virtual_servers`: each service defined once (by address/port/protocol or fwmark).
+ * `vrrp`: VRRP's addresses (canonical -> instance), which no virtual server may announce.
+ */
+export function virtualServers(f: Fields, top: MapView, vrrp: ReadonlyMap<string, string> = new Map()): VirtualServerConfig[] {
+  const ctx: AnnounceContext = { vrrp, byAddress: new Map() };
   const out: VirtualServerConfig[] = [];
   if (!top.has('virtual_servers')) return out;
   const vm = f.map(top.value('virtual_servers') ?? top.keyNode('virtual_servers'), 'virtual_servers', 'a map of virtual server name -> settings');
   const seen = new Map<string, string>();
   for (const name of vm?.keys() ?? []) {
-    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null);
+    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null, ctx);
     if (!v) continue;
     const id = serviceName(v.fwmark !== undefined ? { family: v.family, fwmark: v.fwmark } : { family: v.family, protocol: v.protocol!, address: v.address!, port: v.port! });
     const other = seen.get(id);

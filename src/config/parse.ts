@@ -5,6 +5,7 @@
 // ConfigError listing each issue as `file:line:col: key: what; valid: ...`.
 
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { announce, vrrpOwned } from './announce.js';
 import { ipvs, virtualServers } from './director.js';
 import { global } from './global.js';
 import { metrics } from './metrics.js';
@@ -38,7 +39,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs', 'metrics']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_servers', 'ipvs', 'metrics', 'announce']);
 
   const globalCfg = global(f, top.value('global'));
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
@@ -46,7 +47,8 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const known = { scripts: scriptDefaults, files: fileDefaults };
   const { instances, nodes } = vrrpInstances(f, top, globalCfg, known);
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
-  const services = virtualServers(f, top);
+  const services = virtualServers(f, top, vrrpOwned(instances));
+  const announceCfg = announce(f, top.value('announce'), scripts.map((s) => s.name));
   const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
   const metricsCfg = metrics(f, top.value('metrics'));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));
@@ -55,5 +57,5 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
+  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, virtualServers: services, ipvs: ipvsCfg, announce: announceCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
 }

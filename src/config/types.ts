@@ -209,6 +209,18 @@ export interface Config {
   trackFiles: TrackFileConfig[];
   virtualServers: VirtualServerConfig[];
   ipvs: IpvsConfig;
+  /** How announced VIPs reach the routing daemon (the ECMP tier); defaults when the section is absent. */
+  announce: AnnounceConfig;
+}
+
+/** `announce:` — the ECMP tier's VIPs as routes in a kernel table a routing daemon (BIRD, FRR) exports. */
+export interface AnnounceConfig {
+  /** The kernel routing table vipd installs each announced VIP into, as a /32 or /128 (default 200). */
+  table: number;
+  /** On SIGTERM: withdrawn first, then this long before VRRP and IPVS stop (the routers move the flows away). */
+  drainMs: number;
+  /** vrrp_scripts that say this host is healthy: every VIP is withdrawn while one of them fails. */
+  trackScripts: string[];
 }
 
 // ---- IPVS (virtual servers) ----------------------------------------------------
@@ -275,6 +287,8 @@ export interface VirtualServerConfig {
   sorryServer?: { address: string; port: number; forwarding: VsForwarding };
   /** On stop: remove this service from the kernel (keepalived omega). */
   omega: boolean;
+  /** The ECMP tier: the address is announced (a route in announce.table) while this virtual server has quorum. */
+  announce: boolean;
   /** Scripts: notify_up/notify_down get `VS ADDRESS PORT UP|DOWN`, quorum_up/quorum_down get `VS UP|DOWN`. */
   notify: { up?: string; down?: string; quorumUp?: string; quorumDown?: string };
 }
