@@ -1,6 +1,7 @@
 // `vipd run`: load the configuration, start VRRP, serve the control socket,
 // speak systemd's notify protocol, and handle signals:
-//   SIGTERM/SIGINT  graceful stop: masters resign (priority 0), VIPs removed, exit 0
+//   SIGTERM/SIGINT  graceful stop: announced VIPs withdrawn (then announce.drain_delay), masters
+//                   resign (priority 0), VIPs removed, exit 0
 //   SIGHUP          reload: validate the new file fully, then apply only the difference
 //   SIGUSR1         log a full state dump (keepalived's data dump)
 //   SIGUSR2         log counters (keepalived's stats)
@@ -58,8 +59,11 @@ export class Daemon {
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
     this.notifier.configure(cfg.global);
-    this.forwarding = new Forwarding(cfg, this.log, this.notifier);
-    this.tracking = new ScriptTracking(this.log, () => this.router.retrack());
+    this.forwarding = new Forwarding(cfg, this.log, this.notifier, (names) => this.tracking.failing(names));
+    this.tracking = new ScriptTracking(this.log, () => {
+      this.router.retrack();
+      this.forwarding.retrack();
+    });
     this.router = new VrrpRouter({
       net: hostLinks(),
       routes: hostRoutes(),
@@ -88,9 +92,10 @@ export class Daemon {
       req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.forwarding.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );
     await this.metrics.start(c.metrics); // before VRRP: a bad metrics.listen stops the start, not a running master
-    // The table first: a host that becomes master a moment later forwards at once.
-    this.forwarding.start(c);
+    // The scripts first (announce.track_script is read by the first announcement), then the
+    // table: a host that becomes master a moment later forwards at once.
     this.tracking.set(c);
+    this.forwarding.start(c);
     this.router.start(c);
     process.on('SIGUSR1', () => void this.status().then((status) => this.log.info({ event: 'data-dump', status }, 'state dump (SIGUSR1)')));
     process.on('SIGUSR2', () =>
@@ -121,6 +126,7 @@ export class Daemon {
       notifyFifos: this.notifier.fifos.status(),
       ipvs,
       virtualServers,
+      announce: this.forwarding.announceStatus(),
     };
   }
 
@@ -173,6 +179,12 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
+      // The ECMP tier: out of the routers' next hops first, then serve what is still on its way for drain_delay.
+      const withdrawn = this.forwarding.withdraw();
+      if (withdrawn > 0 && this.cfg.announce.drainMs > 0) {
+        this.log.info({ event: 'announce-drain', vips: withdrawn, ms: this.cfg.announce.drainMs }, `${withdrawn} VIP(s) withdrawn; serving on for announce.drain_delay ${this.cfg.announce.drainMs / 1000} s before stopping`);
+        await new Promise((r) => setTimeout(r, this.cfg.announce.drainMs));
+      }
       await this.router.stop();
       this.tracking.stop();
       this.forwarding.stop(); // the table first, then the checks
