@@ -49,7 +49,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
   const services = virtualServers(f, top, vrrpOwned(instances));
   const announceCfg = announce(f, top.value('announce'), scripts.map((s) => s.name));
-  const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
+  const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)), services.some((v) => v.announce));
   const metricsCfg = metrics(f, top.value('metrics'));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));
 

@@ -296,8 +296,8 @@ export interface VirtualServerConfig {
 export interface IpvsConfig {
   /** tcp / tcpfin / udp connection timeouts in seconds; undefined = leave the kernel's. */
   timeouts?: { tcp: number; tcpFin: number; udp: number };
-  /** Connection sync daemon: master on the VRRP master, backup on the backup. */
-  syncDaemon?: { interface: string; syncId: number; instance: string };
+  /** Connection sync daemon: master on the VRRP master, backup on the backup; without an instance (the ECMP tier) both at once. */
+  syncDaemon?: { interface: string; syncId: number; instance?: string };
   /** Real servers leaving the config: weight 0 for this long, then deleted. 0 = at once. */
   drainMs: number;
   /** Remove the services vipd owns when it stops (default: keep them, connections survive a restart). */

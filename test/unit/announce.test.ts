@@ -54,6 +54,13 @@ describe('config: announce', () => {
     expect(issues(TIER().replace('announce: true', 'announce: yes'))[0]).toBe('6:15 virtual_servers.web.announce: expected true or false, got string "yes" (YAML 1.2: write true or false)');
   });
 
+  it('ipvs.sync_daemon without an instance: master and backup at once, for a tier of announced services only', () => {
+    expect(parseConfig(`${TIER()}ipvs:\n  sync_daemon: {interface: eth1, sync_id: 9}\n`, 'f.yaml').ipvs.syncDaemon).toEqual({ interface: 'eth1', syncId: 9 });
+    expect(issues(`${TIER().replace('announce: true', 'announce: false')}ipvs:\n  sync_daemon: {interface: eth1, sync_id: 9}\n`)).toEqual([
+      '9:16 ipvs.sync_daemon.instance: missing "instance"; valid: the VRRP instance whose state the sync daemon follows (without one, master and backup run at once: for an ECMP tier of announced virtual servers)',
+    ]);
+  });
+
   it('a VIP both VRRP\'s and announced is rejected (vipd check), in either family and spelling', () => {
     const vrrp = `vrrp_instances:\n  VI_1: {interface: eth0, vrid: 51, virtual_ipaddress: [192.0.2.100/24]}\n`;
     expect(issues(vrrp + TIER())).toEqual([
