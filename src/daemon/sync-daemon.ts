@@ -46,5 +46,7 @@ export class SyncDaemonRole {
   /** On stop: every sync daemon of the kernel stopped (throws: the caller logs). */
   stop(client: IpvsClient): void {
     for (const d of client.daemons()) client.stopDaemon(d.state);
+    if (this.role) this.log.info({ event: 'ipvs-sync-daemon', role: 'stopped' }, `IPVS sync daemon (${this.role}) stopped`);
+    this.role = undefined;
   }
 }
