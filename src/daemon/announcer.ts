@@ -6,16 +6,17 @@
 // (rtnetlink notification) and withdraws the prefix from its peers.
 //
 // Fed by forwarding (the quorum of every plan, after its table is committed),
-// the host health scripts and the stop: withdrawn first on SIGTERM. At start,
-// routes of protocol 86 left in the table by an earlier run are adopted: kept if
-// still wanted, else deleted.
+// the host health scripts and the stop: withdrawn first on SIGTERM. The routes
+// in the kernel are remembered in a state file beside the control socket: a
+// vipd started after a crash adopts its predecessor's routes, keeps those still
+// wanted and deletes the rest (a reboot empties both the table and /run).
 
 import type { AnnounceConfig, Config } from '../config/types.js';
 import { decideAnnouncements, tierHash, type VipDecision } from '../director/announce.js';
 import type { VsView } from '../director/desired.js';
 import type { Logger } from '../log.js';
-import { RtNetlink } from '../net/rtnl.js';
 import { type RouteSpec, RtRoutes, routeText } from '../net/rtroute.js';
+import { readState, stateFilePath, writeState } from '../state-file.js';
 
 /** rtm_protocol of vipd's routes (`ip route show table 200 proto 86`; BIRD: `krt_source = 86`). */
 export const RTPROT_VIPD = 86;
@@ -26,8 +27,11 @@ export interface RouteOps {
   add(r: RouteSpec): boolean;
   /** Deletes; false when it was not there. */
   del(r: RouteSpec): boolean;
-  /** The addresses of vipd's routes (protocol 86, host prefixes) in `table`. */
-  list(table: number): { address: string; family: 'inet' | 'inet6' }[];
+}
+
+/** What the state file holds: the routes in the kernel. */
+interface Saved {
+  routes: { address: string; family: 'inet' | 'inet6'; table: number }[];
 }
 
 export function hostRouteOps(): RouteOps {
@@ -36,17 +40,6 @@ export function hostRouteOps(): RouteOps {
   return {
     add: (r) => routes().addRoute(r, undefined),
     del: (r) => routes().delRoute(r, undefined),
-    list: (table) => {
-      const nl = new RtNetlink();
-      try {
-        return nl
-          .routes()
-          .filter((r) => r.table === table && r.protocol === RTPROT_VIPD && r.dst !== undefined && r.dstLen === (r.family === 'inet' ? 32 : 128))
-          .map((r) => ({ address: r.dst!, family: r.family }));
-      } finally {
-        nl.close();
-      }
-    },
   };
 }
 
@@ -70,6 +63,9 @@ export class Announcer {
   private stopping = false;
   private retryTimer: NodeJS.Timeout | undefined;
   static readonly RETRY_MS = 5000;
+  private readonly stateFile: string;
+  /** The routes as last saved (JSON), so an unchanged set is not written again. */
+  private savedText = '[]';
 
   constructor(
     cfg: Config,
@@ -80,8 +76,11 @@ export class Announcer {
   ) {
     this.cfg = cfg.announce;
     this.vss = cfg.virtualServers;
-    if (!cfg.virtualServers.some((v) => v.announce)) return;
-    this.adopt(cfg.announce.table);
+    this.stateFile = stateFilePath(cfg.global.controlSocket, 'announced');
+    // A predecessor's routes (it was killed): apply() keeps the wanted ones and deletes the rest.
+    const saved = readState<Saved>(this.stateFile)?.routes ?? [];
+    for (const r of saved) this.installed.set(r.address, this.spec(r.address, r.family, r.table));
+    this.savedText = JSON.stringify(saved);
   }
 
   /** Whether anything is announced now. */
@@ -91,7 +90,6 @@ export class Announcer {
 
   /** A configuration (reload): a changed table moves the routes; the quorum of removed virtual servers is forgotten. */
   configure(cfg: Config): void {
-    if (cfg.announce.table !== this.cfg.table && cfg.virtualServers.some((v) => v.announce)) this.adopt(cfg.announce.table);
     this.cfg = cfg.announce;
     this.vss = cfg.virtualServers;
     const names = new Set(cfg.virtualServers.map((v) => v.name));
@@ -130,15 +128,6 @@ export class Announcer {
       vips: this.decisions.map((d) => ({ ...d, inKernel: this.installed.has(d.address) })),
       problems: [...this.problems],
     };
-  }
-
-  /** Routes of an earlier run (or of the table before a reload) become vipd's own: apply() keeps or deletes them. */
-  private adopt(table: number): void {
-    try {
-      for (const r of this.ops.list(table)) this.installed.set(r.address, this.spec(r.address, r.family, table));
-    } catch (err) {
-      this.log.error({ event: 'announce-list-failed', err: (err as Error).message }, `announce: cannot list table ${table}: ${(err as Error).message}`);
-    }
   }
 
   private spec(address: string, family: 'inet' | 'inet6', table: number): RouteSpec {
@@ -181,9 +170,20 @@ export class Announcer {
       // A withdrawn VIP whose reason changed (another virtual server lost quorum too): at debug, not a new event.
       if (p && !p.announced && !d.announced && p.reason !== d.reason) this.log.debug({ event: 'vip-withdrawn-reason', vip: d.address, reason: d.reason }, `VIP ${d.address} stays withdrawn: ${d.reason}`);
     }
+    const routes = [...this.installed.values()].map((r) => ({ address: r.to.address, family: r.family, table: r.table }));
+    if (JSON.stringify(routes) !== this.savedText) this.save({ routes });
     for (const p of problems) if (!this.problems.includes(p)) this.log.error({ event: 'announce-failed', problem: p }, `announce: ${p}`);
     this.problems = problems;
     clearTimeout(this.retryTimer);
     this.retryTimer = problems.length > 0 && !this.stopping ? setTimeout(() => this.apply(), Announcer.RETRY_MS).unref() : undefined;
+  }
+
+  private save(saved: Saved): void {
+    try {
+      writeState(this.stateFile, saved);
+      this.savedText = JSON.stringify(saved.routes);
+    } catch (err) {
+      this.log.error({ event: 'announce-state-save-failed', err: (err as Error).message }, `cannot save ${this.stateFile}: ${(err as Error).message}`);
+    }
   }
 }

@@ -168,8 +168,6 @@ export interface Route {
   dstLen: number;
   table: number;
   type: string;
-  /** rtm_protocol: who installed it (2 kernel, 3 boot, 4 static, 12 bird, ...). */
-  protocol?: number;
   gateway?: string;
   oif?: number;
 }
@@ -187,7 +185,6 @@ export function decodeRouteEntry(m: NlMessage): Route | undefined {
     dstLen: m.payload.readUInt8(1),
     table: a.has(RTA_TABLE) ? a.u32(RTA_TABLE) : m.payload.readUInt8(4),
     type: RTN_NAMES[m.payload.readUInt8(7)] ?? `type ${m.payload.readUInt8(7)}`,
-    protocol: m.payload.readUInt8(5),
     ...(dst ? { dst: inetAddrText(dst, family) } : {}),
     ...(gw ? { gateway: inetAddrText(gw, family) } : {}),
     ...(a.has(RTA_OIF) ? { oif: a.u32(RTA_OIF) } : {}),

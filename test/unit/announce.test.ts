@@ -2,12 +2,15 @@
 // decision per VIP (quorum, host health, stop), the tier hash, and the announcer
 // shell against a fake routing table (adopt, announce, withdraw, move, retry).
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/types.js';
 import { summarize } from '../../src/cli/summary.js';
 import { formatStatus } from '../../src/cli/status-format.js';
-import { Announcer, RTPROT_VIPD, type RouteOps } from '../../src/daemon/announcer.js';
+import { Announcer, type RouteOps } from '../../src/daemon/announcer.js';
 import { decideAnnouncements, tierHash } from '../../src/director/announce.js';
 import { Director, type VsView } from '../../src/director/desired.js';
 import { createLogger } from '../../src/log.js';
@@ -82,8 +85,10 @@ describe('config: announce', () => {
   });
 });
 
-const cfgOf = (extra = ''): Config =>
-  parseConfig(`${TIER()}  web443:\n    address: 192.0.2.100\n    port: 443\n    announce: true\n    real_servers: [${rs('10.0.0.11')}]\n  other:\n    address: 192.0.2.200\n    port: 80\n    announce: true\n    real_servers: [${rs('10.0.0.13')}]\n${extra}`, 'f.yaml');
+/** A control socket in a directory of its own: the announcer's state file goes beside it. */
+const socketLine = () => `global: {control_socket: ${join(mkdtempSync(join(tmpdir(), 'vtc-ann-')), 'vipd.sock')}}\n`;
+const cfgOf = (extra = '', global = socketLine()): Config =>
+  parseConfig(`${global}${TIER()}  web443:\n    address: 192.0.2.100\n    port: 443\n    announce: true\n    real_servers: [${rs('10.0.0.11')}]\n  other:\n    address: 192.0.2.200\n    port: 80\n    announce: true\n    real_servers: [${rs('10.0.0.13')}]\n${extra}`, 'f.yaml');
 
 describe('which VIPs are announced (pure)', () => {
   const q = (o: Record<string, boolean>) => new Map(Object.entries(o));
@@ -144,9 +149,6 @@ class FakeRoutes implements RouteOps {
     this.ops.push(`del ${r.to.address} ${r.table}`);
     return this.table.delete(`${r.table} ${r.to.address}`);
   }
-  list(table: number): { address: string; family: 'inet' | 'inet6' }[] {
-    return [...this.table.values()].filter((r) => r.table === table && r.protocol === RTPROT_VIPD).map((r) => ({ address: r.to.address, family: r.family }));
-  }
   keys(): string[] {
     return [...this.table.keys()].sort();
   }
@@ -178,16 +180,18 @@ describe('the announcer (a fake routing table)', () => {
     );
   });
 
-  it('adopts its routes left by an earlier run: keeps the wanted, deletes the rest; leaves other protocols alone', () => {
-    const cfg = cfgOf();
+  it('a vipd started after a crash adopts the routes its predecessor saved: keeps the wanted, deletes the rest; leaves others alone', () => {
+    const global = socketLine();
     const k = new FakeRoutes();
-    k.table.set('200 192.0.2.100', { family: 'inet', type: 'blackhole', to: { address: '192.0.2.100', prefix: 32 }, table: 200, protocol: 86 });
-    k.table.set('200 192.0.2.99', { family: 'inet', type: 'blackhole', to: { address: '192.0.2.99', prefix: 32 }, table: 200, protocol: 86 });
+    const first = parseConfig(`${global}${TIER()}  gone:\n    address: 192.0.2.99\n    port: 80\n    announce: true\n    real_servers: [${rs('10.0.0.11')}]\n`, 'f.yaml');
+    new Announcer(first, log, () => [], k).update(views(first, () => true)); // then killed: nothing withdrawn
     k.table.set('200 198.51.100.1', { family: 'inet', type: 'blackhole', to: { address: '198.51.100.1', prefix: 32 }, table: 200, protocol: 4 });
+    k.ops.length = 0;
+    const cfg = cfgOf('', global);
     const a = new Announcer(cfg, log, () => [], k);
     a.update(views(cfg, (n) => n === 'web' || n === 'web443'));
     expect(k.keys()).toEqual(['200 192.0.2.100', '200 198.51.100.1']);
-    expect(k.ops).toEqual(['del 192.0.2.99 200']); // the kept one is not re-added
+    expect(k.ops).toEqual(['del 192.0.2.99 200']); // the kept one is not added again
     expect(a.announcing).toBe(true);
   });
 
@@ -197,7 +201,7 @@ describe('the announcer (a fake routing table)', () => {
     const k = new FakeRoutes();
     const a = new Announcer(cfg, log, () => failing, k);
     a.update(views(cfg, () => true));
-    const next = parseConfig(`vrrp_scripts:\n  chk: {script: /bin/true}\nannounce: {table: 300, track_script: [chk]}\n${TIER()}`, 'f.yaml');
+    const next = parseConfig(`${socketLine()}vrrp_scripts:\n  chk: {script: /bin/true}\nannounce: {table: 300, track_script: [chk]}\n${TIER()}`, 'f.yaml');
     a.configure(next);
     a.update(views(next, () => true));
     expect(k.keys()).toEqual(['300 192.0.2.100']);
@@ -212,7 +216,7 @@ describe('the announcer (a fake routing table)', () => {
 
   it('a route the kernel refuses is a problem in the status, retried every 5 s', () => {
     vi.useFakeTimers();
-    const cfg = parseConfig(TIER(), 'f.yaml');
+    const cfg = parseConfig(socketLine() + TIER(), 'f.yaml');
     const k = new FakeRoutes();
     k.failAdd = 1;
     const a = new Announcer(cfg, log, () => [], k);
