@@ -1,4 +1,5 @@
 // Topology: the ECMP tier — three active directors behind one upstream router.
+//   (bridges b-up, b-cl, b-in in vc-sw)
 //   vc-rtr   the router: BIRD 2, BGP + BFD from each director, the VIP's equal routes merged
 //            into one multipath route (ECMP, L4 hash); eth0 10.80.0.1 (directors), eth1 10.81.0.1
 //            (client), eth2 10.82.0.1 (the real servers' way back)
@@ -12,9 +13,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
+import type { DaemonStatus } from '../../../src/cli/status-format.js';
+import { request } from '../../../src/daemon/control.js';
 import { birdArgs, directorBird, routerBird } from '../../../src/lab/bird.js';
-import { Failure, inNs, sh, sleep, type Topology, until } from './harness.js';
-import { PEER, RUN, runDir, runVipd, type Vipd, vipdStatus } from './vipd.js';
+import { Failure, inNs, sh, sleep, type Topology } from './harness.js';
+import { PEER, RUN, runDir, runVipd, type Vipd } from './vipd.js';
 
 const VIP = '10.85.0.100';
 const N = Number(process.env.VIPD_TIER_FLOWS ?? 60);
@@ -49,19 +52,19 @@ function build(): void {
   const rp0 = (h: string) => `ip netns exec vc-${h} sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done'`;
   sh(`set -e
     ip netns add vc-sw
-    for b in up cl in; do ip -n vc-sw link add $b type bridge; ip -n vc-sw link set $b type bridge forward_delay 0 stp_state 0; ip -n vc-sw link set $b up; done
+    for b in b-up b-cl b-in; do ip -n vc-sw link add $b type bridge; ip -n vc-sw link set $b type bridge forward_delay 0 stp_state 0; ip -n vc-sw link set $b up; done
     for h in ${hosts.join(' ')}; do ip netns add vc-$h; ip -n vc-$h link set lo up; done
-    ${link('rtr', 'eth0', 'up', '10.80.0.1/24')}
-    ${link('rtr', 'eth1', 'cl', '10.81.0.1/24')}
-    ${link('rtr', 'eth2', 'in', '10.82.0.1/24')}
-    ${link('cl', 'eth0', 'cl', '10.81.0.50/24')}
+    ${link('rtr', 'eth0', 'b-up', '10.80.0.1/24')}
+    ${link('rtr', 'eth1', 'b-cl', '10.81.0.1/24')}
+    ${link('rtr', 'eth2', 'b-in', '10.82.0.1/24')}
+    ${link('cl', 'eth0', 'b-cl', '10.81.0.50/24')}
     ip -n vc-cl route add default via 10.81.0.1
     ip netns exec vc-rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
-    ${DIRS.map((d, i) => `${link(d, 'eth0', 'up', `${UP[d]}/24`)}
-    ${link(d, 'eth1', 'in', `10.82.0.1${i + 1}/24`)}
+    ${DIRS.map((d, i) => `${link(d, 'eth0', 'b-up', `${UP[d]}/24`)}
+    ${link(d, 'eth1', 'b-in', `10.82.0.1${i + 1}/24`)}
     ip -n vc-${d} addr add ${VIP}/32 dev lo
     ip -n vc-${d} route add default via 10.80.0.1`).join('\n')}
-    ${RS.map((a, i) => `${link(`rs${i + 1}`, 'eth0', 'in', `${a}/24`)}
+    ${RS.map((a, i) => `${link(`rs${i + 1}`, 'eth0', 'b-in', `${a}/24`)}
     ip -n vc-rs${i + 1} addr add ${VIP}/32 dev lo
     ip -n vc-rs${i + 1} route add default via 10.82.0.1
     ip netns exec vc-rs${i + 1} sh -c 'for d in all eth0; do echo 1 > /proc/sys/net/ipv4/conf/$d/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/$d/arp_announce; done'`).join('\n')}
@@ -89,12 +92,27 @@ virtual_servers:
 `;
 function startDirector(d: Dir): Vipd {
   writeFileSync(`${RUN}/${d}.yaml`, vipdConfig(d));
-  const v = runVipd(`${RUN}/${d}.yaml`, ns(d));
-  keep(v.child);
+  const v = runVipd(`${RUN}/${d}.yaml`, ns(d), keep);
   vipds[d] = v;
   return v;
 }
-const dirStatus = (d: Dir) => vipdStatus(`${RUN}/${d}.sock`);
+/** A director's status over its control socket, from this process (a `vipd status` is a node start: seconds under emulation). */
+const dirStatus = async (d: Dir) => (await request(`${RUN}/${d}.sock`, { cmd: 'status' }, 5000)) as DaemonStatus & { announce?: { tierHash?: string } };
+/** Polls the async check every 100 ms until it is true. */
+async function until(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Failure(`timed out waiting for ${what}`, last);
+}
+const rsStatus = async (d: Dir, address: string) => (await dirStatus(d)).virtualServers?.[0]?.realServers.find((r) => r.address === address)?.status;
 
 function startServer(i: number): Promise<void> {
   const child = keep(spawn('ip', ['netns', 'exec', ns(`rs${i + 1}`), process.execPath, PEER, 'server', `rs${i + 1}`, '80'], { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -124,7 +142,9 @@ async function hopsBecome(want: Dir[], ms = 60_000): Promise<number> {
 /** The director the router sends each client source port to (its own ECMP hash, asked with ip route get). */
 function routedTo(sports: number[]): Dir[] {
   const batch = sports.map((p) => `route get ${VIP} from 10.81.0.50 iif eth1 ipproto tcp sport ${p} dport 80`).join('\n');
-  const out = sh(`ip -n ${ns('rtr')} -batch -`, `${batch}\n`).trim().split('\n');
+  // One answer line per question ("VIP from ... via NEXTHOP dev eth0 ..."), each followed by its "cache" line.
+  const out = sh(`ip -n ${ns('rtr')} -batch -`, `${batch}\n`).split('\n').filter((l) => l.startsWith(VIP));
+  if (out.length !== sports.length) throw new Failure('ip route get: not one answer per question', out);
   return out.map((l) => (DIRS.find((d) => l.includes(`via ${UP[d]} `)) ?? '?') as Dir);
 }
 
@@ -136,20 +156,33 @@ class Flows {
   first!: { sports: number[]; answers: string[] };
 
   constructor(n: number) {
-    this.child = keep(spawn('ip', ['netns', 'exec', ns('cl'), process.execPath, PEER, 'flows', VIP, '80', String(n)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    this.child = keep(spawn('ip', ['netns', 'exec', ns('cl'), process.execPath, PEER, 'flows', VIP, '80', String(n)], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    let stderr = '';
+    this.child.stderr!.on('data', (d) => (stderr += d));
     this.lines = createInterface({ input: this.child.stdout! });
     this.lines.on('line', (l) => this.queue.shift()?.(l));
+    // A client that dies answers every pending command with its last words.
+    this.child.once('exit', (code) => {
+      for (const r of this.queue.splice(0)) r(JSON.stringify({ exited: code, stderr: stderr.slice(-1000) }));
+    });
   }
 
   async open(): Promise<this> {
-    this.first = JSON.parse(await new Promise<string>((r) => this.queue.push(r))) as { sports: number[]; answers: string[] };
+    this.first = Flows.checked(await new Promise<string>((r) => this.queue.push(r)));
     return this;
   }
 
   async cmd<T>(c: string): Promise<T> {
     const answer = new Promise<string>((r) => this.queue.push(r));
-    this.child.stdin!.write(`${c}\n`);
-    return JSON.parse(await answer) as T;
+    if (this.child.exitCode === null) this.child.stdin!.write(`${c}\n`);
+    else this.queue.pop()?.(JSON.stringify({ exited: this.child.exitCode }));
+    return Flows.checked(await answer);
+  }
+
+  private static checked<T>(line: string): T {
+    const v = JSON.parse(line) as T & { exited?: number };
+    if (v.exited !== undefined) throw new Failure('the client (lb-peer flows) exited', v);
+    return v;
   }
 
   close(): void {
@@ -177,7 +210,7 @@ const kill9 = (d: Dir) => {
 };
 const cable = (d: Dir, up: boolean) => sh(`ip -n vc-sw link set ${d}-eth0 ${up ? 'up' : 'down'}`);
 async function allOnline(): Promise<void> {
-  await until('every director sees every real server ONLINE', () => DIRS.every((d) => vipds[d] && dirStatus(d).virtualServers?.[0]?.realServers.every((r) => r.status === 'ONLINE')), 30_000);
+  await until('every director sees every real server ONLINE', async () => (await Promise.all(DIRS.flatMap((d) => RS.map((a) => rsStatus(d, a))))).every((s) => s === 'ONLINE'), 30_000);
 }
 
 let flows: Flows | undefined;
@@ -189,24 +222,32 @@ export const tier: Topology = {
       title: 'ECMP tier: three directors (vipd + BIRD 2) announce the VIP over BGP with BFD; the router holds it with three next hops, every director carries flows to the same real server choice (mh), and all show one tier hash',
       limitMs: 240_000,
       run: async () => {
+        const t0 = performance.now();
+        const phases: Record<string, number> = {};
+        const phase = (name: string) => (phases[name] = Math.round(performance.now() - t0));
         runDir();
         build();
         await Promise.all(RS.map((_, i) => startServer(i)));
+        phase('built, servers up');
         startBird('rtr', routerBird({ routerId: '10.80.0.1', iface: 'eth0', localAs: 65000, peers: DIRS.map((d) => ({ name: d, address: UP[d], as: 65010 })), bfd: BFD }));
         for (const d of DIRS) startDirectorBird(d);
         for (const d of DIRS) startDirector(d);
         const converged = await hopsBecome([...DIRS], 120_000);
+        phase('three next hops');
         await allOnline();
+        phase('all ONLINE');
         flows = await new Flows(N).open();
+        phase('flows open');
         const errors = flows.first.answers.filter((a) => a.startsWith('error'));
         if (errors.length) throw new Failure(`${errors.length} of ${N} connections failed`, flows.first.answers);
         const perDirector = Object.fromEntries(DIRS.map((d) => [d, scheduled(d)]));
         if (DIRS.some((d) => perDirector[d]! < 1)) throw new Failure('a director carried no connection', perDirector);
         const routed = count(routedTo(flows.first.sports));
-        const hashes = DIRS.map((d) => (dirStatus(d) as { announce?: { tierHash?: string } }).announce?.tierHash);
+        const hashes = await Promise.all(DIRS.map(async (d) => (await dirStatus(d)).announce?.tierHash));
         if (!hashes[0] || hashes.some((h) => h !== hashes[0])) throw new Failure('tier hashes differ', hashes);
         const route = inNs(ns('rtr'), `ip route show ${VIP}/32`);
-        return { convergedMs: converged, route, perDirector, routed, realServers: count(flows.first.answers), tierHash: hashes[0] };
+        const announcedAt = DIRS.map((d) => vipds[d]!.log().split('\n').find((l) => l.includes('"event":"vip-announced"'))).map((l) => (l ? (JSON.parse(l) as { time: string }).time : undefined));
+        return { phases, announcedAt, convergedMs: converged, route, perDirector, routed, realServers: count(flows.first.answers), tierHash: hashes[0] };
       },
     },
     {
@@ -216,7 +257,7 @@ export const tier: Topology = {
         if (!flows) throw new Failure('the tier is not up (first scenario failed)');
         const before = (await flows.cmd<{ answers: string[] }>('probe')).answers;
         servers[2]!.kill('SIGKILL');
-        await until('every director took rs3 out', () => DIRS.every((d) => dirStatus(d).virtualServers?.[0]?.realServers.find((r) => r.address === RS[2])?.status === 'ERROR'), 30_000);
+        await until('every director took rs3 out', async () => (await Promise.all(DIRS.map((d) => rsStatus(d, RS[2]!)))).every((s) => s === 'ERROR'), 30_000);
         const now = (await flows.cmd<{ answers: string[] }>('probe')).answers;
         const onRs3 = before.filter((a) => a === 'rs3').length;
         const movedOthers = now.filter((a, i) => before[i] !== 'rs3' && a !== before[i]).length;
