@@ -40,35 +40,40 @@ const vipds: Partial<Record<Dir, Vipd>> = {};
 const birds: Partial<Record<string, ChildProcess>> = {};
 const servers: (ChildProcess | undefined)[] = [];
 
+/** The namespaces, bridges and cables: one `ip -batch` per namespace (each `ip` is a process start, slow under emulation). */
 function build(): void {
   sh(`for n in $(ip netns list | grep -o '^vc-[a-z0-9]*'); do ip netns pids $n | xargs -r kill -9; ip netns del $n; done; true`);
-  const link = (host: string, ifname: string, bridge: string, cidr: string) => `
-    ip link add x-${host}-${ifname} netns vc-${host} type veth peer name ${host}-${ifname} netns vc-sw
-    ip -n vc-${host} link set x-${host}-${ifname} name ${ifname}
-    ip -n vc-${host} addr add ${cidr} dev ${ifname}
-    ip -n vc-${host} link set ${ifname} up
-    ip -n vc-sw link set ${host}-${ifname} master ${bridge} up`;
   const hosts = ['rtr', 'cl', ...DIRS, 'rs1', 'rs2', 'rs3'];
-  const rp0 = (h: string) => `ip netns exec vc-${h} sh -c 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done'`;
-  sh(`set -e
-    ip netns add vc-sw
-    for b in b-up b-cl b-in; do ip -n vc-sw link add $b type bridge; ip -n vc-sw link set $b type bridge forward_delay 0 stp_state 0; ip -n vc-sw link set $b up; done
-    for h in ${hosts.join(' ')}; do ip netns add vc-$h; ip -n vc-$h link set lo up; done
-    ${link('rtr', 'eth0', 'b-up', '10.80.0.1/24')}
-    ${link('rtr', 'eth1', 'b-cl', '10.81.0.1/24')}
-    ${link('rtr', 'eth2', 'b-in', '10.82.0.1/24')}
-    ${link('cl', 'eth0', 'b-cl', '10.81.0.50/24')}
-    ip -n vc-cl route add default via 10.81.0.1
-    ip netns exec vc-rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
-    ${DIRS.map((d, i) => `${link(d, 'eth0', 'b-up', `${UP[d]}/24`)}
-    ${link(d, 'eth1', 'b-in', `10.82.0.1${i + 1}/24`)}
-    ip -n vc-${d} addr add ${VIP}/32 dev lo
-    ip -n vc-${d} route add default via 10.80.0.1`).join('\n')}
-    ${RS.map((a, i) => `${link(`rs${i + 1}`, 'eth0', 'b-in', `${a}/24`)}
-    ip -n vc-rs${i + 1} addr add ${VIP}/32 dev lo
-    ip -n vc-rs${i + 1} route add default via 10.82.0.1
-    ip netns exec vc-rs${i + 1} sh -c 'for d in all eth0; do echo 1 > /proc/sys/net/ipv4/conf/$d/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/$d/arp_announce; done'`).join('\n')}
-    ${['rtr', ...DIRS, 'rs1', 'rs2', 'rs3'].map(rp0).join('\n')}`);
+  const root = ['netns add vc-sw', ...hosts.map((h) => `netns add vc-${h}`)];
+  const per: Record<string, string[]> = { sw: ['b-up', 'b-cl', 'b-in'].flatMap((b) => [`link add ${b} type bridge`, `link set ${b} type bridge forward_delay 0 stp_state 0`, `link set ${b} up`]) };
+  for (const h of hosts) per[h] = ['link set lo up'];
+  const sysctl: Record<string, string[]> = {};
+  const link = (host: string, ifname: string, bridge: string, cidr: string) => {
+    root.push(`link add x-${host}-${ifname} netns vc-${host} type veth peer name ${host}-${ifname} netns vc-sw`);
+    per[host]!.push(`link set x-${host}-${ifname} name ${ifname}`, `addr add ${cidr} dev ${ifname}`, `link set ${ifname} up`);
+    per.sw!.push(`link set ${host}-${ifname} master ${bridge} up`);
+    (sysctl[host] ??= ['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']).push(`net.ipv4.conf.${ifname}.rp_filter=0`);
+  };
+  link('rtr', 'eth0', 'b-up', '10.80.0.1/24');
+  link('rtr', 'eth1', 'b-cl', '10.81.0.1/24');
+  link('rtr', 'eth2', 'b-in', '10.82.0.1/24');
+  sysctl.rtr!.push('net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1');
+  link('cl', 'eth0', 'b-cl', '10.81.0.50/24');
+  per.cl!.push('route add default via 10.81.0.1');
+  DIRS.forEach((d, i) => {
+    link(d, 'eth0', 'b-up', `${UP[d]}/24`);
+    link(d, 'eth1', 'b-in', `10.82.0.1${i + 1}/24`);
+    per[d]!.push(`addr add ${VIP}/32 dev lo`, 'route add default via 10.80.0.1');
+  });
+  RS.forEach((a, i) => {
+    const h = `rs${i + 1}`;
+    link(h, 'eth0', 'b-in', `${a}/24`);
+    per[h]!.push(`addr add ${VIP}/32 dev lo`, 'route add default via 10.82.0.1');
+    sysctl[h]!.push(...['all', 'eth0'].flatMap((d) => [`net.ipv4.conf.${d}.arp_ignore=1`, `net.ipv4.conf.${d}.arp_announce=2`]));
+  });
+  sh('ip -batch -', `${root.join('\n')}\n`);
+  for (const [h, lines] of Object.entries(per)) sh(`ip -n vc-${h} -batch -`, `${lines.join('\n')}\n`);
+  for (const [h, kv] of Object.entries(sysctl)) sh(`ip netns exec vc-${h} sysctl -qw ${kv.join(' ')}`);
 }
 
 function startBird(host: string, conf: string): void {
