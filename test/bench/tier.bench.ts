@@ -55,11 +55,12 @@ it('the ECMP tier: connections broken and router convergence per event', async (
   const nc = (x: Details) => (x.newConnections ? `${x.newConnections.failed} of ${x.newConnections.ok + x.newConnections.failed}` : '-');
   const rows = [
     ['event', 'established', 'on the affected director / server', 'broken', 'new connections failed', 'router converged'],
-    ['start: three directors announce', String(flows), '-', '-', '-', up.convergedMs !== undefined ? `${up.convergedMs} ms (BGP up)` : '-'],
+    ['---', '---', '---', '---', '---', '---'],
+    ['start: three directors announce', String(flows), '-', '-', '-', up.convergedMs !== undefined ? `${up.convergedMs} ms (three vipd starting: node under emulation)` : '-'],
     ['a real server dies', String(flows), String(rs.onDeadServer ?? '-'), `${rs.brokenOnDeadServer ?? '-'} (its own) + ${rs.movedOthers ?? '-'} others`, '-', '- (no route change)'],
     ['kill -9 + cable pulled (BFD 200 ms x 5)', String(flows), String(kill.onDeadDirector ?? '-'), String(kill.broken?.total ?? '-'), nc(kill), kill.convergedMs !== undefined ? `${kill.convergedMs} ms` : '-'],
     ['SIGTERM (withdraw, drain 2 s, stop)', String(flows), String(term.onStoppedDirector ?? '-'), String(term.broken?.total ?? '-'), nc(term), term.withdrawnMs !== undefined ? `${term.withdrawnMs} ms (exit at ${term.exitedMs} ms)` : '-'],
-    ['two directors added back', String(flows), `new flows: ${JSON.stringify(add.freshByDirector ?? {})}`, String(add.broken?.total ?? '-'), nc(add), add.convergedMs !== undefined ? `${add.convergedMs} ms` : '-'],
+    ['two directors added back', String(flows), `new flows: ${JSON.stringify(add.freshByDirector ?? {})}`, String(add.broken?.total ?? '-'), nc(add), add.convergedMs !== undefined ? `${add.convergedMs} ms (two vipd starting)` : '-'],
   ];
   console.log(`\nthe ECMP tier, ${flows} established connections, in the QEMU guest (emulated CPU):\n\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
   for (const r of results) if (!r.ok) console.log(`FAILED: ${r.name}\n${r.error}\n${JSON.stringify(r.details)?.slice(0, 2000)}`);
