@@ -17,10 +17,12 @@ fi
 # man-db (the package's man page is read there), procps (ps -L there) and binutils
 # (strip, for the package); prometheus (the metrics tests scrape vipd with a real one and
 # query it with PromQL; its promtool parses the Grafana dashboard's expressions);
-# nftables (no_accept's drop rules: the nft command, tested in the netns tier).
+# nftables (no_accept's drop rules: the nft command, tested in the netns tier); bird2 (the
+# ECMP tier's routing daemon: BGP + BFD between the directors and a router, in namespaces
+# and in the QEMU guest).
 need=(iproute2 iputils-ping arping tcpdump keepalived python3 make g++
       qemu-system-x86 linux-image-amd64 busybox-static ipvsadm
-      systemd udev man-db binutils procps prometheus nftables)
+      systemd udev man-db binutils procps prometheus nftables bird2)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -39,6 +41,11 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus || true
   systemctl disable prometheus 2>/dev/null || true
+fi
+# And for bird2's: the tests run their own BIRDs, each in a namespace with its own config and socket.
+if command -v systemctl >/dev/null && systemctl is-active --quiet bird 2>/dev/null; then
+  systemctl stop bird || true
+  systemctl disable bird 2>/dev/null || true
 fi
 
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then

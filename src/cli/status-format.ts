@@ -1,6 +1,7 @@
 // `vipd status` for a person: one line per VRRP instance and per IPVS real
 // server, read at a glance.
 
+import type { AnnounceStatus } from '../daemon/announcer.js';
 import type { IpvsStatus } from '../daemon/ipvs-status.js';
 import type { RsView, VsView } from '../director/desired.js';
 import { destName } from '../ipvs/types.js';
@@ -15,6 +16,8 @@ export interface DaemonStatus {
   ipvs?: IpvsStatus;
   /** The director's view: health and operating status of every configured virtual server. */
   virtualServers?: VsView[];
+  /** The ECMP tier: announced VIPs and the tier hash. */
+  announce?: AnnounceStatus;
 }
 
 function table(rows: string[][]): string {
@@ -89,6 +92,7 @@ export function formatStatus(st: DaemonStatus, now = new Date()): string {
     out.push('', table([['SYNC GROUP', 'STATE', 'MEMBERS'], ...st.vrrp.groups.map((g) => [g.name, g.state, g.members.join(', ')])]));
   }
   if (st.ipvs) out.push('', ...formatIpvs(st.ipvs, st.virtualServers ?? [], now));
+  if (st.announce && st.announce.vips.length > 0) out.push('', ...formatAnnounce(st.announce));
   return `${out.join('\n')}\n`;
 }
 
@@ -144,4 +148,11 @@ function formatIpvs(ip: IpvsStatus, views: VsView[], now: Date): string[] {
   const problems = [...(ip.lastReconcile?.failed.map((f) => f.message) ?? []), ...(ip.routeProblems ?? [])];
   if (problems.length) out.push('', 'problems:', ...problems.map((p) => `  ${p}`));
   return out;
+}
+
+/** The ECMP tier: one line per VIP, and the hash every director of the tier must show alike. */
+function formatAnnounce(a: AnnounceStatus): string[] {
+  const rows = [['ANNOUNCED VIP', 'STATE', 'ROUTE', 'WHY']];
+  for (const v of a.vips) rows.push([v.address, v.announced ? 'ANNOUNCED' : 'WITHDRAWN', v.inKernel ? `table ${a.table}` : '-', v.reason.replace(/^(announced|withdrawn): /, '')]);
+  return [table(rows), `tier hash ${a.tierHash ?? '-'} (the same on every director: same services, schedulers, real servers in order and weights)`, ...a.problems.map((p) => `problem: ${p}`)];
 }

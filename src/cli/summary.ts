@@ -2,6 +2,7 @@
 
 import type { Config, GarpConfig, VirtualIp } from '../config/types.js';
 import { serviceKeysOf } from '../config/vs-group.js';
+import { tierHash } from '../director/announce.js';
 import { servicesName } from '../director/desired.js';
 import { serviceName } from '../ipvs/types.js';
 
@@ -57,13 +58,17 @@ export function summarize(cfg: Config): string {
   for (const g of cfg.syncGroups) lines.push(`  group ${g.name}: ${g.instances.join(', ')}`);
   for (const v of cfg.virtualServers) {
     const id = v.group ? `${v.protocol!.toUpperCase()} ${servicesName(v)}` : serviceName(serviceKeysOf(v)[0]!);
+    const sched = [v.schedFlags.fallback ? 'mh-fallback' : '', v.schedFlags.port ? 'mh-port' : ''].filter(Boolean).map((f) => (v.scheduler === 'sh' ? f.replace('mh', 'sh') : f));
     const flags = [
+      ...(v.announce ? ['announced'] : []),
       ...(v.persistence ? [`persistent ${v.persistence}s`] : []),
       ...(v.connectionLimit ? [`limit ${v.connectionLimit}`] : []),
       ...(v.adminUp ? [] : ['ADMIN DOWN']),
     ];
     const rs = (r: Config['virtualServers'][number]['realServers'][number]) => `${r.address}:${r.port} ${r.forwarding} w${r.weight}${r.adminUp ? '' : ' admin-down'}`;
-    lines.push(`  ${v.name} ${id} ${v.scheduler}${flags.map((f) => ` ${f}`).join('')} -> ${v.realServers.map(rs).join(', ') || '(no real servers)'}`);
+    lines.push(`  ${v.name} ${id} ${v.scheduler}${sched.length ? ` (${sched.join(',')})` : ''}${flags.map((f) => ` ${f}`).join('')} -> ${v.realServers.map(rs).join(', ') || '(no real servers)'}`);
   }
+  const hash = tierHash(cfg.virtualServers);
+  if (hash) lines.push(`  announced into kernel table ${cfg.announce.table}, tier hash ${hash} (equal on every director of the tier)`);
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@
 import { isIPv6 } from 'node:net';
 import { isMap, type Node } from 'yaml';
 import { serviceName } from '../ipvs/types.js';
+import { checkAnnounce } from './announce.js';
 import { healthChecks } from './health-check.js';
 import { FORWARDING, IP, PORT, realServer, UINT31 } from './real-server.js';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
@@ -121,7 +122,13 @@ function persistenceOf(f: Fields, m: MapView, family: 'inet' | 'inet6'): { persi
   return { persistence, netmask: netmask ?? (family === 'inet' ? '255.255.255.255' : '128') };
 }
 
-function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null, groups: ReadonlyMap<string, VsGroup>): VirtualServerConfig | undefined {
+/** What virtualServer() checks an `announce` against: VRRP's addresses, and the first virtual server of each address. */
+interface AnnounceContext {
+  vrrp: ReadonlyMap<string, string>;
+  byAddress: Map<string, { name: string; announce: boolean }>;
+}
+
+function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null, groups: ReadonlyMap<string, VsGroup>, actx: AnnounceContext): VirtualServerConfig | undefined {
   const path = `virtual_servers.${name}`;
   if (!NAME.test(name)) f.r.issue(keyNode, path, `virtual server name "${name}" is not valid; valid: 1..64 of A-Z a-z 0-9 _ . -`);
   const m = f.map(node ?? keyNode, path, 'a map of virtual server settings');
@@ -130,17 +137,20 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     'address', 'port', 'protocol', 'fwmark', 'group', 'family', 'scheduler', 'scheduler_flags', 'persistence_timeout',
     'persistence_netmask', 'session_persistence', 'forwarding', 'one_packet', 'real_servers',
     'health_check', 'health_checks', 'inhibit_on_failure', 'alpha', 'omega', 'remove_on_stop', 'quorum', 'hysteresis', 'sorry_server', 'sorry_server_inhibit',
-    'notify_up', 'notify_down', 'quorum_up', 'quorum_down', 'admin_state_up', 'connection_limit',
+    'notify_up', 'notify_down', 'quorum_up', 'quorum_down', 'admin_state_up', 'connection_limit', 'announce',
   ]);
+  const announce = f.get(m, 'announce', bool) ?? false;
   const id = identity(f, m, path, groups);
   const family = id?.family ?? 'inet';
-  const rawSched = f.get(m, 'scheduler', str('a scheduler')) ?? 'wlc';
+  // Announced (the ECMP tier): Maglev hashing by default, so every director sends a flow to the same real server.
+  const rawSched = f.get(m, 'scheduler', str('a scheduler')) ?? (announce ? 'mh' : 'wlc');
   const scheduler = SCHEDULER_ALIASES[rawSched] ?? rawSched;
   if (!SCHEDULERS.includes(scheduler)) {
     const guess = didYouMean(rawSched, [...SCHEDULERS, ...Object.keys(SCHEDULER_ALIASES)]);
     f.r.issue(m.value('scheduler') ?? m.node, m.sub('scheduler'), `unknown scheduler "${rawSched}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${SCHEDULERS.join(' | ')} or ${Object.keys(SCHEDULER_ALIASES).join(' | ')}`);
   }
-  const flags = { fallback: false, port: rawSched === 'SOURCE_IP_PORT' };
+  // mh-fallback: a flow whose real server is out goes to the next one (others' flows stay); mh-port: the source port hashed too.
+  const flags = announce && !m.has('scheduler') && !m.has('scheduler_flags') ? { fallback: true, port: true } : { fallback: false, port: rawSched === 'SOURCE_IP_PORT' };
   (f.list(m, 'scheduler_flags') ?? []).forEach((n, i) => {
     const flag = f.check(n, `${m.sub('scheduler_flags')}[${i}]`, oneOf(['fallback', 'port'] as const));
     if (flag) flags[flag] = true;
@@ -194,6 +204,8 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     const v = f.script(m, key);
     if (v !== undefined) notify[field] = v;
   }
+  if (announce && id?.group) f.r.issue(m.keyNode('announce'), m.sub('announce'), 'a virtual_server_group is not announced (its addresses are many); announce the virtual servers of single addresses');
+  else checkAnnounce(f, m, { name, address: id?.address, announce }, actx.vrrp, actx.byAddress);
   if (!id) return undefined;
   return {
     name,
@@ -217,18 +229,20 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     sorryServerInhibit,
     adminUp: f.get(m, 'admin_state_up', bool) ?? true,
     connectionLimit: f.get(m, 'connection_limit', num(0, 0x7fffffff, { integer: true, unit: 'connections, 0 = no limit' })) ?? 0,
+    announce,
   };
 }
 
 /** `virtual_servers` (and the `virtual_server_groups` they name): each IPVS service defined once. */
-export function virtualServers(f: Fields, top: MapView): VirtualServerConfig[] {
+export function virtualServers(f: Fields, top: MapView, vrrp: ReadonlyMap<string, string> = new Map()): VirtualServerConfig[] {
+  const actx: AnnounceContext = { vrrp, byAddress: new Map() };
   const out: VirtualServerConfig[] = [];
   const groups = vsGroups(f, top);
   if (!top.has('virtual_servers')) return out;
   const vm = f.map(top.value('virtual_servers') ?? top.keyNode('virtual_servers'), 'virtual_servers', 'a map of virtual server name -> settings');
   const seen = new Map<string, string>();
   for (const name of vm?.keys() ?? []) {
-    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null, groups);
+    const v = virtualServer(f, name, vm!.keyNode(name)!, vm!.value(name) ?? null, groups, actx);
     if (!v) continue;
     const clash = serviceKeysOf(v).map(serviceName).find((id) => seen.has(id));
     if (clash !== undefined) {

@@ -5,7 +5,8 @@ import type { Node } from 'yaml';
 import { bool, didYouMean, type Fields, ifname, num, str } from './reader.js';
 import type { IpvsConfig } from './types.js';
 
-export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: ReadonlySet<string>): IpvsConfig {
+/** `announced`: whether some virtual server is announced (the ECMP tier: a sync daemon needs no VRRP instance then). */
+export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: ReadonlySet<string>, announced = false): IpvsConfig {
   const def: IpvsConfig = { drainMs: 0, flushOnStop: false, resyncMs: 60_000 };
   if (node === undefined || node === null) return def;
   const m = f.map(node, 'ipvs', 'a map of IPVS settings');
@@ -28,7 +29,10 @@ export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: Re
     const d = f.map(m.value('sync_daemon') ?? m.node, m.sub('sync_daemon'), 'a map {interface, sync_id, instance}');
     if (d) {
       d.allowOnly(['interface', 'sync_id', 'instance']);
-      for (const k of ['interface', 'instance']) if (!d.has(k)) f.r.issue(d.node, d.sub(k), `missing "${k}"`);
+      if (!d.has('interface')) f.r.issue(d.node, d.sub('interface'), 'missing "interface"');
+      // No instance: master and backup at once, for an ECMP tier (every director active); only with announced services.
+      if (!d.has('instance') && !announced)
+        f.r.issue(d.node, d.sub('instance'), 'missing "instance"; valid: the VRRP instance whose state the sync daemon follows (without one, master and backup run at once: for an ECMP tier of announced virtual servers)');
       const iface = f.get(d, 'interface', ifname);
       const syncId = f.get(d, 'sync_id', num(0, 255, { integer: true })) ?? 0;
       const inst = f.get(d, 'instance', str('the VRRP instance whose state the sync daemon follows'));
@@ -36,7 +40,7 @@ export function ipvs(f: Fields, node: Node | null | undefined, instanceNames: Re
         const guess = didYouMean(inst, [...instanceNames]);
         f.r.issue(d.value('instance') ?? d.node, d.sub('instance'), `no VRRP instance "${inst}"; ${guess ? `did you mean "${guess}"? ` : ''}valid: ${[...instanceNames].join(', ') || '(none defined)'}`);
       }
-      if (iface !== undefined && inst !== undefined) out.syncDaemon = { interface: iface, syncId, instance: inst };
+      if (iface !== undefined && (inst !== undefined || !d.has('instance'))) out.syncDaemon = { interface: iface, syncId, ...(inst !== undefined ? { instance: inst } : {}) };
     }
   }
   return out;

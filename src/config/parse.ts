@@ -5,6 +5,7 @@
 // ConfigError listing each issue as `file:line:col: key: what; valid: ...`.
 
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { announce, vrrpOwned } from './announce.js';
 import { virtualServers } from './director.js';
 import { resolveFileChecks } from './health-check.js';
 import { ipvs } from './ipvs.js';
@@ -41,7 +42,7 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   }
   const top = f.map(root, '', 'a map with global, vrrp_instances and vrrp_sync_groups');
   if (!top) throw new ConfigError(r.issues);
-  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_track_files', 'vrrp_track_processes', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_server_groups', 'virtual_servers', 'ipvs', 'metrics']);
+  top.allowOnly(['global', 'vrrp_scripts', 'vrrp_track_files', 'vrrp_track_processes', 'vrrp_instances', 'vrrp_sync_groups', 'virtual_server_groups', 'virtual_servers', 'ipvs', 'announce', 'metrics']);
 
   const globalCfg = global(f, top.value('global'));
   const { scripts, defaults: scriptDefaults } = vrrpScripts(f, top);
@@ -50,9 +51,10 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
   const known = { scripts: scriptDefaults, files: fileDefaults, processes: processDefaults };
   const { instances, nodes } = vrrpInstances(f, top, globalCfg, known);
   const syncGroups = vrrpSyncGroups(f, top, nodes, globalCfg, known);
-  const services = virtualServers(f, top);
+  const services = virtualServers(f, top, vrrpOwned(instances));
   resolveFileChecks(f, files);
-  const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)));
+  const announceCfg = announce(f, top.value('announce'), scripts.map((s) => s.name));
+  const ipvsCfg = ipvs(f, top.value('ipvs'), new Set(instances.map((i) => i.name)), services.some((v) => v.announce));
   const metricsCfg = metrics(f, top.value('metrics'));
   r.issues.push(...checkScripts(r.scripts, globalCfg.enableScriptSecurity));
 
@@ -60,5 +62,8 @@ export function parseAndCheck(text: string, file: string): { cfg: Config; script
     r.issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(r.issues);
   }
-  return { cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, trackProcesses: processes, virtualServers: services, ipvs: ipvsCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) }, scripts: r.scripts };
+  return {
+    cfg: { file, global: globalCfg, instances, syncGroups, vrrpScripts: scripts, trackFiles: files, trackProcesses: processes, virtualServers: services, ipvs: ipvsCfg, announce: announceCfg, ...(metricsCfg ? { metrics: metricsCfg } : {}) },
+    scripts: r.scripts,
+  };
 }

@@ -260,6 +260,18 @@ export interface Config {
   trackProcesses: TrackProcessConfig[];
   virtualServers: VirtualServerConfig[];
   ipvs: IpvsConfig;
+  /** How announced VIPs reach the routing daemon (the ECMP tier); defaults when the section is absent. */
+  announce: AnnounceConfig;
+}
+
+/** `announce:` — the ECMP tier's VIPs as routes in a kernel table a routing daemon (BIRD, FRR) exports. */
+export interface AnnounceConfig {
+  /** The kernel routing table vipd installs each announced VIP into, as a /32 or /128 (default 200). */
+  table: number;
+  /** On SIGTERM: withdrawn first, then this long before VRRP and IPVS stop (the routers move the flows away). */
+  drainMs: number;
+  /** vrrp_scripts that say this host is healthy: every VIP is withdrawn while one of them fails. */
+  trackScripts: string[];
 }
 
 // ---- IPVS (virtual servers) ----------------------------------------------------
@@ -350,6 +362,8 @@ export interface VirtualServerConfig {
   adminUp: boolean;
   /** Octavia's listener connection_limit: split over the real servers in the table as upper thresholds; 0 = none. */
   connectionLimit: number;
+  /** The ECMP tier: the address is announced (a route in announce.table) while this virtual server has quorum. */
+  announce: boolean;
   /** Scripts: notify_up/notify_down get `VS ADDRESS PORT UP|DOWN`, quorum_up/quorum_down get `VS UP|DOWN`. */
   notify: { up?: string; down?: string; quorumUp?: string; quorumDown?: string };
 }
@@ -357,8 +371,8 @@ export interface VirtualServerConfig {
 export interface IpvsConfig {
   /** tcp / tcpfin / udp connection timeouts in seconds; undefined = leave the kernel's. */
   timeouts?: { tcp: number; tcpFin: number; udp: number };
-  /** Connection sync daemon: master on the VRRP master, backup on the backup. */
-  syncDaemon?: { interface: string; syncId: number; instance: string };
+  /** Connection sync daemon: master on the VRRP master, backup on the backup; without an instance (the ECMP tier) both at once. */
+  syncDaemon?: { interface: string; syncId: number; instance?: string };
   /** Real servers leaving the config: weight 0 for this long, then deleted. 0 = at once. */
   drainMs: number;
   /** Remove the services vipd owns when it stops (default: keep them, connections survive a restart). */

@@ -1,6 +1,7 @@
 // `vipd run`: load the configuration, start VRRP, serve the control socket,
 // speak systemd's notify protocol, and handle signals:
-//   SIGTERM/SIGINT  graceful stop: masters resign (priority 0), VIPs removed, exit 0
+//   SIGTERM/SIGINT  graceful stop: announced VIPs withdrawn (then announce.drain_delay), masters
+//                   resign (priority 0), VIPs removed, exit 0
 //   SIGHUP          reload: validate the new file fully, then apply only the difference
 //   SIGUSR1         log a full state dump (keepalived's data dump)
 //   SIGUSR2         log counters (keepalived's stats)
@@ -71,8 +72,11 @@ export class Daemon {
     this.log = createLogger({ level: opts.logLevel ?? cfg.global.logLevel, ...(opts.pretty !== undefined ? { pretty: opts.pretty } : {}) });
     this.notifier = new Notifier(this.log, cfg.global.scriptTimeoutMs);
     this.notifier.configure(cfg.global);
-    this.forwarding = new Forwarding(cfg, this.log, this.notifier);
-    const retrack = (): void => this.router.retrack();
+    this.forwarding = new Forwarding(cfg, this.log, this.notifier, (names) => this.scripts.failing(names));
+    const retrack = (): void => {
+      this.router.retrack();
+      this.forwarding.retrack();
+    };
     this.scripts = new ScriptTracking(this.log, retrack);
     this.files = new FileTracking(this.log, retrack);
     this.processes = new ProcessTracking(this.log, retrack);
@@ -106,9 +110,10 @@ export class Daemon {
       req.cmd === 'status' ? this.status() : req.cmd === 'rs' ? this.forwarding.setAdmin(req.vs, req.rs, req.action) : this.reload(),
     );
     await this.metrics.start(c.metrics); // before VRRP: a bad metrics.listen stops the start, not a running master
-    // The table first: a host that becomes master a moment later forwards at once.
-    this.forwarding.start(c);
+    // The trackers first (announce.track_script is read by the first announcement), then the
+    // table: a host that becomes master a moment later forwards at once.
     for (const t of this.tracking) t.set(c);
+    this.forwarding.start(c);
     try {
       this.firewall.reset(); // a killed run's drop rules would hold against a config that now accepts
     } catch (err) {
@@ -144,6 +149,7 @@ export class Daemon {
       notifyFifos: this.notifier.fifos.status(),
       ipvs,
       virtualServers,
+      announce: this.forwarding.announceStatus(),
     };
   }
 
@@ -196,6 +202,12 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info({ event: 'stopping', signal }, `${signal}: stopping, masters resign`);
       this.sd.stopping();
+      // The ECMP tier: out of the routers' next hops first, then serve what is still on its way for drain_delay.
+      const withdrawn = this.forwarding.withdraw();
+      if (withdrawn > 0 && this.cfg.announce.drainMs > 0) {
+        this.log.info({ event: 'announce-drain', vips: withdrawn, ms: this.cfg.announce.drainMs }, `${withdrawn} VIP(s) withdrawn; serving on for announce.drain_delay ${this.cfg.announce.drainMs / 1000} s before stopping`);
+        await new Promise((r) => setTimeout(r, this.cfg.announce.drainMs));
+      }
       await this.router.stop();
       for (const t of this.tracking) t.stop();
       this.forwarding.stop(); // the table first, then the checks

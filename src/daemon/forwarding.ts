@@ -4,7 +4,9 @@
 //     -> the director plans the desired table (src/director/desired.ts, pure)
 //     -> the IPVS manager reconciles the kernel's table to it (values in)
 //     -> the quorum changes that table made are announced (log line, quorum_up /
-//        quorum_down scripts), once it is committed.
+//        quorum_down scripts), once it is committed
+//     -> the ECMP tier: each announced VIP's route follows its virtual servers'
+//        quorum (announcer.ts).
 //
 // The IPVS manager never asks for a table: its own timers (resync, drain, retry)
 // reconcile to the table it was last given.
@@ -14,15 +16,19 @@ import type { IpvsTable } from '../ipvs/client.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
+import { Announcer, type AnnounceStatus } from './announcer.js';
 import { DirectorRuntime } from './director.js';
 import { IpvsManager } from './ipvs.js';
 
 export class Forwarding {
   private readonly director: DirectorRuntime;
   private readonly ipvs: IpvsManager;
+  private readonly announcer: Announcer;
 
-  constructor(cfg: Config, log: Logger, notifier: Notifier) {
+  /** `failing`: which of the named vrrp_scripts fail now (the host health of announce.track_script). */
+  constructor(cfg: Config, log: Logger, notifier: Notifier, failing: (names: readonly string[]) => string[] = () => []) {
     this.ipvs = new IpvsManager(cfg, log.child({ part: 'ipvs' }));
+    this.announcer = new Announcer(cfg, log.child({ part: 'announce' }), failing);
     this.director = new DirectorRuntime(cfg, log.child({ part: 'health' }), notifier, (names) => this.changed(names));
   }
 
@@ -32,6 +38,7 @@ export class Forwarding {
     const plan = this.director.plan();
     this.ipvs.reconcileFull(cfg, plan.table);
     this.director.announce(plan.quorumChanged);
+    this.announcer.update(plan.views);
   }
 
   /** A reload (validated already): the checks adjusted, then the whole table against a yielding dump. */
@@ -40,6 +47,8 @@ export class Forwarding {
     const plan = this.director.plan();
     const report = await this.ipvs.reconcileReload(cfg, plan.table);
     this.director.announce(plan.quorumChanged);
+    this.announcer.configure(cfg);
+    this.announcer.update(plan.views);
     return report;
   }
 
@@ -48,6 +57,21 @@ export class Forwarding {
     const plan = this.director.planSome(names);
     this.ipvs.reconcileFromMemory(plan.table, plan.scope);
     this.director.announce(plan.quorumChanged);
+    this.announcer.update(plan.views);
+  }
+
+  /** A host health script (announce.track_script) changed its verdict. */
+  retrack(): void {
+    this.announcer.retrack();
+  }
+
+  /** SIGTERM, first of all: every announced VIP withdrawn; how many were. */
+  withdraw(): number {
+    return this.announcer.withdrawAll();
+  }
+
+  announceStatus(): AnnounceStatus {
+    return this.announcer.status();
   }
 
   /** `vipd rs disable|drain|enable VS RS`: reconciled before the answer. */
@@ -73,6 +97,8 @@ export class Forwarding {
 
   /** The IPVS part first (remove_on_stop, flush_on_stop), then the checks (omega's down notifiers from their last view). */
   stop(): void {
+    this.announcer.withdrawAll(); // done already by a SIGTERM; here for any other stop
+    this.announcer.stop();
     this.ipvs.stop();
     this.director.stop();
   }

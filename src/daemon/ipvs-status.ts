@@ -14,7 +14,7 @@ export interface IpvsStatus {
   error?: string;
   lastReconcile?: ReconcileReport & { at: string };
   routeProblems?: string[];
-  syncDaemon?: 'master' | 'backup';
+  syncDaemon?: 'master' | 'backup' | 'master+backup';
   services: {
     /** The virtual server's name in the config; absent for a service vipd does not manage. */
     name?: string;
@@ -45,7 +45,7 @@ export interface IpvsStatusInput {
   error?: string | undefined;
   lastReport?: (ReconcileReport & { at: string }) | undefined;
   routeProblems: readonly string[];
-  syncRole?: 'master' | 'backup' | undefined;
+  syncRole?: 'master' | 'backup' | 'master+backup' | undefined;
 }
 
 export function ipvsStatus(i: IpvsStatusInput): IpvsStatus {

@@ -101,6 +101,7 @@ export class IpvsManager {
         this.log.error({ event: 'ipvs-timeouts-failed', err: (err as Error).message }, (err as Error).message);
       }
     }
+    if (cfg.ipvs.syncDaemon && cfg.ipvs.syncDaemon.instance === undefined) this.sync.both(this.client!, cfg.ipvs.syncDaemon);
     const report = this.commit('reconcile', { ...(dumped ? { dumped } : {}) });
     if (!report) return undefined;
     const t0 = performance.now();

@@ -1,6 +1,10 @@
 // IPVS's connection sync daemon in the role of its VRRP instance: master on the
 // master (it sends the connections it forwards), backup on the backup (it
-// receives them into the same table, so a takeover keeps them).
+// receives them into the same table, so a takeover keeps them). Without an
+// instance (the ECMP tier, where every director is active): both at once — each
+// director sends its connections to the tier's multicast group and receives the
+// others' (IPVS does not loop its own back), so a flow that a router moves to
+// another director finds its connection there.
 
 import type { Config } from '../config/types.js';
 import type { IpvsClient } from '../ipvs/client.js';
@@ -8,7 +12,7 @@ import type { Logger } from '../log.js';
 
 export class SyncDaemonRole {
   /** The role the kernel's sync daemon runs in now; undefined: not started by vipd. */
-  role: 'master' | 'backup' | undefined;
+  role: 'master' | 'backup' | 'master+backup' | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -26,8 +30,23 @@ export class SyncDaemonRole {
     }
   }
 
+  /** The ECMP tier: master and backup at once (started once; a restart of vipd starts them over). */
+  both(client: IpvsClient, sd: NonNullable<Config['ipvs']['syncDaemon']>): void {
+    if (this.role === 'master+backup') return;
+    try {
+      for (const d of client.daemons()) client.stopDaemon(d.state);
+      for (const state of ['master', 'backup'] as const) client.startDaemon({ state, interface: sd.interface, syncId: sd.syncId });
+      this.role = 'master+backup';
+      this.log.info({ event: 'ipvs-sync-daemon', role: this.role, interface: sd.interface, syncId: sd.syncId }, `IPVS sync daemon: master and backup on ${sd.interface} (syncid ${sd.syncId}), the tier's connections shared`);
+    } catch (err) {
+      this.log.error({ event: 'ipvs-sync-daemon-failed', err: (err as Error).message }, `IPVS sync daemon: ${(err as Error).message}`);
+    }
+  }
+
   /** On stop: every sync daemon of the kernel stopped (throws: the caller logs). */
   stop(client: IpvsClient): void {
     for (const d of client.daemons()) client.stopDaemon(d.state);
+    if (this.role) this.log.info({ event: 'ipvs-sync-daemon', role: 'stopped' }, `IPVS sync daemon (${this.role}) stopped`);
+    this.role = undefined;
   }
 }

@@ -55,6 +55,7 @@ export class ScriptTracking implements TrackSource {
   set(cfg: Config): void {
     this.cfg = cfg;
     const used = usedNames(cfg, 'trackScripts');
+    for (const name of cfg.announce.trackScripts) used.add(name); // the ECMP tier's host health
     const wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
     this.keys = new Map();
     for (const s of cfg.vrrpScripts) {
@@ -74,6 +75,14 @@ export class ScriptTracking implements TrackSource {
       const key = this.keys.get(r.name);
       const up = key !== undefined && this.thread.get(key)?.verdict === 'up';
       return { what: `vrrp_script ${r.name}`, weight: r.weight, reverse: r.reverse, up };
+    });
+  }
+
+  /** Which of `names` are not OK now (a script with no verdict yet counts as OK unless init_fail). */
+  failing(names: readonly string[]): string[] {
+    return names.filter((n) => {
+      const key = this.keys.get(n);
+      return key === undefined || this.thread.get(key)?.verdict === 'down';
     });
   }
 

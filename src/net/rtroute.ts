@@ -53,6 +53,8 @@ export interface RouteSpec {
   table: number;
   metric?: number;
   scope?: keyof typeof SCOPES;
+  /** rtm_protocol, who installed the route (default 3, "boot", as ip-route's). */
+  protocol?: number;
 }
 
 export interface RuleSpec {
@@ -77,7 +79,7 @@ export function encodeRoute(r: RouteSpec, ifindex: number | undefined): Buffer {
   head.writeUInt8(AF[r.family], 0);
   head.writeUInt8(r.to.prefix, 1);
   head.writeUInt8(r.table < 256 ? r.table : 252, 4); // RT_TABLE_COMPAT for big ids, the real one in RTA_TABLE
-  head.writeUInt8(RTPROT_BOOT, 5);
+  head.writeUInt8(r.protocol ?? RTPROT_BOOT, 5);
   const unicast = r.type === 'unicast';
   head.writeUInt8(r.scope !== undefined ? SCOPES[r.scope] : unicast && r.via === undefined && r.dev !== undefined ? SCOPES.link : SCOPES.global, 6);
   head.writeUInt8(ROUTE_TYPES[r.type], 7);
@@ -116,6 +118,7 @@ export function routeText(r: RouteSpec): string {
   if (r.src !== undefined) parts.push(`src ${r.src}`);
   if (r.table !== TABLES.main) parts.push(`table ${r.table}`);
   if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
+  if (r.protocol !== undefined) parts.push(`proto ${r.protocol}`);
   return parts.filter(Boolean).join(' ');
 }
 

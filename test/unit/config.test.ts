@@ -326,7 +326,7 @@ ipvs:
     expect(c.virtualServers).toEqual([
       {
         name: 'web', family: 'inet', protocol: 'tcp', address: '192.0.2.100', port: 80, scheduler: 'wrr', schedFlags: { fallback: false, port: false },
-        persistence: 360, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [],
+        persistence: 360, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [], announce: false,
         realServers: [
           { address: '10.0.0.2', port: 80, weight: 3, upperThreshold: 100, lowerThreshold: 0, forwarding: 'nat', adminUp: true },
           { address: '10.0.0.3', port: 80, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'csum' }, adminUp: true },
@@ -334,11 +334,11 @@ ipvs:
       },
       {
         name: 'dns', family: 'inet6', protocol: 'udp', address: '2001:db8::53', port: 53, scheduler: 'sh', schedFlags: { fallback: true, port: true },
-        persistence: 0, netmask: '128', onePacket: true, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [],
+        persistence: 0, netmask: '128', onePacket: true, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [], announce: false,
         realServers: [{ address: '2001:db8::10', port: 53, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'dr', adminUp: true }],
       },
       {
-        name: 'marked', family: 'inet', fwmark: 7, scheduler: 'lc', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [],
+        name: 'marked', family: 'inet', fwmark: 7, scheduler: 'lc', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false, inhibitOnFailure: false, alpha: false, omega: false, removeOnStop: false, notify: {}, quorum: 1, hysteresis: 0, sorryServerInhibit: false, adminUp: true, connectionLimit: 0, healthChecks: [], announce: false,
         realServers: [{ address: '10.0.0.9', port: 0, weight: 1, upperThreshold: 0, lowerThreshold: 0, forwarding: 'nat', adminUp: true }],
       },
     ]);

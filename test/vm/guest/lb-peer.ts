@@ -10,6 +10,12 @@
 //                                             array of the bodies (or "error: ...")
 //   hold HOST PORT                            one TCP connection kept open: on every stdin line it
 //                                             asks once and prints the answer (or "error: ...")
+//   flows HOST PORT N                         N TCP connections kept open (the ECMP tier); prints one JSON
+//                                             line per stdin command: "probe" asks on every connection at
+//                                             once -> {sports, answers}; "fresh K" opens K new connections
+//                                             one after another -> {sports, answers}; "churn" starts a new
+//                                             connection every 100 ms in the background, "churned" reports
+//                                             and resets its {ok, failed} counts
 // Also the peers of the systemd tier's gateways (test/systemd). Run compiled:
 // node dist-test/test/vm/guest/lb-peer.js.
 
@@ -126,7 +132,59 @@ if (mode === 'server') {
     }
   }
   s.destroy();
+} else if (mode === 'flows') {
+  const [host, port, n] = args;
+  /** One exchange on a connection: the answering server's name, or "error: ...". */
+  const ask = async (s: net.Socket): Promise<string> => {
+    if (s.destroyed) return 'error: connection closed';
+    s.write('hello\n');
+    try {
+      return await Promise.race([line(s), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000))]);
+    } catch (err) {
+      return `error: ${(err as Error).message}`;
+    }
+  };
+  const open = (): Promise<net.Socket | string> =>
+    new Promise((resolve) => {
+      const s = net.connect(Number(port), host);
+      s.setEncoding('utf8');
+      const t = setTimeout(() => (s.destroy(), resolve('error: connect timeout')), 3000);
+      s.once('connect', () => (clearTimeout(t), resolve(s)));
+      s.once('error', (e) => (clearTimeout(t), resolve(`error: ${e.message}`)));
+    });
+  const fresh = async (k: number) => {
+    const sports: number[] = [];
+    const answers: string[] = [];
+    for (let i = 0; i < k; i++) {
+      const s = await open();
+      if (typeof s === 'string') (sports.push(0), answers.push(s));
+      else (sports.push(s.localPort!), answers.push(await ask(s)), s.destroy());
+    }
+    return { sports, answers };
+  };
+  const conns: net.Socket[] = [];
+  for (let i = 0; i < Number(n); i++) {
+    const s = await open();
+    if (typeof s === 'string') throw new Error(s);
+    s.on('error', () => {});
+    conns.push(s);
+  }
+  let churn = { ok: 0, failed: 0 };
+  let churning: NodeJS.Timeout | undefined;
+  console.log(JSON.stringify({ sports: conns.map((s) => s.localPort), answers: await Promise.all(conns.map(ask)) }));
+  for await (const cmd of createInterface({ input: process.stdin })) {
+    const [verb, arg] = cmd.trim().split(/\s+/);
+    if (verb === 'probe') console.log(JSON.stringify({ sports: conns.map((s) => s.localPort), answers: await Promise.all(conns.map(ask)) }));
+    else if (verb === 'fresh') console.log(JSON.stringify(await fresh(Number(arg))));
+    else if (verb === 'churn') {
+      churning ??= setInterval(() => void fresh(1).then((r) => (r.answers[0]!.startsWith('error') ? churn.failed++ : churn.ok++)), 100);
+      console.log(JSON.stringify({ churning: true }));
+    }
+    else if (verb === 'churned') console.log(JSON.stringify(churn)), (churn = { ok: 0, failed: 0 });
+  }
+  clearInterval(churning);
+  for (const s of conns) s.destroy();
 } else {
-  console.error('usage: lb-peer.js server|http|client|hold ...');
+  console.error('usage: lb-peer.js server|http|client|hold|flows ...');
   process.exit(2);
 }

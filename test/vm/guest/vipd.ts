@@ -17,17 +17,18 @@ export const PEER = join(ROOT, 'dist-test/test/vm/guest/lb-peer.js');
 export interface Vipd {
   child: ChildProcess;
   log: () => string;
-  exited: Promise<number | null>;
+  exited: Promise<number | string | null>;
 }
 
-/** `vipd run -c CONFIG --json`, in namespace ns if given; killed with the scenario. */
-export function runVipd(config: string, ns?: string): Vipd {
+/** `vipd run -c CONFIG --json`, in namespace ns if given; killed with the scenario (`owner`: by whoever else owns it). */
+export function runVipd(config: string, ns?: string, owner: <C extends ChildProcess>(c: C) => C = track): Vipd {
   const argv = [process.execPath, '--no-memory-reducer', VIPD, 'run', '-c', config, '--json'];
-  const child = track(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = owner(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // The exit code, or the signal's name when one ended it.
+  const exited = new Promise<number | string | null>((r) => child.once('exit', (code, sig) => r(code ?? sig)));
   return { child, log: () => log, exited };
 }
 
