@@ -137,6 +137,8 @@ describe('the process connector (ProcessTracking in the initial network namespac
       expect(st.pendingMs).toBeGreaterThan(300);
       expect(up()).toBe(false);
       await waitFor('UP after fork_delay', up, 2500, 10);
+      // The change is reported once, on the next turn of the event loop (changes of one turn come together).
+      await waitFor('the change reported', () => changes.length > 0, 1000, 5);
       expect(changes.length).toBe(1);
       await stop(c); // bash dies, its subshell lives on: 1 < quorum
       await waitFor('DOWN when bash exits', () => !up(), 2000, 5);
