@@ -9,7 +9,7 @@
 // The tracked processes are copies of sleep (and of bash, to fork) under names of
 // their own. Timings use 0.1 s adverts.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,11 @@ function expectProcFallback(p: VipdProc): void {
   expect(p.logs.find((l) => l.event === 'track-process-fallback')).toMatchObject({ code: 'ECONNREFUSED', pollMs: 1000 });
 }
 
+/** Every process this file names (vta-*): what a test left running — a subshell outlives its bash — is killed, here and in an earlier run's leftovers. */
+const killOurs = () => spawnSync('pkill', ['-KILL', '^vta-']);
+
 beforeAll(() => {
+  killOurs();
   lab = directorsLab('tp');
   bin = join(lab.dir, 'bin');
   mkdirSync(bin, { recursive: true });
@@ -61,6 +65,7 @@ beforeAll(() => {
 afterEach(async () => {
   await daemons.killAll();
   for (const c of procs.splice(0)) await stop(c);
+  killOurs();
   for (const h of ['lb1', 'lb2']) {
     lab.ip(h, ['addr', 'del', `${VIP}/24`, 'dev', 'eth0'], true);
     lab.ip(h, ['addr', 'del', `${VIP2}/24`, 'dev', 'eth1'], true);
