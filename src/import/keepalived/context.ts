@@ -77,6 +77,12 @@ export function numArg(s: Stmt, ctx: Ctx, min: number, max: number, integer = fa
   return n;
 }
 
+/** A handler copying a number argument in [min, max] to `to` (default the keyword's own name). */
+export const copyNum = (key: string, min: number, max: number, integer = false, to = key): Handler<Record<string, unknown>> => (o, s, ctx) => {
+  const v = numArg(s, ctx, min, max, integer);
+  if (v !== undefined) o[to] = v;
+};
+
 /** keepalived's <BOOL>: on|off|true|false|yes|no, a bare keyword meaning true. */
 export function boolArg(s: Stmt, ctx: Ctx): boolean | undefined {
   const a = s.words[1];

@@ -1,7 +1,7 @@
 // The tracking keywords: vrrp_script blocks -> vrrp_scripts, and the track_*
 // lists of instances and sync groups ("NAME [weight N [reverse|noreverse]]").
 
-import { boolArg, type Ctx, lines, numArg, walk, where } from './context.js';
+import { boolArg, copyNum, type Ctx, lines, walk, where } from './context.js';
 import type { Stmt, Word } from './syntax.js';
 
 type Obj = Record<string, unknown>;
@@ -43,30 +43,13 @@ const VRRP_SCRIPT = {
     // keepalived joins unquoted words into the command line.
     o.script = [a, ...extra].map((w) => w.text).join(' ');
   },
-  interval: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 0.001, 86400);
-    if (v !== undefined) o.interval = v;
-  },
-  timeout: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 0.001, 86400);
-    if (v !== undefined) o.timeout = v;
-  },
-  rise: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 1, 1000, true);
-    if (v !== undefined) o.rise = v;
-  },
-  fall: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 1, 1000, true);
-    if (v !== undefined) o.fall = v;
-  },
+  interval: copyNum('interval', 0.001, 86400),
+  timeout: copyNum('timeout', 0.001, 86400),
+  rise: copyNum('rise', 1, 1000, true),
+  fall: copyNum('fall', 1, 1000, true),
   weight: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const [kw, v, r, ...extra] = s.words;
-    const n = Number(v?.text);
-    if (!v || !/^-?\d+$/.test(v.text) || Math.abs(n) > 253) return ctx.leftOut(v ?? kw!, 'weight needs a whole number -253..253');
-    o.weight = n;
-    if (r && (r.text === 'reverse' || r.text === 'noreverse')) o.reverse = r.text === 'reverse';
-    else if (r) ctx.leftOut(r, `"${r.text}" is not reverse or noreverse`);
-    if (extra.length) ctx.leftOut(extra[0]!, 'extra word(s) after weight');
+    const extra = s.words[3];
+    if (weightLine(o, s, ctx, 253) && extra) ctx.leftOut(extra, 'extra word(s) after weight');
   },
   user: (o: Obj, s: Stmt, ctx: Ctx) => {
     const [kw, u, g, ...extra] = s.words;
@@ -93,19 +76,18 @@ export function vrrpScript(out: { vrrp_scripts: Record<string, Obj> }, s: Stmt, 
 
 type Section = { vrrp_track_files: Record<string, Obj>; vrrp_track_processes: Record<string, Obj> };
 
-const secondsArg = (key: string) => (o: Obj, s: Stmt, ctx: Ctx) => {
-  const v = numArg(s, ctx, 0.000001, 3600);
-  if (v !== undefined) o[key] = v;
-};
-
-/** weight N [reverse] of a tracker block. */
-function weightLine(o: Obj, s: Stmt, ctx: Ctx, max: number): void {
+/** weight N [reverse|noreverse] of a tracker block; false when N is not a weight (reported). */
+function weightLine(o: Obj, s: Stmt, ctx: Ctx, max: number): boolean {
   const [kw, v, r] = s.words;
   const n = Number(v?.text);
-  if (!v || !/^-?\d+$/.test(v.text) || Math.abs(n) > max) return ctx.leftOut(v ?? kw!, `weight needs a whole number -${max}..${max}`);
+  if (!v || !/^-?\d+$/.test(v.text) || Math.abs(n) > max) {
+    ctx.leftOut(v ?? kw!, `weight needs a whole number -${max}..${max}`);
+    return false;
+  }
   o.weight = n;
   if (r && (r.text === 'reverse' || r.text === 'noreverse')) o.reverse = r.text === 'reverse';
   else if (r) ctx.leftOut(r, `"${r.text}" is not reverse or noreverse`);
+  return true;
 }
 
 const TRACK_FILE = {
@@ -137,17 +119,11 @@ const TRACK_PROCESS = {
     o.param_match = a?.text ?? 'exact';
   },
   weight: (o: Obj, s: Stmt, ctx: Ctx) => weightLine(o, s, ctx, 254),
-  quorum: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 1, 65535, true);
-    if (v !== undefined) o.quorum = v;
-  },
-  quorum_max: (o: Obj, s: Stmt, ctx: Ctx) => {
-    const v = numArg(s, ctx, 0, 65535, true);
-    if (v !== undefined) o.quorum_max = v;
-  },
-  delay: secondsArg('delay'),
-  fork_delay: secondsArg('fork_delay'),
-  terminate_delay: secondsArg('terminate_delay'),
+  quorum: copyNum('quorum', 1, 65535, true),
+  quorum_max: copyNum('quorum_max', 0, 65535, true),
+  delay: copyNum('delay', 0.000001, 3600),
+  fork_delay: copyNum('fork_delay', 0.000001, 3600),
+  terminate_delay: copyNum('terminate_delay', 0.000001, 3600),
   full_command: (o: Obj, s: Stmt, ctx: Ctx) => {
     if (boolArg(s, ctx)) o.full_command = true;
   },

@@ -2,7 +2,7 @@
 // vrrp_instances and vrrp_sync_groups. One entry per keepalived keyword.
 
 import { isIP } from 'node:net';
-import { arg, args, boolArg, type Ctx, lines, numArg, type Table, walk, where } from './context.js';
+import { arg, args, boolArg, copyNum, type Ctx, lines, numArg, type Table, walk, where } from './context.js';
 import { type LineResult, parseRouteLine, parseRuleLine } from '../../config/routes.js';
 import type { Stmt, Word } from './syntax.js';
 import { trackList } from './track.js';
@@ -134,11 +134,6 @@ function srcIp(o: Obj, s: Stmt, ctx: Ctx): void {
 const list = (key: string, one: (words: Stmt['words'], ctx: Ctx) => unknown): Table<Obj>[string] => (o, s, ctx) => {
   const items = lines(s).map((l) => one(l, ctx)).filter((v) => v !== undefined);
   o[key] = [...((o[key] as unknown[]) ?? []), ...items];
-};
-
-const copyNum = (key: string, min: number, max: number, integer = false, to = key): Table<Obj>[string] => (o, s, ctx) => {
-  const v = numArg(s, ctx, min, max, integer);
-  if (v !== undefined) o[to] = v;
 };
 
 /** notify* COMMAND-LINE [USER [GROUP]]: the command line as vipd reads it (keepalived's quoting), with its user. */
