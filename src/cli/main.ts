@@ -2,6 +2,7 @@
 
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { controlSocketOf, DEFAULT_CONTROL_SOCKET } from '../config/socket.js';
 import { request } from '../daemon/control.js';
 import type { DaemonStatus } from './status-format.js';
@@ -44,6 +45,15 @@ async function controlSocket(opts: { socket?: string; config?: string }): Promis
   } catch {
     return DEFAULT_CONTROL_SOCKET;
   }
+}
+
+/** Whether something accepts connections on the control socket (a daemon, even a hung one). */
+function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
 }
 
 const program = new Command()
@@ -136,6 +146,34 @@ program
       .map((k) => `${k}: ${r[k]!.join(', ')}`);
     if (r.ipvsOps) parts.push(`IPVS: ${r.ipvsOps} operation(s)${r.ipvsFailed ? `, ${r.ipvsFailed} FAILED (see vipd status)` : ''}`);
     process.stdout.write(`reloaded${parts.length ? ` (${parts.join('; ')})` : ' (no change)'}\n`);
+  });
+
+program
+  .command('withdraw')
+  .description("delete the announced VIPs' routes a stopped or killed vipd left in announce.table (the unit's ExecStopPost)")
+  .option('-c, --config <file>', 'configuration file (for announce.table and the state file)', DEFAULT_CONFIG)
+  .option('--force', 'even while a daemon listens on the control socket (it would not know its routes are gone)')
+  .action(async (o: { config: string; force?: boolean }) => {
+    const [{ loadConfig }, { hostWithdrawOps, withdrawLeftovers }, { routeText }] = await Promise.all([configLoader(), import('../daemon/withdraw.js'), import('../net/rtroute.js')]);
+    let scope: { controlSocket?: string; table?: number } = {};
+    try {
+      const cfg = loadConfig(o.config);
+      scope = { controlSocket: cfg.global.controlSocket, table: cfg.announce.table };
+    } catch (err) {
+      process.stderr.write(`vipd withdraw: ${o.config} not usable (${(err as Error).message.split('\n')[0]}): withdrawing vipd's routes (protocol 86) from every table\n`);
+    }
+    const socket = scope.controlSocket ?? DEFAULT_CONTROL_SOCKET;
+    if (!o.force && (await listening(socket))) fail(`a vipd is running (it answers on ${socket}): it withdraws its own routes when it stops or loses quorum ('systemctl stop vipd', 'vipd rs disable'); --force to delete them under it`, 1);
+    const ops = hostWithdrawOps();
+    try {
+      const gone = withdrawLeftovers(scope, ops);
+      for (const r of gone) process.stdout.write(`VIP ${r.to.address} WITHDRAWN (route ${routeText(r)} deleted): vipd is not running\n`);
+      if (gone.length === 0) process.stdout.write('nothing to withdraw\n');
+    } catch (err) {
+      fail(`cannot withdraw: ${(err as Error).message}`, 1);
+    } finally {
+      ops.close();
+    }
   });
 
 program

@@ -30,9 +30,12 @@ export interface RouteOps {
 }
 
 /** What the state file holds: the routes in the kernel. */
-interface Saved {
+export interface Saved {
   routes: { address: string; family: 'inet' | 'inet6'; table: number }[];
 }
+
+/** /run/vipd/vipd-announced.json: the routes in the kernel, for a successor or `vipd withdraw`. */
+export const announcedStateFile = (controlSocket: string): string => stateFilePath(controlSocket, 'announced');
 
 export function hostRouteOps(): RouteOps {
   let rt: RtRoutes | undefined;
@@ -76,7 +79,7 @@ export class Announcer {
   ) {
     this.cfg = cfg.announce;
     this.vss = cfg.virtualServers;
-    this.stateFile = stateFilePath(cfg.global.controlSocket, 'announced');
+    this.stateFile = announcedStateFile(cfg.global.controlSocket);
     // A predecessor's routes (it was killed): apply() keeps the wanted ones and deletes the rest.
     const saved = readState<Saved>(this.stateFile)?.routes ?? [];
     for (const r of saved) this.installed.set(r.address, this.spec(r.address, r.family, r.table));

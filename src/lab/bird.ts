@@ -7,6 +7,8 @@
 // takes a dead director out within interval x multiplier.
 // The router: BGP from every director, the equal routes merged into one
 // multipath route in its kernel (`merge paths`): ECMP over the directors.
+// IPv6 VIPs (/128 routes in the same table) go over a second BGP session
+// between the IPv6 addresses, so the next hop is the director's IPv6 address.
 
 export interface BfdTimers {
   /** min rx / tx interval, ms. */
@@ -20,6 +22,8 @@ export interface DirectorBird {
   iface: string;
   localAs: number;
   upstream: { address: string; as: number };
+  /** The router's IPv6 address: announced IPv6 VIPs go over a BGP session to it. */
+  upstream6?: string;
   /** vipd's announce.table. */
   table: number;
   bfd?: BfdTimers;
@@ -34,6 +38,22 @@ const sessionTimers = (holdS: number, bfd: boolean): string =>
   `  hold time ${holdS};\n  keepalive time ${Math.max(1, Math.floor(holdS / 3))};\n  connect retry time 1;\n  error wait time 1, 5;\n${bfd ? '  bfd on;\n' : ''}`;
 
 export function directorBird(o: DirectorBird): string {
+  const timers = sessionTimers(o.holdS ?? 3, o.bfd !== undefined);
+  const v6 =
+    o.upstream6 === undefined
+      ? ''
+      : `protocol kernel vipd6 {
+  kernel table ${o.table};
+  learn;
+  scan time 10;
+  ipv6 { import all; export none; };
+}
+protocol bgp upstream6 {
+  local as ${o.localAs};
+  neighbor ${o.upstream6} as ${o.upstream.as};
+${timers}  ipv6 { import none; export where proto = "vipd6"; next hop self; };
+}
+`;
   return `# vipd's announced VIPs (table ${o.table}) to the upstream router over BGP
 router id ${o.routerId};
 protocol device { scan time 10; }
@@ -46,26 +66,32 @@ protocol kernel vipd {
 ${bfdBlock(o.iface, o.bfd)}protocol bgp upstream {
   local as ${o.localAs};
   neighbor ${o.upstream.address} as ${o.upstream.as};
-${sessionTimers(o.holdS ?? 3, o.bfd !== undefined)}  ipv4 {
+${timers}  ipv4 {
     import none;
     export where proto = "vipd";   # the announced VIPs only
     next hop self;
   };
 }
-`;
+${v6}`;
 }
 
 export interface RouterBird {
   routerId: string;
   iface: string;
   localAs: number;
-  peers: { name: string; address: string; as: number }[];
+  /** address6: the director's IPv6 address, for its IPv6 session. */
+  peers: { name: string; address: string; address6?: string; as: number }[];
   bfd?: BfdTimers;
   holdS?: number;
 }
 
 export function routerBird(o: RouterBird): string {
-  const peers = o.peers.map((p) => `protocol bgp ${p.name} from director { neighbor ${p.address} as ${p.as}; }`).join('\n');
+  const peers = o.peers.map((p) => `protocol bgp ${p.name} from director { neighbor ${p.address} as ${p.as}; }`);
+  const v6 = o.peers.filter((p) => p.address6 !== undefined);
+  for (const p of v6) peers.push(`protocol bgp ${p.name}_6 from director6 { neighbor ${p.address6} as ${p.as}; }`);
+  const timers = sessionTimers(o.holdS ?? 3, o.bfd !== undefined);
+  const kernel6 = v6.length ? 'protocol kernel {\n  merge paths on;\n  ipv6 { import none; export all; };\n}\n' : '';
+  const template6 = v6.length ? `template bgp director6 {\n  local as ${o.localAs};\n${timers}  ipv6 { import all; export none; };\n}\n` : '';
   return `# upstream router: ECMP over every director announcing a VIP
 router id ${o.routerId};
 protocol device { scan time 10; }
@@ -73,11 +99,11 @@ protocol kernel {
   merge paths on;            # equal BGP routes from several directors -> one multipath route
   ipv4 { import none; export all; };
 }
-${bfdBlock(o.iface, o.bfd)}template bgp director {
+${kernel6}${bfdBlock(o.iface, o.bfd)}template bgp director {
   local as ${o.localAs};
-${sessionTimers(o.holdS ?? 3, o.bfd !== undefined)}  ipv4 { import all; export none; };
+${timers}  ipv4 { import all; export none; };
 }
-${peers}
+${template6}${peers.join('\n')}
 `;
 }
 

@@ -2,13 +2,14 @@
 // RTM_DELROUTE, RTM_NEWRULE / RTM_DELRULE) for keepalived's virtual_routes and
 // virtual_rules. The encoders are pure; RtRoutes sends them.
 
-import { familyOf, inetAddrBytes } from './inet.js';
-import { attrStr, attrU32, encodeAttrs, NetlinkError, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, type Attr } from './netlink.js';
+import { familyOf, inetAddrBytes, inetAddrText } from './inet.js';
+import { attrStr, attrU32, AttrView, encodeAttrs, NetlinkError, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, type Attr, type NlMessage } from './netlink.js';
 import { NetlinkSocket } from './netlink-socket.js';
 
 const NETLINK_ROUTE = 0;
 const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
+const RTM_GETROUTE = 26;
 const RTM_NEWRULE = 32;
 const RTM_DELRULE = 33;
 const AF = { inet: 2, inet6: 10 } as const;
@@ -139,6 +140,23 @@ export function specFamily(addresses: readonly (string | undefined)[]): 'inet' |
   return a === undefined ? 'inet' : familyOf(a);
 }
 
+/**
+ * A route of a dump (struct rtmsg + attributes) as a RouteSpec: family, type,
+ * destination, table (RTA_TABLE, else rtm_table) and protocol; undefined for a
+ * message that is not a route or a type vipd does not name.
+ */
+export function decodeRoute(m: NlMessage): RouteSpec | undefined {
+  if (m.type !== RTM_NEWROUTE || m.payload.length < 12) return undefined;
+  const p = m.payload;
+  const family = p[0] === AF.inet ? 'inet' : p[0] === AF.inet6 ? 'inet6' : undefined;
+  const type = (Object.keys(ROUTE_TYPES) as (keyof typeof ROUTE_TYPES)[]).find((k) => ROUTE_TYPES[k] === p[7]);
+  if (!family || !type) return undefined;
+  const a = new AttrView(p, 12);
+  const dst = a.bytes(RTA_DST);
+  const address = dst ? inetAddrText(dst, family) : family === 'inet' ? '0.0.0.0' : '::';
+  return { family, type, to: { address, prefix: p[1]! }, table: a.has(RTA_TABLE) ? a.u32(RTA_TABLE) : p[4]!, protocol: p[5]! };
+}
+
 export class RtRoutes {
   private readonly sock = new NetlinkSocket(NETLINK_ROUTE);
 
@@ -150,6 +168,16 @@ export class RtRoutes {
   /** Removes a route; false if it is not there. */
   delRoute(r: RouteSpec, ifindex: number | undefined): boolean {
     return this.del(RTM_DELROUTE, encodeRoute(r, ifindex), `delete route ${routeText(r)}`, ['ESRCH', 'ENOENT', 'ENODEV']);
+  }
+
+  /** Every route of the family, in every table (RTM_GETROUTE dump). */
+  routes(family: 'inet' | 'inet6'): RouteSpec[] {
+    const req = Buffer.alloc(12);
+    req.writeUInt8(AF[family], 0);
+    return this.sock
+      .request(RTM_GETROUTE, NLM_F_DUMP, req, 'list routes')
+      .map(decodeRoute)
+      .filter((r): r is RouteSpec => r !== undefined);
   }
 
   addRule(r: RuleSpec): boolean {

@@ -20,6 +20,8 @@ import { Lab, sleep, waitFor } from '../netns/lab.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PEER = fileURLToPath(new URL('../../dist-test/test/vm/guest/lb-peer.js', import.meta.url)); // built by the global setup
 const VIP = '10.77.0.10';
+/** Announced (the ECMP tier's way) by both gateways beside the VRRP pair: a route in table 200. */
+const TIER_VIP = '10.77.0.50';
 const NET = { lb1: '10.77.0.11', lb2: '10.77.0.12', rs1: '10.77.0.21', rs2: '10.77.0.22', client: '10.77.0.100' };
 
 /** The operator's edit of /etc/vipd/vipd.yaml on each gateway. */
@@ -49,6 +51,15 @@ virtual_servers:
     forwarding: dr
     real_servers: [{address: ${NET.rs1}}, {address: ${NET.rs2}}]
     health_check: {type: PING, delay: 1, timeout: 0.8}
+  tier:
+    address: ${TIER_VIP}
+    port: 80
+    forwarding: dr
+    announce: true
+    real_servers: [{address: ${NET.rs1}}, {address: ${NET.rs2}}]
+    health_check: {type: PING, delay: 1, timeout: 0.8}
+announce:
+  table: 200
 ipvs:
   sync_daemon: {interface: eth0, sync_id: 51, instance: VI_1}
 `;
@@ -315,7 +326,14 @@ describe('two gateway hosts under systemd, from the package', { timeout: 600_000
     expect(await hasVip(lb2)).toBe(false);
   });
 
-  it('kill -9 of the daemon: systemd restarts it and the pair recovers', async () => {
+  it("kill -9 of the daemon: ExecStopPost withdraws its announced VIP; systemd restarts it, the pair recovers, the operator's `vipd rs` choice is kept", async () => {
+    const announced = `blackhole ${TIER_VIP} proto 86`;
+    let table = '';
+    const tableHas = async () => (table = await lb1.ok('ip route show table 200')).includes(announced);
+    await waitFor(() => `the tier VIP announced on lb1 (ip route show table 200: ${JSON.stringify(table)})`, tableHas, 30_000, 500).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await lb1.ok("journalctl -b -u vipd -o short-monotonic --no-pager | grep -E 'ANNOUNCED|WITHDRAWN|withdraw|announce|Started|Stopped' | tail -20")}`);
+    });
+    expect(await lb1.ok(`vipd rs drain web ${NET.rs1}`)).toMatch(/DRAINING/);
     const before = await unit(lb1);
     await lb1.ok(`kill -9 ${before.MainPID}`);
     const after = await waitFor('a new vipd on lb1', async () => {
@@ -323,9 +341,16 @@ describe('two gateway hosts under systemd, from the package', { timeout: 600_000
       return u.ActiveState === 'active' && u.MainPID !== before.MainPID && u.MainPID !== '0' ? u : undefined;
     }, 120_000, 500);
     expect(Number(after!.NRestarts)).toBe(Number(before.NRestarts) + 1);
+    // Between the two daemons, the unit's ExecStopPost (`vipd withdraw`) took the route out: the routing daemon would have gone on announcing it.
+    const journal = await lb1.ok('journalctl -b -u vipd -o cat --no-pager');
+    expect(journal).toMatch(new RegExp(`VIP ${TIER_VIP.replace(/\./g, '\\.')} WITHDRAWN \\(route blackhole ${TIER_VIP.replace(/\./g, '\\.')}/32 table 200 proto 86 deleted\\): vipd is not running`));
     await waitFor('lb1 MASTER after the restart', async () => (await vrrpState(lb1)) === 'MASTER', 60_000, 500);
     await waitFor('lb2 BACKUP', async () => (await vrrpState(lb2)) === 'BACKUP', 15_000, 500);
     expect(await hasVip(lb2)).toBe(false);
+    await waitFor(() => `the tier VIP announced again (ip route show table 200: ${JSON.stringify(table)})`, tableHas, 30_000, 500);
+    // /run/vipd outlived the restart (RuntimeDirectoryPreserve=restart): the real server is still DRAINING.
+    expect(await lb1.ok('vipd status')).toMatch(new RegExp(`${NET.rs1.replace(/\./g, '\\.')}:80 .*DRAINING`));
+    await lb1.ok(`vipd rs enable web ${NET.rs1}`);
     expect(clientHttp(2).every((a) => /^Hello from rs[12]$/.test(a))).toBe(true);
   });
 

@@ -14,7 +14,8 @@ import { Announcer, type RouteOps } from '../../src/daemon/announcer.js';
 import { decideAnnouncements, tierHash } from '../../src/director/announce.js';
 import { Director, type VsView } from '../../src/director/desired.js';
 import { createLogger } from '../../src/log.js';
-import type { RouteSpec } from '../../src/net/rtroute.js';
+import { decodeRoute, encodeRoute, type RouteSpec } from '../../src/net/rtroute.js';
+import { withdrawLeftovers } from '../../src/daemon/withdraw.js';
 import { configIssues as issues } from './fixtures.js';
 
 const rs = (a: string, w = 1) => `{address: ${a}, port: 80, weight: ${w}}`;
@@ -227,5 +228,38 @@ describe('the announcer (a fake routing table)', () => {
     expect(k.keys()).toEqual(['200 192.0.2.100']);
     expect(a.status().problems).toEqual([]);
     a.stop();
+  });
+});
+
+describe('vipd withdraw (the unit\'s ExecStopPost; a fake routing table)', () => {
+  const routesOf = (k: FakeRoutes) => ({ routes: (f: 'inet' | 'inet6') => [...k.table.values()].filter((r) => r.family === f), del: (r: RouteSpec) => k.del(r) });
+  const other = (table: number, protocol: number, address = '198.51.100.1'): RouteSpec => ({ family: 'inet', type: 'blackhole', to: { address, prefix: 32 }, table, protocol });
+
+  it('a killed daemon\'s routes go: the saved ones (any table), protocol 86 in announce.table; nobody else\'s; the state file is emptied', () => {
+    const global = socketLine();
+    const k = new FakeRoutes();
+    const moved = cfgOf('announce: {table: 300}\n', global);
+    new Announcer(moved, log, () => [], k).update(views(moved, () => true)); // then killed
+    const cfg = cfgOf('', global); // the file now says table 200
+    k.table.set('200 192.0.2.7', other(200, 86, '192.0.2.7')); // a 86 route in the configured table that the state file lost
+    k.table.set('200 198.51.100.1', other(200, 4)); // someone else's
+    k.table.set('400 192.0.2.8', other(400, 86, '192.0.2.8')); // vipd's protocol in a table this config does not name
+    const gone = withdrawLeftovers({ controlSocket: cfg.global.controlSocket, table: cfg.announce.table }, routesOf(k));
+    expect(gone.map((r) => `${r.table} ${r.to.address}`).sort()).toEqual(['200 192.0.2.7', '300 192.0.2.100', '300 192.0.2.200']);
+    expect(k.keys()).toEqual(['200 198.51.100.1', '400 192.0.2.8']);
+    // A successor adopts nothing: the state file is empty.
+    const next = new Announcer(cfg, log, () => [], k);
+    expect(next.announcing).toBe(false);
+    expect(withdrawLeftovers({ controlSocket: cfg.global.controlSocket, table: 200 }, routesOf(k))).toEqual([]);
+    // No usable config: protocol 86 in every table.
+    expect(withdrawLeftovers({}, routesOf(k)).map((r) => r.to.address)).toEqual(['192.0.2.8']);
+    expect(k.keys()).toEqual(['200 198.51.100.1']);
+  });
+
+  it('a route dump message decodes to the spec that was encoded (table above 255 in RTA_TABLE, IPv6)', () => {
+    for (const r of [other(200, 86), other(1000, 86), { ...other(7, 3), family: 'inet6' as const, to: { address: '2001:db8::1', prefix: 128 } }]) {
+      expect(decodeRoute({ type: 24, flags: 0, seq: 0, pid: 0, payload: encodeRoute(r, undefined) })).toEqual(r);
+    }
+    expect(decodeRoute({ type: 25, flags: 0, seq: 0, pid: 0, payload: encodeRoute(other(200, 86), undefined) })).toBeUndefined();
   });
 });
