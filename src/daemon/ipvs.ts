@@ -8,6 +8,7 @@
 // then only moves the VIP, and the backup's sync daemon has been receiving the
 // master's connections into that same table.
 
+import { readFileSync } from 'node:fs';
 import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { serviceKeysOf } from '../director/desired.js';
@@ -18,7 +19,7 @@ import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import { reconcileDone } from '../metrics/hub.js';
 import { type IpvsStatus, ipvsStatus } from './ipvs-status.js';
-import { hostRoutes, newProblemLines, routeProblems, type Routes } from './route-check.js';
+import { hostRoutes, newProblemLines, routeProblems, type Routes, tierSysctlAdvice } from './route-check.js';
 import { SyncDaemonRole } from './sync-daemon.js';
 
 export class IpvsManager {
@@ -45,6 +46,8 @@ export class IpvsManager {
   lastError: string | undefined;
   /** Real servers this host cannot reach the way their forwarding method needs. */
   routeProblems: string[] = [];
+  /** The sysctl advice given (once per process each). */
+  private readonly advised = new Set<string>();
 
   constructor(
     cfg: Config,
@@ -107,6 +110,11 @@ export class IpvsManager {
     const t0 = performance.now();
     this.checkRoutes(cfg);
     this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
+    for (const line of tierSysctlAdvice(cfg, readSysctl)) {
+      if (this.advised.has(line)) continue;
+      this.advised.add(line);
+      this.log.warn({ event: 'ipvs-sysctl-advice' }, line);
+    }
     return report;
   }
 
@@ -359,3 +367,12 @@ export class IpvsManager {
 
 /** A dump of the kernel's table just made, and how long it took. */
 type Dumped = { services: CurrentService[]; ms: number };
+
+/** A /proc/sys value (`net/ipv4/vs/sloppy_tcp`), undefined when there is none. */
+function readSysctl(name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${name}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -53,3 +53,19 @@ export function newProblemLines(before: readonly string[], now: readonly string[
     ...(count > 0 ? { more: { count, line: `... and ${count} more real server(s) with a route problem (vipd status --json lists them all)` } } : {}),
   };
 }
+
+/**
+ * The ECMP tier's kernel settings vipd cannot make itself (the unit's
+ * ProtectKernelTunables): one line per setting that is off, with the fix.
+ * `read` gives a /proc/sys value (net/ipv4/vs/... exists once IPVS is loaded).
+ */
+export function tierSysctlAdvice(cfg: Pick<Config, 'virtualServers'>, read: (name: string) => string | undefined): string[] {
+  if (!cfg.virtualServers.some((v) => v.announce && v.fwmark === undefined)) return [];
+  const sloppy = read('net/ipv4/vs/sloppy_tcp')?.trim();
+  if (sloppy === undefined || sloppy !== '0') return [];
+  return [
+    'net.ipv4.vs.sloppy_tcp is 0: in an ECMP tier a TCP connection being opened while the router moves its flow to another director breaks there ' +
+      '(IPVS schedules a connection only on its SYN; the handshake\'s ACK meets the local stack, which resets it); ' +
+      "set net.ipv4.vs.sloppy_tcp=1 on every director in /etc/sysctl.d/ (vipd's unit cannot: ProtectKernelTunables)",
+  ];
+}

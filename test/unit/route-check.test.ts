@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.js';
-import { newProblemLines, routeProblems, type Routes } from '../../src/daemon/route-check.js';
+import { newProblemLines, routeProblems, type Routes, tierSysctlAdvice } from '../../src/daemon/route-check.js';
 import { RouteTable } from '../../src/net/rtnl.js';
 
 const cfg = parseConfig(
@@ -55,5 +55,22 @@ describe('route check', () => {
     const r = newProblemLines([], many);
     expect(r.lines).toEqual(many.slice(0, 20));
     expect(r.more).toEqual({ count: 5, line: '... and 5 more real server(s) with a route problem (vipd status --json lists them all)' });
+  });
+});
+
+describe('the ECMP tier\'s sysctl advice', () => {
+  const tier = parseConfig('virtual_servers:\n  web:\n    address: 192.0.2.100\n    port: 80\n    forwarding: dr\n    announce: true\n    real_servers: [{address: 10.0.0.11}]\n', 'f.yaml');
+  const read = (v: string | undefined) => (name: string) => (name === 'net/ipv4/vs/sloppy_tcp' ? v : undefined);
+
+  it('sloppy_tcp 0 with an announced service: one line naming the setting, the breakage and the fix', () => {
+    const [line, ...rest] = tierSysctlAdvice(tier, read('0\n'));
+    expect(rest).toEqual([]);
+    expect(line).toMatch(/^net\.ipv4\.vs\.sloppy_tcp is 0: in an ECMP tier .* breaks .*set net\.ipv4\.vs\.sloppy_tcp=1 on every director in \/etc\/sysctl\.d\//);
+  });
+
+  it('nothing when it is 1, when IPVS is not loaded (no such file), or when nothing is announced', () => {
+    expect(tierSysctlAdvice(tier, read('1\n'))).toEqual([]);
+    expect(tierSysctlAdvice(tier, read(undefined))).toEqual([]);
+    expect(tierSysctlAdvice(cfg, read('0\n'))).toEqual([]);
   });
 });
