@@ -16,6 +16,8 @@
 //                                             cb(code) with '' (connected) or the errno name;
 //                                             a code string at once if connect() failed at once
 //   tcpProbeCancel(handle)                    abandon a probe (its callback will not run)
+//   tcpExchange(...), tcpExchangeCancel(handle)  one request and its answer on a TCP
+//                                             connection (tcp_exchange.cc)
 //   vrrp6Open(ifname, ifindex)       -> fd     raw IPv6 socket for VRRP (protocol 112) on one
 //                                             interface: hop limit 255, traffic class 0xc0, no
 //                                             loopback, ff02::12 joined, hop limit and
@@ -55,6 +57,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+void InitTcpExchange(Napi::Env env, Napi::Object exports);  // tcp_exchange.cc
 
 namespace {
 
@@ -756,6 +760,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("procConnOpen", Napi::Function::New(env, ProcConnOpen));
   exports.Set("procConnRecv", Napi::Function::New(env, ProcConnRecv));
   exports.Set("procConnClose", Napi::Function::New(env, ProcConnClose));
+  InitTcpExchange(env, exports);
   return exports;
 }
 

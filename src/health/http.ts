@@ -5,13 +5,15 @@
 // within the timeout: no answer, an answer that never ends, garbage, a reset,
 // a wrong code, a TLS failure, a body over 1 MiB. keepalived's HTTP_GET/SSL_GET:
 // several URLs, each with its codes, an MD5 digest of the body and a Host; a
-// client certificate; http_protocol. One socket (net or tls) per check and the
-// small parser of http-wire.ts — no http.ClientRequest, agent or IncomingMessage.
+// client certificate; http_protocol. Plain HTTP goes through the addon's
+// connection (no stream object), HTTPS through a TLS socket; either way the
+// answer is read by the small parser of http-wire.ts — no http.ClientRequest,
+// agent or IncomingMessage.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import tls from 'node:tls';
+import { native } from '../net/native.js';
 import { httpRequest, ResponseParser } from './http-wire.js';
 import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } from './types.js';
 
@@ -29,18 +31,47 @@ export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
   return { ok: true, reason: s.urls.length === 1 ? last!.reason : `${s.urls.length} URLs: ${last!.reason}`, ms };
 }
 
-/** The socket of one check: TCP, or TLS with SNI, the CA or no verification, and a client certificate. */
-function connect(s: CheckSpec): net.Socket {
-  const where = { host: s.address, port: s.port, ...(s.bindto ? { localAddress: s.bindto } : {}) };
-  if (s.type !== 'https') return net.connect(where);
+/** How the answer arrives: each piece, its end, an error (already in words). */
+interface Receiver {
+  data(b: Buffer): void;
+  end(): void;
+  error(reason: string): void;
+}
+
+/**
+ * Plain HTTP: the addon's connection (tcp_exchange.cc) — a non-blocking connect,
+ * the request written, the answer read on the event loop, no stream object. Returns the release.
+ */
+function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
+  const h = native().tcpExchange(s.address, s.port, s.bindto ?? '', Buffer.from(request, 'latin1'), (code, chunk) => {
+    if (code) r.error(failed(code));
+    else if (chunk) r.data(chunk);
+    else r.end();
+  });
+  if (typeof h === 'string') {
+    r.error(failed(h));
+    return () => {};
+  }
+  return () => native().tcpExchangeCancel(h);
+}
+
+/** HTTPS: a TLS socket with SNI, the CA or no verification, and a client certificate. */
+function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
   const sni = s.sni ?? s.host;
-  return tls.connect({
-    ...where,
+  const c = tls.connect({
+    host: s.address,
+    port: s.port,
+    ...(s.bindto ? { localAddress: s.bindto } : {}),
     ...(sni && !/^[\d.]+$|:/.test(sni) ? { servername: sni } : {}),
     rejectUnauthorized: s.verify ?? false,
     ...(s.caFile ? { ca: readFileSync(s.caFile) } : {}),
     ...(s.certFile && s.keyFile ? { cert: readFileSync(s.certFile), key: readFileSync(s.keyFile) } : {}),
   });
+  c.write(request, 'latin1');
+  c.on('data', (b: Buffer) => r.data(b));
+  c.once('end', () => r.end());
+  c.once('error', (err: NodeJS.ErrnoException) => r.error(describe(err)));
+  return () => c.destroy();
 }
 
 /**
@@ -86,20 +117,25 @@ function checkUrl(s: CheckSpec, digest?: string): Promise<CheckResult> {
         if (sum !== undefined && sum !== digest) return done(false, `HTTP ${code} but the body's MD5 is ${sum} (expected ${digest})`);
         done(true, `HTTP ${code}${sum ? ', digest ok' : ''}`);
       };
-      const c = connect(s);
-      c.write(request);
-      c.on('data', (b: Buffer) => judge(parser.push(b)));
-      c.once('end', () => judge(parser.end()));
-      c.once('error', (err: NodeJS.ErrnoException) => done(false, code ? `HTTP ${code}, then ${describe(err)} while reading the body` : describe(err)));
-      return () => c.destroy();
+      return (s.type === 'https' ? exchangeTls : exchangeTcp)(s, request, {
+        data: (b) => judge(parser.push(b)),
+        end: () => judge(parser.end()),
+        error: (why) => done(false, code ? `HTTP ${code}, then ${why} while reading the body` : why),
+      });
     },
   );
 }
 
-function describe(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? '';
+/** An errno name in words: refused, reset, else the name (EHOSTUNREACH, ...). */
+function failed(code: string): string {
   if (code === 'ECONNREFUSED') return 'TCP ECONNREFUSED (connection refused)';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset by the server';
+  return `TCP ${code}`;
+}
+
+function describe(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return failed(code);
   if (code === 'EPROTO' || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME/.test(code)) return `TLS: ${err.message} (${code})`;
   return `${code || 'error'}: ${err.message}`;
 }
