@@ -161,6 +161,17 @@ describe('the checker against local servers', () => {
     expect(await check(port, { method: 'HEAD' })).toMatchObject({ ok: true, reason: 'HTTP 200' });
     expect(await check(port)).toMatchObject({ ok: false, reason: 'no complete HTTP answer within 500 ms' });
   });
+  it('bindto: the connection comes from that address (the addon binds before connecting)', async () => {
+    let seen = '';
+    const s = net.createServer((c) => {
+      seen = c.remoteAddress ?? '';
+      c.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    expect(await check((s.address() as net.AddressInfo).port, { bindto: '127.0.0.2' })).toMatchObject({ ok: true, reason: 'HTTP 200' });
+    expect(seen).toBe('127.0.0.2');
+  });
   it('each misbehaviour fails with its reason within the timeout', async () => {
     const cases: [string | Buffer | null, boolean, RegExp][] = [
       ['HTTP/1.1 503 Busy\r\nContent-Length: 5\r\n\r\nbusy\n', false, /^HTTP 503 \(expected 200\)$/],
@@ -178,6 +189,7 @@ describe('the checker against local servers', () => {
       expect(r.ok).toBe(false);
       expect(Date.now() - t0).toBeLessThan(1500);
     }
+    expect(await check(ok, { bindto: '192.0.2.77' })).toMatchObject({ ok: false, reason: 'TCP EADDRNOTAVAIL' }); // not an address of this host
     const closed = await serve(() => '');
     servers.at(-1)!.close();
     expect(await check(closed)).toMatchObject({ ok: false, reason: 'TCP ECONNREFUSED (connection refused)' });
