@@ -11,11 +11,11 @@
 //   tcpExchangeCancel(handle)        close the connection; no callback after it.
 //       The caller cancels once it has its outcome (also from inside cb).
 //
-// An exchange's memory is freed when both its uv handle is closed and its JS
-// handle is collected, so a late tcpExchangeCancel() is always safe.
+// Its memory is freed as a probe's (poll_socket.h): a late tcpExchangeCancel() is always safe.
 
 #include <napi.h>
 #include <uv.h>
+#include "poll_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,22 +66,6 @@ struct Exchange {
   bool jsCollected = false;
 };
 
-void MaybeFree(Exchange* x) {
-  if (x->handleClosed && x->jsCollected) delete x;
-}
-
-void Finish(Exchange* x) {
-  x->done = true;
-  x->cb.Reset();
-  uv_poll_stop(&x->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&x->handle), [](uv_handle_t* h) {
-    Exchange* x = static_cast<Exchange*>(h->data);
-    close(x->fd);
-    x->handleClosed = true;
-    MaybeFree(x);
-  });
-}
-
 /** Calls back; the exchange is finished for an error or the end (the caller may also cancel from inside). */
 void Report(Exchange* x, int err, const char* data, ssize_t n) {
   Napi::Env env(x->env);
@@ -90,7 +74,7 @@ void Report(Exchange* x, int err, const char* data, ssize_t n) {
   Napi::FunctionReference cb;
   if (err || n == 0) {
     cb = std::move(x->cb);
-    Finish(x);
+    FinishPolled(x);
     cb.MakeCallback(env.Global(), {Napi::String::New(env, err ? Name(err) : ""), chunk});
   } else {
     x->cb.MakeCallback(env.Global(), {Napi::String::New(env, ""), chunk});
@@ -166,7 +150,7 @@ Napi::Value TcpExchange(const Napi::CallbackInfo& info) {
   r = uv_poll_start(&x->handle, UV_WRITABLE, OnEvent);
   if (r != 0) {
     x->jsCollected = true;  // no JS handle will exist: freed when the handle is closed
-    Finish(x);
+    FinishPolled(x);
     return Napi::String::New(env, Name(-r));
   }
   return Napi::External<Exchange>::New(env, x, [](Napi::Env, Exchange* x) {
@@ -182,7 +166,7 @@ Napi::Value TcpExchangeCancel(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Exchange* x = info[0].As<Napi::External<Exchange>>().Data();
-  if (!x->done) Finish(x);
+  if (!x->done) FinishPolled(x);
   return env.Undefined();
 }
 

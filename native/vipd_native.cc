@@ -42,6 +42,7 @@
 #include <algorithm>
 #include <vector>
 #include <uv.h>
+#include "poll_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -341,21 +342,7 @@ struct Probe {
   bool jsCollected = false;
 };
 
-void MaybeFree(Probe* p) {
-  if (p->handleClosed && p->jsCollected) delete p;
-}
-
-void FinishProbe(Probe* p) {
-  p->done = true;
-  p->cb.Reset();
-  uv_poll_stop(&p->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), [](uv_handle_t* h) {
-    Probe* p = static_cast<Probe*>(h->data);
-    close(p->fd);
-    p->handleClosed = true;
-    MaybeFree(p);
-  });
-}
+void FinishProbe(Probe* p) { FinishPolled(p); }
 
 void OnProbe(uv_poll_t* handle, int status, int events) {
   (void)events;
