@@ -16,6 +16,8 @@
 //                                             cb(code) with '' (connected) or the errno name;
 //                                             a code string at once if connect() failed at once
 //   tcpProbeCancel(handle)                    abandon a probe (its callback will not run)
+//   tcpExchange(...), tcpExchangeCancel(handle)  one request and its answer on a TCP
+//                                             connection (tcp_exchange.cc)
 //   vrrp6Open(ifname, ifindex)       -> fd     raw IPv6 socket for VRRP (protocol 112) on one
 //                                             interface: hop limit 255, traffic class 0xc0, no
 //                                             loopback, ff02::12 joined, hop limit and
@@ -40,6 +42,7 @@
 #include <algorithm>
 #include <vector>
 #include <uv.h>
+#include "poll_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +58,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+void InitTcpExchange(Napi::Env env, Napi::Object exports);  // tcp_exchange.cc
 
 namespace {
 
@@ -337,21 +342,7 @@ struct Probe {
   bool jsCollected = false;
 };
 
-void MaybeFree(Probe* p) {
-  if (p->handleClosed && p->jsCollected) delete p;
-}
-
-void FinishProbe(Probe* p) {
-  p->done = true;
-  p->cb.Reset();
-  uv_poll_stop(&p->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), [](uv_handle_t* h) {
-    Probe* p = static_cast<Probe*>(h->data);
-    close(p->fd);
-    p->handleClosed = true;
-    MaybeFree(p);
-  });
-}
+void FinishProbe(Probe* p) { FinishPolled(p); }
 
 void OnProbe(uv_poll_t* handle, int status, int events) {
   (void)events;
@@ -756,6 +747,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("procConnOpen", Napi::Function::New(env, ProcConnOpen));
   exports.Set("procConnRecv", Napi::Function::New(env, ProcConnRecv));
   exports.Set("procConnClose", Napi::Function::New(env, ProcConnClose));
+  InitTcpExchange(env, exports);
   return exports;
 }
 

@@ -5,14 +5,15 @@
 // require_reply); DNS (query type and name); SMTP (helo_name); FILE (track_file).
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Node } from 'yaml';
+import { isScalar, type Node } from 'yaml';
+import { HTTP_PROTOCOLS } from '../health/http-wire.js';
 import { parseHex } from '../health/udp.js';
 import { parseExpectedCodes } from '../health/types.js';
 import { type Fields, type MapView, bool, num, oneOf, scalarValue, str } from './reader.js';
 import type { HealthCheckConfig, HealthCheckUrl } from './types.js';
 
 type Type = HealthCheckConfig['type'];
-const HTTP = ['http_method', 'url_path', 'domain_name', 'virtualhost', 'expected_codes', 'body_regex', 'urls'];
+const HTTP = ['http_method', 'url_path', 'domain_name', 'virtualhost', 'expected_codes', 'body_regex', 'urls', 'http_protocol'];
 const KEYS: Record<Type, string[]> = {
   tcp: ['send', 'expect'],
   http: HTTP,
@@ -111,6 +112,7 @@ function http(f: Fields, m: MapView, hc: HealthCheckConfig): void {
     }
   }));
   if (re !== undefined) hc.bodyRegex = re;
+  if (m.has('http_protocol')) httpProtocol(f, m, hc);
   if (m.has('urls')) {
     if (m.has('url_path')) f.r.issue(m.keyNode('url_path'), m.sub('url_path'), 'url_path is the one URL of a check without urls; with urls, give each its path');
     const urls: HealthCheckUrl[] = [];
@@ -145,6 +147,15 @@ function http(f: Fields, m: MapView, hc: HealthCheckConfig): void {
     hc.certFile = cert;
     hc.keyFile = key;
   }
+}
+
+/** keepalived's http_protocol, read from the source text: YAML reads a plain 1.0 as the number 1. */
+function httpProtocol(f: Fields, m: MapView, hc: HealthCheckConfig): void {
+  const node = m.value('http_protocol');
+  const raw = isScalar(node) && typeof node.value === 'number' && node.source ? node.source : scalarValue(node);
+  const v = HTTP_PROTOCOLS.find((p) => p === String(raw).toUpperCase());
+  if (v) hc.httpProtocol = v;
+  else f.r.issue(node ?? m.keyNode('http_protocol'), m.sub('http_protocol'), `"${String(raw)}" is not an HTTP protocol; valid: 1.0 | 1.0C | 1.1 (keepalived's http_protocol: HTTP/1.0; HTTP/1.0 with Connection: close; HTTP/1.1 with Connection: close)`);
 }
 
 function script(f: Fields, m: MapView, hc: HealthCheckConfig): void {

@@ -3,16 +3,19 @@
 // optional CA (or no verification, as Octavia's and keepalived's checks do by
 // default). Every way a server can misbehave ends in a failure with a reason
 // within the timeout: no answer, an answer that never ends, garbage, a reset,
-// a wrong code, a TLS failure. keepalived's HTTP_GET/SSL_GET: several URLs,
-// each with its codes, an MD5 digest of the body and a Host; a client certificate.
+// a wrong code, a TLS failure, a body over 1 MiB. keepalived's HTTP_GET/SSL_GET:
+// several URLs, each with its codes, an MD5 digest of the body and a Host; a
+// client certificate; http_protocol. Plain HTTP goes through the addon's
+// connection (no stream object), HTTPS through a TLS socket; either way the
+// answer is read by the small parser of http-wire.ts — no http.ClientRequest,
+// agent or IncomingMessage.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import tls from 'node:tls';
+import { native } from '../net/native.js';
+import { httpRequest, ResponseParser } from './http-wire.js';
 import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } from './types.js';
-
-const BODY_LIMIT = 1 << 20;
 
 /** Every URL in turn (keepalived's url blocks), each within the timeout; the first failure is the check's. */
 export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
@@ -28,66 +31,111 @@ export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
   return { ok: true, reason: s.urls.length === 1 ? last!.reason : `${s.urls.length} URLs: ${last!.reason}`, ms };
 }
 
+/** How the answer arrives: each piece, its end, an error (already in words). */
+interface Receiver {
+  data(b: Buffer): void;
+  end(): void;
+  error(reason: string): void;
+}
+
+/**
+ * Plain HTTP: the addon's connection (tcp_exchange.cc) — a non-blocking connect,
+ * the request written, the answer read on the event loop, no stream object. Returns the release.
+ */
+function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
+  const h = native().tcpExchange(s.address, s.port, s.bindto ?? '', Buffer.from(request, 'latin1'), (code, chunk) => {
+    if (code) r.error(failed(code));
+    else if (chunk) r.data(chunk);
+    else r.end();
+  });
+  if (typeof h === 'string') {
+    r.error(failed(h));
+    return () => {};
+  }
+  return () => native().tcpExchangeCancel(h);
+}
+
+/** HTTPS: a TLS socket with SNI, the CA or no verification, and a client certificate. */
+function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
+  const sni = s.sni ?? s.host;
+  const c = tls.connect({
+    host: s.address,
+    port: s.port,
+    ...(s.bindto ? { localAddress: s.bindto } : {}),
+    ...(sni && !/^[\d.]+$|:/.test(sni) ? { servername: sni } : {}),
+    rejectUnauthorized: s.verify ?? false,
+    ...(s.caFile ? { ca: readFileSync(s.caFile) } : {}),
+    ...(s.certFile && s.keyFile ? { cert: readFileSync(s.certFile), key: readFileSync(s.keyFile) } : {}),
+  });
+  c.write(request, 'latin1');
+  c.on('data', (b: Buffer) => r.data(b));
+  c.once('end', () => r.end());
+  c.once('error', (err: NodeJS.ErrnoException) => r.error(describe(err)));
+  return () => c.destroy();
+}
+
+/**
+ * One request on its own connection (Connection: close), the answer parsed as it
+ * arrives (http-wire.ts): a wrong code fails at the status line; otherwise the
+ * whole body is read (an answer that never ends fails at the timeout), hashed
+ * for a digest and kept for a body regex.
+ */
 function checkUrl(s: CheckSpec, digest?: string): Promise<CheckResult> {
-  const expected = parseExpectedCodes(s.expectedCodes ?? '200');
+  const codes = s.expectedCodes ?? '200';
+  const expected = parseExpectedCodes(codes);
   const accept = typeof expected === 'string' ? () => false : expected;
   const bodyRe = s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined;
-  const tls = s.type === 'https';
-  const host = s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address);
+  const method = s.method ?? 'GET';
+  const request = httpRequest({ method, path: s.path ?? '/', host: s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address), port: s.port, tls: s.type === 'https', ...(s.httpProtocol ? { protocol: s.httpProtocol } : {}) });
   return settleCheck(
     s.timeoutMs,
     () => `no complete HTTP answer within ${s.timeoutMs} ms`,
     (done) => {
-      const options: https.RequestOptions = {
-        host: s.address,
-        port: s.port,
-        method: s.method ?? 'GET',
-        path: s.path ?? '/',
-        headers: { Host: s.port === (tls ? 443 : 80) ? host : `${host}:${s.port}`, 'User-Agent': 'vipd-health-check', Connection: 'close' },
-        agent: false,
-        ...(s.bindto ? { localAddress: s.bindto } : {}),
+      let code = 0;
+      const md5 = digest ? createHash('md5') : undefined;
+      const parts: Buffer[] | undefined = bodyRe ? [] : undefined;
+      const parser = new ResponseParser(
+        {
+          head: (c) => {
+            code = c;
+            if (accept(c)) return true;
+            done(false, `HTTP ${c} (expected ${codes})`);
+            return false;
+          },
+          body: (chunk) => {
+            md5?.update(chunk);
+            parts?.push(chunk);
+          },
+        },
+        method === 'HEAD',
+      );
+      const judge = (r: string | undefined): void => {
+        if (r === undefined) return;
+        if (r !== '') return done(false, r);
+        if (parts && !bodyRe!.test(Buffer.concat(parts).toString('utf8'))) return done(false, `HTTP ${code} but the body does not match /${s.bodyRegex}/`);
+        const sum = md5?.digest('hex');
+        if (sum !== undefined && sum !== digest) return done(false, `HTTP ${code} but the body's MD5 is ${sum} (expected ${digest})`);
+        done(true, `HTTP ${code}${sum ? ', digest ok' : ''}`);
       };
-      if (tls) {
-        const sni = s.sni ?? s.host;
-        if (sni && !/^[\d.]+$|:/.test(sni)) options.servername = sni;
-        options.rejectUnauthorized = s.verify ?? false;
-        if (s.caFile) options.ca = readFileSync(s.caFile);
-        if (s.certFile && s.keyFile) {
-          options.cert = readFileSync(s.certFile);
-          options.key = readFileSync(s.keyFile);
-        }
-      }
-      const req = (tls ? https : http).request(options, (res) => {
-        const code = res.statusCode ?? 0;
-        const codeOk = accept(code);
-        if (!codeOk && !bodyRe) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
-        let body = '';
-        const md5 = digest ? createHash('md5') : undefined;
-        res.on('data', (d: Buffer) => {
-          md5?.update(d);
-          if (bodyRe && body.length < BODY_LIMIT) body += d.toString('utf8');
-        });
-        res.once('end', () => {
-          if (!codeOk) return done(false, `HTTP ${code} (expected ${s.expectedCodes ?? '200'})`);
-          if (bodyRe && !bodyRe.test(body)) return done(false, `HTTP ${code} but the body does not match /${s.bodyRegex}/`);
-          const sum = md5?.digest('hex');
-          if (sum !== undefined && sum !== digest) return done(false, `HTTP ${code} but the body's MD5 is ${sum} (expected ${digest})`);
-          done(true, `HTTP ${code}${sum ? `, digest ok` : ''}`);
-        });
-        res.once('error', (err: NodeJS.ErrnoException) => done(false, `HTTP ${code}, then ${describe(err)} while reading the body`));
+      return (s.type === 'https' ? exchangeTls : exchangeTcp)(s, request, {
+        data: (b) => judge(parser.push(b)),
+        end: () => judge(parser.end()),
+        error: (why) => done(false, code ? `HTTP ${code}, then ${why} while reading the body` : why),
       });
-      req.once('error', (err: NodeJS.ErrnoException) => done(false, describe(err)));
-      req.end();
-      return () => req.destroy();
     },
   );
 }
 
+/** An errno name in words: refused, reset, else the name (EHOSTUNREACH, ...). */
+function failed(code: string): string {
+  if (code === 'ECONNREFUSED') return 'TCP ECONNREFUSED (connection refused)';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset by the server';
+  return `TCP ${code}`;
+}
+
 function describe(err: NodeJS.ErrnoException): string {
   const code = err.code ?? '';
-  if (code === 'ECONNREFUSED') return 'TCP ECONNREFUSED (connection refused)';
-  if (code === 'ECONNRESET') return 'connection reset by the server';
-  if (code.startsWith('HPE_')) return `not HTTP: ${err.message.replace(/^Parse Error: /, '')}`;
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return failed(code);
   if (code === 'EPROTO' || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO|HOSTNAME/.test(code)) return `TLS: ${err.message} (${code})`;
   return `${code || 'error'}: ${err.message}`;
 }

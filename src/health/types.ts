@@ -1,6 +1,8 @@
 // Health checks: what a check is, what it answers, and the pure rise/fall rule
 // that turns answers into a verdict.
 
+import type { HttpProtocol } from './http-wire.js';
+
 export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script' | 'udp' | 'dns' | 'smtp' | 'file';
 
 /** One URL of an HTTP/HTTPS check (keepalived's url block): every one must pass. */
@@ -23,6 +25,8 @@ export interface CheckerOptions {
   /** https: client certificate and key (PEM files). */
   certFile?: string;
   keyFile?: string;
+  /** http/https: keepalived's http_protocol (1.0: HTTP/1.0; 1.0C: and Connection: close; 1.1: HTTP/1.1 and Connection: close); else 1.1. */
+  httpProtocol?: HttpProtocol;
   /** script: keepalived's misc_dynamic (exit 2..255: up with weight code - 2); else any non-zero exit is down. */
   miscDynamic?: boolean;
   /** udp: hex payload (random when unset); a reply required (optionally matching a hex pattern, x a wildcard nibble) and its length bounds. */
@@ -93,7 +97,7 @@ export interface CheckResult {
 export function checkKey(s: CheckSpec): string {
   return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command, s.uid, s.gid,
     s.bindto, s.retryDelayMs, s.urls, s.certFile, s.keyFile, s.miscDynamic, s.payload, s.requireReply, s.minReplyLength, s.maxReplyLength,
-    s.dnsType, s.dnsName, s.dnsAnswer, s.heloName, s.file, s.fileWeight, s.fileReverse]);
+    s.dnsType, s.dnsName, s.dnsAnswer, s.heloName, s.file, s.fileWeight, s.fileReverse, s.httpProtocol]);
 }
 
 /** "200", "200, 202", "200-204" (Octavia's expected_codes) -> a predicate, or an error message. */

@@ -6,6 +6,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export interface ExchangeHandle {
+  readonly __exchange: unique symbol;
+}
+
 export interface WatchHandle {
   readonly __watch: unique symbol;
 }
@@ -25,6 +29,13 @@ export interface NativeAddon {
   /** Non-blocking TCP connect then close: cb('') connected, cb('ECONNREFUSED') ...; a code at once if connect() failed at once. */
   tcpProbe(address: string, port: number, cb: (code: string) => void): ProbeHandle | string;
   tcpProbeCancel(handle: ProbeHandle): void;
+  /**
+   * Connect (from `source` unless ''), write `request`, then cb('', chunk) for each piece of
+   * the answer, cb('', null) at its end, cb(code) for an error; a code at once if bind() or
+   * connect() failed at once. No callback after tcpExchangeCancel (also safe from inside cb).
+   */
+  tcpExchange(address: string, port: number, source: string, request: Buffer, cb: (code: string, chunk: Buffer | null) => void): ExchangeHandle | string;
+  tcpExchangeCancel(handle: ExchangeHandle): void;
   /** Raw IPv6 socket for VRRP on one interface (hop limit 255, tclass 0xc0, no loopback, ff02::12 joined). */
   vrrp6Open(ifname: string, ifindex: number): number;
   /** One queued datagram, without waiting; null when none is queued. */

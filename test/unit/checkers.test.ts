@@ -55,6 +55,13 @@ describe('health_checks: several checkers, keepalived keys', () => {
     expect(own).toMatchObject({ fileWeight: -5, fileReverse: true });
   });
 
+  it("http_protocol: keepalived's 1.0, 1.0C (1.0c), 1.1 — plain YAML 1.0 is read as written, not as the number 1", () => {
+    for (const [v, want] of [['1.0', '1.0'], ['"1.0"', '1.0'], ['1.0C', '1.0C'], ['1.0c', '1.0C'], ['1.1', '1.1']])
+      expect(checks(`health_check: {type: HTTP_GET, http_protocol: ${v}}`)[0]!.httpProtocol).toBe(want);
+    expect(checks('health_check: {type: SSL_GET, http_protocol: 1.1}')[0]!.httpProtocol).toBe('1.1');
+    expect(checks('health_check: {type: HTTP}')[0]!.httpProtocol).toBeUndefined(); // the checker's default: 1.1
+  });
+
   it.each([
     ['health_check: {type: TCP}\n    health_checks: [{type: PING}]', 'virtual_servers.web.health_checks: health_check is one check, health_checks a list of them; set only one'],
     ['health_checks: []', 'virtual_servers.web.health_checks: an empty list'],
@@ -73,6 +80,9 @@ describe('health_checks: several checkers, keepalived keys', () => {
     ['health_checks: [{type: HTTP, url_path: /x, urls: [{path: /}]}]', 'with urls, give each its path'],
     ['health_checks: [{type: HTTP, urls: [{path: /, status_code: "2xx"}]}]', 'urls[0].status_code: "2xx" is not a status code or range'],
     ['health_checks: [{type: HTTPS, cert_file: /c.pem}]', 'a client certificate needs its key; add key_file'],
+    ['health_checks: [{type: HTTP, http_protocol: 1}]', 'f.yaml:6:49: virtual_servers.web.health_checks[0].http_protocol: "1" is not an HTTP protocol; valid: 1.0 | 1.0C | 1.1'],
+    ['health_checks: [{type: HTTP, http_protocol: "2.0"}]', 'health_checks[0].http_protocol: "2.0" is not an HTTP protocol; valid: 1.0 | 1.0C | 1.1'],
+    ['health_checks: [{type: TCP, http_protocol: 1.1}]', 'http_protocol applies to HTTP/HTTPS checks, not TCP; remove it'],
     ['health_checks: [{type: HTTP, cert_file: /c.pem}]', 'cert_file applies to HTTPS checks, not HTTP; remove it'],
     ['health_checks: [{type: SMTP, helo_name: "a b"}]', '"a b" contains white space'],
     ['health_checks: [{type: FILE_CHECK}]', 'missing "track_file"'],

@@ -179,13 +179,29 @@ describe('virtual_server', () => {
     const r = vs(` delay_loop 10\n virtualhost www.example.com\n${rs('10.0.0.1')}${rs('10.0.0.2')}`);
     expect(r.code).toBe(0);
     expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toEqual({
-      type: 'HTTP', delay: 10, timeout: 4, max_retries: 1, max_retries_down: 3, delay_before_retry: 0.5, domain_name: 'www.example.com',
+      type: 'HTTP', delay: 10, timeout: 4, max_retries: 1, max_retries_down: 3, delay_before_retry: 0.5, domain_name: 'www.example.com', http_protocol: '1.0',
       urls: [{ path: '/ok', status_code: '200-299, 301', digest: '9b3a0c85a887a256d6939da88aabd8cd' }, { path: '/two', virtualhost: 'two.example.com' }],
     });
     expect(r.report).toEqual([]);
     // One url without a digest: Octavia's keys; keepalived's delay_before_retry default for HTTP_GET (3 s) written out.
     const one = vs(' real_server 10.0.0.1 80 {\n  HTTP_GET {\n   url {\n    path /ok\n   }\n  }\n }\n');
     expect(one.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check).toMatchObject({ url_path: '/ok', expected_codes: '200-299', max_retries_down: 2, delay_before_retry: 3 });
+  });
+
+  it("http_protocol: translated (1.0c as 1.0C); keepalived's default 1.0 written out; a value keepalived refuses is reported", () => {
+    const check = (kw: string) => vs(` real_server 10.0.0.1 80 {\n  HTTP_GET {\n${kw}   url {\n    path /\n   }\n  }\n }\n`);
+    for (const [kw, want] of [['1.1', '1.1'], ['1.0c', '1.0C'], ['1.0C', '1.0C'], ['1.0', '1.0']]) {
+      const r = check(`   http_protocol ${kw}\n`);
+      expect(r.code).toBe(0);
+      expect(r.cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.http_protocol).toBe(want);
+      expect(r.yaml).toMatch(new RegExp(`http_protocol: (${want}|"${want}")\n`));
+      expect(r.report).toEqual([]);
+      expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks[0]!.httpProtocol).toBe(want);
+    }
+    expect(check('').cfg.virtual_servers['192.0.2.1-80-tcp'].health_check.http_protocol).toBe('1.0');
+    const bad = check('   http_protocol 2\n');
+    expect(bad.code).toBe(3);
+    expect(bad.report).toEqual(['4:18: 2: not translated: http_protocol "2" is not one of keepalived\'s: 1.0 | 1.0C | 1.1']);
   });
 
   it('SSL_GET with enable_sni, PING_CHECK, default status 200-299', () => {

@@ -104,7 +104,12 @@ export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
     enable_sni: (k) => {
       k.hc['#sni'] = true;
     },
-    http_protocol: (_k, cs) => ctx.note(cs.words[0]!, 'vipd sends HTTP/1.1 requests with Connection: close'),
+    http_protocol: hcKey('http_protocol', (cs) => {
+      const a = arg(cs, ctx);
+      const v = a && ['1.0', '1.0C', '1.1'].find((p) => p === a.text.toUpperCase());
+      if (a && !v) ctx.leftOut(a, `http_protocol "${a.text}" is not one of keepalived's: 1.0 | 1.0C | 1.1`);
+      return v;
+    }),
     misc_path: hcKey('script', text),
     misc_timeout: (k, cs) => {
       k.timing.connect_timeout = numArg(cs, ctx, 0.01, 86400);
@@ -159,6 +164,8 @@ export function healthCheckOf(vsTiming: CheckTiming, rsTiming: CheckTiming, rs: 
       hc.expected_codes = urls[0]!.status_code ?? '200-299';
       if (urls[0]!.virtualhost !== undefined) hc.domain_name = urls[0]!.virtualhost;
     } else hc.urls = urls.map((u) => ({ path: u.path ?? '/', ...(u.status_code !== undefined ? { status_code: u.status_code } : {}), ...(u.digest !== undefined ? { digest: u.digest } : {}), ...(u.virtualhost !== undefined ? { virtualhost: u.virtualhost } : {}) }));
+    // keepalived's default request is HTTP/1.0 without Connection: close (vipd's: 1.1 with it).
+    hc.http_protocol = '1.0';
     if (sni && hc.domain_name !== undefined) hc.sni = hc.domain_name;
     else if (sni) ctx.note(c.kw, 'enable_sni without a virtualhost: vipd sends no SNI (set sni on the check)');
   }
