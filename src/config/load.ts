@@ -56,9 +56,11 @@ function parseCached(abs: string, text: string): Config {
 export const OFF_THREAD_BYTES = 64 * 1024;
 
 /**
- * The parser thread (parse-worker.ts): started for the first big file and kept
- * (unref'd: it never holds the process), so only the first big reload pays for
- * starting a thread and loading the YAML library into it.
+ * The parser thread (parse-worker.ts): started for a reload of a big file and ended
+ * once it has answered (a thread and its heap hold ~15 MB of RSS; kept between
+ * reloads, they were that much of an idle daemon's memory). A big reload pays for
+ * starting the thread and loading the YAML library into it (~50 ms natively),
+ * off the main thread: the adverts do not wait for it.
  */
 class ParserThread {
   private worker: Worker | undefined;
@@ -72,17 +74,21 @@ class ParserThread {
     });
   }
 
-  warm(): void {
-    this.worker ??= this.spawn();
-  }
-
   private spawn(): Worker {
     // stdout/stderr: true, as for the checker thread: fd 1 must stay blocking for the logger.
     const w = new Worker(new URL('./parse-worker.js', import.meta.url), { stdout: true, stderr: true });
     w.unref();
     w.stdout.resume();
     w.stderr.resume();
-    w.on('message', (m: ParseReply) => this.waiting.shift()?.(m));
+    const done = () => {
+      if (this.waiting.length) return;
+      if (this.worker === w) this.worker = undefined;
+      void w.terminate();
+    };
+    w.on('message', (m: ParseReply) => {
+      this.waiting.shift()?.(m);
+      done();
+    });
     const fail = (err: Error) => {
       if (this.worker === w) this.worker = undefined;
       for (const f of this.waiting.splice(0)) f(err);
@@ -94,11 +100,6 @@ class ParserThread {
 }
 
 const parserThread = new ParserThread();
-
-/** A daemon whose config is big starts the parser thread early, so its first reload does not wait for it. */
-export function warmConfigParser(cfg: Config): void {
-  if (lastParsed?.abs === cfg.file && lastParsed.text.length > OFF_THREAD_BYTES) parserThread.warm();
-}
 
 /**
  * What a running daemon loads on reload: loadConfig(), with a big file parsed in the

@@ -7,7 +7,7 @@
 //   SIGUSR2         log counters (keepalived's stats)
 
 import type { Server } from 'node:net';
-import { ConfigError, loadConfig, loadConfigOffThread, warmConfigParser } from '../config/load.js';
+import { ConfigError, loadConfig, loadConfigOffThread } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { DaemonMetrics } from '../metrics/daemon.js';
@@ -250,5 +250,4 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
   }
   const d = new Daemon(cfg, opts);
   await d.start();
-  warmConfigParser(cfg);
 }

@@ -1,6 +1,8 @@
 // The daemon's metrics: created when the config has a `metrics:` section (no
 // cost otherwise), fed by the VRRP transitions and the IPVS reconciles as they
-// happen, and by one snapshot per scrape.
+// happen, and by one snapshot per scrape. prom-client and the endpoint load with
+// the first `metrics:` section: a daemon without one never loads them (~1.5 MB of
+// heap and code, more RSS).
 
 import type { Config, MetricsConfig } from '../config/types.js';
 import { serviceKeysOf } from '../director/desired.js';
@@ -10,8 +12,8 @@ import type { Logger } from '../log.js';
 import type { VrrpState } from '../vrrp/fsm-types.js';
 import type { VrrpRouter } from '../vrrp/router.js';
 import { onReconcile } from './hub.js';
-import { type Snapshot, VipdMetrics } from './registry.js';
-import { MetricsEndpoint } from './server.js';
+import type { Snapshot, VipdMetrics } from './registry.js';
+import type { MetricsEndpoint } from './server.js';
 
 export class DaemonMetrics {
   private metrics: VipdMetrics | undefined;
@@ -24,8 +26,10 @@ export class DaemonMetrics {
     private readonly forwarding: Forwarding,
   ) {}
 
-  private ensure(): { metrics: VipdMetrics; endpoint: MetricsEndpoint } {
+  private async ensure(): Promise<{ metrics: VipdMetrics; endpoint: MetricsEndpoint }> {
     if (!this.metrics || !this.endpoint) {
+      const [{ VipdMetrics }, { MetricsEndpoint }] = await Promise.all([import('./registry.js'), import('./server.js')]);
+      if (this.metrics && this.endpoint) return { metrics: this.metrics, endpoint: this.endpoint }; // made meanwhile
       const metrics = new VipdMetrics({ snapshot: () => this.snapshot() });
       onReconcile((kind, report) => metrics.reconcile(kind, report));
       this.metrics = metrics;
@@ -36,12 +40,12 @@ export class DaemonMetrics {
 
   /** At start: a bind failure throws (the daemon then exits with it). */
   async start(cfg: MetricsConfig | undefined): Promise<void> {
-    if (cfg) await this.ensure().endpoint.start(cfg);
+    if (cfg) await (await this.ensure()).endpoint.start(cfg);
   }
 
   /** On reload: rebind, start or stop as the new config says (a failure keeps the old endpoint). */
   async reload(cfg: MetricsConfig | undefined): Promise<void> {
-    if (cfg || this.endpoint) await this.ensure().endpoint.reconfigure(cfg);
+    if (cfg || this.endpoint) await (await this.ensure()).endpoint.reconfigure(cfg);
   }
 
   transition(name: string, from: VrrpState, to: VrrpState, reason: string): void {

@@ -48,7 +48,7 @@ const VRRP = ['iname', 'intf', 'vrid'] as const;
 
 export class VipdMetrics {
   readonly registry = new Registry();
-  private inflight: Promise<string> | undefined;
+  private inflight: Promise<Buffer> | undefined;
   /** Instances whose usual transitions have their series at 0 already. */
   private readonly known = new Set<string>();
 
@@ -108,8 +108,8 @@ export class VipdMetrics {
     this.reconcileApply.observe({ kind }, r.applyMs / 1000);
   }
 
-  /** The exposition text; concurrent scrapes share one snapshot and one rendering. */
-  scrape(): Promise<string> {
+  /** The exposition text (UTF-8 bytes); concurrent scrapes share one snapshot and one rendering. */
+  scrape(): Promise<Buffer> {
     this.inflight ??= (async () => {
       try {
         const t0 = performance.now();
@@ -117,7 +117,7 @@ export class VipdMetrics {
         this.lastScrapeSeconds = (performance.now() - t0) / 1000;
         this.apply(snap);
         const head = await this.registry.metrics();
-        return `${head.endsWith('\n') ? head : `${head}\n`}${await renderTable(snap)}`;
+        return Buffer.concat([Buffer.from(head.endsWith('\n') ? head : `${head}\n`), await renderTable(snap)]);
       } finally {
         this.inflight = undefined;
       }

@@ -23,7 +23,7 @@ const substituted = (e: string) => e.replaceAll('$__rate_interval', '1m').replac
 async function exported(): Promise<Set<string>> {
   const m = new VipdMetrics({ snapshot: async () => ({ vrrp: { instances: [], groups: [], interfaces: [] } as unknown as RouterStatus, ipvsWanted: false, ipvs: undefined, names: new Map(), views: [], vsKeys: new Map() }) });
   const names = new Set<string>();
-  for (const [, name, type] of (await m.scrape()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+  for (const [, name, type] of (await m.scrape()).toString().matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     names.add(name!);
     if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name! + s);
   }

@@ -148,7 +148,7 @@ describe('a snapshot as Prometheus reads it', () => {
   it('VRRP, IPVS and health series with their labels', async () => {
     let snap = snapshot('MASTER');
     const m = new VipdMetrics({ snapshot: async () => snap });
-    let t = await m.scrape();
+    let t = (await m.scrape()).toString();
     const l = 'iname="VI_1",intf="eth0",vrid="51"';
     expect(line(t, `vipd_vrrp_state{${l},ip_address="10.0.0.1",state="MASTER"}`)).toBe(1);
     expect(line(t, `vipd_vrrp_state{${l},ip_address="10.0.0.2",state="BACKUP"}`)).toBe(0);
@@ -182,7 +182,7 @@ describe('a snapshot as Prometheus reads it', () => {
     m.reconcile('verdict', { source: 'memory', ops: 3, applied: 2, failed: [{ operation: 'x', code: 'EEXIST', message: 'm' }], dumpMs: 0, applyMs: 2 });
     m.reconcile('resync', undefined);
     snap = snapshot('BACKUP', false);
-    t = await m.scrape();
+    t = (await m.scrape()).toString();
     expect(line(t, `vipd_vrrp_transitions_total{${l},from="MASTER",to="BACKUP",reason="higher-priority"}`)).toBe(1);
     expect(line(t, `vipd_vrrp_state{${l},ip_address="10.0.0.1",state="MASTER"}`)).toBe(0);
     expect(line(t, `vipd_vrrp_state{${l},ip_address="10.0.0.1",state="BACKUP"}`)).toBe(1);
@@ -201,7 +201,7 @@ describe('a snapshot as Prometheus reads it', () => {
     t.record('http', 0.2, 0.03);
     t.record('tcp', 20, 7);
     const m = new VipdMetrics({ snapshot: async () => ({ ...snapshot('MASTER'), checkTimings: t.snapshot() }) });
-    const text = await m.scrape();
+    const text = (await m.scrape()).toString();
     expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.001"}')).toBe(0);
     expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.005"}')).toBe(1);
     expect(line(text, 'vipd_check_duration_seconds_bucket{type="http",le="0.25"}')).toBe(2);
@@ -228,10 +228,10 @@ describe('a snapshot as Prometheus reads it', () => {
       if (running) setImmediate(spin);
     };
     setImmediate(spin);
-    const text = await renderTable(snap, 250); // without slicing (a huge slice) this counts 27
+    const text = (await renderTable(snap, 250)).toString(); // without slicing (a huge slice) this counts 0
     running = false;
-    // 4,000 real server entries (IPVS and health) / 250 = 16 turns, besides one per metric family (27) at the end.
-    expect(turns).toBeGreaterThanOrEqual(27 + 15);
+    // 4,000 real server entries (IPVS and health) / 250 = 16 turns.
+    expect(turns).toBeGreaterThanOrEqual(15);
     expect(text.match(/^vipd_lvs_rs_weight\{/gm)).toHaveLength(2000);
     expect(text.match(/^vipd_real_server_status\{.*status="ONLINE"\} 1$/gm)).toHaveLength(2000);
   });

@@ -2,7 +2,7 @@
 // which this host's kernel lacks). The same targets are checked in turn by
 //   vipd        the daemon: checks, director and a VRRP master at advert_int 0.1 s, one process;
 //   keepalived  2.2.7: its checker process, and its VRRP process as the master at 0.1 s.
-// Targets (namespace vt-bt): BENCH_TCP TCP listeners and BENCH_HTTP HTTP listeners,
+// Targets (namespace vt-bt; VIPD_NS_PREFIX changes vt-): BENCH_TCP TCP listeners and BENCH_HTTP HTTP listeners,
 // every one checked each second (TCP connect / HTTP GET, timeout 0.8 s, fall 1, rise 1).
 // A VRRP backup (keepalived, namespace vt-bp, priority 100) watches the master's adverts.
 // Per checker: after a warm-up, a window of BENCH_WINDOW_S seconds measures CPU (utime+stime
@@ -11,6 +11,10 @@
 // time from close to the checker's verdict that takes the real server out is recorded;
 // throughout, tcpdump at the backup timestamps the master's adverts (jitter = |interval - 100 ms|)
 // and the backup's transitions to MASTER are counted (spurious: the target is zero).
+// vipd serves /metrics (metrics.listen 127.0.0.1:9650) and, through the window, curl in its
+// namespace scrapes it every BENCH_SCRAPE_S seconds (5; 0: no metrics section): the time of
+// each answer, its size, and the longest advert interval that overlapped a scrape.
+// vipd runs with the node options of bin/vipd.js's first line (what systemd runs).
 // Writes bench.json to the working directory (the share), or BENCH_OUT.
 // Diagnosis: BENCH_DEBUG=1 prints the checker's last log lines when adverts were late
 // (and its long GC pauses with BENCH_NODE_ARGS=--trace-gc); BENCH_NODE_ARGS passes
@@ -35,6 +39,7 @@ const KILLS = Number(process.env.BENCH_KILLS ?? 100);
 const ONLY = process.env.BENCH_ONLY; // "vipd" or "keepalived" while developing
 // BENCH_HOST=1: vipd alone on a host without IPVS (native CPU; keepalived's checker needs IPVS).
 const HOST = process.env.BENCH_HOST === '1';
+const SCRAPE_S = Number(process.env.BENCH_SCRAPE_S ?? 5);
 const PER_VS = 100;
 const TCP0 = 20000;
 const HTTP0 = 40000;
@@ -56,19 +61,22 @@ const pct = (xs: number[], p: number): number | undefined => {
 };
 
 if (!HOST) sh('for m in ip_vs ip_vs_rr bridge veth; do modprobe $m; done');
-mkdirSync('/run/bench', { recursive: true, mode: 0o700 });
-sh(`for n in vt-bsw vt-bd vt-bt vt-bp; do ip netns del $n 2>/dev/null; done; true`);
+// VIPD_NS_PREFIX: the namespaces' prefix (vt- by default), for a run beside another on the same machine.
+const NS = process.env.VIPD_NS_PREFIX ?? 'vt-';
+const RUN = NS === 'vt-' ? '/run/bench' : `/run/bench-${NS.replace(/-$/, '')}`;
+mkdirSync(RUN, { recursive: true, mode: 0o700 });
+sh(`for n in ${NS}bsw ${NS}bd ${NS}bt ${NS}bp; do ip netns del $n 2>/dev/null; done; true`);
 sh(`set -e
-  ip netns add vt-bsw; ip -n vt-bsw link add br0 type bridge; ip -n vt-bsw link set br0 up
+  ip netns add ${NS}bsw; ip -n ${NS}bsw link add br0 type bridge; ip -n ${NS}bsw link set br0 up
   for h in bd:10.201.0.1 bt:${TGT} bp:10.201.0.3; do
     n=\${h%%:*}; a=\${h#*:}
-    ip netns add vt-$n; ip -n vt-$n link set lo up
-    ip link add x-$n netns vt-$n type veth peer name p-$n netns vt-bsw
-    ip -n vt-$n link set x-$n name eth0; ip -n vt-$n addr add $a/24 dev eth0; ip -n vt-$n link set eth0 up
-    ip -n vt-bsw link set p-$n master br0 up
+    ip netns add ${NS}$n; ip -n ${NS}$n link set lo up
+    ip link add x-$n netns ${NS}$n type veth peer name p-$n netns ${NS}bsw
+    ip -n ${NS}$n link set x-$n name eth0; ip -n ${NS}$n addr add $a/24 dev eth0; ip -n ${NS}$n link set eth0 up
+    ip -n ${NS}bsw link set p-$n master br0 up
   done
-  ip netns exec vt-bd sh -c 'echo "1024 65000" > /proc/sys/net/ipv4/ip_local_port_range; echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse'
-  ip netns exec vt-bt sh -c 'echo 4096 > /proc/sys/net/core/somaxconn'`);
+  ip netns exec ${NS}bd sh -c 'echo "1024 65000" > /proc/sys/net/ipv4/ip_local_port_range; echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse'
+  ip netns exec ${NS}bt sh -c 'echo 4096 > /proc/sys/net/core/somaxconn'`);
 
 // The same table for both: virtual server k (TCP 10.202.0.1:1000+k) has 100 real servers.
 const groups: { type: 'TCP' | 'HTTP'; first: number; n: number }[] = [];
@@ -84,7 +92,8 @@ function vipdConfig(): string {
     const hc = g.type === 'TCP' ? '{type: TCP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1}' : '{type: HTTP, delay: 1, timeout: 0.8, max_retries: 1, max_retries_down: 1, url_path: /, expected_codes: "200"}';
     return `  vs${k}:\n    address: 10.202.0.1\n    port: ${1000 + k}\n    scheduler: rr\n    health_check: ${hc}\n    real_servers: [${ports(g).map((p) => `{address: ${TGT}, port: ${p}}`).join(', ')}]\n`;
   });
-  return `global: {router_id: bench, control_socket: /run/bench/vipd.sock}\n${vrrpYaml}virtual_servers:\n${vs.join('')}`;
+  const metrics = SCRAPE_S > 0 ? 'metrics: {listen: 127.0.0.1:9650}\n' : '';
+  return `global: {router_id: bench, control_socket: ${RUN}/vipd.sock}\n${metrics}${vrrpYaml}virtual_servers:\n${vs.join('')}`;
 }
 const kaVrrp = (prio: number): string => `vrrp_instance VI_B {
   state BACKUP
@@ -107,7 +116,7 @@ function keepalivedConfig(): string {
   });
   return `global_defs {\n  router_id bench\n  vrrp_version 3\n}\n${kaVrrp(150)}${vs.join('')}`;
 }
-writeFileSync('/run/bench/peer.conf', `global_defs {\n  router_id peer\n  vrrp_version 3\n}\n${kaVrrp(100)}`);
+writeFileSync(`${RUN}/peer.conf`, `global_defs {\n  router_id peer\n  vrrp_version 3\n}\n${kaVrrp(100)}`);
 
 const cpuTicks = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -115,10 +124,24 @@ const cpuTicks = (pid: number): number => {
 };
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const HZ = Number(sh('getconf CLK_TCK'));
+/** The node options bin/vipd.js runs with (its `#!/usr/bin/env -S node ...` line). */
+const VIPD_FLAGS = readFileSync(VIPD, 'utf8').split('\n')[0]!.replace(/^#!.*?\bnode\b/, '').trim();
+/** One GET /metrics from inside vipd's namespace: [start, end] (ms, this clock) and the answer's bytes. */
+const scrapeOnce = (): Promise<{ t0: number; t1: number; bytes: number; ms: number } | undefined> =>
+  new Promise((resolve) => {
+    const t0 = Date.now();
+    const c = spawnNs(`${NS}bd`, 'curl', ['-s', '-o', '/dev/null', '-m', '10', '-w', '%{http_code} %{size_download} %{time_total}', 'http://127.0.0.1:9650/metrics']);
+    let o = '';
+    c.stdout.on('data', (d: Buffer) => (o += d));
+    c.once('exit', () => {
+      const [code, bytes, secs] = o.trim().split(' ');
+      resolve(code === '200' ? { t0, t1: Date.now(), bytes: Number(bytes), ms: Number(secs) * 1000 } : undefined);
+    });
+  });
 
 async function measure(name: string) {
   log(`${name}: starting targets (${N_TCP} TCP, ${N_HTTP} HTTP)`);
-  const targets = spawnNs('vt-bt', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${TARGETS} ${TGT} ${TCP0} ${N_TCP} ${HTTP0} ${N_HTTP}`]);
+  const targets = spawnNs(`${NS}bt`, 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${TARGETS} ${TGT} ${TCP0} ${N_TCP} ${HTTP0} ${N_HTTP}`]);
   const served: number[] = [];
   const killedAt = new Map<number, number>();
   await new Promise<void>((resolve, reject) => {
@@ -135,7 +158,7 @@ async function measure(name: string) {
   });
 
   // The backup peer and the advert capture.
-  const peer = spawnNs('vt-bp', 'keepalived', ['-n', '-l', '-D', '-P', '-f', '/run/bench/peer.conf', '-p', '/run/bench/peer.pid', '-r', '/run/bench/peer-vrrp.pid', '-c', '/run/bench/peer-chk.pid']);
+  const peer = spawnNs(`${NS}bp`, 'keepalived', ['-n', '-l', '-D', '-P', '-f', `${RUN}/peer.conf`, '-p', `${RUN}/peer.pid`, '-r', `${RUN}/peer-vrrp.pid`, '-c', `${RUN}/peer-chk.pid`]);
   let peerMaster = 0;
   const peerLog: string[] = [];
   const onPeer = (l: string) => {
@@ -152,8 +175,8 @@ async function measure(name: string) {
   const out: string[] = [];
   const t0 = Date.now();
   if (name === 'vipd') {
-    writeFileSync('/run/bench/vipd.yaml', vipdConfig());
-    checker = spawnNs('vt-bd', 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} --no-memory-reducer ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c /run/bench/vipd.yaml --json`]);
+    writeFileSync(`${RUN}/vipd.yaml`, vipdConfig());
+    checker = spawnNs(`${NS}bd`, 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${VIPD_FLAGS} ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c ${RUN}/vipd.yaml --json`]);
     pidOf = () => checker.pid!;
     const onLine = (l: string) => {
       out.push(l);
@@ -166,9 +189,9 @@ async function measure(name: string) {
     lines(checker.stdout, onLine);
     lines(checker.stderr, onLine);
   } else {
-    writeFileSync('/run/bench/keepalived.conf', keepalivedConfig());
-    checker = spawnNs('vt-bd', 'sh', ['-c', 'ulimit -n 200000; exec keepalived -n -l -D -f /run/bench/keepalived.conf -p /run/bench/ka.pid -c /run/bench/ka-chk.pid -r /run/bench/ka-vrrp.pid']);
-    pidOf = () => Number(readFileSync('/run/bench/ka-chk.pid', 'utf8'));
+    writeFileSync(`${RUN}/keepalived.conf`, keepalivedConfig());
+    checker = spawnNs(`${NS}bd`, 'sh', ['-c', `ulimit -n 200000; exec keepalived -n -l -D -f ${RUN}/keepalived.conf -p ${RUN}/ka.pid -c ${RUN}/ka-chk.pid -r ${RUN}/ka-vrrp.pid`]);
+    pidOf = () => Number(readFileSync(`${RUN}/ka-chk.pid`, 'utf8'));
     const onLine = (l: string) => {
       out.push(l);
       if (out.length > 200) out.shift();
@@ -183,7 +206,7 @@ async function measure(name: string) {
   for (; HOST; await sleep(500)) if ((served.at(-1) ?? 0) > 0) break;
   for (; !HOST; ) {
     if (checker.exitCode !== null) throw new Error(`${name} exited ${checker.exitCode}:\n${out.join('\n')}`);
-    const n = Number(sh(`ip netns exec vt-bd ipvsadm -Ln | grep -c '^TCP' || true`));
+    const n = Number(sh(`ip netns exec ${NS}bd ipvsadm -Ln | grep -c '^TCP' || true`));
     if (n === groups.length) break;
     if (Date.now() - t0 > 300_000) throw new Error(`${name}: table not programmed after 300 s (${n}/${groups.length}):\n${out.slice(-30).join('\n')}`);
     await sleep(500);
@@ -193,7 +216,7 @@ async function measure(name: string) {
   await sleep(WARM_S * 1000);
   const pid = pidOf();
   const adverts: number[] = [];
-  const cap = spawnNs('vt-bp', 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
+  const cap = spawnNs(`${NS}bp`, 'tcpdump', ['-i', 'eth0', '-n', '-tt', '-l', '-Q', 'in', 'ip proto 112 and src 10.201.0.1']);
   lines(cap.stdout, (l) => adverts.push(Number(l.split(' ')[0]) * 1000));
   if (process.env.BENCH_LAG) { const lag = spawn(process.execPath, [process.env.BENCH_LAG], { stdio: ['ignore', 'inherit', 'inherit'] }); children.add(lag); }
   const peerMasterBefore = peerMaster;
@@ -202,7 +225,9 @@ async function measure(name: string) {
   const c0 = cpuTicks(pid);
   const w0 = Date.now();
   let rssMax = 0;
+  const scrapes: Promise<Awaited<ReturnType<typeof scrapeOnce>>>[] = [];
   for (let s = 0; s < WINDOW_S; s++) {
+    if (name === 'vipd' && SCRAPE_S > 0 && s % SCRAPE_S === 0) scrapes.push(scrapeOnce());
     await sleep(1000);
     rssMax = Math.max(rssMax, rssMb(pid));
   }
@@ -228,6 +253,9 @@ async function measure(name: string) {
   if (gaps.length) log(`${name}: advert gaps > 300 ms (window ${WINDOW_S} s from +0, kills after): ${gaps.join(', ')}`);
   if (gaps.length && process.env.BENCH_DEBUG) log(out.slice(-40).map((l) => { try { const j = JSON.parse(l) as { time?: string; msg?: string }; return `${j.time?.slice(11, 23)} ${j.msg}`; } catch { return l; } }).join('\n'));
   const jitter = iv.map((x) => Math.abs(x - 100));
+  const scraped = (await Promise.all(scrapes)).filter((x) => x !== undefined);
+  // The longest advert interval that overlapped a scrape (an interval ending during it or just after).
+  const duringScrape = iv.filter((_, i) => scraped.some((x) => adverts[i + 1]! >= x.t0 && adverts[i]! <= x.t1));
   const res = {
     name,
     startS,
@@ -238,6 +266,7 @@ async function measure(name: string) {
     detection: { n: lat.length, missed: victims.length - lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) },
     adverts: { n: adverts.length, jitterP50: pct(jitter, 50), jitterP99: pct(jitter, 99), maxInterval: Math.max(...iv) },
     spuriousTransitions: peerMaster - peerMasterBefore,
+    scrape: scraped.length ? { n: scraped.length, failed: scrapes.length - scraped.length, msP50: pct(scraped.map((x) => x.ms), 50), msMax: Math.max(...scraped.map((x) => x.ms)), bytes: scraped[0]!.bytes, maxAdvertIntervalDuring: duringScrape.length ? Math.max(...duringScrape) : undefined } : undefined,
     peerMasterTotal: peerMaster,
   };
   log(`${name}: ${JSON.stringify(res)}`);
@@ -247,8 +276,8 @@ async function measure(name: string) {
   peer.kill('SIGTERM');
   targets.kill('SIGKILL');
   await sleep(1000);
-  if (!HOST) sh('ip netns exec vt-bd ipvsadm -C; true');
-  sh('ip -n vt-bd addr del 10.201.0.100/32 dev eth0 2>/dev/null; true');
+  if (!HOST) sh(`ip netns exec ${NS}bd ipvsadm -C; true`);
+  sh(`ip -n ${NS}bd addr del 10.201.0.100/32 dev eth0 2>/dev/null; true`);
   return res;
 }
 
@@ -257,7 +286,7 @@ try {
   for (const name of ['vipd', 'keepalived']) if (!ONLY || ONLY === name) results.push(await measure(name));
 } finally {
   for (const c of children) c.kill('SIGKILL');
-  if (HOST) sh('for n in vt-bsw vt-bd vt-bt vt-bp; do ip netns del $n 2>/dev/null; done; true');
+  if (HOST) sh(`for n in ${NS}bsw ${NS}bd ${NS}bt ${NS}bp; do ip netns del $n 2>/dev/null; done; true`);
   writeFileSync(process.env.BENCH_OUT ?? 'bench.json', JSON.stringify({ tcp: N_TCP, http: N_HTTP, windowS: WINDOW_S, kills: KILLS, kernel: sh('uname -r').trim(), host: HOST, results }, null, 1));
 }
 process.exit(0);
