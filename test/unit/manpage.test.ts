@@ -16,7 +16,7 @@ const commands = [...help().matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]!).filter(
 
 describe('vipd --help, vipd(8) and README agree', () => {
   it('the CLI has the commands the man page documents', () => {
-    expect(commands).toEqual(['run', 'check', 'status', 'rs', 'reload', 'import']);
+    expect(commands).toEqual(['run', 'check', 'status', 'rs', 'reload', 'withdraw', 'import']);
     for (const c of commands) {
       expect(man, `vipd(8) SYNOPSIS lacks "vipd ${c}"`).toMatch(new RegExp(`^\\.B vipd ${c}\\b`, 'm'));
       expect(man, `vipd(8) COMMANDS lacks ${c}`).toMatch(new RegExp(`^\\.B ${c}\\b`, 'm'));
