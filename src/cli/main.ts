@@ -86,9 +86,12 @@ program
   .description('validate a configuration file and print a summary (exit 2 if invalid)')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
-    const [{ ConfigError, loadConfig }, { summarize }] = await Promise.all([configLoader(), import('./summary.js')]);
+    const [{ ConfigError, loadConfig }, { summarize }, { readSysctl, tierSysctlAdvice }] = await Promise.all([configLoader(), import('./summary.js'), import('../daemon/route-check.js')]);
     try {
-      process.stdout.write(`${summarize(loadConfig(o.config))}\n`);
+      const cfg = loadConfig(o.config);
+      process.stdout.write(`${summarize(cfg)}\n`);
+      // The kernel settings a tier needs and vipd cannot set (the daemon under its unit cannot even read them).
+      for (const line of tierSysctlAdvice(cfg, readSysctl)) process.stderr.write(`vipd: warning: ${line}\n`);
     } catch (err) {
       if (err instanceof ConfigError) fail(`invalid configuration:\n${err.message}`, 2);
       throw err;

@@ -8,7 +8,6 @@
 // then only moves the VIP, and the backup's sync daemon has been receiving the
 // master's connections into that same table.
 
-import { readFileSync } from 'node:fs';
 import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { serviceKeysOf } from '../director/desired.js';
@@ -19,7 +18,7 @@ import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import { reconcileDone } from '../metrics/hub.js';
 import { type IpvsStatus, ipvsStatus } from './ipvs-status.js';
-import { hostRoutes, newProblemLines, routeProblems, type Routes, tierSysctlAdvice } from './route-check.js';
+import { hostRoutes, newProblemLines, readSysctl, routeProblems, type Routes, tierSysctlAdvice } from './route-check.js';
 import { SyncDaemonRole } from './sync-daemon.js';
 
 export class IpvsManager {
@@ -110,6 +109,7 @@ export class IpvsManager {
     const t0 = performance.now();
     this.checkRoutes(cfg);
     this.log.debug({ event: 'ipvs-route-check', ms: Math.round(performance.now() - t0) }, 'route check done');
+    // (Under the shipped unit /proc/sys is hidden, ProcSubset=pid: `vipd check` gives the advice there.)
     for (const line of tierSysctlAdvice(cfg, readSysctl)) {
       if (this.advised.has(line)) continue;
       this.advised.add(line);
@@ -367,12 +367,3 @@ export class IpvsManager {
 
 /** A dump of the kernel's table just made, and how long it took. */
 type Dumped = { services: CurrentService[]; ms: number };
-
-/** A /proc/sys value (`net/ipv4/vs/sloppy_tcp`), undefined when there is none. */
-function readSysctl(name: string): string | undefined {
-  try {
-    return readFileSync(`/proc/sys/${name}`, 'utf8');
-  } catch {
-    return undefined;
-  }
-}

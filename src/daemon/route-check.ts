@@ -3,6 +3,7 @@
 // real server on a directly connected network: the director rewrites only the
 // MAC address. Pure over a route table given as a value; hostRoutes() is the I/O.
 
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
 import { type RouteLookup, RouteTable, RtNetlink } from '../net/rtnl.js';
 
@@ -66,6 +67,15 @@ export function tierSysctlAdvice(cfg: Pick<Config, 'virtualServers'>, read: (nam
   return [
     'net.ipv4.vs.sloppy_tcp is 0: in an ECMP tier a TCP connection being opened while the router moves its flow to another director breaks there ' +
       '(IPVS schedules a connection only on its SYN; the handshake\'s ACK meets the local stack, which resets it); ' +
-      "set net.ipv4.vs.sloppy_tcp=1 on every director in /etc/sysctl.d/ (vipd's unit cannot: ProtectKernelTunables)",
+      "set net.ipv4.vs.sloppy_tcp=1 on every director in /etc/sysctl.d/, with ip_vs in /etc/modules-load.d/ so that it applies at boot (vipd's unit cannot: ProtectKernelTunables)",
   ];
+}
+
+/** A /proc/sys value (`net/ipv4/vs/sloppy_tcp`), undefined when there is none (or /proc/sys is hidden). */
+export function readSysctl(name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${name}`, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -348,8 +348,8 @@ describe('two gateway hosts under systemd, from the package', { timeout: 600_000
     await waitFor('lb2 BACKUP', async () => (await vrrpState(lb2)) === 'BACKUP', 15_000, 500);
     expect(await hasVip(lb2)).toBe(false);
     await waitFor(() => `the tier VIP announced again (ip route show table 200: ${JSON.stringify(table)})`, tableHas, 30_000, 500);
-    // The tier's sysctl vipd cannot set under ProtectKernelTunables: it says so in the journal, with the fix.
-    expect(journal).toMatch(/net\.ipv4\.vs\.sloppy_tcp is 0: in an ECMP tier .*set net\.ipv4\.vs\.sloppy_tcp=1 on every director in \/etc\/sysctl\.d\//);
+    // The tier's sysctl vipd cannot set (ProtectKernelTunables) nor, under the unit, read (ProcSubset=pid): vipd check says so, with the fix.
+    expect(await lb1.ok('vipd check 2>&1')).toMatch(/vipd: warning: net\.ipv4\.vs\.sloppy_tcp is 0: in an ECMP tier .*set net\.ipv4\.vs\.sloppy_tcp=1 on every director in \/etc\/sysctl\.d\//);
     // /run/vipd outlived the restart (RuntimeDirectoryPreserve=restart): the real server is still DRAINING.
     expect(await lb1.ok('vipd status')).toMatch(new RegExp(`${NET.rs1.replace(/\./g, '\\.')}:80 .*DRAINING`));
     await lb1.ok(`vipd rs enable web ${NET.rs1}`);
