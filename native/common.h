@@ -1,0 +1,41 @@
+// What the addon's source files share: errno names and the errors thrown to JS.
+
+#pragma once
+
+#include <napi.h>
+#include <string.h>
+#include <string>
+
+namespace vipd {
+
+/** "ECONNREFUSED" for ECONNREFUSED ("EUNKNOWN" for a number libc has no name for). */
+inline const char* ErrName(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+inline Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
+  std::string msg = std::string(syscall) + ": " + strerror(err);
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Value().Set("code", Napi::String::New(env, ErrName(err)));
+  e.Value().Set("errno", Napi::Number::New(env, err));
+  e.Value().Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+#define THROW_SYS(env, call, err)                  \
+  do {                                             \
+    SysError(env, call, err).ThrowAsJavaScriptException(); \
+    return env.Undefined();                        \
+  } while (0)
+
+#define THROW_TYPE(env, msg)                                  \
+  do {                                                        \
+    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException(); \
+    return env.Undefined();                                   \
+  } while (0)
+
+/** Registers the health-check sockets (check_socket.cc). */
+void InitCheckSockets(Napi::Env env, Napi::Object exports);
+
+}  // namespace vipd
