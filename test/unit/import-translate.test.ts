@@ -249,6 +249,23 @@ describe('virtual_server', () => {
     expect(hcs[hcs.length - 1]).toMatchObject({ type: 'file', fileWeight: 2 });
   });
 
+  it('the global SSL block: every SSL_GET gets its client certificate and CA file (keepalived verifies nothing: verify false); password is reported', () => {
+    const r = tr('virtual_server 192.0.2.1 443 {\n real_server 10.0.0.1 443 {\n  SSL_GET {\n   url {\n    path /\n   }\n  }\n }\n real_server 10.0.0.2 443 {\n  SSL_GET {\n   url {\n    path /health\n   }\n  }\n  TCP_CHECK {\n  }\n }\n}\nSSL {\n password secret\n ca /etc/keepalived/ca.pem\n certificate /etc/keepalived/client.pem\n key /etc/keepalived/client.key\n}\n');
+    const rss = r.cfg.virtual_servers['192.0.2.1-443-tcp'].real_servers;
+    const both = { cert_file: '/etc/keepalived/client.pem', key_file: '/etc/keepalived/client.key', ca_file: '/etc/keepalived/ca.pem', verify: false };
+    expect(rss[0].health_checks[0]).toMatchObject({ type: 'HTTPS', url_path: '/', ...both });
+    expect(rss[1].health_checks[0]).toMatchObject({ type: 'HTTPS', url_path: '/health', ...both });
+    expect(rss[1].health_checks[1].cert_file).toBeUndefined();
+    expect(r.report).toEqual([
+      "19:1: SSL: note: keepalived loads ca but does not verify the server's certificate: the checks keep verify: false (set verify: true to verify against ca_file)",
+      '20:2: password: not translated: vipd reads an unencrypted key only: decrypt it (openssl pkey -in KEY -out NEW_KEY) and keep NEW_KEY root-only',
+    ]);
+    expect(r.checked).toEqual([]);
+    expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.realServers[0]!.healthChecks![0]).toMatchObject({ type: 'https', certFile: '/etc/keepalived/client.pem', keyFile: '/etc/keepalived/client.key', caFile: '/etc/keepalived/ca.pem', verify: false });
+    const half = tr('SSL {\n certificate client.pem\n}\n');
+    expect(half.report).toEqual(['2:14: client.pem: not translated: certificate "client.pem" is not an absolute path (vipd needs one; keepalived read it from its working directory)']);
+  });
+
   it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {
     const same = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/true\n }\n');
     expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].notify_up).toBe('/bin/true');
