@@ -103,11 +103,22 @@ const hcKey = (key: string, read: (s: Stmt, ctx: Ctx) => unknown): Table<Checker
 };
 const text = (s: Stmt, ctx: Ctx) => arg(s, ctx)?.text;
 
+/** Keywords keepalived does not take in these checkers (reported, not carried into a check they would break). */
+const NOT_IN: Record<string, { keys: string[]; why: string }> = {
+  FILE_CHECK: { keys: ['delay_loop', 'connect_timeout', 'retry', 'nb_get_retry', 'delay_before_retry', 'warmup', 'connect_port', 'connect_ip', 'bindto'], why: 'keepalived\'s FILE_CHECK has track_file, weight and dynamic only (the file is read when it changes)' },
+  MISC_CHECK: { keys: ['connect_port', 'connect_ip', 'bindto'], why: 'keepalived\'s MISC_CHECK has no connection options (misc_timeout is its timeout; the script connects as it likes)' },
+};
+const onlyOwn = (type: string, table: Table<Checker>): Table<Checker> => {
+  const not = NOT_IN[type];
+  if (!not) return table;
+  return { ...table, ...Object.fromEntries(not.keys.map((k) => [k, (_c: Checker, st: Stmt, ctx: Ctx) => ctx.leftOut(st.words[0]!, not.why)])) };
+};
+
 /** One checker block of a real server. */
 export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
   const kw = s.words[0]!;
   const c: Checker = { kw, type: CHECK_TYPES[kw.text]!, hc: {}, urls: [], timing: {} };
-  walk(s.block ?? [], {
+  walk(s.block ?? [], onlyOwn(kw.text, {
     ...(timing as unknown as Table<Checker>),
     connect_port: hcKey('connect_port', (cs) => numArg(cs, ctx, 1, 65535, true)),
     connect_ip: hcKey('connect_ip', text),
@@ -150,7 +161,7 @@ export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
       if (rev?.text === 'reverse') k.hc.reverse = true;
       else if (rev && rev.text !== 'noreverse') ctx.leftOut(rev, 'valid: weight N [reverse]');
     },
-  }, c, ctx, (k) => `vipd's health checks have no "${k}" (${kw.text})`);
+  }), c, ctx, (k) => `vipd's health checks have no "${k}" (${kw.text})`);
   checkers.push(c);
 }
 
