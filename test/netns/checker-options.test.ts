@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab } from './lab.js';
+import { Lab, waitFor } from './lab.js';
 
 const SERVERS = fileURLToPath(new URL('./peer-servers.mjs', import.meta.url));
 const PROBE = fileURLToPath(new URL('./health-probe.mjs', import.meta.url));
@@ -89,6 +89,21 @@ describe('bind_if: out of that interface whatever the route says', () => {
       { type: 'udp', address: TARGET, port: 7002, bindIf: 'eth1', requireReply: hex('from=10.97.1.1:') },
     ]);
     expect(r.map((x) => x.ok)).toEqual([true, true]);
+  });
+
+  it('a link-local server: reached with bind_if (keepalived requires it), refused by the kernel without', async () => {
+    const ll = (host: string) => /inet6 (fe80::[0-9a-f:]+)\/64/.exec(lab.exec(host, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1', 'scope', 'link']))?.[1];
+    let server: string | undefined;
+    await waitFor('the server\'s link-local address, past DAD', () => {
+      server = ll('srv');
+      return server !== undefined && !lab.exec('srv', 'ip', ['-6', 'addr', 'show', 'dev', 'eth1', 'tentative']).includes('fe80') && ll('dir') !== undefined;
+    });
+    const r = probe([
+      { type: 'tcp', address: server, port: 7003, bindIf: 'eth1', expect: `from=${ll('dir')}%eth1:` },
+      { type: 'tcp', address: server, port: 7003 },
+    ]);
+    expect(r[0], JSON.stringify(r)).toMatchObject({ ok: true });
+    expect(r[1]).toMatchObject({ ok: false, reason: 'TCP EINVAL' });
   });
 
   it('an interface that does not exist: the check fails with ENODEV', () => {
