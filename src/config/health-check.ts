@@ -73,8 +73,9 @@ export function healthCheck(f: Fields, node: Node, path: string, servicePort: nu
   return hc;
 }
 
-/** Sockets of these types take keepalived's connection options (HTTP/HTTPS: not yet, their client sets only bindto). */
+/** The checks whose sockets take keepalived's connection options (HTTP/HTTPS: not yet, their client sets only bindto; PING: no port). */
 const BINDABLE: Type[] = ['tcp', 'udp', 'dns', 'smtp'];
+const TAKES: Record<string, Type[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'ping'], fwmark: [...BINDABLE, 'ping'] };
 const IFNAME = str('an interface name (1-15 characters, no / or white space)', (v) => (/^[^\s/]{1,15}$/.test(v) && v !== '.' && v !== '..' ? undefined : `"${v}" is not an interface name`));
 const linkLocal = (a: string | undefined): boolean => a !== undefined && isIPv6(a) && /^fe[89ab]/i.test(a);
 
@@ -88,10 +89,10 @@ function connection(f: Fields, m: MapView, hc: HealthCheckConfig): void {
   if (address && bindto && isIPv6(address) !== isIPv6(bindto)) f.r.issue(m.value('bindto') ?? m.node, m.sub('bindto'), `${bindto} is not the family of connect_ip ${address}; valid: a source address of the same family`);
   if (m.has('bindto') && type === 'script') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'a SCRIPT check sends nothing itself; remove bindto (the script chooses its source)');
   if (m.has('bindto') && type === 'ping') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'PING checks share one raw socket that the kernel gives each target\'s route source; remove bindto (or use a TCP/UDP check with bindto)');
-  for (const k of ['bind_port', 'bind_if', 'fwmark'])
-    if (m.has(k) && !BINDABLE.includes(type)) {
-      const why = type === 'http' || type === 'https' ? `vipd's HTTP client sets only bindto on its connection so far; remove ${k} or check with TCP` : type === 'ping' ? `PING checks share one raw socket for every target; remove ${k}` : `a ${type.toUpperCase()} check opens no socket of its own; remove ${k}`;
-      f.r.issue(m.keyNode(k), m.sub(k), `${k} applies to TCP, UDP, DNS and SMTP checks: ${why}`);
+  for (const [k, types] of Object.entries(TAKES))
+    if (m.has(k) && !types.includes(type)) {
+      const why = type === 'http' || type === 'https' ? `vipd's HTTP client sets only bindto on its connection so far; remove ${k} or check with TCP` : type === 'ping' ? 'ICMP has no port; remove it' : `a ${type.toUpperCase()} check opens no socket of its own; remove ${k}`;
+      f.r.issue(m.keyNode(k), m.sub(k), `${k} applies to ${types.map((t) => t.toUpperCase()).join(', ')} checks: ${why}`);
     }
   const bindPort = f.get(m, 'bind_port', num(1, 65535, { integer: true, unit: 'the source port of the check (keepalived bind_port)' }));
   if (bindPort !== undefined) hc.bindPort = bindPort;
@@ -100,7 +101,7 @@ function connection(f: Fields, m: MapView, hc: HealthCheckConfig): void {
   const mark = f.get(m, 'fwmark', num(0, 4294967295, { integer: true, unit: 'the mark of the check\'s packets (SO_MARK; 0: none)' }));
   if (mark) hc.fwmark = mark;
   for (const [k, a] of [['connect_ip', address], ['bindto', bindto]] as const)
-    if (linkLocal(a) && bindIf === undefined && BINDABLE.includes(type)) f.r.issue(m.value(k) ?? m.node, m.sub('bind_if'), `${a} is link-local: say which interface it is on; valid: bind_if: IFNAME (keepalived requires it too)`);
+    if (linkLocal(a) && bindIf === undefined && TAKES.bind_if!.includes(type)) f.r.issue(m.value(k) ?? m.node, m.sub('bind_if'), `${a} is link-local: say which interface it is on; valid: bind_if: IFNAME (keepalived requires it too)`);
 }
 
 /** Octavia's max_retries (rise) / max_retries_down (fall), or keepalived's retry (fall = retry + 1) and delay_before_retry. */

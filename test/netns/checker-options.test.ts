@@ -3,7 +3,7 @@
 // by that interface although the route says another), fwmark (SO_MARK: a policy
 // route on the mark carries the check, and an nftables counter on the mark counts
 // its packets). The director namespace has two links to the server; the
-// server's address 10.97.9.2 is routed by the first.
+// server's address 10.97.9.2 is routed by the first. TCP, UDP and PING checks.
 
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,10 @@ let log: string;
 const probe = (specs: object[]): { ok: boolean; reason: string }[] => JSON.parse(lab.exec('dir', process.execPath, [PROBE, JSON.stringify(specs)]));
 const hex = (text: string): string => Buffer.from(text).toString('hex');
 /** The packets the director sent with mark 42 (nftables counter). */
-const marked = (): number => Number(/packets (\d+)/.exec(lab.exec('dir', 'nft', ['list', 'chain', 'ip', 'vtc', 'out']))![1]);
+const counter = (chain: string) => (): number => Number(/packets (\d+)/.exec(lab.exec('dir', 'nft', ['list', 'chain', 'ip', 'vtc', chain]))![1]);
+const marked = counter('out');
+/** The echo requests the director sent out of eth1. */
+const echoesOnEth1 = counter('echo');
 const peers = (): string[] => readFileSync(log, 'utf8').trim().split('\n');
 
 beforeAll(async () => {
@@ -43,6 +46,8 @@ beforeAll(async () => {
   lab.exec('dir', 'nft', ['add', 'table', 'ip', 'vtc']);
   lab.exec('dir', 'nft', ['add', 'chain', 'ip', 'vtc', 'out', '{', 'type', 'filter', 'hook', 'output', 'priority', '0', ';', '}']);
   lab.exec('dir', 'nft', ['add', 'rule', 'ip', 'vtc', 'out', 'meta', 'mark', '42', 'counter']);
+  lab.exec('dir', 'nft', ['add', 'chain', 'ip', 'vtc', 'echo', '{', 'type', 'filter', 'hook', 'output', 'priority', '0', ';', '}']);
+  lab.exec('dir', 'nft', ['add', 'rule', 'ip', 'vtc', 'echo', 'oifname', 'eth1', 'icmp', 'type', 'echo-request', 'counter']);
   log = join(lab.dir, 'peers.log');
   const child = lab.spawn('srv', process.execPath, [SERVERS, log, TARGET]);
   await new Promise<void>((resolve, reject) => {
@@ -124,6 +129,16 @@ describe('fwmark: the check\'s packets carry the mark', () => {
     expect(peers().slice(lines).filter((l) => l.startsWith('tcp from=10.97.1.1:'))).toHaveLength(2);
     // Each TCP check: SYN, ACK, FIN or RST at least; the UDP check one datagram.
     expect(marked() - before).toBeGreaterThanOrEqual(7);
+  });
+
+  it('PING: a marked echo takes the mark\'s route (out of eth1), as one with bind_if eth1; a plain one takes eth0', () => {
+    const [m0, e0] = [marked(), echoesOnEth1()];
+    expect(probe([{ type: 'ping', address: TARGET }])[0]).toMatchObject({ ok: true, reason: 'ICMP echo reply' });
+    expect([marked() - m0, echoesOnEth1() - e0]).toEqual([0, 0]);
+    expect(probe([{ type: 'ping', address: TARGET, fwmark: 42 }])[0]).toMatchObject({ ok: true, reason: 'ICMP echo reply' });
+    expect([marked() - m0, echoesOnEth1() - e0]).toEqual([1, 1]);
+    expect(probe([{ type: 'ping', address: TARGET, bindIf: 'eth1' }])[0]).toMatchObject({ ok: true, reason: 'ICMP echo reply' });
+    expect([marked() - m0, echoesOnEth1() - e0]).toEqual([1, 2]);
   });
 
   it('an unmarked check is not counted', () => {

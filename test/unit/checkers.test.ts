@@ -30,12 +30,14 @@ describe('health_checks: several checkers, keepalived keys', () => {
   });
 
   it('keepalived\'s connection options and warmup: bind_port, bind_if, fwmark (0: none), warmup in seconds', () => {
-    const [tcp, udp] = checks(`health_checks:
+    const [tcp, udp, ping] = checks(`health_checks:
       - {type: TCP_CHECK, bind_port: 40000, bind_if: eth1, fwmark: 42, warmup: 2.5}
-      - {type: UDP_CHECK, connect_ip: "fe80::2", bind_if: eth1, fwmark: 0, warmup: 0}`);
+      - {type: UDP_CHECK, connect_ip: "fe80::2", bind_if: eth1, fwmark: 0, warmup: 0}
+      - {type: PING_CHECK, bind_if: eth1, fwmark: 7}`);
     expect(tcp).toMatchObject({ bindPort: 40000, bindIf: 'eth1', fwmark: 42, warmupMs: 2500 });
     expect(udp).toMatchObject({ address: 'fe80::2', bindIf: 'eth1', warmupMs: 0 });
     expect(udp!.fwmark).toBeUndefined();
+    expect(ping).toMatchObject({ type: 'ping', bindIf: 'eth1', fwmark: 7 });
   });
 
   it('a real server\'s own health_checks replace the virtual server\'s (keepalived: checkers are per real server)', () => {
@@ -91,8 +93,8 @@ describe('health_checks: several checkers, keepalived keys', () => {
     ['health_checks: [{type: TCP, bind_if: "eth 0"}]', 'health_checks[0].bind_if: "eth 0" is not an interface name'],
     ['health_checks: [{type: TCP, bind_if: abcdefghijklmnop}]', 'is not an interface name'],
     ['health_checks: [{type: UDP, fwmark: 4294967296}]', 'health_checks[0].fwmark'],
-    ['health_checks: [{type: HTTP, fwmark: 1}]', 'fwmark applies to TCP, UDP, DNS and SMTP checks: vipd\'s HTTP client sets only bindto'],
-    ['health_checks: [{type: PING, bind_if: eth0}]', 'bind_if applies to TCP, UDP, DNS and SMTP checks: PING checks share one raw socket'],
+    ['health_checks: [{type: HTTP, fwmark: 1}]', 'fwmark applies to TCP, UDP, DNS, SMTP, PING checks: vipd\'s HTTP client sets only bindto'],
+    ['health_checks: [{type: PING, bind_port: 99}]', 'bind_port applies to TCP, UDP, DNS, SMTP checks: ICMP has no port; remove it'],
     ['health_checks: [{type: MISC_CHECK, script: /bin/true, bind_port: 99}]', 'a SCRIPT check opens no socket of its own; remove bind_port'],
     ['health_checks: [{type: TCP, connect_ip: "fe80::1"}]', 'health_checks[0].bind_if: fe80::1 is link-local: say which interface it is on; valid: bind_if: IFNAME'],
     ['health_checks: [{type: TCP, warmup: -1}]', 'health_checks[0].warmup'],
