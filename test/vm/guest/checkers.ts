@@ -2,7 +2,8 @@
 // UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK, and a real server with two
 // checkers (TCP and UDP: up while both pass) — against real servers in a
 // namespace whose answers a file per service switches: each failure takes its
-// real server out of the kernel's table (ipvsadm), each recovery brings it back.
+// real server out of the kernel's table (ipvsadm), each recovery brings it back;
+// a FILE_CHECK with a weight (keepalived's dynamic) sets its real server's weight.
 
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ net.createServer((c) => c.on('error', () => {}).end()).listen(7000, () => consol
 const config = `global: {control_socket: ${RUN}/vipd.sock}
 vrrp_track_files:
   wfile: {file: ${RUN}/ck-weight}
+  dfile: {file: ${RUN}/ck-dynamic}
 virtual_servers:
   udp:
     address: 10.72.0.1
@@ -72,6 +74,11 @@ virtual_servers:
     port: 80
     health_check: {type: FILE_CHECK, track_file: wfile, weight: 0}
     real_servers: [{address: 10.30.0.1, port: 80}]
+  dynamic:
+    address: 10.72.0.6
+    port: 80
+    health_check: {type: FILE_CHECK, track_file: dfile, weight: 2}
+    real_servers: [{address: 10.30.0.3, port: 80, weight: 1}]
   both:
     address: 10.72.0.5
     port: 7000
@@ -88,15 +95,17 @@ const SERVICES: Record<string, [string, string]> = {
   file: ['-A -t 10.72.0.4:80 -s wlc', '-a -t 10.72.0.4:80 -r 10.30.0.1:80 -m -w 1'],
   both: ['-A -t 10.72.0.5:7000 -s wlc', '-a -t 10.72.0.5:7000 -r 10.30.0.2:7000 -m -w 1'],
 };
+/** keepalived's FILE_CHECK with a weight (what its man page calls dynamic): 1 + the file's value x 2. */
+const dynamic = (value: number): string[] => ['-A -t 10.72.0.6:80 -s wlc', `-a -t 10.72.0.6:80 -r 10.30.0.3:80 -m -w ${1 + 2 * value}`];
 /** The table with the real servers of `out` taken out (their services stay). */
-const table = (out: string[] = []): string[] => Object.entries(SERVICES).flatMap(([name, [svc, rs]]) => (out.includes(name) ? [svc] : [svc, rs])).sort();
-const tableIs = (out: string[] = []) => (): true | unknown => JSON.stringify(saved()) === JSON.stringify(table(out)) || { want: table(out), have: saved(), ipvsadm: sh('ipvsadm -Ln') };
+const table = (out: string[] = [], value = 3): string[] => [...Object.entries(SERVICES).flatMap(([name, [svc, rs]]) => (out.includes(name) ? [svc] : [svc, rs])), ...dynamic(value)].sort();
+const tableIs = (out: string[] = [], value = 3) => (): true | unknown => JSON.stringify(saved()) === JSON.stringify(table(out, value)) || { want: table(out, value), have: saved(), ipvsadm: sh('ipvsadm -Ln') };
 
 export const checkers: Topology = {
   name: "keepalived's checkers programming IPVS",
   scenarios: [
     {
-      title: 'checkers: UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK and a real server with two checkers (TCP and UDP) each take their real server out of the kernel on failure and put it back on recovery (ipvsadm -Ln)',
+      title: 'checkers: UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK and a real server with two checkers (TCP and UDP) each take their real server out of the kernel on failure and put it back on recovery; a weighted FILE_CHECK sets the real server\'s weight from the file (ipvsadm -Ln)',
       limitMs: 150_000,
       run: async () => {
         sh('ipvsadm -C');
@@ -105,6 +114,7 @@ export const checkers: Topology = {
         sh(`ip -n ${NS} link set lo up; ip -n ${NS} link set ck1 up; ${RS.map((a) => `ip -n ${NS} addr add ${a}/24 dev ck1`).join('; ')}`);
         for (const f of ['udp-10.30.0.1', 'udp-10.30.0.2', 'dns', 'smtp']) flag(f, true);
         writeFileSync(`${RUN}/ck-weight`, '0\n');
+        writeFileSync(`${RUN}/ck-dynamic`, '3\n');
         const srv = track(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', SERVERS], { stdio: ['ignore', 'pipe', 'pipe'] }));
         let srvLog = '';
         srv.stderr.on('data', (d) => (srvLog += d));
@@ -114,14 +124,17 @@ export const checkers: Topology = {
         });
         const v = startVipd(config);
         const steps: Record<string, string> = {};
-        const step = async (what: string, out: string[]): Promise<void> => {
+        const step = async (what: string, out: string[], value = 3): Promise<void> => {
           const t0 = Date.now();
-          await until(what, tableIs(out), 30_000).catch((e: Failure) => {
+          await until(what, tableIs(out, value), 30_000).catch((e: Failure) => {
             throw new Failure(e.message, { last: e.details, log: v.log().slice(-3000) });
           });
           steps[what] = `${Date.now() - t0} ms`;
         };
-        await step('every real server in', []);
+        await step('every real server in, the FILE_CHECK with weight 2 reading 3: weight 1 + 6', []);
+        writeFileSync(`${RUN}/ck-dynamic`, '5\n');
+        await step('the file reads 5: weight 1 + 10', [], 5);
+        writeFileSync(`${RUN}/ck-dynamic`, '3\n');
         flag('udp-10.30.0.1', false);
         await step('UDP_CHECK: no reply, out', ['udp']);
         flag('dns', false);
