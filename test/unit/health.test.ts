@@ -68,13 +68,14 @@ describe('start-up spread', () => {
     for (let i = 0; i < 20; i++) wanted.set(`w${i}`, { spec: spec(`10.0.0.${i}`, 300), alpha: false });
     wanted.set('zero', { spec: spec('10.0.1.0', 0), alpha: false });
     m.set(wanted);
-    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 50 && first.size < 21; i++) await new Promise((r) => setTimeout(r, 100));
     m.stop();
     const warm = [...first].filter(([a]) => a.startsWith('10.0.0.')).map(([, t]) => t);
     expect(warm).toHaveLength(20);
-    expect(Math.max(...warm)).toBeLessThan(450);
+    // Within the 300 ms (plus a loaded machine's timer lag), where the spread over 60 s would put most beyond seconds.
+    expect(Math.max(...warm)).toBeLessThan(1000);
     expect(Math.max(...warm) - Math.min(...warm)).toBeGreaterThan(20); // random, not all at once
-    expect(first.get('10.0.1.0')).toBeLessThan(100);
+    expect(first.get('10.0.1.0')).toBeLessThan(250);
   });
 });
 
