@@ -1,6 +1,6 @@
 // A socket watched by a uv_poll_t, shared by libuv and a JS External (the TCP
-// probe in vipd_native.cc, the exchange in tcp_exchange.cc): T has handle, cb,
-// fd, done, handleClosed, jsCollected. Its memory is freed when both the uv
+// probe in check_socket.cc, the exchange in tcp_exchange.cc): T has handle, cb,
+// fd, keepFd (the fd handed over: not closed), done, handleClosed, jsCollected. Its memory is freed when both the uv
 // handle is closed and the JS handle is collected, so a late cancel is safe.
 
 #pragma once
@@ -21,7 +21,7 @@ void FinishPolled(T* x) {
   uv_poll_stop(&x->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&x->handle), [](uv_handle_t* h) {
     T* x = static_cast<T*>(h->data);
-    close(x->fd);
+    if (!x->keepFd) close(x->fd);
     x->handleClosed = true;
     MaybeFree(x);
   });

@@ -2,12 +2,13 @@
 // the plain-HTTP health check's transport (src/health/http.ts; the answer is
 // parsed in TypeScript, src/health/http-wire.ts).
 //
-//   tcpExchange(address, port, source, request, cb) -> handle | code
-//       non-blocking connect (from `source` when not ''), then `request` (a Buffer)
+//   tcpExchange(address, port, request, cb, options?) -> handle | code
+//       non-blocking connect with the check's options (check_socket.cc's: bindto,
+//       bindPort, bindIf, fwmark), then `request` (a Buffer)
 //       written, then the answer read as it comes: cb('', chunk) for each piece,
 //       cb('', null) at the server's end of the stream, cb(code) for an error (the
 //       errno name: ECONNREFUSED, ECONNRESET, ...). A code string at once when
-//       bind() or connect() failed at once.
+//       the socket could not be set up or connect() failed at once ("EPERM (SO_MARK)").
 //   tcpExchangeCancel(handle)        close the connection; no callback after it.
 //       The caller cancels once it has its outcome (also from inside cb).
 //
@@ -15,6 +16,7 @@
 
 #include <napi.h>
 #include <uv.h>
+#include "common.h"
 #include "poll_socket.h"
 
 #include <arpa/inet.h>
@@ -28,36 +30,14 @@
 
 namespace {
 
-const char* Name(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "EUNKNOWN";
-}
-
-/** address -> sockaddr (port in network order); false when it is not an IP address. */
-bool ToSockaddr(const std::string& addr, uint16_t port, sockaddr_storage* ss, socklen_t* len) {
-  memset(ss, 0, sizeof *ss);
-  auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
-  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
-  if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    *len = sizeof *s4;
-    return true;
-  }
-  if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    *len = sizeof *s6;
-    return true;
-  }
-  return false;
-}
+using vipd::ErrName;
 
 struct Exchange {
   uv_poll_t handle;
   napi_env env;
   Napi::FunctionReference cb;
   int fd;
+  bool keepFd = false;
   std::string request;
   size_t sent = 0;
   bool connected = false;
@@ -75,7 +55,7 @@ void Report(Exchange* x, int err, const char* data, ssize_t n) {
   if (err || n == 0) {
     cb = std::move(x->cb);
     FinishPolled(x);
-    cb.MakeCallback(env.Global(), {Napi::String::New(env, err ? Name(err) : ""), chunk});
+    cb.MakeCallback(env.Global(), {Napi::String::New(env, err ? ErrName(err) : ""), chunk});
   } else {
     x->cb.MakeCallback(env.Global(), {Napi::String::New(env, ""), chunk});
   }
@@ -112,46 +92,39 @@ void OnEvent(uv_poll_t* handle, int status, int events) {
 
 Napi::Value TcpExchange(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsBuffer() || !info[4].IsFunction()) {
-    Napi::TypeError::New(env, "tcpExchange(address, port, source, request, callback)").ThrowAsJavaScriptException();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBuffer() || !info[3].IsFunction()) {
+    Napi::TypeError::New(env, "tcpExchange(address, port, request, callback, options?)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  sockaddr_storage ss, src;
-  socklen_t sslen, srclen;
-  std::string source = info[2].As<Napi::String>().Utf8Value();
-  if (!ToSockaddr(info[0].As<Napi::String>().Utf8Value(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), &ss, &sslen) ||
-      (!source.empty() && (!ToSockaddr(source, 0, &src, &srclen) || src.ss_family != ss.ss_family))) {
-    Napi::TypeError::New(env, "tcpExchange: not an IPv4 or IPv6 address (or a source of another family)").ThrowAsJavaScriptException();
+  sockaddr_storage ss;
+  socklen_t sslen;
+  if (!vipd::SockAddr(info[0].As<Napi::String>().Utf8Value(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), ss, sslen)) {
+    Napi::TypeError::New(env, "tcpExchange: not an IPv4 or IPv6 address").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Napi::String::New(env, Name(errno));
-  if ((!source.empty() && bind(fd, reinterpret_cast<sockaddr*>(&src), srclen) < 0) ||
-      (connect(fd, reinterpret_cast<sockaddr*>(&ss), sslen) < 0 && errno != EINPROGRESS)) {
-    int err = errno;
-    close(fd);
-    return Napi::String::New(env, Name(err));
-  }
+  std::string code;
+  int fd = vipd::OpenConnected(SOCK_STREAM, ss, sslen, vipd::ReadOpts(info[4]), code);
+  if (fd < 0) return Napi::String::New(env, code);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) loop = nullptr;
   Exchange* x = new Exchange();
   x->env = env;
   x->fd = fd;
-  auto req = info[3].As<Napi::Buffer<char>>();
+  auto req = info[2].As<Napi::Buffer<char>>();
   x->request.assign(req.Data(), req.Length());
-  x->cb = Napi::Persistent(info[4].As<Napi::Function>());
+  x->cb = Napi::Persistent(info[3].As<Napi::Function>());
   int r = loop ? uv_poll_init(loop, &x->handle, fd) : UV_EINVAL;
   if (r != 0) {
     close(fd);
     delete x;
-    return Napi::String::New(env, Name(-r));
+    return Napi::String::New(env, ErrName(-r));
   }
   x->handle.data = x;
   r = uv_poll_start(&x->handle, UV_WRITABLE, OnEvent);
   if (r != 0) {
     x->jsCollected = true;  // no JS handle will exist: freed when the handle is closed
     FinishPolled(x);
-    return Napi::String::New(env, Name(-r));
+    return Napi::String::New(env, ErrName(-r));
   }
   return Napi::External<Exchange>::New(env, x, [](Napi::Env, Exchange* x) {
     x->jsCollected = true;

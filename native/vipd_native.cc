@@ -12,10 +12,7 @@
 //   close(fd)
 //   packetSend(ifindex, frame)                one Ethernet frame through AF_PACKET (SOCK_RAW)
 //   unixDgramSend(path, buf)                  one datagram to a unix socket ('@' = abstract)
-//   tcpProbe(address, port, cb)      -> handle | code   non-blocking TCP connect, then close:
-//                                             cb(code) with '' (connected) or the errno name;
-//                                             a code string at once if connect() failed at once
-//   tcpProbeCancel(handle)                    abandon a probe (its callback will not run)
+//   tcpProbe, tcpProbeCancel, udpOpen, sockSend, sockRecv   health-check sockets: check_socket.cc
 //   tcpExchange(...), tcpExchangeCancel(handle)  one request and its answer on a TCP
 //                                             connection (tcp_exchange.cc)
 //   vrrp6Open(ifname, ifindex)       -> fd     raw IPv6 socket for VRRP (protocol 112) on one
@@ -59,36 +56,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common.h"
+
 void InitTcpExchange(Napi::Env env, Napi::Object exports);  // tcp_exchange.cc
 
 namespace {
 
-/** "ECONNREFUSED" for ECONNREFUSED ("EUNKNOWN" for a number libc has no name for). */
-const char* ErrName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "EUNKNOWN";
-}
-
-Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
-  std::string msg = std::string(syscall) + ": " + strerror(err);
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Value().Set("code", Napi::String::New(env, ErrName(err)));
-  e.Value().Set("errno", Napi::Number::New(env, err));
-  e.Value().Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
-
-#define THROW_SYS(env, call, err)                  \
-  do {                                             \
-    SysError(env, call, err).ThrowAsJavaScriptException(); \
-    return env.Undefined();                        \
-  } while (0)
-
-#define THROW_TYPE(env, msg)                                  \
-  do {                                                        \
-    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException(); \
-    return env.Undefined();                                   \
-  } while (0)
+using vipd::ErrName;
+using vipd::SysError;
 
 Napi::Value NlOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -323,105 +298,6 @@ Napi::Value Unwatch(const Napi::CallbackInfo& info) {
   uv_poll_stop(&w->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
            [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
-  return env.Undefined();
-}
-
-// ---- TCP connect probes (health checks) ------------------------------------
-// keepalived's TCP_CHECK, without a stream object per check: a non-blocking
-// connect() watched for writability on the loop, SO_ERROR read, socket closed.
-// A probe's memory is freed when both its uv handle is closed and its JS handle
-// is collected, so a late tcpProbeCancel() is always safe.
-
-struct Probe {
-  uv_poll_t handle;
-  napi_env env;
-  Napi::FunctionReference cb;
-  int fd;
-  bool done = false;
-  bool handleClosed = false;
-  bool jsCollected = false;
-};
-
-void FinishProbe(Probe* p) { FinishPolled(p); }
-
-void OnProbe(uv_poll_t* handle, int status, int events) {
-  (void)events;
-  Probe* p = static_cast<Probe*>(handle->data);
-  if (p->done) return;
-  int err = 0;
-  socklen_t len = sizeof err;
-  // libuv reports POLLERR (a failed connect) as UV_EBADF: the socket's own error says what happened.
-  if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  else if (err == 0 && status < 0) err = -status;
-  Napi::Env env(p->env);
-  Napi::HandleScope scope(env);
-  Napi::FunctionReference cb = std::move(p->cb);
-  FinishProbe(p);
-  cb.MakeCallback(env.Global(), {Napi::String::New(env, err ? ErrName(err) : "")});
-}
-
-Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsFunction()) THROW_TYPE(env, "tcpProbe(address, port, callback)");
-  std::string addr = info[0].As<Napi::String>().Utf8Value();
-  uint16_t port = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  socklen_t sslen;
-  auto* s4 = reinterpret_cast<struct sockaddr_in*>(&ss);
-  auto* s6 = reinterpret_cast<struct sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    sslen = sizeof *s4;
-  } else if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    sslen = sizeof *s6;
-  } else {
-    THROW_TYPE(env, "tcpProbe: not an IPv4 or IPv6 address");
-  }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) THROW_SYS(env, "socket", errno);
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&ss), sslen) < 0 && errno != EINPROGRESS) {
-    int err = errno;
-    close(fd);
-    return Napi::String::New(env, ErrName(err));
-  }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    close(fd);
-    THROW_TYPE(env, "no event loop");
-  }
-  Probe* p = new Probe();
-  p->env = env;
-  p->fd = fd;
-  p->cb = Napi::Persistent(info[2].As<Napi::Function>());
-  int r = uv_poll_init(loop, &p->handle, fd);
-  if (r == 0) {
-    p->handle.data = p;
-    r = uv_poll_start(&p->handle, UV_WRITABLE, OnProbe);
-    if (r != 0) {
-      p->jsCollected = true;  // no JS handle will exist: freed when the handle is closed
-      FinishProbe(p);
-      THROW_SYS(env, "uv_poll_start", -r);
-    }
-  } else {
-    close(fd);
-    delete p;
-    THROW_SYS(env, "uv_poll_init", -r);
-  }
-  return Napi::External<Probe>::New(env, p, [](Napi::Env, Probe* p) {
-    p->jsCollected = true;
-    MaybeFree(p);
-  });
-}
-
-Napi::Value TcpProbeCancel(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsExternal()) THROW_TYPE(env, "tcpProbeCancel(handle)");
-  Probe* p = info[0].As<Napi::External<Probe>>().Data();
-  if (!p->done) FinishProbe(p);
   return env.Undefined();
 }
 
@@ -739,8 +615,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwatch", Napi::Function::New(env, Unwatch));
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
-  exports.Set("tcpProbe", Napi::Function::New(env, TcpProbe));
-  exports.Set("tcpProbeCancel", Napi::Function::New(env, TcpProbeCancel));
+  vipd::InitCheckSockets(env, exports);
   exports.Set("vrrp6Open", Napi::Function::New(env, Vrrp6Open));
   exports.Set("vrrp6Recv", Napi::Function::New(env, Vrrp6Recv));
   exports.Set("vrrp6Send", Napi::Function::New(env, Vrrp6Send));

@@ -162,7 +162,8 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     f.r.issue(m.value(id.group ? 'group' : 'port') ?? m.node, m.sub(id.group ? 'group' : 'port'), 'port 0 (all ports) needs persistence: ipvsadm refuses a zero port for a service that is not persistent; valid: persistence_timeout: 360 (or session_persistence: SOURCE_IP), or a port');
   const forwarding = f.get(m, 'forwarding', FORWARDING) ?? 'nat';
   const onePacket = f.get(m, 'one_packet', bool) ?? false;
-  if (onePacket && id?.protocol !== 'udp') f.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services; remove it or set protocol: udp');
+  // A fwmark service's packets may be UDP: the kernel applies one-packet scheduling to those (as keepalived's ops on a fwmark).
+  if (onePacket && id?.protocol !== 'udp' && id?.fwmark === undefined) f.r.issue(m.keyNode('one_packet'), m.sub('one_packet'), 'one_packet scheduling is for UDP services (and the UDP packets of a fwmark service); remove it or set protocol: udp');
 
   const rsPort = id?.fixedPort ?? 0;
   const realServers: RealServerConfig[] = [];

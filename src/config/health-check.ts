@@ -16,7 +16,7 @@ const TYPES: Record<string, Type> = {
   TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', PING_CHECK: 'ping', MISC_CHECK: 'script', UDP_CHECK: 'udp', DNS_CHECK: 'dns', SMTP_CHECK: 'smtp', FILE_CHECK: 'file',
 };
 const ALL_TYPES: Type[] = ['tcp', 'http', 'https', 'ping', 'script', 'udp', 'dns', 'smtp', 'file'];
-const COMMON = ['type', 'delay', 'timeout', 'max_retries', 'max_retries_down', 'retry', 'delay_before_retry', 'port', 'connect_port', 'connect_ip', 'bindto'];
+const COMMON = ['type', 'delay', 'timeout', 'max_retries', 'max_retries_down', 'retry', 'delay_before_retry', 'port', 'connect_port', 'connect_ip', 'bindto', 'bind_port', 'bind_if', 'fwmark', 'warmup'];
 /** Types that connect to a port (a service without one must say which). */
 const PORTED: Type[] = ['tcp', 'http', 'https', 'udp', 'dns', 'smtp'];
 /** keepalived's delay_before_retry default when only `retry` is given: delay_loop for DNS, 3 s for HTTP_GET/SSL_GET, else 1 s. */
@@ -61,6 +61,27 @@ export function healthCheck(f: Fields, node: Node, path: string, servicePort: nu
     f.r.issue(m.node, m.sub('port'), 'this service has no port (fwmark or port 0): say which port to check; valid: port: 1..65535 (keepalived connect_port)');
   for (const k of ['port', 'connect_port'])
     if (m.has(k) && (type === 'ping' || type === 'file')) f.r.issue(m.keyNode(k), m.sub(k), `a ${type.toUpperCase()} check has no port; remove ${k}`);
+  connection(f, m, hc);
+  const warmup = f.get(m, 'warmup', num(0, 86400, { unit: 'seconds: the first check at a random time up to this (keepalived warmup; 0: at once)' }));
+  if (warmup !== undefined && type === 'file') f.r.issue(m.keyNode('warmup'), m.sub('warmup'), 'a FILE check runs when its file changes, not on a schedule; remove warmup');
+  else if (warmup !== undefined) hc.warmupMs = Math.round(warmup * 1000);
+
+  readKind(f, m, hc);
+  if (type === 'file') {
+    (fileRefs.get(f.r) ?? fileRefs.set(f.r, []).get(f.r)!).push({ hc, node: m.value('track_file') ?? m.node, path: m.sub('track_file') });
+  }
+  return hc;
+}
+
+/** The checks whose sockets take keepalived's connection options (HTTP/HTTPS: not yet, their client sets only bindto; PING: no port). */
+const BINDABLE: Type[] = ['tcp', 'udp', 'dns', 'smtp'];
+const TAKES: Record<string, Type[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'ping'], fwmark: [...BINDABLE, 'ping'] };
+const IFNAME = str('an interface name (1-15 characters, no / or white space)', (v) => (/^[^\s/]{1,15}$/.test(v) && v !== '.' && v !== '..' ? undefined : `"${v}" is not an interface name`));
+const linkLocal = (a: string | undefined): boolean => a !== undefined && isIPv6(a) && /^fe[89ab]/i.test(a);
+
+/** connect_ip, and keepalived's source options: bindto, bind_port, bind_if (SO_BINDTODEVICE), fwmark (SO_MARK). */
+function connection(f: Fields, m: MapView, hc: HealthCheckConfig): void {
+  const type = hc.type;
   const address = f.get(m, 'connect_ip', IP_ADDRESS);
   if (address !== undefined) hc.address = address;
   const bindto = f.get(m, 'bindto', IP_ADDRESS);
@@ -68,12 +89,19 @@ export function healthCheck(f: Fields, node: Node, path: string, servicePort: nu
   if (address && bindto && isIPv6(address) !== isIPv6(bindto)) f.r.issue(m.value('bindto') ?? m.node, m.sub('bindto'), `${bindto} is not the family of connect_ip ${address}; valid: a source address of the same family`);
   if (m.has('bindto') && type === 'script') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'a SCRIPT check sends nothing itself; remove bindto (the script chooses its source)');
   if (m.has('bindto') && type === 'ping') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'PING checks share one raw socket that the kernel gives each target\'s route source; remove bindto (or use a TCP/UDP check with bindto)');
-
-  readKind(f, m, hc);
-  if (type === 'file') {
-    (fileRefs.get(f.r) ?? fileRefs.set(f.r, []).get(f.r)!).push({ hc, node: m.value('track_file') ?? m.node, path: m.sub('track_file') });
-  }
-  return hc;
+  for (const [k, types] of Object.entries(TAKES))
+    if (m.has(k) && !types.includes(type)) {
+      const why = type === 'http' || type === 'https' ? `vipd's HTTP client sets only bindto on its connection so far; remove ${k} or check with TCP` : type === 'ping' ? 'ICMP has no port; remove it' : `a ${type.toUpperCase()} check opens no socket of its own; remove ${k}`;
+      f.r.issue(m.keyNode(k), m.sub(k), `${k} applies to ${types.map((t) => t.toUpperCase()).join(', ')} checks: ${why}`);
+    }
+  const bindPort = f.get(m, 'bind_port', num(1, 65535, { integer: true, unit: 'the source port of the check (keepalived bind_port)' }));
+  if (bindPort !== undefined) hc.bindPort = bindPort;
+  const bindIf = f.get(m, 'bind_if', IFNAME);
+  if (bindIf !== undefined) hc.bindIf = bindIf;
+  const mark = f.get(m, 'fwmark', num(0, 4294967295, { integer: true, unit: 'the mark of the check\'s packets (SO_MARK; 0: none)' }));
+  if (mark) hc.fwmark = mark;
+  for (const [k, a] of [['connect_ip', address], ['bindto', bindto]] as const)
+    if (linkLocal(a) && bindIf === undefined && TAKES.bind_if!.includes(type)) f.r.issue(m.value(k) ?? m.node, m.sub('bind_if'), `${a} is link-local: say which interface it is on; valid: bind_if: IFNAME (keepalived requires it too)`);
 }
 
 /** Octavia's max_retries (rise) / max_retries_down (fall), or keepalived's retry (fall = retry + 1) and delay_before_retry. */

@@ -5,8 +5,8 @@
 // answer's A/AAAA records.
 
 import { randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { udpExchange } from './connect.js';
 import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
 const TYPES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28 };
@@ -75,27 +75,19 @@ export function checkDns(s: CheckSpec): Promise<CheckResult> {
   return settleCheck(
     s.timeoutMs,
     () => `no DNS answer to ${type} ${name} within ${s.timeoutMs} ms`,
-    (done) => {
-      const sock = dgram.createSocket(isIPv6(s.address) ? 'udp6' : 'udp4');
-      sock.on('error', (err: NodeJS.ErrnoException) => done(false, `DNS: ${err.code === 'ECONNREFUSED' ? 'ICMP port unreachable (ECONNREFUSED)' : (err.code ?? err.message)}`));
-      sock.on('message', (msg: Buffer) => {
-        const r = decodeResponse(msg, id);
-        if (r.kind === 'ignore') return; // keepalived waits on for its answer
-        if (r.rcode !== 0) return done(false, `DNS ${type} ${name}: ${RCODES[r.rcode] ?? `RCODE ${r.rcode}`}`);
-        if (s.dnsAnswer !== undefined && !r.addresses.includes(canonical(s.dnsAnswer)))
-          return done(false, `DNS ${type} ${name}: the answer [${r.addresses.join(', ')}] lacks ${s.dnsAnswer}`);
-        done(true, `DNS ${type} ${name}: NOERROR${r.addresses.length ? ` [${r.addresses.join(', ')}]` : ''}`);
-      });
-      const go = () => sock.connect(s.port, s.address, () => sock.send(query, (err) => err && done(false, `DNS send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
-      if (s.bindto) sock.bind({ address: s.bindto, port: 0 }, go);
-      else go();
-      return () => {
-        try {
-          sock.close();
-        } catch {
-          /* closed already */
-        }
-      };
-    },
+    (done) =>
+      udpExchange(
+        s,
+        query,
+        (msg: Buffer) => {
+          const r = decodeResponse(msg, id);
+          if (r.kind === 'ignore') return; // keepalived waits on for its answer
+          if (r.rcode !== 0) return done(false, `DNS ${type} ${name}: ${RCODES[r.rcode] ?? `RCODE ${r.rcode}`}`);
+          if (s.dnsAnswer !== undefined && !r.addresses.includes(canonical(s.dnsAnswer)))
+            return done(false, `DNS ${type} ${name}: the answer [${r.addresses.join(', ')}] lacks ${s.dnsAnswer}`);
+          done(true, `DNS ${type} ${name}: NOERROR${r.addresses.length ? ` [${r.addresses.join(', ')}]` : ''}`);
+        },
+        (code, sending) => done(false, sending ? `DNS send failed: ${code}` : `DNS: ${code === 'ECONNREFUSED' ? 'ICMP port unreachable (ECONNREFUSED)' : code}`),
+      ),
   );
 }

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { native } from '../net/native.js';
+import { connectTcp, socketOptions } from './connect.js';
 import { httpRequest, ResponseParser } from './http-wire.js';
 import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } from './types.js';
 
@@ -43,11 +44,17 @@ interface Receiver {
  * the request written, the answer read on the event loop, no stream object. Returns the release.
  */
 function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
-  const h = native().tcpExchange(s.address, s.port, s.bindto ?? '', Buffer.from(request, 'latin1'), (code, chunk) => {
-    if (code) r.error(failed(code));
-    else if (chunk) r.data(chunk);
-    else r.end();
-  });
+  const h = native().tcpExchange(
+    s.address,
+    s.port,
+    Buffer.from(request, 'latin1'),
+    (code, chunk) => {
+      if (code) r.error(failed(code));
+      else if (chunk) r.data(chunk);
+      else r.end();
+    },
+    socketOptions(s),
+  );
   if (typeof h === 'string') {
     r.error(failed(h));
     return () => {};
@@ -55,23 +62,32 @@ function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
   return () => native().tcpExchangeCancel(h);
 }
 
-/** HTTPS: a TLS socket with SNI, the CA or no verification, and a client certificate. */
+/** HTTPS: TLS with SNI, the CA or no verification, and a client certificate, over the check's TCP connection (connect.ts: its options). */
 function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
   const sni = s.sni ?? s.host;
-  const c = tls.connect({
-    host: s.address,
-    port: s.port,
-    ...(s.bindto ? { localAddress: s.bindto } : {}),
-    ...(sni && !/^[\d.]+$|:/.test(sni) ? { servername: sni } : {}),
-    rejectUnauthorized: s.verify ?? false,
-    ...(s.caFile ? { ca: readFileSync(s.caFile) } : {}),
-    ...(s.certFile && s.keyFile ? { cert: readFileSync(s.certFile), key: readFileSync(s.keyFile) } : {}),
-  });
-  c.write(request, 'latin1');
-  c.on('data', (b: Buffer) => r.data(b));
-  c.once('end', () => r.end());
-  c.once('error', (err: NodeJS.ErrnoException) => r.error(describe(err)));
-  return () => c.destroy();
+  let c: tls.TLSSocket | undefined;
+  const release = connectTcp(
+    s,
+    (socket) => {
+      socket.on('error', () => {}); // reported by the TLS socket on top (or by the timeout)
+      c = tls.connect({
+        socket,
+        ...(sni && !/^[\d.]+$|:/.test(sni) ? { servername: sni } : {}),
+        rejectUnauthorized: s.verify ?? false,
+        ...(s.caFile ? { ca: readFileSync(s.caFile) } : {}),
+        ...(s.certFile && s.keyFile ? { cert: readFileSync(s.certFile), key: readFileSync(s.keyFile) } : {}),
+      });
+      c.write(request, 'latin1');
+      c.on('data', (b: Buffer) => r.data(b));
+      c.once('end', () => r.end());
+      c.once('error', (err: NodeJS.ErrnoException) => r.error(describe(err)));
+    },
+    (code) => r.error(failed(code)),
+  );
+  return () => {
+    c?.destroy();
+    release();
+  };
 }
 
 /**

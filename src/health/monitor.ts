@@ -1,5 +1,6 @@
 // Runs the checks: each on its own interval, first run spread over the interval
-// (10,000 checks do not fire in the same millisecond), no overlap, rise/fall
+// (10,000 checks do not fire in the same millisecond) or, with keepalived's warmup,
+// at a random time up to it, no overlap, rise/fall
 // verdicts. A check is identified by what it does (checkKey), so real servers
 // of several virtual servers that are checked the same way share one check,
 // and a reload keeps the state of every check it does not change. After a failure
@@ -60,6 +61,11 @@ export function firstRunOffset(key: string, intervalMs: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return h % Math.max(1, intervalMs);
+}
+
+/** keepalived's warmup: the first run at a random time up to warmupMs (0: at once); without it, spread over the interval. */
+export function firstRunDelay(key: string, spec: CheckSpec): number {
+  return spec.warmupMs !== undefined ? Math.random() * spec.warmupMs : firstRunOffset(key, spec.intervalMs);
 }
 
 export class HealthMonitor {
@@ -125,7 +131,7 @@ export class HealthMonitor {
         } catch {
           /* no directory to watch: the interval still reads the file */
         }
-      } else this.schedule(r, performance.now() + firstRunOffset(key, spec.intervalMs));
+      } else this.schedule(r, performance.now() + firstRunDelay(key, spec));
     }
   }
 

@@ -1,7 +1,8 @@
 // ICMP echo check over one shared raw socket per family (ICMP for IPv4, ICMPv6 for
-// IPv6): every target's requests carry this process's identifier and their own
-// sequence number, and each reply (or ICMP error quoting a request) is matched
-// back to its request.
+// IPv6) — one more per keepalived bind_if / fwmark in use, set on it
+// (SO_BINDTODEVICE, SO_MARK): every target's requests carry this process's
+// identifier and their own sequence number, and each reply (or ICMP error quoting
+// a request) is matched back to its request, whichever socket receives it.
 
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
@@ -95,26 +96,45 @@ export function decodeIcmp6(icmp: Buffer): ReturnType<typeof decodeIcmp> {
 /** The same address written the same way ("2001:db8::0:1" and "2001:db8::1"). */
 const canonical = (a: string): string => (isIPv6(a) ? new URL(`http://[${a}]`).hostname.slice(1, -1) : a);
 
+/** A socket option set, or an Error naming it ("SO_MARK: Operation not permitted"). */
+function setOpt(set: () => void, name: string): void {
+  try {
+    set();
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}`);
+  }
+}
+
 export class Pinger {
-  private readonly socks: { 4?: Socket | undefined; 6?: Socket | undefined } = {};
+  /** By family, bind_if and fwmark: "4||" is the plain IPv4 socket. */
+  private readonly socks = new Map<string, Socket>();
   private readonly id = process.pid & 0xffff;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   /** Replies that matched nothing (late, or another process's): counted, dropped. */
   unmatched = 0;
 
-  private socket(family: 4 | 6): Socket {
-    const have = this.socks[family];
+  private socket(family: 4 | 6, s: CheckSpec): Socket {
+    const key = `${family}|${s.bindIf ?? ''}|${s.fwmark ?? ''}`;
+    const have = this.socks.get(key);
     if (have) return have;
     const r = raw();
-    const s = family === 4 ? r.createSocket({ protocol: r.Protocol.ICMP }) : r.createSocket({ addressFamily: r.AddressFamily.IPv6, protocol: r.Protocol.ICMPv6 });
-    s.on('message', (buf: Buffer, source: string) => this.onMessage(family === 4 ? decodeIcmp(buf) : decodeIcmp6(buf), canonical(source)));
+    const sock = family === 4 ? r.createSocket({ protocol: r.Protocol.ICMP }) : r.createSocket({ addressFamily: r.AddressFamily.IPv6, protocol: r.Protocol.ICMPv6 });
+    try {
+      // SOL_SOCKET 1: SO_MARK 36, SO_BINDTODEVICE 25 (the interface name, NUL-terminated).
+      if (s.fwmark !== undefined) setOpt(() => sock.setOption(1, 36, s.fwmark!), 'SO_MARK');
+      if (s.bindIf !== undefined) setOpt(() => sock.setOption(1, 25, Buffer.from(`${s.bindIf}\0`), s.bindIf!.length + 1), 'SO_BINDTODEVICE');
+    } catch (err) {
+      sock.close();
+      throw err;
+    }
+    sock.on('message', (buf: Buffer, source: string) => this.onMessage(family === 4 ? decodeIcmp(buf) : decodeIcmp6(buf), canonical(source)));
     // A receive error closes raw-socket's socket: open a new one at the next check.
-    s.on('error', () => {
-      if (this.socks[family] === s) this.socks[family] = undefined;
+    sock.on('error', () => {
+      if (this.socks.get(key) === sock) this.socks.delete(key);
     });
-    this.socks[family] = s;
-    return s;
+    this.socks.set(key, sock);
+    return sock;
   }
 
   private onMessage(m: ReturnType<typeof decodeIcmp>, source: string): void {
@@ -149,7 +169,7 @@ export class Pinger {
       const v6 = isIPv6(s.address);
       const pkt = v6 ? encodeEcho6(this.id, seq, payload) : encodeEcho(this.id, seq, payload);
       try {
-        this.socket(v6 ? 6 : 4).send(pkt, 0, pkt.length, s.address, null, (err: Error | undefined) => {
+        this.socket(v6 ? 6 : 4, s).send(pkt, 0, pkt.length, s.address, null, (err: Error | undefined) => {
           if (err) this.finish(seq, false, `ICMP send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
         });
       } catch (err) {
@@ -160,9 +180,7 @@ export class Pinger {
 
   close(): void {
     for (const seq of [...this.pending.keys()]) this.finish(seq, false, 'checker stopped');
-    for (const f of [4, 6] as const) {
-      this.socks[f]?.close();
-      this.socks[f] = undefined;
-    }
+    for (const sock of this.socks.values()) sock.close();
+    this.socks.clear();
   }
 }

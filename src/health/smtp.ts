@@ -2,7 +2,8 @@
 // configured name, expect 250, send QUIT and expect 221. Each reply's code is its
 // first three digits; a multi-line reply ("250-...") is read to its last line.
 
-import net from 'node:net';
+import type net from 'node:net';
+import { connectTcp } from './connect.js';
 import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
 /** The complete reply at the start of `buf` (its code and the bytes it took), or undefined while incomplete. Pure. */
@@ -25,29 +26,34 @@ export function checkSmtp(s: CheckSpec): Promise<CheckResult> {
     { expect: 221, what: 'QUIT', next: undefined },
   ];
   let step = 0;
-  let sock: net.Socket | undefined;
+  let connected = false;
+  const failed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
   return settleCheck(
     s.timeoutMs,
-    () => (sock?.connecting ? `TCP connect timed out after ${s.timeoutMs} ms` : `SMTP: no answer to the ${steps[step]!.what} within ${s.timeoutMs} ms`),
-    (done) => {
-      const c = (sock = net.connect({ host: s.address, port: s.port, ...(s.bindto ? { localAddress: s.bindto } : {}) }));
-      let buf = '';
-      c.setEncoding('latin1');
-      c.on('data', (d: string) => {
-        buf += d;
-        for (let r = smtpReply(buf); r; r = smtpReply(buf)) {
-          buf = buf.slice(r.used);
-          const st = steps[step]!;
-          if (r.code !== st.expect) return done(false, `SMTP ${st.what}: ${JSON.stringify(r.line.slice(0, 80))} (expected ${st.expect})`);
-          if (st.next === undefined) return done(true, `SMTP 220, HELO 250, QUIT 221`);
-          c.write(st.next);
-          step++;
-        }
-        if (buf.length > 4096) done(false, 'SMTP: a reply line over 4 KiB');
-      });
-      c.once('end', () => done(false, `SMTP: connection closed before the ${steps[step]!.what} reply`));
-      c.once('error', (err: NodeJS.ErrnoException) => done(false, `TCP ${err.code ?? err.message}${err.code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`));
-      return () => c.destroy();
-    },
+    () => (!connected ? `TCP connect timed out after ${s.timeoutMs} ms` : `SMTP: no answer to the ${steps[step]!.what} within ${s.timeoutMs} ms`),
+    (done) =>
+      connectTcp(
+        s,
+        (c: net.Socket) => {
+          connected = true;
+          let buf = '';
+          c.setEncoding('latin1');
+          c.on('data', (d: string) => {
+            buf += d;
+            for (let r = smtpReply(buf); r; r = smtpReply(buf)) {
+              buf = buf.slice(r.used);
+              const st = steps[step]!;
+              if (r.code !== st.expect) return done(false, `SMTP ${st.what}: ${JSON.stringify(r.line.slice(0, 80))} (expected ${st.expect})`);
+              if (st.next === undefined) return done(true, `SMTP 220, HELO 250, QUIT 221`);
+              c.write(st.next);
+              step++;
+            }
+            if (buf.length > 4096) done(false, 'SMTP: a reply line over 4 KiB');
+          });
+          c.once('end', () => done(false, `SMTP: connection closed before the ${steps[step]!.what} reply`));
+          c.once('error', (err: NodeJS.ErrnoException) => done(false, failed(err.code ?? err.message)));
+        },
+        (code) => done(false, failed(code)),
+      ),
   );
 }

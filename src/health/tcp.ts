@@ -1,26 +1,27 @@
 // TCP connect check, optionally sending bytes and expecting some in the answer.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { native } from '../net/native.js';
+import { connectTcp, socketOptions } from './connect.js';
 import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
 const failed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
 
 export function checkTcp(s: CheckSpec): Promise<CheckResult> {
-  // The addon's probe connects from the route's source: a bindto needs a socket.
-  return s.send === undefined && s.expect === undefined && s.bindto === undefined ? probeTcpNative(s) : talkTcp(s);
+  return s.send === undefined && s.expect === undefined ? probeTcpNative(s) : talkTcp(s);
 }
 
 /**
  * Connect only (the common case, 10,000 a second): the addon's non-blocking
- * connect and close, no stream object — keepalived's TCP_CHECK.
+ * connect and close, no stream object — keepalived's TCP_CHECK, with its
+ * connection options (bindto, bind_port, bind_if, fwmark).
  */
 export function probeTcpNative(s: CheckSpec): Promise<CheckResult> {
   return settleCheck(
     s.timeoutMs,
     () => `TCP connect timed out after ${s.timeoutMs} ms`,
     (done) => {
-      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? 'TCP connect ok' : failed(code)));
+      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? 'TCP connect ok' : failed(code)), socketOptions(s));
       if (typeof r === 'string') {
         done(false, failed(r));
         return () => {};
@@ -32,26 +33,28 @@ export function probeTcpNative(s: CheckSpec): Promise<CheckResult> {
 
 /** Connect, send, expect: a socket. */
 export function talkTcp(s: CheckSpec): Promise<CheckResult> {
-  let sock: net.Socket | undefined;
+  let connected = false;
   let answer = '';
   return settleCheck(
     s.timeoutMs,
-    () => (sock?.connecting ? `TCP connect timed out after ${s.timeoutMs} ms` : `no expected answer within ${s.timeoutMs} ms (got ${JSON.stringify(answer.slice(0, 80))})`),
-    (done) => {
-      const c = (sock = net.connect({ host: s.address, port: s.port, ...(s.bindto ? { localAddress: s.bindto } : {}) }));
-      c.once('connect', () => {
-        if (s.send !== undefined) c.write(s.send);
-        if (s.expect === undefined) return done(true, s.send === undefined ? 'TCP connect ok' : 'TCP connect and send ok');
-      });
-      c.setEncoding('latin1');
-      c.on('data', (d: string) => {
-        answer += d;
-        if (s.expect !== undefined && answer.includes(s.expect)) done(true, `TCP answer contains ${JSON.stringify(s.expect)}`);
-        else if (answer.length > 65536) done(false, `TCP answer lacks ${JSON.stringify(s.expect)} in its first 64 KiB`);
-      });
-      c.once('end', () => done(false, `connection closed before ${JSON.stringify(s.expect)} (got ${JSON.stringify(answer.slice(0, 80))})`));
-      c.once('error', (err: NodeJS.ErrnoException) => done(false, failed(err.code ?? err.message)));
-      return () => c.destroy();
-    },
+    () => (!connected ? `TCP connect timed out after ${s.timeoutMs} ms` : `no expected answer within ${s.timeoutMs} ms (got ${JSON.stringify(answer.slice(0, 80))})`),
+    (done) =>
+      connectTcp(
+        s,
+        (c: net.Socket) => {
+          connected = true;
+          c.setEncoding('latin1');
+          c.on('data', (d: string) => {
+            answer += d;
+            if (s.expect !== undefined && answer.includes(s.expect)) done(true, `TCP answer contains ${JSON.stringify(s.expect)}`);
+            else if (answer.length > 65536) done(false, `TCP answer lacks ${JSON.stringify(s.expect)} in its first 64 KiB`);
+          });
+          c.once('end', () => done(false, `connection closed before ${JSON.stringify(s.expect)} (got ${JSON.stringify(answer.slice(0, 80))})`));
+          c.once('error', (err: NodeJS.ErrnoException) => done(false, failed(err.code ?? err.message)));
+          if (s.send !== undefined) c.write(s.send);
+          if (s.expect === undefined) done(true, s.send === undefined ? 'TCP connect ok' : 'TCP connect and send ok');
+        },
+        (code) => done(false, failed(code)),
+      ),
   );
 }

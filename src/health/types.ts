@@ -20,6 +20,14 @@ export interface HealthCheckUrl {
 export interface CheckerOptions {
   /** Source address of the check's packets (keepalived bindto). */
   bindto?: string;
+  /** Source port of the check's connection or datagrams (keepalived bind_port). */
+  bindPort?: number;
+  /** The interface the check's socket is bound to, SO_BINDTODEVICE (keepalived bind_if): its packets leave there whatever the routes say. */
+  bindIf?: string;
+  /** The mark of the check's packets, SO_MARK (keepalived fwmark): for policy routing or firewall rules. */
+  fwmark?: number;
+  /** The first run at a random time within this many ms (keepalived warmup, 0: at once); else spread over the interval. */
+  warmupMs?: number;
   /** After a failure while up, the next try this much later (keepalived delay_before_retry); else intervalMs. */
   retryDelayMs?: number;
   /** https: client certificate and key (PEM files). */
@@ -100,7 +108,7 @@ export interface CheckResult {
  */
 export function checkKey(s: CheckSpec): string {
   return JSON.stringify([s.type, s.address, s.port, s.intervalMs, s.timeoutMs, s.rise, s.fall, s.send, s.expect, s.method, s.path, s.host, s.expectedCodes, s.bodyRegex, s.sni, s.caFile, s.verify, s.command, s.uid, s.gid,
-    s.bindto, s.retryDelayMs, s.urls, s.certFile, s.keyFile, s.miscDynamic, s.payload, s.requireReply, s.minReplyLength, s.maxReplyLength,
+    s.bindto, s.bindPort, s.bindIf, s.fwmark, s.warmupMs, s.retryDelayMs, s.urls, s.certFile, s.keyFile, s.miscDynamic, s.payload, s.requireReply, s.minReplyLength, s.maxReplyLength,
     s.dnsType, s.dnsName, s.dnsAnswer, s.heloName, s.file, s.fileWeight, s.fileReverse, s.httpProtocol]).replace(/(,null)+]$/, ']');
 }
 

@@ -6,8 +6,7 @@
 // shorter of the two (x: a nibble that may be anything).
 
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { udpExchange } from './connect.js';
 import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
 /**
@@ -50,31 +49,17 @@ export function checkUdp(s: CheckSpec): Promise<CheckResult> {
     s.timeoutMs,
     // Without require_reply, silence is a pass: nothing said the port is closed (keepalived's rule).
     () => (s.requireReply !== undefined ? `no UDP reply within ${s.timeoutMs} ms` : ''),
-    (done) => {
-      const sock = dgram.createSocket(isIPv6(s.address) ? 'udp6' : 'udp4');
-      const release = () => {
-        try {
-          sock.close();
-        } catch {
-          /* closed already */
-        }
-      };
-      sock.on('error', (err: NodeJS.ErrnoException) => done(false, `UDP ${ICMP[err.code ?? ''] ?? err.code ?? err.message}${err.code && ICMP[err.code] ? ` (${err.code})` : ''}`));
-      sock.on('message', (msg: Buffer) => {
-        if (s.requireReply === undefined) return;
-        if (msg.length < min || msg.length > max) return done(false, `UDP reply of ${msg.length} bytes (valid: ${min}..${max})`);
-        if (pattern && !replyMatches(msg, pattern)) return done(false, `UDP reply ${msg.subarray(0, 16).toString('hex')} does not match ${s.requireReply}`);
-        done(true, `UDP reply of ${msg.length} bytes`);
-      });
-      const go = () =>
-        sock.connect(s.port, s.address, () =>
-          sock.send(payload, (err) => {
-            if (err) done(false, `UDP send failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-          }),
-        );
-      if (s.bindto) sock.bind({ address: s.bindto, port: 0 }, go);
-      else go();
-      return release;
-    },
+    (done) =>
+      udpExchange(
+        s,
+        payload,
+        (msg: Buffer) => {
+          if (s.requireReply === undefined) return;
+          if (msg.length < min || msg.length > max) return done(false, `UDP reply of ${msg.length} bytes (valid: ${min}..${max})`);
+          if (pattern && !replyMatches(msg, pattern)) return done(false, `UDP reply ${msg.subarray(0, 16).toString('hex')} does not match ${s.requireReply}`);
+          done(true, `UDP reply of ${msg.length} bytes`);
+        },
+        (code, sending) => done(false, sending ? `UDP send failed: ${code}` : `UDP ${ICMP[code] ?? code}${ICMP[code] ? ` (${code})` : ''}`),
+      ),
   ).then((r) => (s.requireReply === undefined && r.reason === '' ? { ...r, ok: true, reason: `UDP sent, no ICMP error within ${s.timeoutMs} ms` } : r));
 }

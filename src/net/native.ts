@@ -26,16 +26,23 @@ export interface NativeAddon {
   unwatch(handle: WatchHandle): void;
   packetSend(ifindex: number, frame: Buffer): void;
   unixDgramSend(path: string, buf: Buffer): void;
-  /** Non-blocking TCP connect then close: cb('') connected, cb('ECONNREFUSED') ...; a code at once if connect() failed at once. */
-  tcpProbe(address: string, port: number, cb: (code: string) => void): ProbeHandle | string;
+  /** Non-blocking TCP connect then close: cb('') connected, cb('ECONNREFUSED') ...; a code at once if the socket could not be set up or connect() failed at once. With opts.keep a connected socket is not closed: cb('', fd). */
+  tcpProbe(address: string, port: number, cb: (code: string, fd?: number) => void, opts?: CheckSocketOptions): ProbeHandle | string;
   tcpProbeCancel(handle: ProbeHandle): void;
   /**
-   * Connect (from `source` unless ''), write `request`, then cb('', chunk) for each piece of
-   * the answer, cb('', null) at its end, cb(code) for an error; a code at once if bind() or
-   * connect() failed at once. No callback after tcpExchangeCancel (also safe from inside cb).
+   * Connect with the check's options, write `request`, then cb('', chunk) for each piece of
+   * the answer, cb('', null) at its end, cb(code) for an error; a code at once if the socket
+   * could not be set up or connect() failed at once. No callback after tcpExchangeCancel
+   * (also safe from inside cb).
    */
-  tcpExchange(address: string, port: number, source: string, request: Buffer, cb: (code: string, chunk: Buffer | null) => void): ExchangeHandle | string;
+  tcpExchange(address: string, port: number, request: Buffer, cb: (code: string, chunk: Buffer | null) => void, opts?: CheckSocketOptions): ExchangeHandle | string;
   tcpExchangeCancel(handle: ExchangeHandle): void;
+  /** A non-blocking connected UDP socket with the options; a code when it could not be set up. */
+  udpOpen(address: string, port: number, opts?: CheckSocketOptions): number | string;
+  /** One datagram: '' or the errno name. */
+  sockSend(fd: number, buf: Buffer): string;
+  /** One queued datagram, the socket's error name (an ICMP error: 'ECONNREFUSED'), or null when none is queued. */
+  sockRecv(fd: number): Buffer | string | null;
   /** Raw IPv6 socket for VRRP on one interface (hop limit 255, tclass 0xc0, no loopback, ff02::12 joined). */
   vrrp6Open(ifname: string, ifindex: number): number;
   /** One queued datagram, without waiting; null when none is queued. */
@@ -70,6 +77,15 @@ export interface Vrrp6Datagram {
   ifindex: number;
   truncated: boolean;
   payload: Buffer;
+}
+
+/** keepalived's connection options of a checker, applied before connect(): bindto, bind_port, bind_if (SO_BINDTODEVICE), fwmark (SO_MARK). */
+export interface CheckSocketOptions {
+  bindto?: string;
+  bindPort?: number;
+  bindIf?: string;
+  fwmark?: number;
+  keep?: boolean;
 }
 
 export interface ProbeHandle {

@@ -29,6 +29,17 @@ describe('health_checks: several checkers, keepalived keys', () => {
     expect([...wantedChecks(cfg).values()].map((c) => `${c.spec.type} ${c.spec.address}:${c.spec.port}`)).toEqual(['tcp 10.0.1.1:8080', 'ping 10.0.1.1:8080', 'tcp 10.0.1.2:8080', 'ping 10.0.1.2:8080']);
   });
 
+  it('keepalived\'s connection options and warmup: bind_port, bind_if, fwmark (0: none), warmup in seconds', () => {
+    const [tcp, udp, ping] = checks(`health_checks:
+      - {type: TCP_CHECK, bind_port: 40000, bind_if: eth1, fwmark: 42, warmup: 2.5}
+      - {type: UDP_CHECK, connect_ip: "fe80::2", bind_if: eth1, fwmark: 0, warmup: 0}
+      - {type: PING_CHECK, bind_if: eth1, fwmark: 7}`);
+    expect(tcp).toMatchObject({ bindPort: 40000, bindIf: 'eth1', fwmark: 42, warmupMs: 2500 });
+    expect(udp).toMatchObject({ address: 'fe80::2', bindIf: 'eth1', warmupMs: 0 });
+    expect(udp!.fwmark).toBeUndefined();
+    expect(ping).toMatchObject({ type: 'ping', bindIf: 'eth1', fwmark: 7 });
+  });
+
   it('a real server\'s own health_checks replace the virtual server\'s (keepalived: checkers are per real server)', () => {
     const cfg = parseConfig(`virtual_servers:
   web:
@@ -88,6 +99,16 @@ describe('health_checks: several checkers, keepalived keys', () => {
     ['health_checks: [{type: FILE_CHECK}]', 'missing "track_file"'],
     ['health_checks: [{type: FILE_CHECK, track_file: nope}]', 'health_checks[0].track_file: no vrrp_track_files entry "nope"'],
     ['health_checks: [{type: MISC_CHECK, script: /bin/true, misc_dynamic: yes}]', 'misc_dynamic: expected true or false'],
+    ['health_checks: [{type: TCP, bind_port: 0}]', 'health_checks[0].bind_port'],
+    ['health_checks: [{type: TCP, bind_if: "eth 0"}]', 'health_checks[0].bind_if: "eth 0" is not an interface name'],
+    ['health_checks: [{type: TCP, bind_if: abcdefghijklmnop}]', 'is not an interface name'],
+    ['health_checks: [{type: UDP, fwmark: 4294967296}]', 'health_checks[0].fwmark'],
+    ['health_checks: [{type: HTTP, fwmark: 1}]', 'fwmark applies to TCP, UDP, DNS, SMTP, PING checks: vipd\'s HTTP client sets only bindto'],
+    ['health_checks: [{type: PING, bind_port: 99}]', 'bind_port applies to TCP, UDP, DNS, SMTP checks: ICMP has no port; remove it'],
+    ['health_checks: [{type: MISC_CHECK, script: /bin/true, bind_port: 99}]', 'a SCRIPT check opens no socket of its own; remove bind_port'],
+    ['health_checks: [{type: TCP, connect_ip: "fe80::1"}]', 'health_checks[0].bind_if: fe80::1 is link-local: say which interface it is on; valid: bind_if: IFNAME'],
+    ['health_checks: [{type: TCP, warmup: -1}]', 'health_checks[0].warmup'],
+    ['health_checks: [{type: FILE_CHECK, track_file: f, warmup: 1}]', 'a FILE check runs when its file changes, not on a schedule; remove warmup'],
   ])('%s is rejected', (hc, msg) => rejects(hc, msg));
 });
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/reader.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { wantedChecks } from '../../src/director/desired.js';
-import { firstRunOffset } from '../../src/health/monitor.js';
+import { firstRunOffset, HealthMonitor } from '../../src/health/monitor.js';
+import type { CheckSpec } from '../../src/health/types.js';
 import { decodeIcmp, encodeEcho } from '../../src/health/ping.js';
 import { checkKey, parseExpectedCodes, RiseFall } from '../../src/health/types.js';
 import { webService as VS } from './fixtures.js';
@@ -51,6 +52,30 @@ describe('start-up spread', () => {
     for (let i = 0; i < 10_000; i++) slots[Math.floor(firstRunOffset(`["tcp","10.${i >> 8}.${i & 255}.1",80]`, 1000) / 10)]++;
     expect(Math.max(...slots)).toBeLessThan(300);
     expect(Math.min(...slots)).toBeGreaterThan(30);
+  });
+
+  it('keepalived\'s warmup: each first run at a random time up to warmup (0: at once), not spread over the 60 s interval', async () => {
+    const first = new Map<string, number>();
+    const t0 = performance.now();
+    const m = new HealthMonitor(() => {}, {
+      runner: async (s) => {
+        if (!first.has(s.address)) first.set(s.address, performance.now() - t0);
+        return { ok: true, reason: 'ok', ms: 0 };
+      },
+    });
+    const spec = (address: string, warmupMs?: number): CheckSpec => ({ type: 'tcp', address, port: 80, intervalMs: 60_000, timeoutMs: 1000, rise: 1, fall: 1, ...(warmupMs !== undefined ? { warmupMs } : {}) });
+    const wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
+    for (let i = 0; i < 20; i++) wanted.set(`w${i}`, { spec: spec(`10.0.0.${i}`, 300), alpha: false });
+    wanted.set('zero', { spec: spec('10.0.1.0', 0), alpha: false });
+    m.set(wanted);
+    for (let i = 0; i < 50 && first.size < 21; i++) await new Promise((r) => setTimeout(r, 100));
+    m.stop();
+    const warm = [...first].filter(([a]) => a.startsWith('10.0.0.')).map(([, t]) => t);
+    expect(warm).toHaveLength(20);
+    // Within the 300 ms (plus a loaded machine's timer lag), where the spread over 60 s would put most beyond seconds.
+    expect(Math.max(...warm)).toBeLessThan(1000);
+    expect(Math.max(...warm) - Math.min(...warm)).toBeGreaterThan(20); // random, not all at once
+    expect(first.get('10.0.1.0')).toBeLessThan(250);
   });
 });
 

@@ -189,7 +189,7 @@ describe('the checker against local servers', () => {
       expect(r.ok).toBe(false);
       expect(Date.now() - t0).toBeLessThan(1500);
     }
-    expect(await check(ok, { bindto: '192.0.2.77' })).toMatchObject({ ok: false, reason: 'TCP EADDRNOTAVAIL' }); // not an address of this host
+    expect(await check(ok, { bindto: '192.0.2.77' })).toMatchObject({ ok: false, reason: 'TCP EADDRNOTAVAIL (bind)' }); // not an address of this host
     const closed = await serve(() => '');
     servers.at(-1)!.close();
     expect(await check(closed)).toMatchObject({ ok: false, reason: 'TCP ECONNREFUSED (connection refused)' });

@@ -244,6 +244,43 @@ describe('virtual_server', () => {
     expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks[3]).toMatchObject({ type: 'file', file: '/run/w', fileWeight: 5, fileReverse: true });
   });
 
+  it('connection options: bind_port, bind_if, fwmark and warmup (virtual server, real server, checker) translate; on HTTP_GET and MISC_CHECK they are reported', () => {
+    const r = tr('track_file f {\n file /run/w\n}\nvirtual_server 192.0.2.1 53 {\n warmup 7\n real_server 10.0.0.1 53 {\n  warmup 5\n  TCP_CHECK {\n   bind_port 40000\n   bind_if eth1\n   fwmark 42\n  }\n  DNS_CHECK {\n   warmup 0\n   fwmark 0\n  }\n  PING_CHECK {\n   bind_if eth1\n  }\n  HTTP_GET {\n   bind_port 40001\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   fwmark 3\n  }\n  FILE_CHECK {\n   track_file f\n   dynamic\n   weight 2\n  }\n }\n}\n');
+    const [tcp, dns, ping, http, , file] = r.cfg.virtual_servers['192.0.2.1-53-tcp'].health_checks;
+    expect(tcp).toMatchObject({ type: 'TCP', bind_port: 40000, bind_if: 'eth1', fwmark: 42, warmup: 5 });
+    expect(dns).toMatchObject({ type: 'DNS', warmup: 0 });
+    expect(dns.fwmark).toBeUndefined();
+    expect(ping).toMatchObject({ type: 'PING', bind_if: 'eth1' });
+    expect(http.bind_port).toBeUndefined();
+    expect(file).toEqual({ type: 'FILE', track_file: 'f', weight: 2 });
+    expect(r.report).toEqual([
+      "6:2: real_server: note: vipd passes the real server's address and port as two more arguments",
+      "21:4: bind_port: not translated: vipd's HTTP client sets only bindto on its connection so far; vipd sets bind_port on TCP_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK",
+      "25:4: fwmark: not translated: keepalived's MISC_CHECK has no connection options either; vipd sets fwmark on TCP_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK",
+    ]);
+    expect(r.checked).toEqual([]);
+    const hcs = parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks;
+    expect(hcs[0]).toMatchObject({ bindPort: 40000, bindIf: 'eth1', fwmark: 42, warmupMs: 5000 });
+    expect(hcs[hcs.length - 1]).toMatchObject({ type: 'file', fileWeight: 2 });
+  });
+
+  it('the global SSL block: every SSL_GET gets its client certificate and CA file (keepalived verifies nothing: verify false); password is reported', () => {
+    const r = tr('virtual_server 192.0.2.1 443 {\n real_server 10.0.0.1 443 {\n  SSL_GET {\n   url {\n    path /\n   }\n  }\n }\n real_server 10.0.0.2 443 {\n  SSL_GET {\n   url {\n    path /health\n   }\n  }\n  TCP_CHECK {\n  }\n }\n}\nSSL {\n password secret\n ca /etc/keepalived/ca.pem\n certificate /etc/keepalived/client.pem\n key /etc/keepalived/client.key\n}\n');
+    const rss = r.cfg.virtual_servers['192.0.2.1-443-tcp'].real_servers;
+    const both = { cert_file: '/etc/keepalived/client.pem', key_file: '/etc/keepalived/client.key', ca_file: '/etc/keepalived/ca.pem', verify: false };
+    expect(rss[0].health_checks[0]).toMatchObject({ type: 'HTTPS', url_path: '/', ...both });
+    expect(rss[1].health_checks[0]).toMatchObject({ type: 'HTTPS', url_path: '/health', ...both });
+    expect(rss[1].health_checks[1].cert_file).toBeUndefined();
+    expect(r.report).toEqual([
+      "19:1: SSL: note: keepalived loads ca but does not verify the server's certificate: the checks keep verify: false (set verify: true to verify against ca_file)",
+      '20:2: password: not translated: vipd reads an unencrypted key only: decrypt it (openssl pkey -in KEY -out NEW_KEY) and keep NEW_KEY root-only',
+    ]);
+    expect(r.checked).toEqual([]);
+    expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.realServers[0]!.healthChecks![0]).toMatchObject({ type: 'https', certFile: '/etc/keepalived/client.pem', keyFile: '/etc/keepalived/client.key', caFile: '/etc/keepalived/ca.pem', verify: false });
+    const half = tr('SSL {\n certificate client.pem\n}\n');
+    expect(half.report).toEqual(['2:14: client.pem: not translated: certificate "client.pem" is not an absolute path (vipd needs one; keepalived read it from its working directory)']);
+  });
+
   it('notify_up/notify_down shared by every real server move to the virtual server; differing ones are reported', () => {
     const same = vs(' real_server 10.0.0.1 80 {\n  notify_up /bin/true\n }\n real_server 10.0.0.2 80 {\n  notify_up /bin/true\n }\n');
     expect(same.cfg.virtual_servers['192.0.2.1-80-tcp'].notify_up).toBe('/bin/true');

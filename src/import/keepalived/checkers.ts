@@ -14,6 +14,7 @@ export interface CheckTiming {
   connect_timeout?: number;
   retry?: number;
   delay_before_retry?: number;
+  warmup?: number;
   virtualhost?: string;
 }
 
@@ -44,7 +45,9 @@ export const timing: Table<{ timing: CheckTiming }> = {
   virtualhost: (t, s, ctx) => {
     t.timing.virtualhost = arg(s, ctx)?.text;
   },
-  warmup: (_t, s, ctx) => ctx.note(s.words[0]!, 'vipd always spreads the first checks over the interval'),
+  warmup: (t, s, ctx) => {
+    t.timing.warmup = numArg(s, ctx, 0, 86400);
+  },
 };
 
 export const CHECK_TYPES: Record<string, string> = {
@@ -54,6 +57,18 @@ export const CHECK_TYPES: Record<string, string> = {
 const DEFAULT_RETRY: Record<string, number> = { SCRIPT: 0, DNS: 3 };
 const retryDelay = (type: string, delay: number): number => (type === 'DNS' ? delay : type === 'HTTP' || type === 'HTTPS' ? 3 : 1);
 const PORTED = ['TCP', 'HTTP', 'HTTPS', 'UDP', 'DNS', 'SMTP'];
+/** The checkers whose socket vipd sets keepalived's bind_port, bind_if and fwmark on (PING: no port). */
+const BINDABLE = ['TCP', 'UDP', 'DNS', 'SMTP'];
+const TAKES: Record<string, string[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'PING'], fwmark: [...BINDABLE, 'PING'] };
+const NAMES: Record<string, string> = { TCP: 'TCP_CHECK', UDP: 'UDP_CHECK', DNS: 'DNS_CHECK', SMTP: 'SMTP_CHECK', PING: 'PING_CHECK' };
+const bindOption = (key: string, read: (s: Stmt, ctx: Ctx) => unknown): Table<Checker>[string] => (k, s, ctx) => {
+  const takes = TAKES[key]!;
+  if (!takes.includes(k.type)) {
+    const why = k.type === 'HTTP' || k.type === 'HTTPS' ? 'vipd\'s HTTP client sets only bindto on its connection so far' : k.type === 'PING' ? 'ICMP has no port' : `keepalived's ${k.kw.text} has no connection options either`;
+    return ctx.leftOut(s.words[0]!, `${why}; vipd sets ${key} on ${takes.map((t) => NAMES[t]).join(', ')}`);
+  }
+  hcKey(key, read)(k, s, ctx);
+};
 
 function url(c: Checker, s: Stmt, ctx: Ctx): void {
   const u: Obj = {};
@@ -91,15 +106,29 @@ const hcKey = (key: string, read: (s: Stmt, ctx: Ctx) => unknown): Table<Checker
 };
 const text = (s: Stmt, ctx: Ctx) => arg(s, ctx)?.text;
 
+/** Keywords keepalived does not take in these checkers (reported, not carried into a check they would break). */
+const NOT_IN: Record<string, { keys: string[]; why: string }> = {
+  FILE_CHECK: { keys: ['delay_loop', 'connect_timeout', 'retry', 'nb_get_retry', 'delay_before_retry', 'warmup', 'connect_port', 'connect_ip', 'bindto'], why: 'keepalived\'s FILE_CHECK has track_file, weight and dynamic only (the file is read when it changes)' },
+  MISC_CHECK: { keys: ['connect_port', 'connect_ip', 'bindto'], why: 'keepalived\'s MISC_CHECK has no connection options (misc_timeout is its timeout; the script connects as it likes)' },
+};
+const onlyOwn = (type: string, table: Table<Checker>): Table<Checker> => {
+  const not = NOT_IN[type];
+  if (!not) return table;
+  return { ...table, ...Object.fromEntries(not.keys.map((k) => [k, (_c: Checker, st: Stmt, ctx: Ctx) => ctx.leftOut(st.words[0]!, not.why)])) };
+};
+
 /** One checker block of a real server. */
 export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
   const kw = s.words[0]!;
   const c: Checker = { kw, type: CHECK_TYPES[kw.text]!, hc: {}, urls: [], timing: {} };
-  walk(s.block ?? [], {
+  walk(s.block ?? [], onlyOwn(kw.text, {
     ...(timing as unknown as Table<Checker>),
     connect_port: hcKey('connect_port', (cs) => numArg(cs, ctx, 1, 65535, true)),
     connect_ip: hcKey('connect_ip', text),
     bindto: hcKey('bindto', text),
+    bind_port: bindOption('bind_port', (cs) => numArg(cs, ctx, 1, 65535, true)),
+    bind_if: bindOption('bind_if', text),
+    fwmark: bindOption('fwmark', (cs) => numArg(cs, ctx, 0, 4294967295, true) || undefined),
     url: (k, cs) => url(k, cs, ctx),
     enable_sni: (k) => {
       k.hc['#sni'] = true;
@@ -126,6 +155,12 @@ export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
     max_reply_length: hcKey('max_reply_length', (cs) => numArg(cs, ctx, 0, 65507, true)),
     // FILE_CHECK: its track_file block is translated as vrrp_track_files.NAME (track.ts).
     track_file: hcKey('track_file', text),
+    // keepalived's FILE_CHECK with a non-zero weight adds the file's value times the weight to the real
+    // server's weight (and so to the quorum's sum): dynamic names that, and vipd's FILE check does the same.
+    dynamic: (k, cs) => {
+      if (k.type !== 'FILE') return ctx.leftOut(cs.words[0]!, `vipd's health checks have no "dynamic" (${kw.text}); MISC_CHECK's is misc_dynamic`);
+      k.hc['#dynamic'] = cs.words[0];
+    },
     weight: (k, cs) => {
       const [kw2, w, rev] = cs.words;
       const n = w && /^-?\d+$/.test(w.text) ? Number(w.text) : undefined;
@@ -134,14 +169,18 @@ export function checker(checkers: Checker[], s: Stmt, ctx: Ctx): void {
       if (rev?.text === 'reverse') k.hc.reverse = true;
       else if (rev && rev.text !== 'noreverse') ctx.leftOut(rev, 'valid: weight N [reverse]');
     },
-  }, c, ctx, (k) => `vipd's health checks have no "${k}" (${kw.text})`);
+  }), c, ctx, (k) => `vipd's health checks have no "${k}" (${kw.text})`);
   checkers.push(c);
 }
 
 /** The checker as a vipd health check, the real server's own address and port written as {address} / {port} in a script. */
 export function healthCheckOf(vsTiming: CheckTiming, rsTiming: CheckTiming, rs: Obj, c: Checker, ctx: Ctx): Obj {
   // keepalived's FILE_CHECK has none of the timing options: the file's value applies when it changes.
-  if (c.type === 'FILE') return { type: 'FILE', ...c.hc };
+  if (c.type === 'FILE') {
+    const { '#dynamic': dynamic, ...hc } = c.hc;
+    if (dynamic && hc.weight === 0) ctx.note(dynamic as Word, 'with weight 0 the file\'s value sets the check up (0) or down, not the weight (keepalived\'s rule too)');
+    return { type: 'FILE', ...hc };
+  }
   const t: CheckTiming = { ...vsTiming, ...rsTiming, ...c.timing };
   const delay = t.delay_loop ?? 60;
   let timeout = t.connect_timeout ?? (c.type === 'SCRIPT' ? delay : 5);
@@ -153,6 +192,8 @@ export function healthCheckOf(vsTiming: CheckTiming, rsTiming: CheckTiming, rs: 
   const retry = t.retry ?? DEFAULT_RETRY[c.type] ?? 1;
   const hc: Obj = { type: c.type, delay, timeout, max_retries: 1, max_retries_down: retry + 1 };
   if (retry > 0) hc.delay_before_retry = t.delay_before_retry ?? retryDelay(c.type, delay);
+  // keepalived's default warmup is delay_loop: vipd's own spread of the first checks over the interval.
+  if (t.warmup !== undefined) hc.warmup = t.warmup;
   const { '#sni': sni, script, connect_port, ...rest } = c.hc;
   if (connect_port !== undefined) hc.port = connect_port;
   if (c.type === 'HTTP' || c.type === 'HTTPS') {

@@ -8,6 +8,7 @@ import type { Stmt } from './syntax.js';
 import { GLOBAL_DEFS, type Out, vrrpInstance, vrrpSyncGroup } from './vrrp.js';
 import { virtualServer } from './virtual-server.js';
 import { trackFile, trackProcess, vrrpScript } from './track.js';
+import { sslBlock, sslChecks } from './ssl.js';
 
 const TOP: Table<Out> = {
   global_defs: (o, s, ctx) => {
@@ -21,6 +22,7 @@ const TOP: Table<Out> = {
   vrrp_instance: vrrpInstance,
   vrrp_sync_group: vrrpSyncGroup,
   virtual_server: virtualServer,
+  SSL: sslBlock,
   virtual_server_group: (o, s, ctx) => {
     const name = s.words[1]?.text;
     if (!name) return ctx.leftOut(s.words[0]!, 'has no name');
@@ -55,5 +57,6 @@ export function translate(stmts: readonly Stmt[], source: string): Translation {
   const ctx = new Ctx();
   const out: Out = { global: {}, vrrp_scripts: {}, vrrp_track_files: {}, vrrp_track_processes: {}, vrrp_instances: {}, vrrp_sync_groups: {}, virtual_server_groups: {}, virtual_servers: {}, ipvs: {} };
   walk(stmts, TOP, out, ctx, (k) => WHY_TOP[k] ?? `vipd has no equivalent for the keyword "${k}"`);
+  sslChecks(out, ctx);
   return render(out as unknown as Record<string, Record<string, unknown>>, ctx, source);
 }

@@ -22,6 +22,8 @@ interface Vs {
   o: Obj;
   timing: CheckTiming;
   rss: RealServer[];
+  /** The protocol keyword (a fwmark service's is dropped with a note on it). */
+  protocolKw?: Word;
 }
 
 const FORWARDING: Record<string, string> = { NAT: 'nat', DR: 'dr', TUN: 'tunnel' };
@@ -91,12 +93,13 @@ const VIRTUAL_SERVER: Table<Vs> = {
   lvs_method: set('forwarding', forwarding),
   persistence_timeout: set('persistence_timeout', (s, ctx) => (s.words[1] ? numArg(s, ctx, 0, 2678400, true) : 360)),
   persistence_granularity: set('persistence_netmask', (s, ctx) => arg(s, ctx)?.text),
-  protocol: set('protocol', (s, ctx) => {
+  protocol: (v, s, ctx) => {
     const a = arg(s, ctx);
-    if (a && ['TCP', 'UDP', 'SCTP'].includes(a.text.toUpperCase())) return a.text.toLowerCase();
-    if (a) ctx.leftOut(a, 'valid: TCP | UDP | SCTP');
-    return undefined;
-  }),
+    if (a && ['TCP', 'UDP', 'SCTP'].includes(a.text.toUpperCase())) {
+      v.o.protocol = a.text.toLowerCase();
+      v.protocolKw = s.words[0];
+    } else if (a) ctx.leftOut(a, 'valid: TCP | UDP | SCTP');
+  },
   quorum: set('quorum', (s, ctx) => numArg(s, ctx, 1, 0x7fffffff, true)),
   hysteresis: set('hysteresis', (s, ctx) => numArg(s, ctx, 0, 0x7fffffff, true)),
   quorum_up: set('quorum_up', scriptArg),
@@ -188,6 +191,10 @@ export function virtualServer(out: Out, s: Stmt, ctx: Ctx): void {
   walk(s.block ?? [], VIRTUAL_SERVER, vs, ctx, (k) => `vipd has no virtual_server keyword "${k}"`);
   // keepalived's defaults where vipd's differ: NAT is both's; keepalived's scheduler default is made explicit.
   if (vs.o.protocol === undefined && vs.o.fwmark === undefined) vs.o.protocol = 'tcp';
+  if (vs.o.fwmark !== undefined && vs.o.protocol !== undefined) {
+    ctx.note(vs.protocolKw!, 'a vipd fwmark service has no protocol: the mark selects the packets (as IPVS does); protocol dropped');
+    delete vs.o.protocol;
+  }
   if (vs.o.group !== undefined) delete vs.o.family; // the group's lines say it
   const rss: Obj[] = vs.rss.map((r) => ({ ...r.rs }));
   for (const key of ['notify_up', 'notify_down', 'inhibit_on_failure', 'alpha']) {

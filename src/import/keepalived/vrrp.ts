@@ -161,7 +161,10 @@ export const VRRP_INSTANCE: Table<Obj> = {
     copyNum('advert_int', 0.01, 255)(o, s, ctx);
     o['#advert_int'] = s.words[1];
   },
-  version: copyNum('version', 2, 3, true),
+  version: (o, st, ctx) => {
+    copyNum('version', 2, 3, true)(o, st, ctx);
+    o['#version'] = st.words[0];
+  },
   virtual_ipaddress: list('virtual_ipaddress', vip),
   virtual_ipaddress_excluded: list('virtual_ipaddress_excluded', vip),
   unicast_src_ip: srcIp,
@@ -241,10 +244,18 @@ export function vrrpInstance(out: Out, s: Stmt, ctx: Ctx): void {
   delete o['#state'];
   const explicit = 'version' in o;
   if (!explicit) o.version = ctx.vrrpVersion;
+  // keepalived: an IPv6 instance (its first virtual_ipaddress) speaks VRRPv3 whatever version or vrrp_version say.
+  const first = Array.isArray(o.virtual_ipaddress) ? String(o.virtual_ipaddress[0] ?? '') : '';
+  const v6 = /^[0-9a-f]*:[0-9a-f:.]*(\/\d+)?(\s|$)/i.test(first);
+  if (v6 && o.version === 2) {
+    o.version = 3;
+    if (explicit) ctx.note(o['#version'] as Word, 'an IPv6 instance speaks VRRPv3 (keepalived uses 3 for IPv6 whatever version says)');
+  }
+  delete o['#version'];
   versionRules(o, ctx);
   out.vrrp_instances[name] = o;
   ctx.comment(['vrrp_instances', name], ` vrrp_instance ${name} from ${where(s.words[0]!.pos)}${state ? ` (state ${state}: no vipd equivalent, the priority decides)` : ''}`);
-  if (!explicit) ctx.comment(['vrrp_instances', name, 'version'], ` keepalived's ${ctx.vrrpVersion === 2 ? 'default' : 'global_defs vrrp_version'} (vipd's default is 3)`);
+  if (!explicit) ctx.comment(['vrrp_instances', name, 'version'], v6 ? ' keepalived\'s for an IPv6 instance' : ` keepalived's ${ctx.vrrpVersion === 2 ? 'default' : 'global_defs vrrp_version'} (vipd's default is 3)`);
 }
 
 /** What VRRPv2 and v3 allow, as vipd checks it: authentication is v2's, v2 counts whole seconds. */

@@ -2,6 +2,7 @@
 // them: main.ts runs them, test/vm/ipvs.test.ts declares a test for each title
 // (`main.js tier`: the tier's, test/vm/tier.test.ts).
 
+import { checkers } from './checkers.js';
 import { daemon } from './daemon.js';
 import { directors } from './directors.js';
 import type { Topology } from './harness.js';
@@ -10,6 +11,6 @@ import { parity } from './parity.js';
 import { tier } from './tier.js';
 import { traffic } from './traffic.js';
 
-export const topologies: readonly Topology[] = [kernel, daemon, parity, traffic, directors];
+export const topologies: readonly Topology[] = [kernel, daemon, parity, checkers, traffic, directors];
 /** The ECMP tier (BIRD 2, three directors): its own guest boot (test/vm/tier.test.ts, npm run bench:tier). */
 export const tierTopologies: readonly Topology[] = [tier];
