@@ -73,8 +73,8 @@ export function healthCheck(f: Fields, node: Node, path: string, servicePort: nu
   return hc;
 }
 
-/** The checks whose sockets take keepalived's connection options (HTTP/HTTPS: not yet, their client sets only bindto; PING: no port). */
-const BINDABLE: Type[] = ['tcp', 'udp', 'dns', 'smtp'];
+/** The checks whose sockets take keepalived's connection options (PING: no port). */
+const BINDABLE: Type[] = ['tcp', 'http', 'https', 'udp', 'dns', 'smtp'];
 const TAKES: Record<string, Type[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'ping'], fwmark: [...BINDABLE, 'ping'] };
 const IFNAME = str('an interface name (1-15 characters, no / or white space)', (v) => (/^[^\s/]{1,15}$/.test(v) && v !== '.' && v !== '..' ? undefined : `"${v}" is not an interface name`));
 const linkLocal = (a: string | undefined): boolean => a !== undefined && isIPv6(a) && /^fe[89ab]/i.test(a);
@@ -91,7 +91,7 @@ function connection(f: Fields, m: MapView, hc: HealthCheckConfig): void {
   if (m.has('bindto') && type === 'ping') f.r.issue(m.keyNode('bindto'), m.sub('bindto'), 'PING checks share one raw socket that the kernel gives each target\'s route source; remove bindto (or use a TCP/UDP check with bindto)');
   for (const [k, types] of Object.entries(TAKES))
     if (m.has(k) && !types.includes(type)) {
-      const why = type === 'http' || type === 'https' ? `vipd's HTTP client sets only bindto on its connection so far; remove ${k} or check with TCP` : type === 'ping' ? 'ICMP has no port; remove it' : `a ${type.toUpperCase()} check opens no socket of its own; remove ${k}`;
+      const why = type === 'ping' ? 'ICMP has no port; remove it' : `a ${type.toUpperCase()} check opens no socket of its own; remove ${k}`;
       f.r.issue(m.keyNode(k), m.sub(k), `${k} applies to ${types.map((t) => t.toUpperCase()).join(', ')} checks: ${why}`);
     }
   const bindPort = f.get(m, 'bind_port', num(1, 65535, { integer: true, unit: 'the source port of the check (keepalived bind_port)' }));

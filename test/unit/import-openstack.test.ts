@@ -34,8 +34,10 @@ describe('Octavia', () => {
       address: '203.0.113.50', port: 80, protocol: 'HTTP', connection_limit: 5000, scheduler: 'ROUND_ROBIN',
       real_servers: [{ address: '192.0.2.11', weight: 2 }, { address: '192.0.2.12', admin_state_up: false }],
       sorry_server: { address: '192.0.2.99' },
-      health_check: { type: 'HTTP', delay: 5, timeout: 3, max_retries: 3, max_retries_down: 2, url_path: '/healthcheck', expected_codes: '200' },
+      health_check: { type: 'HTTP', delay: 5, timeout: 3, max_retries: 3, max_retries_down: 2, url_path: '/healthcheck', expected_codes: '200', http_protocol: '1.0' },
     });
+    // UDP-CONNECT is keepalived's UDP_CHECK: a datagram, passing unless an ICMP error comes back.
+    expect(cfg.virtual_servers.listener_dns!.health_check).toEqual({ type: 'UDP', delay: 5, timeout: 3, max_retries: 2 });
     expect(cfg.virtual_servers.listener_dns).toMatchObject({ protocol: 'UDP', scheduler: 'SOURCE_IP_PORT', session_persistence: { type: 'SOURCE_IP', persistence_timeout: 120, persistence_granularity: '255.255.255.0' }, real_servers: [{ address: '192.0.2.21', port: 5353 }] });
     const c = parseConfig(r.yaml!, 'vipd.yaml');
     expect(c.virtualServers.map((v) => [v.name, v.protocol, v.scheduler, v.schedFlags.port, v.persistence, v.connectionLimit])).toEqual([
@@ -50,11 +52,10 @@ describe('Octavia', () => {
       "octavia-web.yaml:13:7: timeout_client_data: not translated: haproxy's per-listener timeout; IPVS has the kernel's connection timeouts for all services (ipvs.timeouts: tcp, tcp_fin, udp)",
       'octavia-web.yaml:18:31: type: not translated: HTTP_COOKIE persistence reads HTTP cookies, which an L4 director does not see; the nearest L4 equivalent is SOURCE_IP',
       "octavia-web.yaml:31:54: backup: note: a backup member is keepalived's sorry_server: it serves alone while no other member is healthy",
-      'octavia-web.yaml:39:25: type: not translated: vipd has no UDP check yet; nearest: PING',
       'octavia-web.yaml:43:7: protocol: not translated: TERMINATED_HTTPS: terminating TLS needs a proxy holding the certificate; nearest L4: protocol HTTPS passed through to members that hold it',
       'octavia-web.yaml:45:7: default_tls_container_ref: not translated: HTTP / TLS processing needs a proxy; an L4 director forwards packets',
     ]);
-    expect(r.yaml).toMatch(/^# NOT COMPLETE: 5 part\(s\) left out:/m);
+    expect(r.yaml).toMatch(/^# NOT COMPLETE: 4 part\(s\) left out:/m);
   });
 
   it('an unknown key is reported; identity and state fields pass without a word; JSON reads as well', () => {

@@ -244,19 +244,18 @@ describe('virtual_server', () => {
     expect(parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks[3]).toMatchObject({ type: 'file', file: '/run/w', fileWeight: 5, fileReverse: true });
   });
 
-  it('connection options: bind_port, bind_if, fwmark and warmup (virtual server, real server, checker) translate; on HTTP_GET and MISC_CHECK they are reported', () => {
+  it('connection options: bind_port, bind_if, fwmark and warmup (virtual server, real server, checker) translate, on HTTP_GET too; on MISC_CHECK they are reported', () => {
     const r = tr('track_file f {\n file /run/w\n}\nvirtual_server 192.0.2.1 53 {\n warmup 7\n real_server 10.0.0.1 53 {\n  warmup 5\n  TCP_CHECK {\n   bind_port 40000\n   bind_if eth1\n   fwmark 42\n  }\n  DNS_CHECK {\n   warmup 0\n   fwmark 0\n  }\n  PING_CHECK {\n   bind_if eth1\n  }\n  HTTP_GET {\n   bind_port 40001\n  }\n  MISC_CHECK {\n   misc_path /bin/true\n   fwmark 3\n  }\n  FILE_CHECK {\n   track_file f\n   dynamic\n   weight 2\n  }\n }\n}\n');
     const [tcp, dns, ping, http, , file] = r.cfg.virtual_servers['192.0.2.1-53-tcp'].health_checks;
     expect(tcp).toMatchObject({ type: 'TCP', bind_port: 40000, bind_if: 'eth1', fwmark: 42, warmup: 5 });
     expect(dns).toMatchObject({ type: 'DNS', warmup: 0 });
     expect(dns.fwmark).toBeUndefined();
     expect(ping).toMatchObject({ type: 'PING', bind_if: 'eth1' });
-    expect(http.bind_port).toBeUndefined();
+    expect(http).toMatchObject({ type: 'HTTP', bind_port: 40001 });
     expect(file).toEqual({ type: 'FILE', track_file: 'f', weight: 2 });
     expect(r.report).toEqual([
       "6:2: real_server: note: vipd passes the real server's address and port as two more arguments",
-      "21:4: bind_port: not translated: vipd's HTTP client sets only bindto on its connection so far; vipd sets bind_port on TCP_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK",
-      "25:4: fwmark: not translated: keepalived's MISC_CHECK has no connection options either; vipd sets fwmark on TCP_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK",
+      "25:4: fwmark: not translated: keepalived's MISC_CHECK has no connection options either; vipd sets fwmark on TCP_CHECK, HTTP_GET, SSL_GET, UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK",
     ]);
     expect(r.checked).toEqual([]);
     const hcs = parseConfig(r.yaml, 'out.yaml').virtualServers[0]!.healthChecks;

@@ -58,13 +58,13 @@ const DEFAULT_RETRY: Record<string, number> = { SCRIPT: 0, DNS: 3 };
 const retryDelay = (type: string, delay: number): number => (type === 'DNS' ? delay : type === 'HTTP' || type === 'HTTPS' ? 3 : 1);
 const PORTED = ['TCP', 'HTTP', 'HTTPS', 'UDP', 'DNS', 'SMTP'];
 /** The checkers whose socket vipd sets keepalived's bind_port, bind_if and fwmark on (PING: no port). */
-const BINDABLE = ['TCP', 'UDP', 'DNS', 'SMTP'];
+const BINDABLE = ['TCP', 'HTTP', 'HTTPS', 'UDP', 'DNS', 'SMTP'];
 const TAKES: Record<string, string[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'PING'], fwmark: [...BINDABLE, 'PING'] };
-const NAMES: Record<string, string> = { TCP: 'TCP_CHECK', UDP: 'UDP_CHECK', DNS: 'DNS_CHECK', SMTP: 'SMTP_CHECK', PING: 'PING_CHECK' };
+const NAMES: Record<string, string> = { TCP: 'TCP_CHECK', HTTP: 'HTTP_GET', HTTPS: 'SSL_GET', UDP: 'UDP_CHECK', DNS: 'DNS_CHECK', SMTP: 'SMTP_CHECK', PING: 'PING_CHECK' };
 const bindOption = (key: string, read: (s: Stmt, ctx: Ctx) => unknown): Table<Checker>[string] => (k, s, ctx) => {
   const takes = TAKES[key]!;
   if (!takes.includes(k.type)) {
-    const why = k.type === 'HTTP' || k.type === 'HTTPS' ? 'vipd\'s HTTP client sets only bindto on its connection so far' : k.type === 'PING' ? 'ICMP has no port' : `keepalived's ${k.kw.text} has no connection options either`;
+    const why = k.type === 'PING' ? 'ICMP has no port' : `keepalived's ${k.kw.text} has no connection options either`;
     return ctx.leftOut(s.words[0]!, `${why}; vipd sets ${key} on ${takes.map((t) => NAMES[t]).join(', ')}`);
   }
   hcKey(key, read)(k, s, ctx);

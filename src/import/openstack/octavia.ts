@@ -28,10 +28,10 @@ const L7: Record<string, string> = {
   PROXYV2: 'the PROXY protocol header is written by a proxy; nearest L4: TCP (members see the client address with direct routing or NAT anyway)',
   PROMETHEUS: "a metrics listener is the amphora's own; vipd's metrics: {listen: ...} is its equivalent",
 };
-const MONITORS: Record<string, string> = { HTTP: 'HTTP', HTTPS: 'HTTPS', PING: 'PING', TCP: 'TCP' };
+/** Octavia's monitor types -> vipd's: UDP-CONNECT (a datagram, passing unless an ICMP error comes back) is keepalived's UDP_CHECK. */
+const MONITORS: Record<string, string> = { HTTP: 'HTTP', HTTPS: 'HTTPS', PING: 'PING', TCP: 'TCP', 'UDP-CONNECT': 'UDP' };
 const MONITOR_WHY: Record<string, string> = {
   'TLS-HELLO': 'a TLS handshake check; nearest: type TCP (connects) or HTTPS (a full request)',
-  'UDP-CONNECT': 'vipd has no UDP check yet; nearest: PING',
   SCTP: 'vipd has no SCTP check; nearest: PING',
 };
 
@@ -139,12 +139,17 @@ class Octavia {
     const type = String(this.spec.get([...h, 'type']));
     if (!MONITORS[type]) return this.out([...h, 'type'], MONITOR_WHY[type] ?? `"${type}" is not an Octavia health monitor type`);
     if (this.spec.get([...h, 'admin_state_up']) === false) return this.note([...h, 'admin_state_up'], 'a disabled health monitor: the members are not checked');
-    const hc: Obj = { type };
+    const hc: Obj = { type: MONITORS[type] };
     for (const k of ['delay', 'timeout', 'max_retries', 'max_retries_down', 'http_method', 'url_path', 'expected_codes', 'domain_name']) {
       const v = this.spec.get([...h, k]);
       if (v !== undefined && v !== null) hc[k] = k === 'expected_codes' ? String(v) : v;
     }
-    if (this.spec.has([...h, 'http_version'])) this.note([...h, 'http_version'], 'vipd sends HTTP/1.1 requests (with Host: domain_name or the address)');
+    if (type === 'HTTP' || type === 'HTTPS') {
+      // Octavia's http_version (1.0 or 1.1, default 1.0) is keepalived's http_protocol; vipd's own default is 1.1.
+      const v = this.spec.get([...h, 'http_version']) ?? 1.0;
+      if (Number(v) === 1 || Number(v) === 1.1) hc.http_protocol = Number(v) === 1 ? '1.0' : '1.1';
+      else this.out([...h, 'http_version'], `http_version ${String(v)}: Octavia takes 1.0 or 1.1`);
+    } else if (this.spec.has([...h, 'http_version'])) this.note([...h, 'http_version'], `a ${type} monitor sends no HTTP request: http_version does not apply`);
     const mp = [...monitorPorts];
     if (mp.length === 1 && mp[0] !== undefined) hc.port = mp[0];
     else if (mp.some((x) => x !== undefined)) this.out([...h, 'type'], 'the members have different monitor_port: vipd checks every member of a pool on one port (health_check.port)');
