@@ -9,7 +9,7 @@ import { isIPv6 } from 'node:net';
 import { isMap, type Node } from 'yaml';
 import { serviceName } from '../ipvs/types.js';
 import { checkAnnounce } from './announce.js';
-import { healthChecks } from './health-check.js';
+import { healthChecks, needsBindIf } from './health-check.js';
 import { FORWARDING, IP, PORT, realServer, UINT31 } from './real-server.js';
 import { bool, didYouMean, DOTTED_QUAD, type Fields, MapView, NAME, num, oneOf, scalarValue, str } from './reader.js';
 import type { RealServerConfig, VirtualServerConfig, VsProtocol } from './types.js';
@@ -167,6 +167,7 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
 
   const rsPort = id?.fixedPort ?? 0;
   const realServers: RealServerConfig[] = [];
+  const rsAt: { node: Parameters<typeof f.r.issue>[0]; path: string }[] = [];
   const rsSeen = new Set<string>(); // address|port: a Set, not a scan of the list (160,000 real servers took minutes)
   (f.list(m, 'real_servers') ?? []).forEach((n, i) => {
     const p = `${m.sub('real_servers')}[${i}]`;
@@ -179,8 +180,13 @@ function virtualServer(f: Fields, name: string, keyNode: Node, node: Node | null
     }
     rsSeen.add(key);
     realServers.push(rs);
+    rsAt.push({ node: n, path: p });
   });
   const checks = healthChecks(f, m, realServers.some((r) => r.port === 0) || realServers.length === 0 ? rsPort : 1) ?? [];
+  realServers.forEach((rs, i) => {
+    const hc = (rs.healthChecks ?? checks).find((c) => needsBindIf(rs.address, c));
+    if (hc) f.r.issue(rsAt[i]!.node, rsAt[i]!.path, `${rs.address} is link-local: its ${hc.type.toUpperCase()} check must say which interface it is on; valid: bind_if: IFNAME in the check, or connect_ip (keepalived refuses it too)`);
+  });
   const quorum = f.get(m, 'quorum', num(1, 0x7fffffff, { integer: true, unit: 'total weight of healthy real servers' })) ?? 1;
   const hysteresis = f.get(m, 'hysteresis', UINT31) ?? 0;
   if (hysteresis >= quorum && m.has('hysteresis')) f.r.issue(m.value('hysteresis') ?? m.node, m.sub('hysteresis'), `${hysteresis} is not below quorum ${quorum}; valid: 0..${quorum - 1}`);

@@ -77,7 +77,15 @@ export function healthCheck(f: Fields, node: Node, path: string, servicePort: nu
 const BINDABLE: Type[] = ['tcp', 'http', 'https', 'udp', 'dns', 'smtp'];
 const TAKES: Record<string, Type[]> = { bind_port: BINDABLE, bind_if: [...BINDABLE, 'ping'], fwmark: [...BINDABLE, 'ping'] };
 const IFNAME = str('an interface name (1-15 characters, no / or white space)', (v) => (/^[^\s/]{1,15}$/.test(v) && v !== '.' && v !== '..' ? undefined : `"${v}" is not an interface name`));
-const linkLocal = (a: string | undefined): boolean => a !== undefined && isIPv6(a) && /^fe[89ab]/i.test(a);
+export const linkLocal = (a: string | undefined): boolean => a !== undefined && isIPv6(a) && /^fe[89ab]/i.test(a);
+
+/**
+ * A check that would go to a link-local real server's own address (no connect_ip)
+ * without bind_if: the kernel cannot tell which link (keepalived refuses it too).
+ */
+export function needsBindIf(rsAddress: string, hc: HealthCheckConfig): boolean {
+  return linkLocal(rsAddress) && hc.address === undefined && hc.bindIf === undefined && TAKES.bind_if!.includes(hc.type);
+}
 
 /** connect_ip, and keepalived's source options: bindto, bind_port, bind_if (SO_BINDTODEVICE), fwmark (SO_MARK). */
 function connection(f: Fields, m: MapView, hc: HealthCheckConfig): void {

@@ -190,3 +190,13 @@ describe('several checks of a real server vote (keepalived: down while any check
     expect(rsHealth([{ spec: tcp!.spec, key: 'f' }], () => s(-30), false, 2)!.weight).toBe(0);
   });
 });
+
+describe('a link-local real server', () => {
+  const vs = (check: string) => `virtual_servers:\n  web:\n    address: 2001:db8::100\n    port: 80\n    real_servers: [{address: "fe80::2"}]\n    health_check: ${check}\n`;
+  it('its checks must name the interface (bind_if) or go elsewhere (connect_ip), as keepalived requires', () => {
+    expect(() => parseConfig(vs('{type: TCP}'), 'f.yaml')).toThrow('f.yaml:5:20: virtual_servers.web.real_servers[0]: fe80::2 is link-local: its TCP check must say which interface it is on; valid: bind_if: IFNAME in the check, or connect_ip');
+    expect(parseConfig(vs('{type: TCP, bind_if: eth1}'), 'f.yaml').virtualServers[0]!.realServers[0]!.address).toBe('fe80::2');
+    expect(parseConfig(vs('{type: TCP, connect_ip: "2001:db8::2"}'), 'f.yaml').virtualServers).toHaveLength(1);
+    expect(parseConfig(vs('{type: SCRIPT, script: /bin/true}'), 'f.yaml').virtualServers).toHaveLength(1); // the script chooses
+  });
+});
