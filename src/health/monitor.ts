@@ -35,6 +35,15 @@ export interface CheckState {
   failures: number;
 }
 
+/** A state as it crosses between the threads: without its spec (the receiver has it). */
+export type SlimState = Omit<CheckState, 'spec'>;
+
+/** A copy of the state as it is now, without the spec. */
+export function slim(s: CheckState): SlimState {
+  const { spec: _spec, ...rest } = s;
+  return rest;
+}
+
 export type Runner = (spec: CheckSpec) => Promise<CheckResult>;
 export type ChangeListener = (state: CheckState, previous: Verdict) => void;
 

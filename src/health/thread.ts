@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import { type ChangeListener, type CheckState, HealthMonitor, initialState } from './monitor.js';
+import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState } from './monitor.js';
 import type { CheckSpec } from './types.js';
 import { mergeTimings, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
@@ -17,7 +17,7 @@ export class CheckerThread {
   private worker: Pick<Worker, 'postMessage'> & { stop(): void } | undefined;
   private readonly mirror = new Map<string, CheckState>();
   private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
-  private readonly pending = new Map<number, (states: CheckState[]) => void>();
+  private readonly pending = new Map<number, () => void>();
   /** The checker thread's timings as of the last refresh(). */
   private threadTimings: TimingsSnapshot | undefined;
   private nextId = 1;
@@ -68,14 +68,18 @@ export class CheckerThread {
         this.inbox.push(...m.changes);
         this.drain();
       } else {
+        // A piece of a snapshot: merged at once (a piece is small); the last one answers refresh().
         this.threadTimings = m.timings;
-        this.pending.get(m.id)?.(m.states);
+        if (!this.pending.has(m.id)) return; // timed out
+        this.merge(m.states);
+        if (m.more) return;
+        this.pending.get(m.id)!();
         this.pending.delete(m.id);
       }
     });
     w.on('error', (err: Error) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
     w.on('exit', (code: number | null) => {
-      for (const resolve of this.pending.values()) resolve([]);
+      for (const resolve of this.pending.values()) resolve();
       this.pending.clear();
       if (this.stopped) return;
       // As keepalived restarts its checker child: checks start over (verdicts as at start-up).
@@ -98,9 +102,11 @@ export class CheckerThread {
     this.draining = true;
     const step = (): void => {
       for (const { state, previous } of this.inbox.splice(0, CheckerThread.SLICE)) {
-        if (!this.wanted.has(state.key)) continue; // removed by a reload meanwhile
-        this.mirror.set(state.key, state);
-        this.onChange(state, previous);
+        const w = this.wanted.get(state.key);
+        if (!w) continue; // removed by a reload meanwhile
+        const full = { ...state, spec: w.spec };
+        this.mirror.set(state.key, full);
+        this.onChange(full, previous);
       }
       if (this.inbox.length > 0) setImmediate(step);
       else this.draining = false;
@@ -133,15 +139,22 @@ export class CheckerThread {
   async refresh(timeoutMs = 2000): Promise<void> {
     if (!this.worker) return;
     const id = this.nextId++;
-    const states = await new Promise<CheckState[]>((resolve) => {
+    await new Promise<void>((resolve) => {
       this.pending.set(id, resolve);
       setTimeout(() => {
         this.pending.delete(id);
-        resolve([]);
+        resolve();
       }, timeoutMs).unref();
       this.send({ type: 'snapshot', id });
     });
-    for (const s of states) if (this.wanted.has(s.key)) this.mirror.set(s.key, s);
+  }
+
+  /** States from the checker thread (without their specs) into the mirror. */
+  private merge(states: SlimState[]): void {
+    for (const s of states) {
+      const w = this.wanted.get(s.key);
+      if (w) this.mirror.set(s.key, { ...s, spec: w.spec });
+    }
   }
 
   /** Check durations and start lag of both threads (the checker thread's as of the last refresh()). */

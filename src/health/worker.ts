@@ -4,11 +4,13 @@
 // separate checker process does. Speaks to the main thread by messages only:
 //   in:  { type: 'set', wanted: [key, { spec, alpha }][] } | { type: 'snapshot', id } | { type: 'stop' }
 //   out: { type: 'changes', changes: { state, previous }[] } | { type: 'snapshot', id, states }
+// States travel without their spec (the main thread has every spec: it sent them):
+// at 12,000 checks a snapshot is then a few hundred KB to copy and read, not megabytes.
 
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckSpec, Verdict } from './types.js';
-import { type CheckState, HealthMonitor } from './monitor.js';
+import { type CheckState, HealthMonitor, type SlimState, slim } from './monitor.js';
 import type { TimingsSnapshot } from './timings.js';
 
 export type ToChecker =
@@ -16,8 +18,10 @@ export type ToChecker =
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 
-export type Change = { state: CheckState; previous: Verdict };
-export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: CheckState[]; timings: TimingsSnapshot };
+export type Change = { state: SlimState; previous: Verdict };
+/** A snapshot comes in pieces of SNAPSHOT_PIECE states; `more` says another follows. */
+export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: SlimState[]; timings: TimingsSnapshot; more: boolean };
+const SNAPSHOT_PIECE = 1000;
 
 // Nice 10 (the health checks' thread; the vrrp_scripts' thread asks for 0) for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
@@ -46,11 +50,22 @@ if (!parentPort) process.on('disconnect', () => process.exit(0));
 let changes: Change[] = [];
 const monitor = new HealthMonitor((state, previous) => {
   if (changes.length === 0) setImmediate(() => (post({ type: 'changes', changes }), (changes = [])));
-  changes.push({ state: { ...state }, previous }); // as it is now: the next result replaces it
+  changes.push({ state: slim(state), previous }); // as it is now: the next result replaces it
 });
 port.on('message', (m: ToChecker) => {
   if (m.type === 'set') monitor.set(new Map(m.wanted));
-  else if (m.type === 'snapshot') post({ type: 'snapshot', id: m.id, states: monitor.all(), timings: monitor.timings.snapshot() });
+  else if (m.type === 'snapshot') {
+    // In pieces, a turn of this loop apart: the main thread reads each piece in a turn of its own.
+    const all = monitor.all();
+    const timings = monitor.timings.snapshot();
+    const piece = (at: number): void => {
+      const states = all.slice(at, at + SNAPSHOT_PIECE).map(slim);
+      const more = at + SNAPSHOT_PIECE < all.length;
+      post({ type: 'snapshot', id: m.id, states, timings, more });
+      if (more) setImmediate(() => piece(at + SNAPSHOT_PIECE));
+    };
+    piece(0);
+  }
   else {
     monitor.stop();
     port.close();

@@ -27,7 +27,8 @@ class Lines {
       this.buf = Buffer.allocUnsafe(Math.max(64 * 1024, line.length * 3 + 1));
       this.at = 0;
     }
-    this.at += this.buf.write(line, this.at);
+    // utf8Write: Buffer#write without its argument and encoding dispatch (a quarter of a scrape's time).
+    this.at += (this.buf as Buffer & { utf8Write(s: string, off: number): number }).utf8Write(line, this.at);
     this.buf[this.at++] = 0x0a;
   }
 
@@ -106,13 +107,15 @@ export async function renderTable(s: Snapshot, slice = SLICE): Promise<Buffer> {
   }
   for (const v of s.views) {
     for (const st of VS_STATUSES) f.vsStatus.lines.push(`${f.vsStatus.name}${labels({ virtual_server: v.name, status: st })} ${v.status === st ? 1 : 0}`);
+    const vs = `{virtual_server="${esc(v.name)}",addr="`;
     for (const r of v.realServers) {
-      const base = { virtual_server: v.name, addr: destName(r) };
-      for (const st of RS_STATUSES) f.rsStatus.lines.push(`${f.rsStatus.name}${labels({ ...base, status: st })} ${r.status === st ? 1 : 0}`);
+      // One label prefix per real server, the rest appended (labels() per line was a seventh of the time).
+      const base = `${vs}${esc(destName(r))}"`;
+      for (const st of RS_STATUSES) f.rsStatus.lines.push(`${f.rsStatus.name}${base},status="${st}"} ${r.status === st ? 1 : 0}`);
       if (r.health) {
-        f.rsHealthy.lines.push(`${f.rsHealthy.name}${labels(base)} ${r.health.verdict === 'up' ? 1 : 0}`);
-        f.checks.lines.push(`${f.checks.name}${labels({ ...base, result: 'success' })} ${r.health.checks - r.health.failures}`);
-        f.checks.lines.push(`${f.checks.name}${labels({ ...base, result: 'failure' })} ${r.health.failures}`);
+        f.rsHealthy.lines.push(`${f.rsHealthy.name}${base}} ${r.health.verdict === 'up' ? 1 : 0}`);
+        f.checks.lines.push(`${f.checks.name}${base},result="success"} ${r.health.checks - r.health.failures}`);
+        f.checks.lines.push(`${f.checks.name}${base},result="failure"} ${r.health.failures}`);
       }
       await tick();
     }
