@@ -1,6 +1,8 @@
 // Topology: `vipd run` on the bare kernel with keepalived's other checkers —
-// UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK, and a real server with two
-// checkers (TCP and UDP: up while both pass) — against real servers in a
+// UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK, HTTP_GET with two url blocks
+// (one by its body's MD5 digest), MISC_CHECK (a non-zero exit other than 1 is a
+// failure without misc_dynamic), PING_CHECK of an IPv6 real server, and a real
+// server with two checkers (TCP and UDP: up while both pass) — against real servers in a
 // namespace whose answers a file per service switches: each failure takes its
 // real server out of the kernel's table (ipvsadm), each recovery brings it back;
 // a FILE_CHECK with a weight (keepalived's dynamic) sets its real server's weight.
@@ -17,7 +19,8 @@ const flag = (name: string, on: boolean): void => (on ? writeFileSync(`${RUN}/ck
 /**
  * The real servers (one process in the namespace): UDP 9001 answers "PONG..." while
  * ck-udp-ADDRESS exists; DNS 53 answers NOERROR while ck-dns exists, else REFUSED;
- * SMTP 25 greets 220 while ck-smtp exists, else 554; TCP 7000 accepts. Each UDP
+ * SMTP 25 greets 220 while ck-smtp exists, else 554; HTTP 10.30.0.1:8080 answers /a with
+ * "alpha" and /b with 200 while ck-http exists, else 503; TCP 7000 accepts. Each UDP
  * socket is bound to its address, so that answers come from it.
  */
 const SERVERS = `
@@ -44,6 +47,11 @@ net.createServer((c) => {
   c.write(on('smtp') ? '220 ready\\r\\n' : '554 go away\\r\\n');
   c.on('data', (b) => { const t = b.toString(); if (/^HELO/i.test(t)) c.write('250 hello\\r\\n'); if (/^QUIT/i.test(t)) c.end('221 bye\\r\\n'); });
 }).listen(25);
+require('http').createServer((q, s) => {
+  if (q.url === '/a') return s.end('alpha');
+  s.statusCode = q.url === '/b' && on('http') ? 200 : 503;
+  s.end('b');
+}).listen(8080, '10.30.0.1');
 net.createServer((c) => c.on('error', () => {}).end()).listen(7000, () => console.log('ready'));
 `;
 
@@ -86,6 +94,21 @@ virtual_servers:
       - {type: TCP_CHECK, delay: 1, timeout: 0.5, retry: 0}
       - {type: UDP_CHECK, port: 9001, require_reply: "504f4e47", delay: 1, timeout: 0.5, retry: 0}
     real_servers: [{address: 10.30.0.2, port: 7000}]
+  http:
+    address: 10.72.0.7
+    port: 8080
+    health_check: {type: HTTP_GET, delay: 1, timeout: 0.5, retry: 0, urls: [{path: /a, digest: 2c1743a391305fbf367df8e4f069f9f9}, {path: /b, status_code: 200}]}
+    real_servers: [{address: 10.30.0.1, port: 8080}]
+  misc:
+    address: 10.72.0.8
+    port: 80
+    health_check: {type: MISC_CHECK, script: ${RUN}/ck-misc.sh, delay: 1, timeout: 0.5, retry: 0}
+    real_servers: [{address: 10.30.0.2, port: 80}]
+  ping6:
+    address: "fd72::1"
+    port: 80
+    health_check: {type: PING_CHECK, delay: 1, timeout: 0.5, retry: 0}
+    real_servers: [{address: "fd30::1", port: 80}]
 `;
 
 const SERVICES: Record<string, [string, string]> = {
@@ -94,6 +117,9 @@ const SERVICES: Record<string, [string, string]> = {
   smtp: ['-A -t 10.72.0.3:25 -s wlc', '-a -t 10.72.0.3:25 -r 10.30.0.3:25 -m -w 1'],
   file: ['-A -t 10.72.0.4:80 -s wlc', '-a -t 10.72.0.4:80 -r 10.30.0.1:80 -m -w 1'],
   both: ['-A -t 10.72.0.5:7000 -s wlc', '-a -t 10.72.0.5:7000 -r 10.30.0.2:7000 -m -w 1'],
+  http: ['-A -t 10.72.0.7:8080 -s wlc', '-a -t 10.72.0.7:8080 -r 10.30.0.1:8080 -m -w 1'],
+  misc: ['-A -t 10.72.0.8:80 -s wlc', '-a -t 10.72.0.8:80 -r 10.30.0.2:80 -m -w 1'],
+  ping6: ['-A -t [fd72::1]:80 -s wlc', '-a -t [fd72::1]:80 -r [fd30::1]:80 -m -w 1'],
 };
 /** keepalived's FILE_CHECK with a weight (what its man page calls dynamic): 1 + the file's value x 2. */
 const dynamic = (value: number): string[] => ['-A -t 10.72.0.6:80 -s wlc', `-a -t 10.72.0.6:80 -r 10.30.0.3:80 -m -w ${1 + 2 * value}`];
@@ -105,14 +131,17 @@ export const checkers: Topology = {
   name: "keepalived's checkers programming IPVS",
   scenarios: [
     {
-      title: 'checkers: UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK and a real server with two checkers (TCP and UDP) each take their real server out of the kernel on failure and put it back on recovery; a weighted FILE_CHECK sets the real server\'s weight from the file (ipvsadm -Ln)',
+      title: 'checkers: UDP_CHECK, DNS_CHECK, SMTP_CHECK, FILE_CHECK, HTTP_GET with url blocks and a digest, MISC_CHECK, PING_CHECK over IPv6 and a real server with two checkers (TCP and UDP) each take their real server out of the kernel on failure and put it back on recovery; a weighted FILE_CHECK sets the real server\'s weight from the file (ipvsadm -Ln)',
       limitMs: 150_000,
       run: async () => {
         sh('ipvsadm -C');
         runDir();
         sh(`ip netns del ${NS} 2>/dev/null; ip netns add ${NS}; ip link add ck0 type veth peer name ck1 netns ${NS}; ip addr add 10.30.0.254/24 dev ck0; ip link set ck0 up`);
         sh(`ip -n ${NS} link set lo up; ip -n ${NS} link set ck1 up; ${RS.map((a) => `ip -n ${NS} addr add ${a}/24 dev ck1`).join('; ')}`);
-        for (const f of ['udp-10.30.0.1', 'udp-10.30.0.2', 'dns', 'smtp']) flag(f, true);
+        sh(`ip addr add fd30::254/64 dev ck0 nodad; ip -n ${NS} addr add fd30::1/64 dev ck1 nodad`);
+        for (const f of ['udp-10.30.0.1', 'udp-10.30.0.2', 'dns', 'smtp', 'http', 'misc']) flag(f, true);
+        // keepalived's MISC_CHECK: exit 0 up, anything else down (3 here: not only 1) without misc_dynamic.
+        writeFileSync(`${RUN}/ck-misc.sh`, `#!/bin/sh\ntest -e ${RUN}/ck-misc || exit 3\n`, { mode: 0o755 });
         writeFileSync(`${RUN}/ck-weight`, '0\n');
         writeFileSync(`${RUN}/ck-dynamic`, '3\n');
         const srv = track(spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', SERVERS], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -152,6 +181,15 @@ export const checkers: Topology = {
         await step('FILE_CHECK: 0, back', ['udp', 'dns', 'smtp']);
         for (const f of ['udp-10.30.0.1', 'dns', 'smtp']) flag(f, true);
         await step('UDP, DNS, SMTP answer again: every real server back', []);
+        flag('http', false);
+        await step('HTTP_GET: /a still matches its digest, /b answers 503: out', ['http']);
+        flag('misc', false);
+        await step('MISC_CHECK: exit 3, out', ['http', 'misc']);
+        sh(`ip -n ${NS} addr del fd30::1/64 dev ck1`);
+        await step('PING_CHECK of fd30::1: no echo reply, out', ['http', 'misc', 'ping6']);
+        sh(`ip -n ${NS} addr add fd30::1/64 dev ck1 nodad`);
+        for (const f of ['http', 'misc']) flag(f, true);
+        await step('HTTP, MISC and PING6 pass again: back', []);
         v.child.kill('SIGTERM');
         await v.exited;
         sh('ipvsadm -C');
