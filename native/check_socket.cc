@@ -191,6 +191,7 @@ Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
     delete p;
     THROW_SYS(env, "uv_poll_init", -r);
   }
+  TrackPolled(static_cast<napi_env>(env), p);
   return Napi::External<Probe>::New(env, p, [](Napi::Env, Probe* p) {
     p->jsCollected = true;
     MaybeFree(p);

@@ -126,6 +126,7 @@ Napi::Value TcpExchange(const Napi::CallbackInfo& info) {
     FinishPolled(x);
     return Napi::String::New(env, ErrName(-r));
   }
+  TrackPolled(static_cast<napi_env>(env), x);
   return Napi::External<Exchange>::New(env, x, [](Napi::Env, Exchange* x) {
     x->jsCollected = true;
     MaybeFree(x);

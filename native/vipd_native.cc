@@ -258,6 +258,18 @@ struct Watch {
   bool closed = false;
 };
 
+/** Stops and closes the watch (once); its memory goes with the close callback. */
+void CloseWatch(Watch* w) {
+  if (w->closed) return;
+  w->closed = true;
+  w->cb.Reset();
+  uv_poll_stop(&w->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), [](uv_handle_t* h) {
+    polltrack::Untrack(h->data);
+    delete static_cast<Watch*>(h->data);
+  });
+}
+
 void OnReadable(uv_poll_t* handle, int status, int events) {
   (void)events;
   Watch* w = static_cast<Watch*>(handle->data);
@@ -285,19 +297,14 @@ Napi::Value WatchFd(const Napi::CallbackInfo& info) {
     delete w;
     THROW_SYS(env, "uv_poll", -r);
   }
+  polltrack::Track(env, w, [](void* p) { CloseWatch(static_cast<Watch*>(p)); });  // closed at teardown if still open
   return Napi::External<Watch>::New(env, w);
 }
 
 Napi::Value Unwatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsExternal()) THROW_TYPE(env, "unwatch(handle)");
-  Watch* w = info[0].As<Napi::External<Watch>>().Data();
-  if (w->closed) return env.Undefined();
-  w->closed = true;
-  w->cb.Reset();
-  uv_poll_stop(&w->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
-           [](uv_handle_t* h) { delete static_cast<Watch*>(h->data); });
+  CloseWatch(info[0].As<Napi::External<Watch>>().Data());
   return env.Undefined();
 }
 

@@ -242,6 +242,26 @@ describe('the daemon: down after exactly `fall` failures, up after `rise` passes
       await v.wait().catch(() => undefined);
     }
   }, 30_000);
+
+  it('SIGTERM in a storm of checks (5,000 a second, TCP and HTTP in flight): exit 0 every time, nothing fatal from the addon while the checker thread is torn down', async () => {
+    // CI saw vipd exit on SIGABRT here: a check started while the thread was being terminated, the addon's
+    // napi calls failed and node-addon-api aborted on the exception it could not throw (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
+    const virtual_servers: Record<string, unknown> = {
+      refused: { address: '10.98.0.100', port: 80, health_check: { type: 'TCP', delay: 0.05, timeout: 0.04 }, real_servers: Array.from({ length: 150 }, (_, i) => ({ address: SRV, port: 20000 + i })) },
+    };
+    for (let i = 0; i < 50; i++) virtual_servers[`h${i}`] = { address: '10.98.0.100', port: 1000 + i, health_check: { type: 'HTTP', delay: 0.05, timeout: 0.04, url_path: `/x${i}` }, real_servers: [{ address: SRV, port: 8001 }] };
+    const codes: (number | string | null)[] = [];
+    for (let n = 0; n < 8; n++) {
+      const v = new VipdProc(lab, 'dir', { virtual_servers });
+      await v.ready();
+      await new Promise((r) => setTimeout(r, 300 + ((n * 137) % 600)));
+      v.kill('SIGTERM');
+      const code = await v.wait();
+      codes.push(code ?? v.child.signalCode);
+      expect(v.stderr.join(''), `run ${n}`).not.toMatch(/FATAL|Abort|Assertion/);
+    }
+    expect(codes).toEqual(Array(8).fill(0));
+  }, 90_000);
 });
 
 describe('keepalived checkers in the daemon: several per real server, connect_ip, FILE_CHECK weights', () => {
