@@ -111,9 +111,11 @@ describe('bind_if: out of that interface whatever the route says', () => {
   it('a link-local server: reached with bind_if (keepalived requires it), refused by the kernel without', async () => {
     const ll = (host: string) => /inet6 (fe80::[0-9a-f:]+)\/64/.exec(lab.exec(host, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1', 'scope', 'link']))?.[1];
     let server: string | undefined;
-    await waitFor('the server\'s link-local address, past DAD', () => {
+    // Both ends past DAD: a tentative source cannot be bound (CI saw EADDRNOTAVAIL from the director's).
+    const settled = (host: string) => ll(host) !== undefined && !lab.exec(host, 'ip', ['-6', 'addr', 'show', 'dev', 'eth1', 'tentative']).includes('fe80');
+    await waitFor('both link-local addresses, past DAD', () => {
       server = ll('srv');
-      return server !== undefined && !lab.exec('srv', 'ip', ['-6', 'addr', 'show', 'dev', 'eth1', 'tentative']).includes('fe80') && ll('dir') !== undefined;
+      return settled('srv') && settled('dir');
     });
     const r = probe([
       { type: 'tcp', address: server, port: 7003, bindIf: 'eth1', expect: `from=${ll('dir')}%eth1:` },
