@@ -151,9 +151,15 @@ export class DirectorRuntime {
     }
   }
 
-  /** The view now: the latest result of every check (the table changes only with verdicts). */
-  async status(): Promise<VsView[]> {
-    await this.monitor.refresh();
+  /**
+   * The view now: the latest result of every check (the table changes only with verdicts).
+   * `counts`: the metrics' view — verdicts and result counts only, read without asking the
+   * checker thread (a scrape of 12,000 real servers waited 0.3-0.5 s for its snapshot).
+   */
+  async status(opts: { counts?: boolean } = {}): Promise<VsView[]> {
+    const countsOnly = opts.counts && this.monitor.countsLive;
+    if (!countsOnly) await this.monitor.refresh();
+    const get = countsOnly ? (k: string) => this.monitor.getCounted(k) : (k: string) => this.monitor.get(k);
     // A look at every virtual server, some at a time: 12,000 real servers in one go held the
     // event loop (and the VRRP adverts on it) for 100-200 ms per scrape.
     const cfg = this.cfg;
@@ -166,7 +172,7 @@ export class DirectorRuntime {
         chunk.push(cfg.virtualServers[i]!);
         n += cfg.virtualServers[i]!.realServers.length;
       }
-      views.push(...this.director.view({ virtualServers: chunk }, (k) => this.monitor.get(k), admin));
+      views.push(...this.director.view({ virtualServers: chunk }, get, admin));
     }
     return views;
   }

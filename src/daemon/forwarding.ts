@@ -90,7 +90,7 @@ export class Forwarding {
 
   /** For a metrics scrape: the director's view and one dump of the kernel's table with counters (undefined: IPVS unavailable). */
   async metricsView(): Promise<{ views: Awaited<ReturnType<DirectorRuntime['status']>>; timings: ReturnType<DirectorRuntime['checkTimings']>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
-    const views = await this.director.status();
+    const views = await this.director.status({ counts: true });
     const table = this.ipvs.available ? await this.ipvs.table() : undefined;
     return { views, timings: this.director.checkTimings(), ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
   }

@@ -63,6 +63,19 @@ interface Running {
   busy?: boolean;
   again?: boolean;
   watcher?: FSWatcher;
+  /** Where its result counts go in the shared counts (see shareCounts), -1: nowhere. */
+  slot: number;
+}
+
+/**
+ * Result counts shared with another thread: per slot the checks and the failures
+ * (doubles: exact to 2^53). The checker thread writes, its main thread reads at
+ * scrape time — no snapshot of 12,000 states has to cross for the metrics.
+ */
+export interface SharedCounts {
+  counts: Float64Array;
+  /** A check's key -> its slot (counts[2 * slot], counts[2 * slot + 1]). */
+  slots: ReadonlyMap<string, number>;
 }
 
 /** A spread of first runs over the interval, the same for the same key: FNV-1a of the key. */
@@ -82,13 +95,34 @@ export class HealthMonitor {
   private readonly pinger = new Pinger();
   private readonly run: Runner;
   /** Check durations and start lag, for the metrics. */
-  readonly timings = new CheckTimings();
+  readonly timings: CheckTimings;
+  private shared: SharedCounts | undefined;
 
   constructor(
     private readonly onChange: ChangeListener,
-    opts: { runner?: Runner } = {},
+    opts: { runner?: Runner; timings?: Float64Array } = {},
   ) {
     this.run = opts.runner ?? ((s) => this.runReal(s));
+    this.timings = new CheckTimings(opts.timings);
+  }
+
+  /**
+   * From now on every result's counts also go to `shared`. A check new to the
+   * monitor starts from the counts found in its slot (those of a checker thread
+   * before a restart), so the counters never go back.
+   */
+  shareCounts(shared: SharedCounts): void {
+    this.shared = shared;
+    for (const [key, r] of this.checks) {
+      r.slot = shared.slots.get(key) ?? -1;
+      this.writeCounts(r);
+    }
+  }
+
+  private writeCounts(r: Running): void {
+    if (r.slot < 0 || !this.shared) return;
+    this.shared.counts[2 * r.slot] = r.state.checks;
+    this.shared.counts[2 * r.slot + 1] = r.state.failures;
   }
 
   private runReal(s: CheckSpec): Promise<CheckResult> {
@@ -127,7 +161,13 @@ export class HealthMonitor {
     }
     for (const [key, { spec, alpha }] of wanted) {
       if (this.checks.has(key)) continue;
-      const r: Running = { state: initialState(key, spec, alpha), rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, stopped: false };
+      const slot = this.shared?.slots.get(key) ?? -1;
+      const state = initialState(key, spec, alpha);
+      if (slot >= 0) {
+        state.checks = this.shared!.counts[2 * slot]!;
+        state.failures = this.shared!.counts[2 * slot + 1]!;
+      }
+      const r: Running = { state, rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, stopped: false, slot };
       this.checks.set(key, r);
       if (spec.type === 'file' && spec.file) {
         // keepalived reads a tracked file when it changes: watch its directory (the file may be replaced or created).
@@ -176,6 +216,7 @@ export class HealthMonitor {
     const s = r.state;
     s.checks++;
     if (!res.ok) s.failures++;
+    this.writeCounts(r);
     s.last = { ...res, at: Date.now() };
     const previous = r.rf.verdict;
     const changed = r.rf.record(res.ok);

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState } from './monitor.js';
 import type { CheckSpec } from './types.js';
-import { mergeTimings, type TimingsSnapshot } from './timings.js';
+import { CheckTimings, mergeTimings, TIMINGS_SLOTS, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
 
 export class CheckerThread {
@@ -18,8 +18,12 @@ export class CheckerThread {
   private readonly mirror = new Map<string, CheckState>();
   private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
   private readonly pending = new Map<number, () => void>();
-  /** The checker thread's timings as of the last refresh(). */
+  /** The checker process's timings as of the last refresh() (a thread shares them: `sharedTimings`). */
   private threadTimings: TimingsSnapshot | undefined;
+  /** A thread's result counts and timings, in memory both threads see (not with isolation 'process'). */
+  private readonly sharedTimings: CheckTimings | undefined;
+  private readonly timingsArray: Float64Array | undefined;
+  private counts: { counts: Float64Array; slots: Map<string, number> } | undefined;
   private nextId = 1;
   private stopped = false;
   private readonly local: HealthMonitor;
@@ -42,6 +46,15 @@ export class CheckerThread {
     private readonly isolation: 'thread' | 'process' = 'thread',
   ) {
     this.local = new HealthMonitor(onChange);
+    if (isolation === 'thread') {
+      this.timingsArray = new Float64Array(new SharedArrayBuffer(8 * TIMINGS_SLOTS));
+      this.sharedTimings = new CheckTimings(this.timingsArray);
+    }
+  }
+
+  /** Whether result counts are read live (a thread) rather than fetched by refresh() (a process). */
+  get countsLive(): boolean {
+    return this.sharedTimings !== undefined;
   }
 
   private spawn(): void {
@@ -57,7 +70,7 @@ export class CheckerThread {
       // process.stdout: creating that stream would make fd 1 non-blocking, and the
       // logger's synchronous writes then stall on a full pipe (seen in the QEMU guest:
       // a log line cut in half and nothing after it).
-      const t = new Worker(url, { stdout: true, stderr: true, workerData: { nice: this.nice } });
+      const t = new Worker(url, { stdout: true, stderr: true, workerData: { nice: this.nice, timings: this.timingsArray } });
       t.stdout.resume();
       t.stderr.on('data', (d: Buffer) => this.log.warn({ event: 'checker-thread-output' }, `health checker thread: ${d.toString().trim()}`));
       this.worker = { postMessage: (m: ToChecker) => t.postMessage(m), stop: () => void t.terminate() };
@@ -87,7 +100,7 @@ export class CheckerThread {
       setTimeout(() => {
         if (this.stopped) return;
         this.spawn();
-        this.send({ type: 'set', wanted: [...this.wanted] });
+        this.send({ type: 'set', wanted: [...this.wanted], ...this.countsMessage() });
       }, 1000).unref();
     });
   }
@@ -126,13 +139,58 @@ export class CheckerThread {
     for (const key of this.mirror.keys()) if (!wanted.has(key)) this.mirror.delete(key);
     // A new check's state before its first result: what the checker thread starts it with.
     for (const [key, { spec, alpha }] of wanted) if (!this.mirror.has(key)) this.mirror.set(key, initialState(key, spec, alpha));
-    if (!this.worker && wanted.size > 0 && !this.stopped) this.spawn(); // no checks, no thread
-    this.send({ type: 'set', wanted: [...wanted] });
+    const spawned = !this.worker && wanted.size > 0 && !this.stopped;
+    if (spawned) this.spawn(); // no checks, no thread
+    const reslotted = this.reslot(wanted);
+    this.send({ type: 'set', wanted: [...wanted], ...(reslotted || spawned ? this.countsMessage() : {}) });
+  }
+
+  /**
+   * New shared counts when the set of checks changed: a slot per check, those
+   * kept carrying their counts over (the thread writes its own over them when it
+   * reads the set). Returns whether the slots changed.
+   */
+  private reslot(wanted: ReadonlyMap<string, unknown>): boolean {
+    if (!this.countsLive) return false;
+    const old = this.counts;
+    if (old && old.slots.size === wanted.size && [...wanted.keys()].every((k) => old.slots.has(k))) return false;
+    const counts = new Float64Array(new SharedArrayBuffer(16 * Math.max(1, wanted.size)));
+    const slots = new Map<string, number>();
+    for (const key of wanted.keys()) {
+      const i = slots.size;
+      slots.set(key, i);
+      const j = old?.slots.get(key);
+      if (j !== undefined) {
+        counts[2 * i] = old!.counts[2 * j]!;
+        counts[2 * i + 1] = old!.counts[2 * j + 1]!;
+      }
+    }
+    this.counts = { counts, slots };
+    return true;
+  }
+
+  private countsMessage(): { counts?: { counts: Float64Array; keys: string[] } } {
+    return this.counts ? { counts: { counts: this.counts.counts, keys: [...this.counts.slots.keys()] } } : {};
   }
 
   /** The state as of the last verdict (all the desired table needs). */
   get(key: string): CheckState | undefined {
     return this.mirror.get(key) ?? this.local.get(key);
+  }
+
+  /**
+   * The state as of the last verdict with the result counts as of now (a thread's
+   * shared counts; a process's as of the last refresh()): what the metrics need,
+   * without asking the checker thread.
+   */
+  getCounted(key: string): CheckState | undefined {
+    const s = this.mirror.get(key);
+    const slot = this.counts?.slots.get(key);
+    if (!s || slot === undefined) return s ?? this.local.get(key);
+    // The counts only grow: a snapshot merged meanwhile may hold newer ones than the array's copy.
+    s.checks = Math.max(s.checks, this.counts!.counts[2 * slot]!);
+    s.failures = Math.max(s.failures, this.counts!.counts[2 * slot + 1]!);
+    return s;
   }
 
   /** Fetches the latest result of every check into the mirror (for status). */
@@ -157,10 +215,11 @@ export class CheckerThread {
     }
   }
 
-  /** Check durations and start lag of both threads (the checker thread's as of the last refresh()). */
+  /** Check durations and start lag of both threads (a checker process's as of the last refresh()). */
   timings(): TimingsSnapshot {
     const local = this.local.timings.snapshot();
-    return this.threadTimings ? mergeTimings(this.threadTimings, local) : local;
+    const thread = this.sharedTimings?.snapshot() ?? this.threadTimings;
+    return thread ? mergeTimings(thread, local) : local;
   }
 
   stop(): void {

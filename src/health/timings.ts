@@ -1,6 +1,6 @@
 // How long checks take and how late they start, as cumulative histogram
 // buckets: counted where the checks run (the checker thread) for a few
-// additions per check, read by the metrics at scrape time with the snapshot.
+// additions per check, read by the metrics at scrape time (see CheckTimings).
 
 export const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 export const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
@@ -19,29 +19,48 @@ export interface TimingsSnapshot {
   lag: HistogramData;
 }
 
-const empty = (n: number): HistogramData => ({ counts: new Array<number>(n + 1).fill(0), sum: 0, count: 0 });
+/** The check types, in their place in the shared array (one histogram each). */
+const TYPES = ['tcp', 'http', 'https', 'ping', 'script', 'vrrp_script', 'udp', 'dns', 'smtp', 'file'] as const;
+const D = DURATION_BUCKETS.length + 3; // counts (one past the last bound), sum, count
+const L = LAG_BUCKETS.length + 3;
+/** Doubles a CheckTimings takes: a duration histogram per type, then the lag histogram. */
+export const TIMINGS_SLOTS = TYPES.length * D + L;
 
-function observe(h: HistogramData, bounds: readonly number[], v: number): void {
-  let i = 0;
-  while (i < bounds.length && v > bounds[i]!) i++;
-  h.counts[i]!++;
-  h.sum += v;
-  h.count++;
+function read(a: Float64Array<ArrayBufferLike>, at: number, n: number): HistogramData {
+  return { counts: Array.from(a.subarray(at, at + n + 1)), sum: a[at + n + 1]!, count: a[at + n + 2]! };
 }
 
+function observe(a: Float64Array<ArrayBufferLike>, at: number, bounds: readonly number[], v: number): void {
+  let i = 0;
+  while (i < bounds.length && v > bounds[i]!) i++;
+  a[at + i] = a[at + i]! + 1;
+  a[at + bounds.length + 1] = a[at + bounds.length + 1]! + v;
+  a[at + bounds.length + 2] = a[at + bounds.length + 2]! + 1;
+}
+
+/**
+ * The histograms live in one Float64Array: the checker thread writes them in a
+ * SharedArrayBuffer its main thread reads at scrape time (no message, no wait on
+ * a busy thread); one writer, so no locks. Cumulative across a restarted checker
+ * thread (the new one carries on in the same array).
+ */
 export class CheckTimings {
-  private readonly duration = new Map<string, HistogramData>();
-  private readonly lag = empty(LAG_BUCKETS.length);
+  constructor(private readonly a: Float64Array<ArrayBufferLike> = new Float64Array(TIMINGS_SLOTS)) {
+    if (a.length < TIMINGS_SLOTS) throw new Error(`CheckTimings: ${a.length} slots, ${TIMINGS_SLOTS} needed`);
+  }
 
   record(type: string, durationS: number, lagS: number): void {
-    let d = this.duration.get(type);
-    if (!d) this.duration.set(type, (d = empty(DURATION_BUCKETS.length)));
-    observe(d, DURATION_BUCKETS, durationS);
-    observe(this.lag, LAG_BUCKETS, Math.max(0, lagS));
+    const t = TYPES.indexOf(type as (typeof TYPES)[number]);
+    if (t >= 0) observe(this.a, t * D, DURATION_BUCKETS, durationS);
+    observe(this.a, TYPES.length * D, LAG_BUCKETS, Math.max(0, lagS));
   }
 
   snapshot(): TimingsSnapshot {
-    return { duration: Object.fromEntries([...this.duration].map(([k, h]) => [k, structuredClone(h)])), lag: structuredClone(this.lag) };
+    const duration: Record<string, HistogramData> = {};
+    TYPES.forEach((type, t) => {
+      if (this.a[t * D + D - 1]! > 0) duration[type] = read(this.a, t * D, DURATION_BUCKETS.length);
+    });
+    return { duration, lag: read(this.a, TYPES.length * D, LAG_BUCKETS.length) };
   }
 }
 

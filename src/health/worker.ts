@@ -2,10 +2,12 @@
 // thread, heap and garbage collector), so 10,000 checks a second never delay the
 // VRRP adverts and the control socket on the main thread — the job keepalived's
 // separate checker process does. Speaks to the main thread by messages only:
-//   in:  { type: 'set', wanted: [key, { spec, alpha }][] } | { type: 'snapshot', id } | { type: 'stop' }
+//   in:  { type: 'set', wanted: [key, { spec, alpha }][], counts? } | { type: 'snapshot', id } | { type: 'stop' }
 //   out: { type: 'changes', changes: { state, previous }[] } | { type: 'snapshot', id, states }
 // States travel without their spec (the main thread has every spec: it sent them):
 // at 12,000 checks a snapshot is then a few hundred KB to copy and read, not megabytes.
+// A thread also counts results and timings in shared memory (workerData.timings,
+// set's counts): the metrics read those without a message.
 
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,7 +16,8 @@ import { type CheckState, HealthMonitor, type SlimState, slim } from './monitor.
 import type { TimingsSnapshot } from './timings.js';
 
 export type ToChecker =
-  | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][] }
+  /** `counts`: where results are counted from now on (a thread only: shared memory), keys in slot order. */
+  | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][]; counts?: { counts: Float64Array; keys: string[] } }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 
@@ -26,7 +29,8 @@ const SNAPSHOT_PIECE = 1000;
 // Nice 10 (the health checks' thread; the vrrp_scripts' thread asks for 0) for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
 // Refused (a seccomp filter denying setpriority): said once, as a warning in the daemon's log.
-const nice = parentPort ? ((workerData as { nice?: number } | null)?.nice ?? 10) : Number(process.env.VIPD_CHECKER_NICE ?? 10);
+const data = workerData as { nice?: number; timings?: Float64Array } | null;
+const nice = parentPort ? (data?.nice ?? 10) : Number(process.env.VIPD_CHECKER_NICE ?? 10);
 try {
   if (nice !== 0) setPriority(0, nice);
 } catch (err) {
@@ -48,13 +52,19 @@ if (!parentPort) process.on('disconnect', () => process.exit(0));
 // Verdicts of one turn of this thread's loop travel as one message: the main thread
 // then logs them and reconciles IPVS once for all of them.
 let changes: Change[] = [];
-const monitor = new HealthMonitor((state, previous) => {
-  if (changes.length === 0) setImmediate(() => (post({ type: 'changes', changes }), (changes = [])));
-  changes.push({ state: slim(state), previous }); // as it is now: the next result replaces it
-});
+const monitor = new HealthMonitor(
+  (state, previous) => {
+    if (changes.length === 0) setImmediate(() => (post({ type: 'changes', changes }), (changes = [])));
+    changes.push({ state: slim(state), previous }); // as it is now: the next result replaces it
+  },
+  parentPort && data?.timings ? { timings: data.timings } : {},
+);
 port.on('message', (m: ToChecker) => {
-  if (m.type === 'set') monitor.set(new Map(m.wanted));
-  else if (m.type === 'snapshot') {
+  if (m.type === 'set') {
+    // The new slots first: checks new in this set start from their slot's counts.
+    if (m.counts) monitor.shareCounts({ counts: m.counts.counts, slots: new Map(m.counts.keys.map((k, i) => [k, i])) });
+    monitor.set(new Map(m.wanted));
+  } else if (m.type === 'snapshot') {
     // In pieces, a turn of this loop apart: the main thread reads each piece in a turn of its own.
     const all = monitor.all();
     const timings = monitor.timings.snapshot();
@@ -65,8 +75,7 @@ port.on('message', (m: ToChecker) => {
       if (more) setImmediate(() => piece(at + SNAPSHOT_PIECE));
     };
     piece(0);
-  }
-  else {
+  } else {
     monitor.stop();
     port.close();
   }

@@ -1,0 +1,89 @@
+// The checker thread's shared counts: the metrics read result counts and check
+// timings from memory the thread writes, without a snapshot message — live,
+// carried over when the set of checks changes, and never going back.
+// A real worker thread (the built dist/, as the daemon runs it) checking TCP
+// ports on loopback: one open, one closed.
+
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { CheckSpec } from '../../src/health/types.js';
+import type { CheckerThread as Thread } from '../../src/health/thread.js';
+import { pino } from 'pino';
+
+const { CheckerThread } = (await import(new URL('../../dist/health/thread.js', import.meta.url).href)) as { CheckerThread: typeof Thread };
+
+let server: Server;
+let open = 0;
+let closed = 0;
+beforeAll(async () => {
+  server = createServer((c) => c.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  open = (server.address() as { port: number }).port;
+  // A port nobody listens on: bound, then closed.
+  const s2 = createServer();
+  await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
+  closed = (s2.address() as { port: number }).port;
+  await new Promise<void>((r) => s2.close(() => r()));
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const spec = (port: number): CheckSpec => ({ type: 'tcp', address: '127.0.0.1', port, intervalMs: 50, timeoutMs: 500, rise: 1, fall: 1 });
+const wanted = (...ports: number[]) => new Map(ports.map((p) => [`tcp|${p}`, { spec: spec(p), alpha: false }]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = pino({ level: 'silent' });
+
+it('counts results and timings live in memory shared with the thread, without a refresh', async () => {
+  const t = new CheckerThread(() => {}, log, 0);
+  try {
+    expect(t.countsLive).toBe(true);
+    t.set(wanted(open, closed));
+    await sleep(600);
+    const a1 = t.getCounted(`tcp|${open}`)!;
+    const c1 = t.getCounted(`tcp|${closed}`)!;
+    expect(a1.checks).toBeGreaterThan(3);
+    expect(a1.failures).toBe(0);
+    expect(c1.checks).toBeGreaterThan(3);
+    expect(c1.failures).toBe(c1.checks);
+    const n1 = a1.checks;
+    await sleep(300);
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(n1); // no refresh() in between
+    const tcp = t.timings().duration.tcp!;
+    expect(tcp.count).toBeGreaterThanOrEqual(t.getCounted(`tcp|${open}`)!.checks + c1.checks);
+    expect(tcp.counts.reduce((x, y) => x + y, 0)).toBe(tcp.count);
+    expect(t.timings().lag.count).toBe(tcp.count);
+
+    // A new set of checks: the one kept carries its counts on, the new one starts at 0.
+    const kept = t.getCounted(`tcp|${open}`)!.checks;
+    const other = createServer((c) => c.destroy());
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const third = (other.address() as { port: number }).port;
+    try {
+      t.set(wanted(open, third));
+      expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThanOrEqual(kept);
+      expect(t.getCounted(`tcp|${closed}`)).toBeUndefined();
+      expect(t.getCounted(`tcp|${third}`)!.checks).toBe(0);
+      await sleep(300);
+      expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(kept);
+      expect(t.getCounted(`tcp|${third}`)!.checks).toBeGreaterThan(0);
+      expect(t.getCounted(`tcp|${third}`)!.checks).toBeLessThan(kept);
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  } finally {
+    t.stop();
+  }
+});
+
+it('a checker process shares nothing: its counts come with refresh()', async () => {
+  const t = new CheckerThread(() => {}, log, 0, 'process');
+  try {
+    expect(t.countsLive).toBe(false);
+    t.set(wanted(open));
+    await sleep(400);
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBe(0);
+    await t.refresh();
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(2);
+  } finally {
+    t.stop();
+  }
+});
