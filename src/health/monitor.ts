@@ -17,6 +17,7 @@ import { checkScript, checkVrrpScript } from './script.js';
 import { checkSmtp } from './smtp.js';
 import { checkTcp } from './tcp.js';
 import { checkUdp } from './udp.js';
+import { CheckClock } from './clock.js';
 import { CheckTimings } from './timings.js';
 import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
 
@@ -55,9 +56,10 @@ export function initialState(key: string, spec: CheckSpec, alpha: boolean): Chec
 interface Running {
   state: CheckState;
   rf: RiseFall;
-  timer?: NodeJS.Timeout;
   /** When this run was due (performance.now()): the check's place on its grid. */
   due: number;
+  /** Its place in the clock's heap (-1: not scheduled). */
+  place: number;
   stopped: boolean;
   /** A run is in progress; `again`: run once more as soon as it ends (the file changed meanwhile). */
   busy?: boolean;
@@ -97,6 +99,7 @@ export class HealthMonitor {
   /** Check durations and start lag, for the metrics. */
   readonly timings: CheckTimings;
   private shared: SharedCounts | undefined;
+  private readonly clock = new CheckClock<Running>((r) => void this.tick(r));
 
   constructor(
     private readonly onChange: ChangeListener,
@@ -154,7 +157,7 @@ export class HealthMonitor {
     for (const [key, r] of this.checks) {
       if (!wanted.has(key)) {
         r.stopped = true;
-        clearTimeout(r.timer);
+        this.clock.remove(r);
         r.watcher?.close();
         this.checks.delete(key);
       }
@@ -167,7 +170,7 @@ export class HealthMonitor {
         state.checks = this.shared!.counts[2 * slot]!;
         state.failures = this.shared!.counts[2 * slot + 1]!;
       }
-      const r: Running = { state, rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, stopped: false, slot };
+      const r: Running = { state, rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, place: -1, stopped: false, slot };
       this.checks.set(key, r);
       if (spec.type === 'file' && spec.file) {
         // keepalived reads a tracked file when it changes: watch its directory (the file may be replaced or created).
@@ -191,13 +194,11 @@ export class HealthMonitor {
       r.again = true;
       return;
     }
-    clearTimeout(r.timer);
     this.schedule(r, performance.now());
   }
 
   private schedule(r: Running, at: number): void {
-    r.due = at;
-    r.timer = setTimeout(() => void this.tick(r), Math.max(0, at - performance.now()));
+    this.clock.add(r, at);
   }
 
   private async tick(r: Running): Promise<void> {
@@ -217,7 +218,14 @@ export class HealthMonitor {
     s.checks++;
     if (!res.ok) s.failures++;
     this.writeCounts(r);
-    s.last = { ...res, at: Date.now() };
+    // In place: a new object per run lived a whole interval (promoted, then old-generation garbage).
+    const last = (s.last ??= { ok: res.ok, reason: res.reason, ms: res.ms, at: 0 });
+    last.ok = res.ok;
+    last.reason = res.reason;
+    last.ms = res.ms;
+    last.at = Date.now();
+    if (res.weight !== undefined || last.weight !== undefined) last.weight = res.weight;
+    if (res.weightAdd !== undefined || last.weightAdd !== undefined) last.weightAdd = res.weightAdd;
     const previous = r.rf.verdict;
     const changed = r.rf.record(res.ok);
     s.run = r.rf.run;
@@ -261,9 +269,9 @@ export class HealthMonitor {
   stop(): void {
     for (const r of this.checks.values()) {
       r.stopped = true;
-      clearTimeout(r.timer);
       r.watcher?.close();
     }
+    this.clock.stop();
     this.checks.clear();
     this.pinger.close();
   }

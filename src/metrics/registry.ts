@@ -18,9 +18,17 @@ import type { VrrpState } from '../vrrp/fsm-types.js';
 import type { RouterStatus } from '../vrrp/router.js';
 import { type ReconcileKind } from './hub.js';
 import { transitionReason, USUAL_TRANSITIONS } from './reason.js';
-import { renderTable } from './table.js';
+import { ChunkPool, renderTableChunks } from './table.js';
 
 const STATES: readonly VrrpState[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
+
+/** One rendering, shared by the scrapes that asked while it was made. */
+interface Scrape {
+  text: Promise<Buffer[]>;
+  /** Scrapes still writing it; at 0 its buffers go back to the pool. */
+  users: number;
+  taken: Buffer[];
+}
 
 /** What a scrape reads, once. */
 export interface Snapshot {
@@ -48,7 +56,8 @@ const VRRP = ['iname', 'intf', 'vrid'] as const;
 
 export class VipdMetrics {
   readonly registry = new Registry();
-  private inflight: Promise<Buffer> | undefined;
+  private inflight: Scrape | undefined;
+  private readonly pool = new ChunkPool();
   /** Instances whose usual transitions have their series at 0 already. */
   private readonly known = new Set<string>();
 
@@ -108,21 +117,52 @@ export class VipdMetrics {
     this.reconcileApply.observe({ kind }, r.applyMs / 1000);
   }
 
-  /** The exposition text (UTF-8 bytes); concurrent scrapes share one snapshot and one rendering. */
-  scrape(): Promise<Buffer> {
-    this.inflight ??= (async () => {
-      try {
-        const t0 = performance.now();
-        const snap = await this.sources.snapshot();
-        this.lastScrapeSeconds = (performance.now() - t0) / 1000;
-        this.apply(snap);
-        const head = await this.registry.metrics();
-        return Buffer.concat([Buffer.from(head.endsWith('\n') ? head : `${head}\n`), await renderTable(snap)]);
-      } finally {
-        this.inflight = undefined;
-      }
-    })();
-    return this.inflight;
+  /** The exposition text (UTF-8 bytes). */
+  async scrape(): Promise<Buffer> {
+    const { chunks, done } = await this.scrapeChunks();
+    const text = Buffer.concat(chunks);
+    done();
+    return text;
+  }
+
+  /**
+   * The exposition text in chunks, as the endpoint writes it; concurrent scrapes
+   * share one snapshot and one rendering. Call `done()` once the chunks are
+   * written: when every scrape sharing them has, they go back to the pool.
+   */
+  async scrapeChunks(): Promise<{ chunks: Buffer[]; done: () => void }> {
+    if (!this.inflight) {
+      const r: Scrape = { users: 0, taken: [], text: Promise.resolve([]) };
+      r.text = (async () => {
+        try {
+          const t0 = performance.now();
+          const snap = await this.sources.snapshot();
+          this.lastScrapeSeconds = (performance.now() - t0) / 1000;
+          this.apply(snap);
+          const head = await this.registry.metrics();
+          const table = await renderTableChunks(snap, undefined, this.pool);
+          r.taken = table.taken;
+          return [Buffer.from(head.endsWith('\n') ? head : `${head}\n`), ...table.chunks];
+        } finally {
+          this.inflight = undefined;
+        }
+      })();
+      this.inflight = r;
+    }
+    const r = this.inflight;
+    r.users++;
+    let released = false;
+    const done = (): void => {
+      if (released) return;
+      released = true;
+      if (--r.users === 0) this.pool.give(r.taken);
+    };
+    try {
+      return { chunks: await r.text, done };
+    } catch (err) {
+      done();
+      throw err;
+    }
   }
 
   /** Sets every scrape-time metric from the snapshot (series of removed instances or servers disappear). */

@@ -54,8 +54,14 @@ export class MetricsEndpoint {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('vipd: the metrics are at /metrics\n');
       return;
     }
-    this.metrics.scrape().then(
-      (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+    this.metrics.scrapeChunks().then(
+      ({ chunks, done }) => {
+        // The chunks go back to the pool once written (or the client gone): 'close' comes either way.
+        res.once('close', done);
+        res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': chunks.reduce((n, c) => n + c.length, 0) });
+        if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
+        res.end();
+      },
       (err: Error) => {
         this.log.error({ event: 'metrics-scrape-failed', err: err.message }, `metrics scrape failed: ${err.message}`);
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`vipd: scrape failed: ${err.message}\n`);

@@ -4,7 +4,7 @@
 // after each test.
 
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -13,6 +13,8 @@ import type { RouterStatus } from '../../src/vrrp/router.js';
 import { type Lab, waitFor } from './lab.js';
 
 export const VIPD_BIN = fileURLToPath(new URL('../../bin/vipd.js', import.meta.url));
+/** The node flags of bin/vipd.js's first line: the daemon under test runs as installed. */
+export const VIPD_NODE_FLAGS = readFileSync(VIPD_BIN, 'utf8').split('\n')[0]!.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/);
 
 export interface LogLine {
   level: number;
@@ -46,7 +48,7 @@ export class VipdProc {
     this.configFile = join(lab.dir, `${host}.yaml`);
     this.socket = join(lab.dir, `${host}.sock`);
     this.write(config);
-    const argv = ['--no-memory-reducer', VIPD_BIN, 'run', '-c', this.configFile, '--json'];
+    const argv = [...VIPD_NODE_FLAGS, VIPD_BIN, 'run', '-c', this.configFile, '--json'];
     this.child = wrap.length > 0 ? lab.spawn(host, wrap[0]!, [...wrap.slice(1), process.execPath, ...argv], env) : lab.spawn(host, process.execPath, argv, env);
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {

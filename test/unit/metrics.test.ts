@@ -239,11 +239,24 @@ describe('a snapshot as Prometheus reads it', () => {
   it('concurrent scrapes share one snapshot (one IPVS dump)', async () => {
     let snapshots = 0;
     const m = new VipdMetrics({ snapshot: async () => (snapshots++, await new Promise((r) => setTimeout(r, 20)), snapshot('MASTER')) });
-    const texts = await Promise.all([m.scrape(), m.scrape(), m.scrape()]);
+    const got = await Promise.all([m.scrapeChunks(), m.scrapeChunks(), m.scrapeChunks()]);
     expect(snapshots).toBe(1);
-    expect(new Set(texts).size).toBe(1);
-    await m.scrape();
+    expect(new Set(got.map((g) => g.chunks)).size).toBe(1); // the same rendering
+    // Its buffers go back to the pool only when every scrape sharing it is written.
+    const mem = (chunks: Buffer[]) => new Set(chunks.map((c) => c.buffer).filter((b) => b.byteLength === 64 * 1024)); // the pool's, not node's own slab
+    const first = mem(got[0]!.chunks);
+    expect(first.size).toBeGreaterThan(0);
+    got[0]!.done();
+    got[1]!.done();
+    const second = await m.scrapeChunks();
     expect(snapshots).toBe(2);
+    expect([...mem(second.chunks)].some((b) => first.has(b))).toBe(false); // one scrape still writing the first
+    got[2]!.done();
+    second.done();
+    const third = await m.scrapeChunks();
+    expect([...mem(third.chunks)].filter((b) => first.has(b) || mem(second.chunks).has(b)).length).toBeGreaterThan(0); // reused
+    expect(Buffer.concat(third.chunks).toString()).toContain('vipd_vrrp_state');
+    third.done();
   });
 });
 

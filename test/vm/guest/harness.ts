@@ -9,7 +9,7 @@
 // benchmarks build it), and type-checked with the rest by `npm run typecheck`.
 
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +21,8 @@ function projectRoot(): string {
 export const ROOT = projectRoot();
 /** The vipd launcher (runs dist/, the build of src/ the tests run against). */
 export const VIPD = join(ROOT, 'bin/vipd.js');
+/** The node flags of bin/vipd.js's first line: the daemon under test runs as installed. */
+export const VIPD_NODE_FLAGS = readFileSync(VIPD, 'utf8').split('\n')[0]!.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/);
 
 export interface Scenario {
   title: string;
