@@ -92,6 +92,18 @@ export function diffTables(input: DiffInput): DiffResult {
       continue;
     }
     if (!sameServiceSettings(s, c)) svcOps.push({ op: 'edit-service', service: settingsOf(s) });
+    // The common case without building ids: the kernel lists the same real servers
+    // (newest first: IPVS adds at the head), so they pair up by position.
+    const n = dests.length;
+    if (n === c.dests.length && n > 0) {
+      const rev = sameKey(dests[0]!, c.dests[n - 1]!);
+      let i = 0;
+      while (i < n && sameKey(dests[i]!, c.dests[rev ? n - 1 - i : i]!)) i++;
+      if (i === n) {
+        for (let j = 0; j < n; j++) if (!sameDestSettings(dests[j]!, c.dests[rev ? n - 1 - j : j]!)) editDests.push({ op: 'edit-dest', service: s.key, dest: dests[j]! });
+        continue;
+      }
+    }
     const have = new Map(c.dests.map((d) => [destId(d.key), d]));
     for (const d of dests) {
       const id = destId(d.key);
@@ -136,6 +148,9 @@ export function diffTables(input: DiffInput): DiffResult {
   };
 }
 
+/** The same real server (what destId() says, without building it). */
+const sameKey = (a: Dest, b: Dest): boolean => a.key.port === b.key.port && a.key.address === b.key.address;
+
 function settingsOf(s: DesiredService): Service {
   const { dests: _, ...settings } = s;
   return settings;
@@ -143,14 +158,25 @@ function settingsOf(s: DesiredService): Service {
 
 /** A real server's settings alone (an entry from the kernel also carries its counters). */
 function destOf(d: Dest): Dest {
-  return {
+  const out: Dest = { key: d.key, forwarding: d.forwarding, weight: d.weight, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
+  if (d.tunnel) out.tunnel = d.tunnel;
+  return out;
+}
+
+/** The model's entry for a real server just written (counters carried over from the entry it replaces). Literals, no spreads: a load makes 10,000. */
+function entryOf(d: Dest, old?: DestEntry): DestEntry {
+  const e: DestEntry = {
     key: d.key,
     forwarding: d.forwarding,
     weight: d.weight,
     upperThreshold: d.upperThreshold,
     lowerThreshold: d.lowerThreshold,
-    ...(d.tunnel ? { tunnel: d.tunnel } : {}),
+    activeConns: old?.activeConns ?? 0,
+    inactiveConns: old?.inactiveConns ?? 0,
+    persistentConns: old?.persistentConns ?? 0,
   };
+  if (d.tunnel) e.tunnel = d.tunnel;
+  return e;
 }
 
 /**
@@ -175,6 +201,11 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
   }
   if (!svc) return;
   const k = o.op === 'del-dest' ? o.dest : o.dest.key;
+  // Added: the kernel has just said it was not there (EEXIST otherwise), so no search (a load applies 10,000).
+  if (o.op === 'add-dest') {
+    svc.dests.push(entryOf(o.dest));
+    return;
+  }
   // Compared field by field: a load applies 10,000 of these, and ids built per comparison were most of its time.
   const i = svc.dests.findIndex((d) => d.key.port === k.port && d.key.address === k.address);
   if (o.op === 'del-dest') {
@@ -182,12 +213,7 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
     return;
   }
   const old = i >= 0 ? svc.dests[i] : undefined;
-  const entry: DestEntry = {
-    ...destOf(o.dest),
-    activeConns: old?.activeConns ?? 0,
-    inactiveConns: old?.inactiveConns ?? 0,
-    persistentConns: old?.persistentConns ?? 0,
-  };
+  const entry = entryOf(o.dest, old);
   if (old) svc.dests[i] = entry;
   else svc.dests.push(entry);
 }

@@ -88,6 +88,8 @@ export class Reconciler {
     // One line per change when a person can read them all; a big load (start-up of a large
     // table) logs its summary only, the single operations at debug level.
     const level = results.length <= 100 ? 'info' : 'debug';
+    // Asked once: a load would otherwise build 11,000 descriptions for a level that is off.
+    const logOps = this.opts.log?.isLevelEnabled(level) === true;
     if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), { ...c, dests: [...c.dests] }]));
     for (const r of results) {
       if (!r.error) applyOpToModel(this.model!, r.op);
@@ -95,7 +97,7 @@ export class Reconciler {
       if (r.error) {
         failed.push({ operation: describeOp(r.op), code: r.error.code, message: r.error.message });
         this.opts.log?.error({ event: 'ipvs-op-failed', op: r.op.op, code: r.error.code }, r.error.message);
-      } else this.opts.log?.[level]({ event: 'ipvs-op', op: r.op.op }, describeOp(r.op));
+      } else if (logOps) this.opts.log![level]({ event: 'ipvs-op', op: r.op.op }, describeOp(r.op));
     }
     this.saveState();
     if (source === 'memory' && failed.length) {

@@ -100,8 +100,17 @@ export function destName(k: DestKey): string {
   return k.address.includes(':') ? `[${k.address}]:${k.port}` : `${k.address}:${k.port}`;
 }
 
+const ids = new WeakMap<ServiceKey, string>();
+
+/**
+ * A service's identity as a string. Remembered per key object (keys are never
+ * changed in place): a reconcile asks for the same key's id once per real server,
+ * and the same string each time is also a Map key whose hash is already known.
+ */
 export function serviceId(k: ServiceKey): string {
-  return k.fwmark !== undefined ? `fwm/${k.family}/${k.fwmark}` : `${k.protocol}/${k.address}/${k.port}`;
+  let id = ids.get(k);
+  if (id === undefined) ids.set(k, (id = k.fwmark !== undefined ? `fwm/${k.family}/${k.fwmark}` : `${k.protocol}/${k.address}/${k.port}`));
+  return id;
 }
 
 export function destId(k: DestKey): string {

@@ -22,7 +22,7 @@ export const NLM_F_CREATE = 0x400;
 export const NLMSG_HDRLEN = 16;
 export const NLA_HDRLEN = 4;
 export const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff;
+export const NLA_TYPE_MASK = 0x3fff;
 
 export interface NlMessage {
   type: number;

@@ -2,7 +2,7 @@
 // reconcile diff — no kernel needed (the QEMU tier checks them against one).
 
 import { describe, expect, it } from 'vitest';
-import { decodeService, decodeDest, req, serviceAttrs } from '../../src/ipvs/codec.js';
+import { decodeService, decodeDest, destAt, req, serviceAttrs } from '../../src/ipvs/codec.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { type CurrentService, type DesiredService, diffTables, withServices } from '../../src/ipvs/diff.js';
 import type { IpvsOp, OpResult } from '../../src/ipvs/ops.js';
@@ -48,6 +48,23 @@ describe('IPVS generic netlink messages', () => {
     const v6 = serviceAttrs({ ...tcp80, key: { family: 'inet6', protocol: 'udp', address: '2001:db8::1', port: 53 }, netmask: '128' });
     expect(hex(encodeAttrs(v6)).slice(0, 72)).toBe('06000100' + '0a000000' + '06000200' + '11000000' + '14000300' + '20010db8000000000000000000000001');
     expect(hex(encodeAttrs(v6)).endsWith('08000900' + '80000000')).toBe(true); // IPv6 netmask: the prefix length, host order (as ipvsadm)
+  });
+
+  it('NEW_DEST / SET_DEST written field by field are the bytes of the generic attribute builder', () => {
+    const v6svc = { family: 'inet6' as const, protocol: 'udp' as const, address: '2001:db8::1', port: 53 };
+    const cases: [Service['key'], Dest][] = [
+      [tcp80.key, rs('10.0.0.2', 5, { forwarding: 'dr', upperThreshold: 100, lowerThreshold: 10 })],
+      [tcp80.key, rs('10.255.0.254', 65535, { forwarding: 'nat' })],
+      [v6svc, { ...rs('2001:db8::99', 0), key: { address: '2001:db8::99', port: 65535 } }],
+      [{ family: 'inet', fwmark: 9 }, { ...rs('10.0.0.3', 1), key: { address: '2001:db8::3', port: 0, family: 'inet6' } }],
+      [tcp80.key, rs('10.0.0.4', 2, { forwarding: 'tunnel', tunnel: { type: 'gue', port: 6080, checksum: 'remcsum' } })],
+    ];
+    for (const [k, d] of cases) {
+      const generic = hex(req.newDestGeneric(k, d));
+      expect(hex(req.newDest(k, d))).toBe(generic);
+      expect(hex(req.newDest(k, d))).toBe(generic); // the service key from its cache
+      expect(hex(req.setDest(k, d))).toBe('06' + generic.slice(2));
+    }
   });
 
   it('NEW_DEST carries the service and the destination; DEL_DEST only addresses and ports', () => {
@@ -96,6 +113,39 @@ describe('IPVS generic netlink messages', () => {
       u32(9, 0),
     ]);
     expect(decodeDest(destNested, 'inet')).toMatchObject({ key: { address: '10.0.0.2', port: 8080 }, forwarding: 'dr', weight: 7, activeConns: 12, inactiveConns: 34 });
+  });
+
+  it('a dump\'s real server read in one pass (no counters) is the entry the general decoder reads', () => {
+    const u32 = (t: number, v: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(v);
+      return { type: t, value: b };
+    };
+    const addr = (ip: string) => ({ type: 1, value: inetAddrBytes(ip) });
+    const port = (p: number) => ({ type: 2, value: Buffer.from([p >> 8, p & 0xff]) });
+    const u16 = (t: number, v: number) => ({ type: t, value: Buffer.from([v & 0xff, v >> 8]) });
+    const stats = { type: 12 | 0x8000, value: encodeAttrs([u32(1, 5), u32(4, 9)]) };
+    const nests = [
+      [addr('10.0.0.2'), port(8080), u32(3, 0), u32(4, 7), u32(5, 100), u32(6, 10), u32(7, 12), u32(8, 34), u32(9, 2), stats], // NAT, everything
+      [addr('10.9.8.7'), port(1), u32(3, 3), u32(4, 0)], // DR, the rest absent
+      [addr('10.0.0.3'), port(80), u16(11, 2), u32(3, 3), u32(4, 1), u32(4, 9)], // its own family (the same); last weight wins
+      [addr('2001:db8::5'), port(80), u16(11, 10), u32(3, 3), u32(4, 1)], // an IPv6 real server of an IPv4 service
+      [addr('10.0.0.4'), port(80), u32(3, 2), u32(4, 1), { type: 13, value: Buffer.from([1]) }, u16(14, 6080)], // a tunnel
+      [addr('10.0.0.5'), port(80), u32(3, 6), u32(4, 1)], // an unknown forwarding method
+      [{ type: 1, value: Buffer.from([10, 0]) }, port(80), u32(3, 0)], // a short address
+      [port(80), u32(3, 0)], // no address
+      [addr('10.0.0.6'), { type: 2, value: Buffer.from([1]) }, u32(3, 0), { type: 4, value: Buffer.from([1, 2]) }], // short values
+    ];
+    for (const attrs of nests) {
+      const nested = encodeAttrs(attrs);
+      const msg = Buffer.concat([Buffer.alloc(16), Buffer.from([8, 1, 0, 0]), encodeAttrs([{ type: 2 | 0x8000, value: nested }])]);
+      msg.writeUInt32LE(msg.length, 0);
+      expect(destAt(msg, 0, msg.length, 'inet', false)).toEqual(decodeDest(nested, 'inet', false));
+      // Inside a bigger buffer, at an offset, as in a dump.
+      const dump = Buffer.concat([Buffer.alloc(40, 0xee), msg, Buffer.alloc(12, 0xee)]);
+      expect(destAt(dump, 40, msg.length, 'inet', false)).toEqual(decodeDest(nested, 'inet', false));
+    }
+    expect(destAt(Buffer.concat([Buffer.alloc(16), Buffer.alloc(4)]), 0, 20, 'inet', false)).toBeUndefined(); // no real server at all
   });
 
   it('counters: exact above 2^32, omitted when the caller does not want them', () => {
@@ -175,6 +225,24 @@ describe('reconcile diff', () => {
     expect(ops).toEqual([
       { op: 'edit-service', service: { ...tcp80, scheduler: 'wrr' } },
       { op: 'edit-dest', service: tcp80.key, dest: rs('10.0.0.2', 9) },
+    ]);
+  });
+
+  it('the kernel\'s order (newest first), its reverse or any other: the same real servers are the same, a changed weight found in each', () => {
+    const four: DesiredService = { ...tcp80, dests: [rs('10.0.0.2'), rs('10.0.0.3', 2), rs('10.0.0.4', 3), rs('10.0.0.5', 4)] };
+    const orders = [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [3, 1, 2, 0]];
+    for (const order of orders) {
+      const kernel = { ...cur(four), dests: order.map((i) => cur(four).dests[i]!) };
+      expect(diffTables({ ...base, desired: [four], current: [kernel] }).ops).toEqual([]);
+      const changed = { ...four, dests: four.dests.map((d, i) => (i === 2 ? { ...d, weight: 7 } : d)) };
+      expect(diffTables({ ...base, desired: [changed], current: [kernel] }).ops).toEqual([{ op: 'edit-dest', service: tcp80.key, dest: changed.dests[2] }]);
+    }
+    // As many real servers, one of them another: the new one added, the old one deleted.
+    const swapped = { ...four, dests: [rs('10.0.0.2'), rs('10.0.0.3', 2), rs('10.0.0.4', 3), rs('10.0.0.9', 4)] };
+    const kernel = { ...cur(four), dests: [...cur(four).dests].reverse() };
+    expect(diffTables({ ...base, desired: [swapped], current: [kernel] }).ops).toEqual([
+      { op: 'del-dest', service: tcp80.key, dest: rs('10.0.0.5').key },
+      { op: 'add-dest', service: tcp80.key, dest: swapped.dests[3] },
     ]);
   });
 

@@ -20,6 +20,10 @@
 // (and its long GC pauses with BENCH_NODE_ARGS=--trace-gc); BENCH_NODE_ARGS passes
 // node options to vipd (e.g. --cpu-prof --cpu-prof-dir=/tmp/share/prof);
 // BENCH_HOST=1 runs vipd's half on a host without IPVS.
+// Idle first (BENCH_IDLE_S, 15; 0: skipped): each daemon with the VRRP instance and one
+// virtual server of two HTTP real servers checked every 5 s (the sample config's
+// shape), its RSS after BENCH_IDLE_S seconds — every process of it: keepalived's
+// parent, VRRP and checker processes, and their sum.
 // Compiled with the guest's scenarios (tsconfig.guest.json) and run on their harness:
 // node dist-test/test/bench/guest/checks-bench.js.
 
@@ -40,6 +44,7 @@ const ONLY = process.env.BENCH_ONLY; // "vipd" or "keepalived" while developing
 // BENCH_HOST=1: vipd alone on a host without IPVS (native CPU; keepalived's checker needs IPVS).
 const HOST = process.env.BENCH_HOST === '1';
 const SCRAPE_S = Number(process.env.BENCH_SCRAPE_S ?? 5);
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 15);
 const PER_VS = 100;
 const TCP0 = 20000;
 const HTTP0 = 40000;
@@ -116,6 +121,8 @@ function keepalivedConfig(): string {
   });
   return `global_defs {\n  router_id bench\n  vrrp_version 3\n}\n${kaVrrp(150)}${vs.join('')}`;
 }
+const idleVipd = `global: {router_id: bench, control_socket: ${RUN}/vipd.sock}\n${vrrpYaml}virtual_servers:\n  web:\n    address: 10.202.0.1\n    port: 80\n    scheduler: wrr\n    health_check: {type: HTTP, delay: 5, timeout: 3, url_path: /, expected_codes: "200"}\n    real_servers: [{address: ${TGT}, port: ${HTTP0}}, {address: ${TGT}, port: ${HTTP0 + 1}}]\n`;
+const idleKeepalived = `global_defs {\n  router_id bench\n  vrrp_version 3\n}\n${kaVrrp(150)}virtual_server 10.202.0.1 80 {\n  delay_loop 5\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n${[HTTP0, HTTP0 + 1].map((p) => `  real_server ${TGT} ${p} {\n    weight 1\n    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }\n  }\n`).join('')}}\n`;
 writeFileSync(`${RUN}/peer.conf`, `global_defs {\n  router_id peer\n  vrrp_version 3\n}\n${kaVrrp(100)}`);
 
 const cpuTicks = (pid: number): number => {
@@ -139,6 +146,33 @@ const scrapeOnce = (): Promise<{ t0: number; t1: number; bytes: number; ms: numb
     });
   });
 
+/** RSS (MB) of the idle daemon's processes after IDLE_S seconds, and their sum. */
+async function idleRss(name: string): Promise<{ processes: Record<string, number>; sumMb: number }> {
+  let d: ChildProcessWithoutNullStreams;
+  let pids: () => Record<string, number>;
+  if (name === 'vipd') {
+    writeFileSync(`${RUN}/idle.yaml`, idleVipd);
+    d = spawnNs(`${NS}bd`, process.execPath, [...VIPD_FLAGS.split(/\s+/).filter(Boolean), VIPD, 'run', '-c', `${RUN}/idle.yaml`, '--json']);
+    pids = () => ({ vipd: d.pid! });
+  } else {
+    writeFileSync(`${RUN}/idle.conf`, idleKeepalived);
+    d = spawnNs(`${NS}bd`, 'keepalived', ['-n', '-l', '-D', '-f', `${RUN}/idle.conf`, '-p', `${RUN}/idle.pid`, '-c', `${RUN}/idle-chk.pid`, '-r', `${RUN}/idle-vrrp.pid`]);
+    const pid = (f: string) => Number(readFileSync(`${RUN}/${f}`, 'utf8'));
+    pids = () => ({ parent: pid('idle.pid'), vrrp: pid('idle-vrrp.pid'), checker: pid('idle-chk.pid') });
+  }
+  d.stdout.resume();
+  d.stderr.resume();
+  await sleep(IDLE_S * 1000);
+  if (d.exitCode !== null) throw new Error(`${name} (idle) exited ${d.exitCode}`);
+  // For vipd, ip netns exec's child: the daemon itself (exec).
+  const processes = Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, Math.round(rssMb(pid) * 10) / 10]));
+  d.kill('SIGTERM');
+  await new Promise<void>((r) => (d.exitCode !== null ? r() : d.once('exit', () => r())));
+  await sleep(500);
+  sh(`ip -n ${NS}bd addr del 10.201.0.100/32 dev eth0 2>/dev/null; true`);
+  return { processes, sumMb: Math.round(Object.values(processes).reduce((a, b) => a + b, 0) * 10) / 10 };
+}
+
 async function measure(name: string) {
   log(`${name}: starting targets (${N_TCP} TCP, ${N_HTTP} HTTP)`);
   const targets = spawnNs(`${NS}bt`, 'sh', ['-c', `ulimit -n 200000; exec ${process.execPath} ${TARGETS} ${TGT} ${TCP0} ${N_TCP} ${HTTP0} ${N_HTTP}`]);
@@ -156,6 +190,9 @@ async function measure(name: string) {
     targets.stderr.on('data', (d) => process.stderr.write(d));
     targets.once('exit', (c) => reject(new Error(`targets exited ${c}`)));
   });
+
+  const idle = IDLE_S > 0 ? await idleRss(name) : undefined;
+  if (idle) log(`${name}: idle RSS ${JSON.stringify(idle)}`);
 
   // The backup peer and the advert capture.
   const peer = spawnNs(`${NS}bp`, 'keepalived', ['-n', '-l', '-D', '-P', '-f', `${RUN}/peer.conf`, '-p', `${RUN}/peer.pid`, '-r', `${RUN}/peer-vrrp.pid`, '-c', `${RUN}/peer-chk.pid`]);
@@ -268,6 +305,7 @@ async function measure(name: string) {
     spuriousTransitions: peerMaster - peerMasterBefore,
     scrape: scraped.length ? { n: scraped.length, failed: scrapes.length - scraped.length, msP50: pct(scraped.map((x) => x.ms), 50), msMax: Math.max(...scraped.map((x) => x.ms)), bytes: scraped[0]!.bytes, maxAdvertIntervalDuring: duringScrape.length ? Math.max(...duringScrape) : undefined } : undefined,
     peerMasterTotal: peerMaster,
+    idle,
   };
   log(`${name}: ${JSON.stringify(res)}`);
   if (res.detection.missed) log(`${name} last output:\n${out.slice(-20).join('\n')}`);
