@@ -350,6 +350,18 @@ export function destAt(buf: Buffer, off: number, len: number, family: Family, wi
   return nested ? decodeDest(nested, family, withStats) : undefined;
 }
 
+/** Dotted-quad text of the 4 bytes at `o`, each address's text made once (a dump of 10,000 real servers names the same few thousand hosts each time). */
+const ipv4Texts = new Map<number, string>();
+function ipv4Text(b: Buffer, o: number): string {
+  const n = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  let t = ipv4Texts.get(n);
+  if (t === undefined) {
+    if (ipv4Texts.size >= 65536) ipv4Texts.clear();
+    ipv4Texts.set(n, (t = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
+  }
+  return t;
+}
+
 const u16le = (b: Buffer, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32le = (b: Buffer, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 
@@ -427,7 +439,7 @@ function leanDestAt(buf: Buffer, off: number, len: number, family: Family): Dest
   if (forwarding === undefined || forwarding === 'tunnel') return null;
   if (addr < 0) return undefined;
   return {
-    key: { address: `${buf[addr]}.${buf[addr + 1]}.${buf[addr + 2]}.${buf[addr + 3]}`, port },
+    key: { address: ipv4Text(buf, addr), port },
     forwarding,
     weight,
     upperThreshold: upper,

@@ -90,7 +90,8 @@ export class Reconciler {
     const level = results.length <= 100 ? 'info' : 'debug';
     // Asked once: a load would otherwise build 11,000 descriptions for a level that is off.
     const logOps = this.opts.log?.isLevelEnabled(level) === true;
-    if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), { ...c, dests: [...c.dests] }]));
+    // A dump of its own becomes the model as it is; a caller's is copied (the model changes in place).
+    if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), opts.dumped ? { ...c, dests: [...c.dests] } : c]));
     for (const r of results) {
       if (!r.error) applyOpToModel(this.model!, r.op);
       if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH')) this.owned.delete(serviceId(r.op.key));

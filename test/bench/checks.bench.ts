@@ -4,7 +4,7 @@
 // guest/checks-bench.ts for what is measured and how.
 //
 // Environment: BENCH_TCP (10000), BENCH_HTTP (2000), BENCH_WARM_S (20),
-// BENCH_WINDOW_S (30), BENCH_KILLS (100).
+// BENCH_WINDOW_S (30), BENCH_KILLS (100), BENCH_SCRAPE_S (5), BENCH_IDLE_S (15).
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,10 +22,11 @@ interface Result {
   adverts: { n: number; jitterP50?: number; jitterP99?: number; maxInterval: number };
   spuriousTransitions: number;
   scrape?: { n: number; failed: number; msP50?: number; msMax: number; bytes: number; maxAdvertIntervalDuring?: number };
+  idle?: { processes: Record<string, number>; sumMb: number };
 }
 
 const SCRIPT = fileURLToPath(new URL('../../dist-test/test/bench/guest/checks-bench.js', import.meta.url)); // built by the global setup
-const ENV = ['BENCH_TCP', 'BENCH_HTTP', 'BENCH_WARM_S', 'BENCH_WINDOW_S', 'BENCH_KILLS', 'BENCH_SCRAPE_S'];
+const ENV = ['BENCH_TCP', 'BENCH_HTTP', 'BENCH_WARM_S', 'BENCH_WINDOW_S', 'BENCH_KILLS', 'BENCH_SCRAPE_S', 'BENCH_IDLE_S'];
 
 it('health checks at scale: vipd vs keepalived', async () => {
   const env = ENV.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
@@ -39,9 +40,10 @@ it('health checks at scale: vipd vs keepalived', async () => {
   expect(g.code, g.output.slice(-4000)).toBe(0);
   const ms = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x)} ms`);
   const rows = [
-    ['', 'checks served /s', 'CPU (% of one core)', 'RSS', 'detection p50', 'detection p99', 'missed', 'advert jitter p99', 'longest advert gap', 'spurious transitions'],
+    ['', 'idle RSS (all processes)', 'checks served /s', 'CPU (% of one core)', 'RSS', 'detection p50', 'detection p99', 'missed', 'advert jitter p99', 'longest advert gap', 'spurious transitions'],
     ...b.results.map((r) => [
       r.name === 'vipd' ? 'vipd (one process: checker thread + VRRP)' : 'keepalived 2.2.7 (checker process; VRRP separate)',
+      r.idle ? `${r.idle.sumMb.toFixed(0)} MB${Object.keys(r.idle.processes).length > 1 ? ` (${Object.entries(r.idle.processes).map(([p, mb]) => `${p} ${mb.toFixed(0)}`).join(', ')})` : ''}` : '-',
       String(r.servedPerS),
       `${r.cpuPct.toFixed(0)} %`,
       `${r.rssMb.toFixed(0)} MB`,

@@ -66,5 +66,12 @@ it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => 
   ];
   const md = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)];
   console.log(`\nIPVS programming, median of ${b.reps} (QEMU guest, software-emulated CPU, kernel ${b.kernel ?? '?'})\n\n${md.join('\n')}\n`);
+  // vipd against the floor within each repetition (the same moment of a noisy emulated CPU).
+  const floor = b.runs.floor ?? [];
+  const perRep = (k: 'loadMs' | 'noopMs') => b.runs.vipd.map((r, i) => (floor[i]?.[k] && r[k] ? r[k]! / floor[i]![k]! : undefined)).filter((x): x is number => x !== undefined);
+  for (const [what, k] of [['load', 'loadMs'], ['no-op', 'noopMs']] as const) {
+    const xs = perRep(k);
+    if (xs.length) console.log(`vipd / floor, ${what}, per repetition: ${xs.map((x) => `${x.toFixed(2)}x`).join(' ')} (median ${median(xs).toFixed(2)}x)`);
+  }
   console.log(`raw: ${JSON.stringify(b.runs)}`);
 }, 60 * 60_000);
