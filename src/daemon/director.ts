@@ -10,6 +10,7 @@ import type { Config, RealServerConfig, VirtualServerConfig } from '../config/ty
 import { type AdminState, Director, type Plan, rsId, servicesName, type VsView, wantedChecks } from '../director/desired.js';
 import { checksOf, rsHealth } from '../director/rs-checks.js';
 import type { CheckState } from '../health/monitor.js';
+import { Slicer } from '../slices.js';
 import { CheckerThread } from '../health/thread.js';
 import { destName, serviceId, serviceName } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
@@ -165,14 +166,16 @@ export class DirectorRuntime {
     const cfg = this.cfg;
     const admin = this.admin;
     const views: VsView[] = [];
-    for (let i = 0; i < cfg.virtualServers.length; ) {
-      if (i > 0) await new Promise<void>((r) => setImmediate(r));
-      const chunk: typeof cfg.virtualServers = [];
-      for (let n = 0; i < cfg.virtualServers.length && (chunk.length === 0 || n < DirectorRuntime.VIEW_SLICE); i++) {
-        chunk.push(cfg.virtualServers[i]!);
-        n += cfg.virtualServers[i]!.realServers.length;
+    const slicer = new Slicer();
+    // A virtual server at a time; a turn of the loop after VIEW_SLICE real servers, or sooner
+    // when the slice has taken its time (an emulated CPU).
+    for (let i = 0, n = 0; i < cfg.virtualServers.length; i++) {
+      if (n >= DirectorRuntime.VIEW_SLICE || slicer.due()) {
+        await slicer.yield();
+        n = 0;
       }
-      views.push(...this.director.view({ virtualServers: chunk }, get, admin));
+      n += cfg.virtualServers[i]!.realServers.length;
+      views.push(...this.director.view({ virtualServers: [cfg.virtualServers[i]!] }, get, admin));
     }
     return views;
   }

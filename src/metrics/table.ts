@@ -11,6 +11,7 @@
 import type { Snapshot } from './registry.js';
 import { destName, serviceId, type Stats } from '../ipvs/types.js';
 import { addrOf, protoOf } from './keys.js';
+import { Slicer } from '../slices.js';
 
 /** Real servers written between two turns of the event loop. */
 export const SLICE = 250;
@@ -93,7 +94,6 @@ const labels = (l: Record<string, string>) => {
   for (const k in l) out += `${out.length > 1 ? ',' : ''}${k}="${esc(l[k]!)}"`;
   return `${out}}`;
 };
-const turn = () => new Promise<void>((r) => setImmediate(r));
 
 function families(pool: ChunkPool, taken: Buffer[]) {
   const f = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, lines: new Lines(pool, taken) });
@@ -122,11 +122,13 @@ export interface Rendered {
 export async function renderTableChunks(s: Snapshot, slice = SLICE, pool = new ChunkPool(0)): Promise<Rendered> {
   const taken: Buffer[] = [];
   const f = families(pool, taken);
+  // A turn of the loop every `slice` real servers, or sooner when a slice has taken its time (an emulated CPU).
   let budget = slice;
+  const slicer = new Slicer();
   const tick = async () => {
-    if (--budget > 0) return;
+    if (--budget > 0 && !slicer.due()) return;
     budget = slice;
-    await turn();
+    await slicer.yield();
   };
   for (const svc of s.ipvs?.services ?? []) {
     const virtual_server = s.names.get(serviceId(svc.key)) ?? '';

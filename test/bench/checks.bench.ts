@@ -26,16 +26,18 @@ interface Result {
 }
 
 const SCRIPT = fileURLToPath(new URL('../../dist-test/test/bench/guest/checks-bench.js', import.meta.url)); // built by the global setup
-const ENV = ['BENCH_TCP', 'BENCH_HTTP', 'BENCH_WARM_S', 'BENCH_WINDOW_S', 'BENCH_KILLS', 'BENCH_SCRAPE_S', 'BENCH_IDLE_S'];
+const ENV = ['BENCH_TCP', 'BENCH_HTTP', 'BENCH_WARM_S', 'BENCH_WINDOW_S', 'BENCH_KILLS', 'BENCH_SCRAPE_S', 'BENCH_IDLE_S', 'BENCH_ONLY', 'BENCH_NODE_ARGS'];
 
 it('health checks at scale: vipd vs keepalived', async () => {
-  const env = ENV.filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
+  const env = ENV.filter((k) => process.env[k]).map((k) => `${k}='${process.env[k]!.replace(/'/g, "'\\''")}' `).join('');
   const g = await runInGuest(`ulimit -n 200000; ${env}exec node ${SCRIPT}\n`, { timeoutMs: 40 * 60_000, memMb: 4096, live: (s) => process.stdout.write(s) });
   let b: { tcp: number; http: number; windowS: number; kills: number; kernel: string; results: Result[] };
   try {
     b = JSON.parse(readFileSync(join(g.share, 'bench.json'), 'utf8'));
   } finally {
-    rmSync(g.share, { recursive: true, force: true });
+    // BENCH_KEEP=1: the share stays (profiles written there with BENCH_NODE_ARGS=--cpu-prof --cpu-prof-dir=/tmp/share).
+    if (process.env.BENCH_KEEP) console.log(`share kept: ${g.share}`);
+    else rmSync(g.share, { recursive: true, force: true });
   }
   expect(g.code, g.output.slice(-4000)).toBe(0);
   const ms = (x: number | undefined) => (x === undefined ? '-' : `${Math.round(x)} ms`);
