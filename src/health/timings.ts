@@ -2,6 +2,8 @@
 // buckets: counted where the checks run (the checker thread) for a few
 // additions per check, read by the metrics at scrape time (see CheckTimings).
 
+import { CHECK_TYPES, type CheckType } from './types.js';
+
 export const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 export const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
 
@@ -20,7 +22,7 @@ export interface TimingsSnapshot {
 }
 
 /** The check types, in their place in the shared array (one histogram each). */
-const TYPES = ['tcp', 'http', 'https', 'ping', 'script', 'vrrp_script', 'udp', 'dns', 'smtp', 'file'] as const;
+const TYPES = CHECK_TYPES;
 const D = DURATION_BUCKETS.length + 3; // counts (one past the last bound), sum, count
 const L = LAG_BUCKETS.length + 3;
 /** Doubles a CheckTimings takes: a duration histogram per type, then the lag histogram. */
@@ -50,7 +52,7 @@ export class CheckTimings {
   }
 
   record(type: string, durationS: number, lagS: number): void {
-    const t = TYPES.indexOf(type as (typeof TYPES)[number]);
+    const t = TYPES.indexOf(type as CheckType);
     if (t >= 0) observe(this.a, t * D, DURATION_BUCKETS, durationS);
     observe(this.a, TYPES.length * D, LAG_BUCKETS, Math.max(0, lagS));
   }

@@ -3,7 +3,9 @@
 
 import type { HttpProtocol } from './http-wire.js';
 
-export type CheckType = 'tcp' | 'http' | 'https' | 'ping' | 'script' | 'vrrp_script' | 'udp' | 'dns' | 'smtp' | 'file';
+/** Every kind of check, in a fixed order (the timings' shared array has a histogram per kind in this order). */
+export const CHECK_TYPES = ['tcp', 'http', 'https', 'ping', 'script', 'vrrp_script', 'udp', 'dns', 'smtp', 'file'] as const;
+export type CheckType = (typeof CHECK_TYPES)[number];
 
 /** One URL of an HTTP/HTTPS check (keepalived's url block): every one must pass. */
 export interface HealthCheckUrl {

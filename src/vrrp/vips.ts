@@ -6,6 +6,7 @@
 import type { GarpConfig, VirtualIp } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { IoOp } from './io-error.js';
+import { turn } from '../slices.js';
 
 /** What an instance needs from the host: addresses, links, ARP. Implemented over src/net (hostnet.ts). */
 export interface HostNet {
@@ -83,7 +84,7 @@ export class VipHolder {
   async announce(vips: readonly VirtualIp[], count: number, spacing: Pick<GarpConfig, 'intervalMs' | 'gnaIntervalMs'>, after: Promise<void>, reason: string): Promise<void> {
     await after.catch(() => undefined);
     // Yield to timers due now (an advert often is: the second burst lands on the advert grid).
-    await new Promise((r) => setImmediate(r));
+    await turn();
     const links = new Map<string, { index: number; mac: string } | undefined>();
     let first = true;
     for (let i = 0; i < count; i++) {
