@@ -1,7 +1,8 @@
 // vrrp_script / track_script at run time: the scripts some instance or sync group
 // tracks run in a checker process of their own (health/thread.ts with isolation
 // 'process': another event loop, and the forks of 100 scripts a second do not stall
-// the daemon's main thread), with keepalived's rise,
+// the daemon's main thread) — on the main thread while they are at most 10 runs a
+// second (keepalived's VRRP process forks its scripts itself), with keepalived's rise,
 // fall and init_fail; their verdicts come back as messages and become the router's
 // tracking inputs (vrrp/track.ts decides priority and FAULT, the FSM the rest).
 

@@ -39,10 +39,20 @@ export interface CheckState {
 /** A state as it crosses between the threads: without its spec (the receiver has it). */
 export type SlimState = Omit<CheckState, 'spec'>;
 
-/** A copy of the state as it is now, without the spec. */
+/** A copy of the state as it is now, without the spec (field by field: see withSpec). */
 export function slim(s: CheckState): SlimState {
-  const { spec: _spec, ...rest } = s;
-  return rest;
+  const o: SlimState = { key: s.key, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures };
+  if (s.last !== undefined) o.last = s.last;
+  if (s.weight !== undefined) o.weight = s.weight;
+  if (s.weightAdd !== undefined) o.weightAdd = s.weightAdd;
+  return o;
+}
+
+/** A check to run: how, whether it starts down (alpha), and the state it carries on from another thread. */
+export interface Wanted {
+  spec: CheckSpec;
+  alpha: boolean;
+  state?: SlimState;
 }
 
 export type Runner = (spec: CheckSpec) => Promise<CheckResult>;
@@ -51,6 +61,19 @@ export type ChangeListener = (state: CheckState, previous: Verdict) => void;
 /** A check's state before its first result. */
 export function initialState(key: string, spec: CheckSpec, alpha: boolean): CheckState {
   return { key, spec, verdict: RiseFall.initial(alpha), run: 0, checks: 0, failures: 0 };
+}
+
+/**
+ * A state that crossed between the threads, with its spec again. Built field by
+ * field in initialState's order, not `{ ...state, spec }`: V8 gives each object a
+ * spread makes a hidden class of its own (12,000 checks, 12,000 classes).
+ */
+export function withSpec(s: SlimState, spec: CheckSpec): CheckState {
+  const o: CheckState = { key: s.key, spec, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures };
+  if (s.last !== undefined) o.last = s.last;
+  if (s.weight !== undefined) o.weight = s.weight;
+  if (s.weightAdd !== undefined) o.weightAdd = s.weightAdd;
+  return o;
 }
 
 interface Running {
@@ -152,8 +175,13 @@ export class HealthMonitor {
     }
   }
 
-  /** Makes the running checks exactly `wanted` (key -> spec and alpha); keeps the state of those already running. */
-  set(wanted: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
+  /**
+   * Makes the running checks exactly `wanted` (key -> spec and alpha); keeps the state
+   * of those already running. A check new here with a `state` carries it on (verdict,
+   * its run of passes or failures, counts, last result): it ran elsewhere until now
+   * (the other thread) and goes on from where it was, without a warmup.
+   */
+  set(wanted: Map<string, Wanted>): void {
     for (const [key, r] of this.checks) {
       if (!wanted.has(key)) {
         r.stopped = true;
@@ -162,16 +190,22 @@ export class HealthMonitor {
         this.checks.delete(key);
       }
     }
-    for (const [key, { spec, alpha }] of wanted) {
+    for (const [key, { spec, alpha, state: carried }] of wanted) {
       if (this.checks.has(key)) continue;
       const slot = this.shared?.slots.get(key) ?? -1;
-      const state = initialState(key, spec, alpha);
-      if (slot >= 0) {
+      const state = carried ? withSpec(carried, spec) : initialState(key, spec, alpha);
+      const rf = new RiseFall(spec.rise, spec.fall, alpha);
+      if (carried) {
+        rf.verdict = carried.verdict;
+        rf.run = carried.run;
+        rf.lastOk = carried.last?.ok;
+      } else if (slot >= 0) {
         state.checks = this.shared!.counts[2 * slot]!;
         state.failures = this.shared!.counts[2 * slot + 1]!;
       }
-      const r: Running = { state, rf: new RiseFall(spec.rise, spec.fall, alpha), due: 0, place: -1, stopped: false, slot };
+      const r: Running = { state, rf, due: 0, place: -1, stopped: false, slot };
       this.checks.set(key, r);
+      this.writeCounts(r);
       if (spec.type === 'file' && spec.file) {
         // keepalived reads a tracked file when it changes: watch its directory (the file may be replaced or created).
         this.schedule(r, performance.now());
@@ -183,7 +217,7 @@ export class HealthMonitor {
         } catch {
           /* no directory to watch: the interval still reads the file */
         }
-      } else this.schedule(r, performance.now() + firstRunDelay(key, spec));
+      } else this.schedule(r, performance.now() + (carried ? firstRunOffset(key, spec.intervalMs) : firstRunDelay(key, spec)));
     }
   }
 

@@ -4,11 +4,15 @@
 // latest result of every check (for `vipd status`) is fetched on demand.
 // PING checks stay on this thread: they are one shared raw socket and a timer
 // each, and raw-socket's addon (also VRRP's) loads in one thread per process only.
+// So do all the checks while they are few (INLINE_RATE runs a second in all, the
+// sample config's two HTTP checks are 0.4): a second isolate costs ~10 MB of
+// memory, which the handful of checks of a small director does not pay back. A
+// reload that crosses the line hands every check over with its state.
 
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState } from './monitor.js';
+import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState, slim, type Wanted, withSpec } from './monitor.js';
 import type { CheckSpec } from './types.js';
 import { CheckTimings, mergeTimings, TIMINGS_SLOTS, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
@@ -16,8 +20,13 @@ import type { Change, FromChecker, ToChecker } from './worker.js';
 export class CheckerThread {
   private worker: Pick<Worker, 'postMessage'> & { stop(): void } | undefined;
   private readonly mirror = new Map<string, CheckState>();
-  private wanted = new Map<string, { spec: CheckSpec; alpha: boolean }>();
-  private readonly pending = new Map<number, () => void>();
+  /** The checks the other thread runs (none while they all run here). */
+  private wanted = new Map<string, Wanted>();
+  /** Resolves refresh(): with the states of the snapshot, as they arrived. */
+  private readonly pending = new Map<number, (states: SlimState[]) => void>();
+  private readonly collected = new Map<number, SlimState[]>();
+  /** Counts set() calls: a hand-back that a newer set() overtook is dropped. */
+  private generation = 0;
   /** The checker process's timings as of the last refresh() (a thread shares them: `sharedTimings`). */
   private threadTimings: TimingsSnapshot | undefined;
   /** A thread's result counts and timings, in memory both threads see (not with isolation 'process'). */
@@ -31,6 +40,8 @@ export class CheckerThread {
   private inbox: Change[] = [];
   private draining = false;
   static readonly SLICE = 32;
+  /** At most this many check runs a second in all (pings aside) run on this thread, without a second one. */
+  static readonly INLINE_RATE = 10;
 
   constructor(
     private readonly onChange: ChangeListener,
@@ -44,12 +55,19 @@ export class CheckerThread {
      * child, not the daemon whose main thread sends the adverts.
      */
     private readonly isolation: 'thread' | 'process' = 'thread',
+    /** Checks run here while their runs a second add up to at most this (0: always in the other thread). */
+    private readonly inlineRate = CheckerThread.INLINE_RATE,
   ) {
     this.local = new HealthMonitor(onChange);
     if (isolation === 'thread') {
       this.timingsArray = new Float64Array(new SharedArrayBuffer(8 * TIMINGS_SLOTS));
       this.sharedTimings = new CheckTimings(this.timingsArray);
     }
+  }
+
+  /** Whether the checks run in the other thread (or process) now, rather than on this one. */
+  get threaded(): boolean {
+    return this.worker !== undefined;
   }
 
   /** Whether result counts are read live (a thread) rather than fetched by refresh() (a process). */
@@ -76,7 +94,9 @@ export class CheckerThread {
       this.worker = { postMessage: (m: ToChecker) => t.postMessage(m), stop: () => void t.terminate() };
       w = t;
     }
+    const handle = this.worker;
     w.on('message', (m: FromChecker) => {
+      if (this.worker !== handle) return; // it handed its checks back
       if (m.type === 'changes') {
         this.inbox.push(...m.changes);
         this.drain();
@@ -85,20 +105,25 @@ export class CheckerThread {
         this.threadTimings = m.timings;
         if (!this.pending.has(m.id)) return; // timed out
         this.merge(m.states);
+        const got = this.collected.get(m.id) ?? [];
+        got.push(...m.states);
+        this.collected.set(m.id, got);
         if (m.more) return;
-        this.pending.get(m.id)!();
+        this.pending.get(m.id)!(got);
         this.pending.delete(m.id);
+        this.collected.delete(m.id);
       }
     });
     w.on('error', (err: Error) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
     w.on('exit', (code: number | null) => {
-      for (const resolve of this.pending.values()) resolve();
+      for (const resolve of this.pending.values()) resolve([]);
       this.pending.clear();
-      if (this.stopped) return;
+      this.collected.clear();
+      if (this.stopped || this.worker !== handle) return; // stopped, or it handed its checks back
       // As keepalived restarts its checker child: checks start over (verdicts as at start-up).
       this.log.error({ event: 'checker-thread-exit', code }, `health checker thread exited (${code}); restarting it in 1 s`);
       setTimeout(() => {
-        if (this.stopped) return;
+        if (this.stopped || this.wanted.size === 0) return;
         this.spawn();
         this.send({ type: 'set', wanted: [...this.wanted], ...this.countsMessage() });
       }, 1000).unref();
@@ -114,17 +139,21 @@ export class CheckerThread {
     if (this.draining) return;
     this.draining = true;
     const step = (): void => {
-      for (const { state, previous } of this.inbox.splice(0, CheckerThread.SLICE)) {
-        const w = this.wanted.get(state.key);
-        if (!w) continue; // removed by a reload meanwhile
-        const full = { ...state, spec: w.spec };
-        this.mirror.set(state.key, full);
-        this.onChange(full, previous);
-      }
+      this.apply(this.inbox.splice(0, CheckerThread.SLICE));
       if (this.inbox.length > 0) setImmediate(step);
       else this.draining = false;
     };
     step();
+  }
+
+  private apply(changes: Change[]): void {
+    for (const { state, previous } of changes) {
+      const w = this.wanted.get(state.key);
+      if (!w) continue; // removed by a reload meanwhile
+      const full = withSpec(state, w.spec);
+      this.mirror.set(state.key, full);
+      this.onChange(full, previous);
+    }
   }
 
   private send(m: ToChecker): void {
@@ -133,8 +162,47 @@ export class CheckerThread {
 
   /** Makes the running checks exactly `wanted`; checks already running keep their state. */
   set(all: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
-    const wanted = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
-    this.local.set(new Map([...all].filter(([, w]) => w.spec.type === 'ping')));
+    const generation = ++this.generation;
+    const pings = new Map([...all].filter(([, w]) => w.spec.type === 'ping'));
+    const others = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
+    let rate = 0;
+    for (const { spec } of others.values()) rate += 1000 / Math.max(1, spec.intervalMs);
+    if (rate > this.inlineRate) {
+      // To the other thread: those running here go with their state.
+      const moved = new Map<string, Wanted>();
+      for (const [key, w] of others) {
+        const here = this.worker ? undefined : this.local.get(key);
+        moved.set(key, here ? { ...w, state: slim(here) } : w);
+        if (here) this.mirror.set(key, here);
+      }
+      this.local.set(pings);
+      this.toThread(moved);
+    } else if (!this.worker) {
+      this.local.set(all);
+    } else {
+      // Back to this thread: the other one runs the new set until its states are here.
+      this.local.set(pings);
+      this.toThread(others);
+      void this.refresh().then((states) => {
+        if (generation !== this.generation || this.stopped || !this.worker) return;
+        // Verdicts still queued were made before the snapshot: told first, then its states win.
+        this.apply(this.inbox.splice(0));
+        const latest = new Map(states.map((st) => [st.key, st]));
+        const here = new Map<string, Wanted>(pings);
+        for (const [key, w] of others) here.set(key, { ...w, state: latest.get(key) ?? this.mirror.get(key) });
+        const worker = this.worker;
+        this.worker = undefined;
+        worker.stop();
+        this.wanted = new Map();
+        this.mirror.clear();
+        this.counts = undefined;
+        this.local.set(here);
+      });
+    }
+  }
+
+  /** Makes the other thread's checks exactly `wanted`, starting it if need be. */
+  private toThread(wanted: Map<string, Wanted>): void {
     this.wanted = wanted;
     for (const key of this.mirror.keys()) if (!wanted.has(key)) this.mirror.delete(key);
     // A new check's state before its first result: what the checker thread starts it with.
@@ -144,6 +212,7 @@ export class CheckerThread {
     const reslotted = this.reslot(wanted);
     this.send({ type: 'set', wanted: [...wanted], ...(reslotted || spawned ? this.countsMessage() : {}) });
   }
+
 
   /**
    * New shared counts when the set of checks changed: a slot per check, those
@@ -193,15 +262,16 @@ export class CheckerThread {
     return s;
   }
 
-  /** Fetches the latest result of every check into the mirror (for status). */
-  async refresh(timeoutMs = 2000): Promise<void> {
-    if (!this.worker) return;
+  /** Fetches the latest result of every check into the mirror (for status); resolves with the other thread's states. */
+  async refresh(timeoutMs = 2000): Promise<SlimState[]> {
+    if (!this.worker) return [];
     const id = this.nextId++;
-    await new Promise<void>((resolve) => {
+    return new Promise<SlimState[]>((resolve) => {
       this.pending.set(id, resolve);
       setTimeout(() => {
-        this.pending.delete(id);
-        resolve();
+        if (!this.pending.delete(id)) return;
+        this.collected.delete(id);
+        resolve([]);
       }, timeoutMs).unref();
       this.send({ type: 'snapshot', id });
     });
@@ -211,7 +281,7 @@ export class CheckerThread {
   private merge(states: SlimState[]): void {
     for (const s of states) {
       const w = this.wanted.get(s.key);
-      if (w) this.mirror.set(s.key, { ...s, spec: w.spec });
+      if (w) this.mirror.set(s.key, withSpec(s, w.spec));
     }
   }
 

@@ -2,7 +2,7 @@
 // thread, heap and garbage collector), so 10,000 checks a second never delay the
 // VRRP adverts and the control socket on the main thread — the job keepalived's
 // separate checker process does. Speaks to the main thread by messages only:
-//   in:  { type: 'set', wanted: [key, { spec, alpha }][], counts? } | { type: 'snapshot', id } | { type: 'stop' }
+//   in:  { type: 'set', wanted: [key, { spec, alpha, state? }][], counts? } | { type: 'snapshot', id } | { type: 'stop' }
 //   out: { type: 'changes', changes: { state, previous }[] } | { type: 'snapshot', id, states }
 // States travel without their spec (the main thread has every spec: it sent them):
 // at 12,000 checks a snapshot is then a few hundred KB to copy and read, not megabytes.
@@ -11,13 +11,16 @@
 
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CheckSpec, Verdict } from './types.js';
-import { type CheckState, HealthMonitor, type SlimState, slim } from './monitor.js';
+import type { Verdict } from './types.js';
+import { type CheckState, HealthMonitor, type SlimState, slim, type Wanted } from './monitor.js';
 import type { TimingsSnapshot } from './timings.js';
 
 export type ToChecker =
-  /** `counts`: where results are counted from now on (a thread only: shared memory), keys in slot order. */
-  | { type: 'set'; wanted: [string, { spec: CheckSpec; alpha: boolean }][]; counts?: { counts: Float64Array; keys: string[] } }
+  /**
+   * `counts`: where results are counted from now on (a thread only: shared memory), keys in slot order.
+   * A check with a `state` ran on the main thread until now and carries on from it.
+   */
+  | { type: 'set'; wanted: [string, Wanted][]; counts?: { counts: Float64Array; keys: string[] } }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 

@@ -96,7 +96,7 @@ export class VipdMetrics {
     this.registry.registerMetric(prebucketed('vipd_check_duration_seconds', 'Health check duration, by check type (tcp, http, https, ping, script, udp, dns, smtp, file)', DURATION_BUCKETS, () =>
       Object.entries(this.timings?.duration ?? {}).map(([type, h]) => ({ labels: { type }, h })),
     ) as never);
-    this.registry.registerMetric(prebucketed('vipd_check_lag_seconds', "How late health checks started against their schedule: the checker thread's lag", LAG_BUCKETS, () =>
+    this.registry.registerMetric(prebucketed('vipd_check_lag_seconds', "How late health checks started against their schedule: the checker thread's lag (the main thread's while the checks are few enough to run there)", LAG_BUCKETS, () =>
       this.timings ? [{ labels: {}, h: this.timings.lag }] : [],
     ) as never);
   }

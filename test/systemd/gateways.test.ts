@@ -264,11 +264,24 @@ describe('two gateway hosts under systemd, from the package', { timeout: 600_000
     }
   });
 
-  it('the checker thread runs at nice 10 under the unit; notify scripts run; the journal has each transition as fields', async () => {
+  it('few checks run on the main thread; past 10 a second (a reload: 13) in a thread at nice 10 under the unit, and back, no verdict lost; notify scripts run; the journal has each transition as fields', async () => {
     const pid = (await unit(lb1)).MainPID;
-    const threads = (await lb1.ok(`ps -L -o tid=,ni= -p ${pid}`)).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
-    expect(threads.find(([tid]) => tid === Number(pid))?.[1]).toBe(0);
-    expect(threads.some(([, ni]) => ni === 10)).toBe(true);
+    const threads = async (): Promise<number[][]> => (await lb1.ok(`ps -L -o tid=,ni= -p ${pid}`)).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+    const niced = async (): Promise<boolean> => (await threads()).some(([, ni]) => ni === 10);
+    expect((await threads()).find(([tid]) => tid === Number(pid))?.[1]).toBe(0);
+    expect(await niced()).toBe(false); // 2 HTTP checks a second: on the main thread, no second isolate
+    const verdicts = async (): Promise<string> => lb1.ok('journalctl -b -u vipd -o cat --no-pager VIPD_EVENT=rs-health | wc -l');
+    const before = await verdicts();
+    await lb1.ok('cp -p /etc/vipd/vipd.yaml /root/vipd.yaml.orig');
+    await lb1.ok(`sed -i 's/{type: HTTP, delay: 1, timeout: 0.8,/{type: HTTP, delay: 0.15, timeout: 0.14,/' /etc/vipd/vipd.yaml`);
+    await lb1.ok('systemctl reload vipd');
+    await waitFor('the checker thread at nice 10', async () => (await niced()) || undefined, 30_000, 500);
+    await new Promise((r) => setTimeout(r, 2000)); // ~26 checks in the thread
+    await lb1.ok('cp -p /root/vipd.yaml.orig /etc/vipd/vipd.yaml');
+    await lb1.ok('systemctl reload vipd');
+    await waitFor('the checks back on the main thread', async () => !(await niced()) || undefined, 30_000, 500);
+    expect(await verdicts()).toBe(before); // handed over both ways with their verdicts: no server went down or came up
+    expect((await unit(lb1)).MainPID).toBe(pid);
     expect(await lb1.ok('journalctl -b -u vipd -o cat --no-pager')).not.toMatch(/cannot lower the checker thread/);
     expect(await lb1.ok('journalctl -b -t vipd-notify -o cat --no-pager')).toMatch(/INSTANCE VI_1 MASTER 150/);
     expect(await lb2.ok('journalctl -b -t vipd-notify -o cat --no-pager')).toMatch(/INSTANCE VI_1 BACKUP 100/);

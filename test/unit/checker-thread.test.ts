@@ -1,6 +1,8 @@
 // The checker thread's shared counts: the metrics read result counts and check
 // timings from memory the thread writes, without a snapshot message — live,
-// carried over when the set of checks changes, and never going back.
+// carried over when the set of checks changes, and never going back. A few
+// checks run on the main thread (no second isolate); a reload that crosses the
+// line hands every check over, in either direction, with its state.
 // A real worker thread (the built dist/, as the daemon runs it) checking TCP
 // ports on loopback: one open, one closed.
 
@@ -34,9 +36,10 @@ const log = pino({ level: 'silent' });
 
 it('counts results and timings live in memory shared with the thread, without a refresh', async () => {
   const t = new CheckerThread(() => {}, log, 0);
+  t.set(wanted(open, closed));
+  expect(t.threaded).toBe(true); // 2 checks every 50 ms: 40 a second
   try {
     expect(t.countsLive).toBe(true);
-    t.set(wanted(open, closed));
     await sleep(600);
     const a1 = t.getCounted(`tcp|${open}`)!;
     const c1 = t.getCounted(`tcp|${closed}`)!;
@@ -83,6 +86,48 @@ it('a checker process shares nothing: its counts come with refresh()', async () 
     expect(t.getCounted(`tcp|${open}`)!.checks).toBe(0);
     await t.refresh();
     expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(2);
+  } finally {
+    t.stop();
+  }
+});
+
+it('a few checks run on the main thread; a reload past INLINE_RATE hands them to the thread and back, with their state', async () => {
+  const changes: string[] = [];
+  const t = new CheckerThread((s, prev) => changes.push(`${s.key} ${prev}->${s.verdict}`), log, 0);
+  type Entry = [string, { spec: CheckSpec; alpha: boolean }];
+  const slow = (port: number, alpha: boolean): Entry => [`tcp|${port}`, { spec: { ...spec(port), intervalMs: 250 }, alpha }];
+  // alpha: starts down, up after its first pass — were its state lost on a hand-over, it would go down and up again.
+  const few = new Map([slow(open, true), slow(closed, false)]);
+  try {
+    t.set(few); // 8 runs a second
+    expect(t.threaded).toBe(false);
+    await sleep(700);
+    expect([...changes].sort()).toEqual([`tcp|${closed} up->down`, `tcp|${open} down->up`].sort());
+    const before = t.getCounted(`tcp|${open}`)!.checks;
+    expect(before).toBeGreaterThanOrEqual(2);
+    expect(t.timings().duration.tcp!.count).toBeGreaterThanOrEqual(before);
+
+    // 10 more checks every 50 ms: 208 runs a second, all of them to the thread.
+    const many = new Map([...few, ...[...Array(10).keys()].map((i): Entry => [`tcp|${open}|${i}`, { spec: { ...spec(open), bindto: '127.0.0.1', timeoutMs: 400 + i }, alpha: false }])]);
+    t.set(many);
+    expect(t.threaded).toBe(true);
+    expect(t.get(`tcp|${open}`)).toMatchObject({ verdict: 'up' });
+    expect(t.get(`tcp|${closed}`)).toMatchObject({ verdict: 'down' });
+    await sleep(700);
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(before); // counted on from where it was
+    const inThread = t.getCounted(`tcp|${open}`)!.checks;
+
+    // Back to the few: the thread runs them until its states are here, then ends.
+    t.set(few);
+    for (let i = 0; i < 50 && t.threaded; i++) await sleep(20);
+    expect(t.threaded).toBe(false);
+    expect(t.get(`tcp|${open}`)).toMatchObject({ verdict: 'up' });
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThanOrEqual(inThread);
+    await sleep(600);
+    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(inThread); // and on, on this thread
+    expect(t.get(`tcp|${closed}`)).toMatchObject({ verdict: 'down' });
+    // No verdict changed by any hand-over: still the first two.
+    expect(changes).toHaveLength(2);
   } finally {
     t.stop();
   }

@@ -77,6 +77,24 @@ describe('start-up spread', () => {
     expect(Math.max(...warm) - Math.min(...warm)).toBeGreaterThan(20); // random, not all at once
     expect(first.get('10.0.1.0')).toBeLessThan(250);
   });
+
+  it('a check handed over from another thread carries on: its verdict, its run of failures, its counts, no warmup', async () => {
+    const changes: string[] = [];
+    let runs = 0;
+    const m = new HealthMonitor((s, prev) => changes.push(`${prev}->${s.verdict} after ${s.checks}`), {
+      runner: async () => (runs++, { ok: false, reason: 'refused', ms: 1 }),
+    });
+    // Up, two failures into a fall of 3, 40 checks so far (5 failed); a 60 s warmup that must not apply.
+    const spec: CheckSpec = { type: 'tcp', address: '10.0.0.1', port: 80, intervalMs: 50, timeoutMs: 40, rise: 2, fall: 3, warmupMs: 60_000 };
+    const state = { key: 'k', verdict: 'up' as const, run: 2, checks: 40, failures: 5, last: { ok: false, reason: 'refused', ms: 1, at: Date.now() } };
+    m.set(new Map([['k', { spec, alpha: true, state }]]));
+    expect(m.get('k')).toMatchObject({ verdict: 'up', run: 2, checks: 40, failures: 5 });
+    for (let i = 0; i < 40 && runs < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    m.stop();
+    expect(runs).toBeGreaterThanOrEqual(1);
+    // The third failure in a row takes it down — one run, not three (nor alpha's initial down).
+    expect(changes[0]).toBe('up->down after 41');
+  });
 });
 
 describe('ICMP echo codec', () => {
