@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { request } from '../../src/daemon/control.js';
 import type { RouterStatus } from '../../src/vrrp/router.js';
+import { VIPD_NODE_ENV, VIPD_NODE_FLAGS } from '../vm/guest/harness.js';
 import { type Lab, waitFor } from './lab.js';
 
 export const VIPD_BIN = fileURLToPath(new URL('../../bin/vipd.js', import.meta.url));
-/** The node flags of bin/vipd.js's first line: the daemon under test runs as installed. */
-export const VIPD_NODE_FLAGS = readFileSync(VIPD_BIN, 'utf8').split('\n')[0]!.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/);
+export { VIPD_NODE_ENV, VIPD_NODE_FLAGS };
 
 export interface LogLine {
   level: number;
@@ -49,7 +49,8 @@ export class VipdProc {
     this.socket = join(lab.dir, `${host}.sock`);
     this.write(config);
     const argv = [...VIPD_NODE_FLAGS, VIPD_BIN, 'run', '-c', this.configFile, '--json'];
-    this.child = wrap.length > 0 ? lab.spawn(host, wrap[0]!, [...wrap.slice(1), process.execPath, ...argv], env) : lab.spawn(host, process.execPath, argv, env);
+    const all = { ...VIPD_NODE_ENV, ...env };
+    this.child = wrap.length > 0 ? lab.spawn(host, wrap[0]!, [...wrap.slice(1), process.execPath, ...argv], all) : lab.spawn(host, process.execPath, argv, all);
     let buf = '';
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;

@@ -21,8 +21,17 @@ function projectRoot(): string {
 export const ROOT = projectRoot();
 /** The vipd launcher (runs dist/, the build of src/ the tests run against). */
 export const VIPD = join(ROOT, 'bin/vipd.js');
-/** The node flags of bin/vipd.js's first line: the daemon under test runs as installed. */
-export const VIPD_NODE_FLAGS = readFileSync(VIPD, 'utf8').split('\n')[0]!.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/);
+/**
+ * bin/vipd.js's first line (`#!/usr/bin/env -S NAME=VALUE... node FLAGS...`): the
+ * environment and the node flags it runs with — the daemon under test runs as installed.
+ */
+function shebang(): { env: Record<string, string>; flags: string[] } {
+  const words = readFileSync(VIPD, 'utf8').split('\n')[0]!.replace(/^#!\S*env -S\s+/, '').trim().split(/\s+/);
+  const node = words.indexOf('node');
+  return { env: Object.fromEntries(words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])), flags: words.slice(node + 1) };
+}
+export const VIPD_NODE_FLAGS = shebang().flags;
+export const VIPD_NODE_ENV = shebang().env;
 
 export interface Scenario {
   title: string;

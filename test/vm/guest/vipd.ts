@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaemonStatus } from '../../../src/cli/status-format.js';
-import { ROOT, sh, track, VIPD, VIPD_NODE_FLAGS } from './harness.js';
+import { ROOT, sh, track, VIPD, VIPD_NODE_ENV, VIPD_NODE_FLAGS } from './harness.js';
 
 /** The daemons' directory of their own (as vipd requires: not the 9p share): configs, sockets, state. */
 export const RUN = '/run/vipd-test';
@@ -23,7 +23,8 @@ export interface Vipd {
 /** `vipd run -c CONFIG --json`, in namespace ns if given; killed with the scenario (`owner`: by whoever else owns it). */
 export function runVipd(config: string, ns?: string, owner: <C extends ChildProcess>(c: C) => C = track): Vipd {
   const argv = [process.execPath, ...VIPD_NODE_FLAGS, VIPD, 'run', '-c', config, '--json'];
-  const child = owner(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const opts = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...VIPD_NODE_ENV } };
+  const child = owner(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], opts) : spawn(argv[0]!, argv.slice(1), opts));
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
