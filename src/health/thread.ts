@@ -116,10 +116,12 @@ export class CheckerThread {
     });
     w.on('error', (err: Error) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
     w.on('exit', (code: number | null) => {
+      // It handed its checks back: what is pending now (if anything) is a newer thread's.
+      if (this.worker !== handle && !this.stopped) return;
       for (const resolve of this.pending.values()) resolve([]);
       this.pending.clear();
       this.collected.clear();
-      if (this.stopped || this.worker !== handle) return; // stopped, or it handed its checks back
+      if (this.stopped) return;
       // As keepalived restarts its checker child: checks start over (verdicts as at start-up).
       this.log.error({ event: 'checker-thread-exit', code }, `health checker thread exited (${code}); restarting it in 1 s`);
       setTimeout(() => {

@@ -303,7 +303,7 @@ async function measure(name: string) {
     detection: { n: lat.length, missed: victims.length - lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) },
     adverts: { n: adverts.length, jitterP50: pct(jitter, 50), jitterP99: pct(jitter, 99), maxInterval: Math.max(...iv) },
     spuriousTransitions: peerMaster - peerMasterBefore,
-    scrape: scraped.length ? { n: scraped.length, failed: scrapes.length - scraped.length, msP50: pct(scraped.map((x) => x.ms), 50), msMax: Math.max(...scraped.map((x) => x.ms)), bytes: scraped[0]!.bytes, maxAdvertIntervalDuring: duringScrape.length ? Math.max(...duringScrape) : undefined } : undefined,
+    scrape: scraped.length ? { n: scraped.length, failed: scrapes.length - scraped.length, msP50: pct(scraped.map((x) => x.ms), 50), msMax: Math.max(...scraped.map((x) => x.ms)), ms: scraped.map((x) => Math.round(x.ms)), bytes: scraped[0]!.bytes, maxAdvertIntervalDuring: duringScrape.length ? Math.max(...duringScrape) : undefined } : undefined,
     peerMasterTotal: peerMaster,
     idle,
   };
