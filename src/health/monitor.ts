@@ -41,11 +41,15 @@ export type SlimState = Omit<CheckState, 'spec'>;
 
 /** A copy of the state as it is now, without the spec (field by field: see withSpec). */
 export function slim(s: CheckState): SlimState {
-  const o: SlimState = { key: s.key, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures };
-  if (s.last !== undefined) o.last = s.last;
-  if (s.weight !== undefined) o.weight = s.weight;
-  if (s.weightAdd !== undefined) o.weightAdd = s.weightAdd;
-  return o;
+  return withOptional(s, { key: s.key, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures });
+}
+
+/** `to` with the optional fields `from` has set. */
+function withOptional<T extends SlimState>(from: SlimState, to: T): T {
+  if (from.last !== undefined) to.last = from.last;
+  if (from.weight !== undefined) to.weight = from.weight;
+  if (from.weightAdd !== undefined) to.weightAdd = from.weightAdd;
+  return to;
 }
 
 /** A check to run: how, whether it starts down (alpha), and the state it carries on from another thread. */
@@ -69,11 +73,7 @@ export function initialState(key: string, spec: CheckSpec, alpha: boolean): Chec
  * spread makes a hidden class of its own (12,000 checks, 12,000 classes).
  */
 export function withSpec(s: SlimState, spec: CheckSpec): CheckState {
-  const o: CheckState = { key: s.key, spec, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures };
-  if (s.last !== undefined) o.last = s.last;
-  if (s.weight !== undefined) o.weight = s.weight;
-  if (s.weightAdd !== undefined) o.weightAdd = s.weightAdd;
-  return o;
+  return withOptional(s, { key: s.key, spec, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures });
 }
 
 interface Running {

@@ -215,7 +215,6 @@ export class CheckerThread {
     this.send({ type: 'set', wanted: [...wanted], ...(reslotted || spawned ? this.countsMessage() : {}) });
   }
 
-
   /**
    * New shared counts when the set of checks changed: a slot per check, those
    * kept carrying their counts over (the thread writes its own over them when it
