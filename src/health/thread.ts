@@ -7,7 +7,8 @@
 // So do all the checks while they are few (INLINE_RATE runs a second in all, the
 // sample config's two HTTP checks are 0.4): a second isolate costs ~10 MB of
 // memory, which the handful of checks of a small director does not pay back. A
-// reload that crosses the line hands every check over with its state.
+// reload that takes them past the line hands every check to a new thread with its
+// state; the thread then keeps them until vipd restarts.
 
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
@@ -22,11 +23,7 @@ export class CheckerThread {
   private readonly mirror = new Map<string, CheckState>();
   /** The checks the other thread runs (none while they all run here). */
   private wanted = new Map<string, Wanted>();
-  /** Resolves refresh(): with the states of the snapshot, as they arrived. */
-  private readonly pending = new Map<number, (states: SlimState[]) => void>();
-  private readonly collected = new Map<number, SlimState[]>();
-  /** Counts set() calls: a hand-back that a newer set() overtook is dropped. */
-  private generation = 0;
+  private readonly pending = new Map<number, () => void>();
   /** The checker process's timings as of the last refresh() (a thread shares them: `sharedTimings`). */
   private threadTimings: TimingsSnapshot | undefined;
   /** A thread's result counts and timings, in memory both threads see (not with isolation 'process'). */
@@ -94,9 +91,7 @@ export class CheckerThread {
       this.worker = { postMessage: (m: ToChecker) => t.postMessage(m), stop: () => void t.terminate() };
       w = t;
     }
-    const handle = this.worker;
     w.on('message', (m: FromChecker) => {
-      if (this.worker !== handle) return; // it handed its checks back
       if (m.type === 'changes') {
         this.inbox.push(...m.changes);
         this.drain();
@@ -105,27 +100,20 @@ export class CheckerThread {
         this.threadTimings = m.timings;
         if (!this.pending.has(m.id)) return; // timed out
         this.merge(m.states);
-        const got = this.collected.get(m.id) ?? [];
-        got.push(...m.states);
-        this.collected.set(m.id, got);
         if (m.more) return;
-        this.pending.get(m.id)!(got);
+        this.pending.get(m.id)!();
         this.pending.delete(m.id);
-        this.collected.delete(m.id);
       }
     });
     w.on('error', (err: Error) => this.log.error({ event: 'checker-thread-error', err: err.message }, `health checker thread failed: ${err.stack ?? err.message}`));
     w.on('exit', (code: number | null) => {
-      // It handed its checks back: what is pending now (if anything) is a newer thread's.
-      if (this.worker !== handle && !this.stopped) return;
-      for (const resolve of this.pending.values()) resolve([]);
+      for (const resolve of this.pending.values()) resolve();
       this.pending.clear();
-      this.collected.clear();
       if (this.stopped) return;
       // As keepalived restarts its checker child: checks start over (verdicts as at start-up).
       this.log.error({ event: 'checker-thread-exit', code }, `health checker thread exited (${code}); restarting it in 1 s`);
       setTimeout(() => {
-        if (this.stopped || this.wanted.size === 0) return;
+        if (this.stopped) return;
         this.spawn();
         this.send({ type: 'set', wanted: [...this.wanted], ...this.countsMessage() });
       }, 1000).unref();
@@ -141,21 +129,17 @@ export class CheckerThread {
     if (this.draining) return;
     this.draining = true;
     const step = (): void => {
-      this.apply(this.inbox.splice(0, CheckerThread.SLICE));
+      for (const { state, previous } of this.inbox.splice(0, CheckerThread.SLICE)) {
+        const w = this.wanted.get(state.key);
+        if (!w) continue; // removed by a reload meanwhile
+        const full = withSpec(state, w.spec);
+        this.mirror.set(state.key, full);
+        this.onChange(full, previous);
+      }
       if (this.inbox.length > 0) setImmediate(step);
       else this.draining = false;
     };
     step();
-  }
-
-  private apply(changes: Change[]): void {
-    for (const { state, previous } of changes) {
-      const w = this.wanted.get(state.key);
-      if (!w) continue; // removed by a reload meanwhile
-      const full = withSpec(state, w.spec);
-      this.mirror.set(state.key, full);
-      this.onChange(full, previous);
-    }
   }
 
   private send(m: ToChecker): void {
@@ -164,7 +148,6 @@ export class CheckerThread {
 
   /** Makes the running checks exactly `wanted`; checks already running keep their state. */
   set(all: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
-    const generation = ++this.generation;
     const pings = new Map([...all].filter(([, w]) => w.spec.type === 'ping'));
     const others = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
     let rate = 0;
@@ -182,24 +165,11 @@ export class CheckerThread {
     } else if (!this.worker) {
       this.local.set(all);
     } else {
-      // Back to this thread: the other one runs the new set until its states are here.
+      // Once started, the thread keeps the checks (few again after a reload) until vipd
+      // restarts: ending a thread with checks in flight while the process runs on is a
+      // path this daemon does not take (a CI run of the systemd tier lost the daemon there).
       this.local.set(pings);
       this.toThread(others);
-      void this.refresh().then((states) => {
-        if (generation !== this.generation || this.stopped || !this.worker) return;
-        // Verdicts still queued were made before the snapshot: told first, then its states win.
-        this.apply(this.inbox.splice(0));
-        const latest = new Map(states.map((st) => [st.key, st]));
-        const here = new Map<string, Wanted>(pings);
-        for (const [key, w] of others) here.set(key, { ...w, state: latest.get(key) ?? this.mirror.get(key) });
-        const worker = this.worker;
-        this.worker = undefined;
-        worker.stop();
-        this.wanted = new Map();
-        this.mirror.clear();
-        this.counts = undefined;
-        this.local.set(here);
-      });
     }
   }
 
@@ -263,16 +233,15 @@ export class CheckerThread {
     return s;
   }
 
-  /** Fetches the latest result of every check into the mirror (for status); resolves with the other thread's states. */
-  async refresh(timeoutMs = 2000): Promise<SlimState[]> {
-    if (!this.worker) return [];
+  /** Fetches the latest result of every check into the mirror (for status). */
+  async refresh(timeoutMs = 2000): Promise<void> {
+    if (!this.worker) return;
     const id = this.nextId++;
-    return new Promise<SlimState[]>((resolve) => {
+    await new Promise<void>((resolve) => {
       this.pending.set(id, resolve);
       setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        this.collected.delete(id);
-        resolve([]);
+        this.pending.delete(id);
+        resolve();
       }, timeoutMs).unref();
       this.send({ type: 'snapshot', id });
     });
