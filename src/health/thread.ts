@@ -152,25 +152,19 @@ export class CheckerThread {
     const others = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
     let rate = 0;
     for (const { spec } of others.values()) rate += 1000 / Math.max(1, spec.intervalMs);
-    if (rate > this.inlineRate) {
-      // To the other thread: those running here go with their state.
-      const moved = new Map<string, Wanted>();
-      for (const [key, w] of others) {
-        const here = this.worker ? undefined : this.local.get(key);
-        moved.set(key, here ? { ...w, state: slim(here) } : w);
-        if (here) this.mirror.set(key, here);
-      }
-      this.local.set(pings);
-      this.toThread(moved);
-    } else if (!this.worker) {
-      this.local.set(all);
-    } else {
-      // Once started, the thread keeps the checks (few again after a reload) until vipd
-      // restarts: ending a thread with checks in flight while the process runs on is a
-      // path this daemon does not take (a CI run of the systemd tier lost the daemon there).
-      this.local.set(pings);
-      this.toThread(others);
+    // Once started, the thread keeps the checks (few again after a reload) until vipd
+    // restarts: ending a thread with checks in flight while the process runs on is a
+    // path this daemon does not take (a CI run of the systemd tier lost the daemon there).
+    if (rate <= this.inlineRate && !this.worker) return this.local.set(all);
+    // To the other thread: those running here go with their state.
+    const moved = new Map<string, Wanted>();
+    for (const [key, w] of others) {
+      const here = this.worker ? undefined : this.local.get(key);
+      moved.set(key, here ? { ...w, state: slim(here) } : w);
+      if (here) this.mirror.set(key, here);
     }
+    this.local.set(pings);
+    this.toThread(moved);
   }
 
   /** Makes the other thread's checks exactly `wanted`, starting it if need be. */
