@@ -32,7 +32,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { sh, sleep, VIPD, VIPD_NODE_ENV, VIPD_NODE_FLAGS } from '../../vm/guest/harness.js';
+import { sh, sleep, VIPD, VIPD_NODE_COMMAND } from '../../vm/guest/harness.js';
 
 const TARGETS = fileURLToPath(new URL('./checks-targets.js', import.meta.url));
 const N_TCP = Number(process.env.BENCH_TCP ?? 10000);
@@ -132,7 +132,6 @@ const cpuTicks = (pid: number): number => {
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const HZ = Number(sh('getconf CLK_TCK'));
 /** The node options bin/vipd.js runs with (its `#!/usr/bin/env -S node ...` line). */
-const VIPD_ENV = Object.entries(VIPD_NODE_ENV).map(([k, v]) => `${k}=${v}`);
 /** One GET /metrics from inside vipd's namespace: [start, end] (ms, this clock) and the answer's bytes. */
 const scrapeOnce = (): Promise<{ t0: number; t1: number; bytes: number; ms: number } | undefined> =>
   new Promise((resolve) => {
@@ -152,7 +151,7 @@ async function idleRss(name: string): Promise<{ processes: Record<string, number
   let pids: () => Record<string, number>;
   if (name === 'vipd') {
     writeFileSync(`${RUN}/idle.yaml`, idleVipd);
-    d = spawnNs(`${NS}bd`, 'env', [...VIPD_ENV, process.execPath, ...VIPD_NODE_FLAGS, VIPD, 'run', '-c', `${RUN}/idle.yaml`, '--json']);
+    d = spawnNs(`${NS}bd`, VIPD_NODE_COMMAND[0]!, [...VIPD_NODE_COMMAND.slice(1), VIPD, 'run', '-c', `${RUN}/idle.yaml`, '--json']);
     pids = () => ({ vipd: d.pid! });
   } else {
     writeFileSync(`${RUN}/idle.conf`, idleKeepalived);
@@ -213,7 +212,7 @@ async function measure(name: string) {
   const t0 = Date.now();
   if (name === 'vipd') {
     writeFileSync(`${RUN}/vipd.yaml`, vipdConfig());
-    checker = spawnNs(`${NS}bd`, 'sh', ['-c', `ulimit -n 200000; exec env ${VIPD_ENV.join(' ')} ${process.execPath} ${VIPD_NODE_FLAGS.join(' ')} ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c ${RUN}/vipd.yaml --json`]);
+    checker = spawnNs(`${NS}bd`, 'sh', ['-c', `ulimit -n 200000; exec ${VIPD_NODE_COMMAND.join(' ')} ${process.env.BENCH_NODE_ARGS ?? ""} ${VIPD} run -c ${RUN}/vipd.yaml --json`]);
     pidOf = () => checker.pid!;
     const onLine = (l: string) => {
       out.push(l);

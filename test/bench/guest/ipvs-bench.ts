@@ -19,7 +19,7 @@ import type { DesiredService } from '../../../src/ipvs/diff.js';
 import { type ReconcileReport, Reconciler } from '../../../src/ipvs/reconcile.js';
 import type { ServiceKey } from '../../../src/ipvs/types.js';
 import { NLM_F_DUMP, type Payload } from '../../../src/net/netlink.js';
-import { sh, sleep, VIPD, VIPD_NODE_ENV, VIPD_NODE_FLAGS } from '../../vm/guest/harness.js';
+import { sh, sleep, VIPD, VIPD_NODE_COMMAND } from '../../vm/guest/harness.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const N_SVC = 1000;
@@ -193,7 +193,7 @@ for (let rep = 0; rep < REPS; rep++) {
   flush();
   writeFileSync('/run/bench/vipd.yaml', vipdYaml(false));
   t0 = performance.now();
-  const v = daemon('env', [...Object.entries(VIPD_NODE_ENV).map(([k, x]) => `${k}=${x}`), process.execPath, ...VIPD_NODE_FLAGS, VIPD, 'run', '-c', '/run/bench/vipd.yaml', '--json', '--log-level', 'info'], '/run/bench/vipd.log');
+  const v = daemon(VIPD_NODE_COMMAND[0]!, [...VIPD_NODE_COMMAND.slice(1), VIPD, 'run', '-c', '/run/bench/vipd.yaml', '--json', '--log-level', 'info'], '/run/bench/vipd.log');
   const vLoad = await until(t0, loaded, 'vipd run to load the table');
   await until(t0, () => v.log().includes('"event":"ipvs-reconciled"'), 'vipd to log its reconcile');
   let reloads = (v.log().match(/"event":"reloaded"/g) ?? []).length;

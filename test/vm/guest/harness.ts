@@ -30,8 +30,11 @@ function shebang(): { env: Record<string, string>; flags: string[] } {
   const node = words.indexOf('node');
   return { env: Object.fromEntries(words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])), flags: words.slice(node + 1) };
 }
-export const VIPD_NODE_FLAGS = shebang().flags;
-export const VIPD_NODE_ENV = shebang().env;
+const launch = shebang();
+export const VIPD_NODE_FLAGS = launch.flags;
+export const VIPD_NODE_ENV = launch.env;
+/** `env NAME=VALUE... node FLAGS...`: what starts bin/vipd.js as its first line does, for a spawn that takes a command line. */
+export const VIPD_NODE_COMMAND = ['env', ...Object.entries(launch.env).map(([k, v]) => `${k}=${v}`), process.execPath, ...launch.flags];
 
 export interface Scenario {
   title: string;
