@@ -11,8 +11,8 @@
 import { stateFilePath } from '../state-file.js';
 import type { Config } from '../config/types.js';
 import { serviceKeysOf } from '../director/desired.js';
-import { IpvsClient, type IpvsTable } from '../ipvs/client.js';
-import { type CurrentService, type DesiredService, withServices } from '../ipvs/diff.js';
+import { type DumpedService, IpvsClient, type IpvsTable } from '../ipvs/client.js';
+import { type DesiredService, withServices } from '../ipvs/diff.js';
 import { type ReconcileReport, Reconciler } from '../ipvs/reconcile.js';
 import { serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
@@ -305,7 +305,7 @@ export class IpvsManager {
   private async dumpYielding(): Promise<Dumped | undefined> {
     const gen = this.generation;
     const t0 = performance.now();
-    const { services } = await this.client!.tableYielding({ stats: false });
+    const services = await this.client!.dumpYielding(false);
     return gen === this.generation && this.client ? { services, ms: performance.now() - t0 } : undefined;
   }
 
@@ -366,4 +366,4 @@ export class IpvsManager {
 }
 
 /** A dump of the kernel's table just made, and how long it took. */
-type Dumped = { services: CurrentService[]; ms: number };
+type Dumped = { services: DumpedService[]; ms: number };

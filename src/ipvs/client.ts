@@ -8,13 +8,13 @@ import { NetlinkError, NLM_F_ACK, NLM_F_DUMP, type Payload } from '../net/netlin
 import { type BatchRequest, NetlinkSocket } from '../net/netlink-socket.js';
 import {
   daemonOfReply,
-  destAt,
   infoOfReply,
   IPVS_GENL_NAME,
   req,
   serviceOfReply,
   timeoutsOfReply,
 } from './codec.js';
+import { DestSlice, destSlices } from './dest-records.js';
 import { describeOp, fixFor, type IpvsOp, type OpResult } from './ops.js';
 import { type Dest, type DestEntry, type Service, type ServiceEntry, type ServiceKey, serviceName, type SyncDaemon, type Timeouts } from './types.js';
 
@@ -38,6 +38,15 @@ function payloadOf(o: IpvsOp): Payload {
 export interface IpvsTable {
   services: (ServiceEntry & { dests: DestEntry[] })[];
 }
+
+/** A service of a dump and its real servers as the addon read them. */
+export interface DumpedService {
+  service: ServiceEntry;
+  dests: DestSlice;
+}
+
+/** The entry with its real servers in place (the dump's own object: no copy of 1,000 services). */
+const withEntries = (d: DumpedService): ServiceEntry & { dests: DestEntry[] } => Object.assign(d.service, { dests: d.dests.entries() });
 
 export class IpvsClient {
   private readonly sock: NetlinkSocket;
@@ -73,26 +82,39 @@ export class IpvsClient {
   }
 
   dests(key: ServiceKey, stats = true): DestEntry[] {
-    return this.destsOf([key], stats)[0]!;
+    return this.destSlicesOf([key], stats)[0]!.entries();
   }
 
-  /** The real servers of each service: one dump per service (IPVS has no other), all in one call into the addon. */
-  destsOf(keys: readonly ServiceKey[], stats = true): DestEntry[][] {
-    const out = keys.map((): DestEntry[] => []);
-    this.sock.requestEach(
-      keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: () => `list real servers of ${serviceName(k)}` })),
-      (i, buf, off, len) => {
-        const d = destAt(buf, off, len, keys[i]!.family, stats);
-        if (d) out[i]!.push(d);
-      },
+  /**
+   * The real servers of each service, as the addon read them: one dump per service
+   * (IPVS has no other), all in one call into the addon.
+   */
+  destSlicesOf(keys: readonly ServiceKey[], stats = true): DestSlice[] {
+    const reqs = keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: () => `list real servers of ${serviceName(k)}` }));
+    const { answers, first, check } = this.sock.dumpAnswers(reqs);
+    const { slices, status } = destSlices(
+      answers,
+      first,
+      keys.map((k) => k.family),
+      stats,
     );
-    return out;
+    if (status.some((x) => x !== 1)) check();
+    return slices;
   }
 
   /** The whole table: one service dump, then one destination dump per service. */
   table(opts: { stats?: boolean } = {}): IpvsTable {
-    const stats = opts.stats ?? true;
-    return { services: this.withDests(this.services(stats), stats) };
+    return { services: this.dump(opts.stats ?? true).map(withEntries) };
+  }
+
+  /** The same with the real servers as the addon read them (a reconcile compares them without making entries). */
+  dump(stats = true): DumpedService[] {
+    const services = this.services(stats);
+    const dests = this.destSlicesOf(
+      services.map((s) => s.key),
+      stats,
+    );
+    return services.map((service, i) => ({ service, dests: dests[i]! }));
   }
 
   /**
@@ -102,26 +124,26 @@ export class IpvsClient {
    * loop — and the VRRP timers on it — for long. Slices of 50 services held it 260 ms
    * on an emulated CPU.
    */
-  async tableYielding(opts: { stats?: boolean } = {}): Promise<IpvsTable> {
-    const stats = opts.stats ?? true;
+  async dumpYielding(stats = true): Promise<DumpedService[]> {
     const slicer = new Slicer();
     await slicer.yield();
     const all = this.services(stats);
-    const services: IpvsTable['services'] = [];
+    const out: DumpedService[] = [];
     for (let i = 0; i < all.length; i += 4) {
       await slicer.next();
-      services.push(...this.withDests(all.slice(i, i + 4), stats));
+      const part = all.slice(i, i + 4);
+      const dests = this.destSlicesOf(
+        part.map((s) => s.key),
+        stats,
+      );
+      part.forEach((service, k) => out.push({ service, dests: dests[k]! }));
     }
-    return { services };
+    return out;
   }
 
-  private withDests(services: ServiceEntry[], stats: boolean): IpvsTable['services'] {
-    const dests = this.destsOf(
-      services.map((s) => s.key),
-      stats,
-    );
-    // The entries are this dump's own: given their real servers in place (no copy of 1,000 services).
-    return services.map((s, i) => Object.assign(s, { dests: dests[i]! }));
+  /** dumpYielding() with the real servers as entries. */
+  async tableYielding(opts: { stats?: boolean } = {}): Promise<IpvsTable> {
+    return { services: (await this.dumpYielding(opts.stats ?? true)).map(withEntries) };
   }
 
   /** Applies operations in order, many per datagram. One failure does not stop the rest. */

@@ -8,8 +8,8 @@
 
 import { GENL_HDRLEN, genlAttrs, genlBody } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText, writeInetAddr } from '../net/inet.js';
-import { align4, attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type Body, encodeAttrs, NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_HDRLEN, type NlMessage } from '../net/netlink.js';
-import type { Dest, DestEntry, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
+import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type Body, encodeAttrs, NLA_F_NESTED, NLA_HDRLEN, type NlMessage } from '../net/netlink.js';
+import type { Dest, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
 
 export const IPVS_GENL_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
@@ -59,16 +59,16 @@ const INFO = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 const PROTO: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
-const FWD: Record<Forwarding, number> = { nat: 0, tunnel: 2, dr: 3 };
-const TUN: Record<TunnelType, number> = { ipip: 0, gue: 1, gre: 2 };
+export const FWD: Record<Forwarding, number> = { nat: 0, tunnel: 2, dr: 3 };
+export const TUN: Record<TunnelType, number> = { ipip: 0, gue: 1, gre: 2 };
 export const SVC_F_PERSISTENT = 0x1;
 export const SVC_F_HASHED = 0x2;
 export const SVC_F_ONEPACKET = 0x4;
 export const SVC_F_SCHED1 = 0x8; // sh/mh fallback
 export const SVC_F_SCHED2 = 0x10; // sh/mh port
 const TUN_F_NOCSUM = 0x0;
-const TUN_F_CSUM = 0x1;
-const TUN_F_REMCSUM = 0x2;
+export const TUN_F_CSUM = 0x1;
+export const TUN_F_REMCSUM = 0x2;
 const SYNC_STATE = { master: 1, backup: 2 } as const;
 
 const af = (f: Family) => (f === 'inet' ? AF_INET : AF_INET6);
@@ -268,8 +268,6 @@ function addrText(a: AttrView, type: number, family: Family): string | undefined
 }
 
 const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) => [v, k as Protocol]));
-const FWD_NAME = new Map<number, Forwarding>(Object.entries(FWD).map(([k, v]) => [v, k as Forwarding]));
-const TUN_NAME = new Map<number, TunnelType>(Object.entries(TUN).map(([k, v]) => [v, k as TunnelType]));
 
 const view = (nested: Buffer | AttrView) => (nested instanceof AttrView ? nested : new AttrView(nested));
 
@@ -302,152 +300,11 @@ export function decodeService(nested: Buffer | AttrView, withStats = true): Serv
   };
 }
 
-/** A real server's nested attributes. Counters are decoded only with `withStats`. */
-export function decodeDest(nested: Buffer | AttrView, family: Family, withStats = true): DestEntry | undefined {
-  const a = view(nested);
-  const fam = a.has(DEST.ADDR_FAMILY) ? famOf(a.u16(DEST.ADDR_FAMILY)) : family;
-  const address = addrText(a, DEST.ADDR, fam);
-  if (!address) return undefined;
-  const forwarding = FWD_NAME.get(a.u32(DEST.FWD_METHOD) & 0x7) ?? 'nat';
-  const stats = withStats ? decodeStats(a.nested(DEST.STATS64) ?? a.nested(DEST.STATS)) : undefined;
-  const d: DestEntry = {
-    key: fam !== family ? { address, port: a.be16(DEST.PORT), family: fam } : { address, port: a.be16(DEST.PORT) },
-    forwarding,
-    weight: a.u32(DEST.WEIGHT),
-    upperThreshold: a.u32(DEST.U_THRESH),
-    lowerThreshold: a.u32(DEST.L_THRESH),
-    activeConns: a.u32(DEST.ACTIVE_CONNS),
-    inactiveConns: a.u32(DEST.INACT_CONNS),
-    persistentConns: a.u32(DEST.PERSIST_CONNS),
-    ...(stats ? { stats } : {}),
-  };
-  if (forwarding === 'tunnel' && a.has(DEST.TUN_TYPE)) {
-    const type = TUN_NAME.get(a.u8(DEST.TUN_TYPE)) ?? 'ipip';
-    const tf = a.u16(DEST.TUN_FLAGS);
-    d.tunnel = {
-      type,
-      ...(type === 'gue' ? { port: a.be16(DEST.TUN_PORT) } : {}),
-      ...(type !== 'ipip' && tf & TUN_F_REMCSUM ? { checksum: 'remcsum' as const } : type !== 'ipip' && tf & TUN_F_CSUM ? { checksum: 'csum' as const } : {}),
-    };
-  }
-  return d;
-}
-
 /** The command attributes of a generic netlink reply, indexed in place. */
 /** The nested service of a GET_SERVICE reply message. */
 export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | undefined {
   const nested = genlAttrs(m.payload).nested(CMD_ATTR.SERVICE);
   return nested ? decodeService(nested, withStats) : undefined;
-}
-
-/** The real server of a GET_DEST reply whose message (header included) is `len` bytes at `off` of `buf`. */
-export function destAt(buf: Buffer, off: number, len: number, family: Family, withStats = true): DestEntry | undefined {
-  if (!withStats) {
-    const d = leanDestAt(buf, off, len, family);
-    if (d !== null) return d;
-  }
-  const nested = genlAttrs(buf, off + NLMSG_HDRLEN, off + len, CMD_ATTR.DEST).nested(CMD_ATTR.DEST, DEST.TUN_FLAGS);
-  return nested ? decodeDest(nested, family, withStats) : undefined;
-}
-
-/** Dotted-quad text of the 4 bytes at `o`, each address's text made once (a dump of 10,000 real servers names the same few thousand hosts each time). */
-const ipv4Texts = new Map<number, string>();
-function ipv4Text(b: Buffer, o: number): string {
-  const n = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-  let t = ipv4Texts.get(n);
-  if (t === undefined) {
-    if (ipv4Texts.size >= 65536) ipv4Texts.clear();
-    ipv4Texts.set(n, (t = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`));
-  }
-  return t;
-}
-
-const u16le = (b: Buffer, o: number): number => b[o]! | (b[o + 1]! << 8);
-const u32le = (b: Buffer, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-
-/**
- * destAt() without counters for the common real server (IPv4, not a tunnel), read
- * in one pass over its bytes: no attribute index per message (a reconcile's dump
- * decodes 10,000). The same entry as decodeDest() (a unit test holds them equal);
- * null for anything else, which the general decoder then reads.
- */
-function leanDestAt(buf: Buffer, off: number, len: number, family: Family): DestEntry | undefined | null {
-  if (family !== 'inet') return null;
-  const end = off + len;
-  let nest = -1;
-  let nestEnd = -1;
-  for (let p = off + NLMSG_HDRLEN + GENL_HDRLEN; p + NLA_HDRLEN <= end; ) {
-    const l = u16le(buf, p);
-    if (l < NLA_HDRLEN || p + l > end) break;
-    if ((u16le(buf, p + 2) & NLA_TYPE_MASK) === CMD_ATTR.DEST) {
-      nest = p + NLA_HDRLEN;
-      nestEnd = p + l;
-    }
-    p += align4(l);
-  }
-  if (nest < 0) return undefined;
-  let addr = -1;
-  let port = 0;
-  let fwd = 0;
-  let weight = 0;
-  let upper = 0;
-  let lower = 0;
-  let active = 0;
-  let inactive = 0;
-  let persistent = 0;
-  for (let p = nest; p + NLA_HDRLEN <= nestEnd; ) {
-    const l = u16le(buf, p);
-    if (l < NLA_HDRLEN || p + l > nestEnd) break;
-    const v = p + NLA_HDRLEN;
-    const n = l - NLA_HDRLEN;
-    const u32 = n >= 4 ? u32le(buf, v) : 0;
-    switch (u16le(buf, p + 2) & NLA_TYPE_MASK) {
-      case DEST.ADDR:
-        addr = n >= 4 ? v : -1;
-        break;
-      case DEST.PORT:
-        port = n >= 2 ? (buf[v]! << 8) | buf[v + 1]! : 0;
-        break;
-      case DEST.FWD_METHOD:
-        fwd = u32;
-        break;
-      case DEST.WEIGHT:
-        weight = u32;
-        break;
-      case DEST.U_THRESH:
-        upper = u32;
-        break;
-      case DEST.L_THRESH:
-        lower = u32;
-        break;
-      case DEST.ACTIVE_CONNS:
-        active = u32;
-        break;
-      case DEST.INACT_CONNS:
-        inactive = u32;
-        break;
-      case DEST.PERSIST_CONNS:
-        persistent = u32;
-        break;
-      case DEST.ADDR_FAMILY:
-        if (n < 2 || u16le(buf, v) !== AF_INET) return null;
-        break;
-    }
-    p += align4(l);
-  }
-  const forwarding = FWD_NAME.get(fwd & 0x7);
-  if (forwarding === undefined || forwarding === 'tunnel') return null;
-  if (addr < 0) return undefined;
-  return {
-    key: { address: ipv4Text(buf, addr), port },
-    forwarding,
-    weight,
-    upperThreshold: upper,
-    lowerThreshold: lower,
-    activeConns: active,
-    inactiveConns: inactive,
-    persistentConns: persistent,
-  };
 }
 
 export function infoOfReply(m: NlMessage): { version: string; connTableSize: number } {

@@ -12,14 +12,15 @@
 //   after `drainMs` (new connections stop, established ones finish).
 
 import type { IpvsOp } from './ops.js';
-import { type Dest, type DestEntry, destId, type Service, type ServiceEntry, serviceId } from './types.js';
+import { type Dest, destId, type Service, type ServiceEntry, serviceId } from './types.js';
 
 export interface DesiredService extends Service {
   dests: Dest[];
 }
 
+/** A service in the kernel (a dump, or memory) with its real servers' settings (no counters: a diff does not read them). */
 export interface CurrentService extends ServiceEntry {
-  dests: DestEntry[];
+  dests: Dest[];
 }
 
 export interface DiffInput {
@@ -61,11 +62,12 @@ function tunnelOf(d: Dest): string {
 
 export function sameDestSettings(a: Dest, b: Dest): boolean {
   return (
-    a.forwarding === b.forwarding &&
-    a.weight === b.weight &&
-    a.upperThreshold === b.upperThreshold &&
-    a.lowerThreshold === b.lowerThreshold &&
-    tunnelOf(a) === tunnelOf(b)
+    a === b ||
+    (a.forwarding === b.forwarding &&
+      a.weight === b.weight &&
+      a.upperThreshold === b.upperThreshold &&
+      a.lowerThreshold === b.lowerThreshold &&
+      tunnelOf(a) === tunnelOf(b))
   );
 }
 
@@ -149,7 +151,7 @@ export function diffTables(input: DiffInput): DiffResult {
 }
 
 /** The same real server (what destId() says, without building it). */
-const sameKey = (a: Dest, b: Dest): boolean => a.key.port === b.key.port && a.key.address === b.key.address;
+const sameKey = (a: Dest, b: Dest): boolean => a === b || (a.key.port === b.key.port && a.key.address === b.key.address);
 
 function settingsOf(s: DesiredService): Service {
   const { dests: _, ...settings } = s;
@@ -163,27 +165,13 @@ function destOf(d: Dest): Dest {
   return out;
 }
 
-/** The model's entry for a real server just written (counters carried over from the entry it replaces). Literals, no spreads: a load makes 10,000. */
-function entryOf(d: Dest, old?: DestEntry): DestEntry {
-  const e: DestEntry = {
-    key: d.key,
-    forwarding: d.forwarding,
-    weight: d.weight,
-    upperThreshold: d.upperThreshold,
-    lowerThreshold: d.lowerThreshold,
-    activeConns: old?.activeConns ?? 0,
-    inactiveConns: old?.inactiveConns ?? 0,
-    persistentConns: old?.persistentConns ?? 0,
-  };
-  if (d.tunnel) e.tunnel = d.tunnel;
-  return e;
-}
-
 /**
  * The kernel's table as vipd last saw it (a dump) with every operation that
  * succeeded since applied: what a reconcile diffs against when it may trust
  * memory (a health verdict) instead of dumping 10,000 real servers again.
  * A failed operation changed nothing in the kernel, so it changes nothing here.
+ * A real server written is kept as the operation's own object (the desired
+ * table's: those are never changed in place), in the model's own lists.
  */
 export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): void {
   const sid = serviceId(o.op === 'del-service' ? o.key : o.op === 'add-service' || o.op === 'edit-service' ? o.service.key : o.service);
@@ -203,7 +191,7 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
   const k = o.op === 'del-dest' ? o.dest : o.dest.key;
   // Added: the kernel has just said it was not there (EEXIST otherwise), so no search (a load applies 10,000).
   if (o.op === 'add-dest') {
-    svc.dests.push(entryOf(o.dest));
+    svc.dests.push(o.dest);
     return;
   }
   // Compared field by field: a load applies 10,000 of these, and ids built per comparison were most of its time.
@@ -212,10 +200,8 @@ export function applyOpToModel(model: Map<string, CurrentService>, o: IpvsOp): v
     if (i >= 0) svc.dests.splice(i, 1);
     return;
   }
-  const old = i >= 0 ? svc.dests[i] : undefined;
-  const entry = entryOf(o.dest, old);
-  if (old) svc.dests[i] = entry;
-  else svc.dests.push(entry);
+  if (i >= 0) svc.dests[i] = o.dest;
+  else svc.dests.push(o.dest);
 }
 
 /** `table` with `part`'s services in place of those with the same identity (new ones at the end). */

@@ -4,7 +4,7 @@
 
 import { readState, writeState } from '../state-file.js';
 import type { Logger } from '../log.js';
-import type { IpvsClient } from './client.js';
+import type { DumpedService, IpvsClient } from './client.js';
 import { applyOpToModel, type CurrentService, type DesiredService, diffTables } from './diff.js';
 import { describeOp, type OpResult } from './ops.js';
 import { serviceId } from './types.js';
@@ -61,7 +61,7 @@ export class Reconciler {
   reconcile(
     desired: readonly DesiredService[],
     /** `dumped`: a dump the caller just made (with how long it took), used instead of dumping here. */
-    opts: { fromMemory?: boolean; only?: ReadonlySet<string>; dumped?: { services: CurrentService[]; ms: number } } = {},
+    opts: { fromMemory?: boolean; only?: ReadonlySet<string>; dumped?: { services: DumpedService[]; ms: number } } = {},
   ): ReconcileReport {
     const now = this.opts.now?.() ?? Date.now();
     const source = opts.fromMemory && this.model && !opts.dumped ? 'memory' : 'dump';
@@ -71,7 +71,7 @@ export class Reconciler {
     let t0 = performance.now();
     const current =
       source === 'dump'
-        ? (opts.dumped?.services ?? this.client.table({ stats: false }).services)
+        ? currentOf(opts.dumped?.services ?? this.client.dump(false), desired)
         : only
           ? [...only].map((id) => this.model!.get(id)).filter((c): c is CurrentService => c !== undefined)
           : [...this.model!.values()];
@@ -90,8 +90,8 @@ export class Reconciler {
     const level = results.length <= 100 ? 'info' : 'debug';
     // Asked once: a load would otherwise build 11,000 descriptions for a level that is off.
     const logOps = this.opts.log?.isLevelEnabled(level) === true;
-    // A dump of its own becomes the model as it is; a caller's is copied (the model changes in place).
-    if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), opts.dumped ? { ...c, dests: [...c.dests] } : c]));
+    // The dump becomes the model (made for this reconcile: it changes in place from here).
+    if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), c]));
     for (const r of results) {
       if (!r.error) applyOpToModel(this.model!, r.op);
       if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH')) this.owned.delete(serviceId(r.op.key));
@@ -134,3 +134,18 @@ export class Reconciler {
   }
 }
 
+
+/**
+ * The dumped services as a diff reads them. A service whose real servers are
+ * exactly the desired ones (compared on the addon's numbers) gets those, the
+ * desired entries themselves in a list of its own: a no-op reconcile of 10,000 real
+ * servers makes no entry; the others get entries made from the dump.
+ */
+function currentOf(dumped: readonly DumpedService[], desired: readonly DesiredService[]): CurrentService[] {
+  const want = new Map<string, DesiredService>();
+  for (const s of desired) want.set(serviceId(s.key), s);
+  return dumped.map(({ service, dests }) => {
+    const w = want.get(serviceId(service.key));
+    return Object.assign(service, { dests: w && dests.sameAs(w.dests) ? w.dests.slice() : dests.entries() });
+  });
+}

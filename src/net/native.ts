@@ -21,6 +21,10 @@ export interface NativeAddon {
   nlRecv(fd: number): Buffer | null;
   /** Sends the requests chunkMessages per datagram and after each reads until every request in it has its NLMSG_DONE / NLMSG_ERROR (or timeoutMs passes); every datagram read, concatenated. */
   nlExchange(fd: number, requests: Buffer, chunkMessages: number, chunkBytes: number, timeoutMs: number): Buffer;
+  /** The real servers in answers to IPVS GET_DEST dumps as records of numbers (native/ipvs_dests.cc; src/ipvs/dest-records.ts reads them). */
+  ipvsDests(answers: Buffer, firstSeq: number, status: Int32Array, starts: Uint32Array, withStats: boolean): Uint32Array;
+  /** The 32-bit words in one of ipvsDests' records. */
+  ipvsDestStride: number;
   close(fd: number): void;
   watch(fd: number, cb: (status: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;

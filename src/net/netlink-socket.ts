@@ -95,6 +95,26 @@ export class NetlinkSocket {
   }
 
   /**
+   * Dumps whose answers the caller reads itself (the addon's IPVS real-server
+   * reader): run as requestEach() runs them, returned as the addon gave them, with
+   * the first request's sequence number (request i has first + i). `check()`
+   * throws what requestEach() would: the first kernel error, or ETIMEDOUT for a
+   * request left without an end.
+   */
+  dumpAnswers(reqs: readonly BatchRequest[]): { answers: Buffer; first: number; check(): void } {
+    const { answers, first } = this.send(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK));
+    return {
+      answers,
+      first,
+      check: () => {
+        const errors = this.read(reqs, answers, first);
+        const failed = errors.findIndex((e) => e !== undefined);
+        if (failed >= 0) throw errors[failed]!;
+      },
+    };
+  }
+
+  /**
    * The addon's nlExchange: sequence numbers, the wire built in one buffer, and the
    * answers matched back to their requests: per request its error (a kernel error,
    * or ETIMEDOUT when its answer never ended); data messages go to `onData`.
@@ -107,17 +127,26 @@ export class NetlinkSocket {
     extraFlags: (r: BatchRequest) => number,
     onData?: (i: number, buf: Buffer, off: number, len: number) => void,
   ): (NetlinkError | undefined)[] {
-    const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
-    if (!reqs.length) return errors;
-    // Consecutive sequence numbers (the addon relies on it), so seq - first is the index.
+    if (!reqs.length) return [];
+    const { answers, first } = this.send(reqs, chunkMessages, chunkBytes, extraFlags);
+    return this.read(reqs, answers, first, onData);
+  }
+
+  /** Sends `reqs` through the addon (consecutive sequence numbers from `first`: the addon relies on it) and returns every answer. */
+  private send(reqs: readonly BatchRequest[], chunkMessages: number, chunkBytes: number, extraFlags: (r: BatchRequest) => number): { answers: Buffer; first: number } {
     const first = this.takeSeqs(reqs.length);
     let size = 0;
     for (const r of reqs) size += align4(NLMSG_HDRLEN + payloadSize(r.payload));
     const wire = Buffer.alloc(size);
     let at = 0;
     reqs.forEach((r, i) => (at = writeMessage(wire, at, r.type, r.flags | NLM_F_REQUEST | extraFlags(r), first + i, r.payload)));
+    return { answers: size ? native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs) : Buffer.alloc(0), first };
+  }
+
+  /** The answers matched to their requests (seq - first is the index): per request undefined or its error. */
+  private read(reqs: readonly BatchRequest[], buf: Buffer, first: number, onData?: (i: number, buf: Buffer, off: number, len: number) => void): (NetlinkError | undefined)[] {
+    const errors: (NetlinkError | undefined)[] = new Array(reqs.length).fill(undefined);
     const ended = new Uint8Array(reqs.length);
-    const buf = native().nlExchange(this.fd, wire, chunkMessages, chunkBytes || wire.length, this.timeoutMs);
     eachMessage(buf, (off, len) => {
       const i = buf.readUInt32LE(off + 8) - first;
       if (i < 0 || i >= reqs.length) return; // a stale answer to an earlier, timed-out request

@@ -37,10 +37,10 @@ it('a failed exchange is logged and retried, not thrown; the table in memory is 
   let failApply = false;
   let dumps = 0;
   const fake = {
-    table: () => {
+    dump: () => {
       dumps++;
       if (failDump) throw new Error('recvmmsg: No buffer space available');
-      return { services: [] };
+      return [];
     },
     apply: (ops: IpvsOp[]) => {
       if (failApply) throw new Error('recvmmsg: No buffer space available');
