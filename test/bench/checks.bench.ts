@@ -21,7 +21,7 @@ interface Result {
   detection: { n: number; missed: number; p50?: number; p99?: number; max: number };
   adverts: { n: number; jitterP50?: number; jitterP99?: number; maxInterval: number };
   spuriousTransitions: number;
-  scrape?: { n: number; failed: number; msP50?: number; msMax: number; ms?: number[]; bytes: number; maxAdvertIntervalDuring?: number };
+  scrape?: { n: number; failed: number; warmupMs?: number[]; msP50?: number; msMax: number; ms?: number[]; bytes: number; maxAdvertIntervalDuring?: number };
   idle?: { processes: Record<string, number>; sumMb: number };
 }
 
@@ -62,6 +62,6 @@ it('health checks at scale: vipd vs keepalived', async () => {
   const md = [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)];
   console.log(`\nHealth checks: ${b.tcp} TCP + ${b.http} HTTP real servers, each checked every 1 s; ${b.windowS} s window; ${b.kills} targets closed (QEMU guest, software-emulated CPU, kernel ${b.kernel})\n\n${md.join('\n')}\n`);
   if (v && k) console.log(`CPU vipd / keepalived: ${(v.cpuPct / k.cpuPct).toFixed(2)}x; RSS: ${(v.rssMb / k.rssMb).toFixed(1)}x; detection p50: ${((v.detection.p50 ?? 0) / (k.detection.p50 ?? 1)).toFixed(2)}x`);
-  if (v?.scrape) console.log(`vipd /metrics under the load: ${v.scrape.n} scrapes (${v.scrape.failed} failed), ${(v.scrape.bytes / 1048576).toFixed(1)} MB, answer p50 ${v.scrape.msP50?.toFixed(0)} ms, max ${v.scrape.msMax.toFixed(0)} ms${v.scrape.ms ? ` (each: ${v.scrape.ms.join(', ')})` : ''}; longest advert interval overlapping a scrape ${v.scrape.maxAdvertIntervalDuring?.toFixed(0)} ms`);
+  if (v?.scrape) console.log(`vipd /metrics under the load: ${v.scrape.n} scrapes (${v.scrape.failed} failed), ${(v.scrape.bytes / 1048576).toFixed(1)} MB, answer p50 ${v.scrape.msP50?.toFixed(0)} ms, max ${v.scrape.msMax.toFixed(0)} ms${v.scrape.ms ? ` (each: ${v.scrape.ms.join(', ')})` : ''}${v.scrape.warmupMs?.length ? `; before the window, from the end of start-up: ${v.scrape.warmupMs.join(', ')} ms` : ''}; longest advert interval overlapping a scrape ${v.scrape.maxAdvertIntervalDuring?.toFixed(0)} ms`);
   console.log(`raw: ${JSON.stringify(b.results)}`);
 }, 45 * 60_000);
