@@ -13,6 +13,7 @@
 
 import type { Config } from '../config/types.js';
 import type { IpvsTable } from '../ipvs/client.js';
+import type { VsView } from '../director/desired.js';
 import type { ReconcileReport } from '../ipvs/reconcile.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
@@ -89,8 +90,9 @@ export class Forwarding {
   }
 
   /** For a metrics scrape: the director's view and one dump of the kernel's table with counters (undefined: IPVS unavailable). */
-  async metricsView(): Promise<{ views: Awaited<ReturnType<DirectorRuntime['status']>>; timings: ReturnType<DirectorRuntime['checkTimings']>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
-    const views = await this.director.status({ counts: true });
+  /** What a scrape reads: the views one virtual server at a time (made as the scrape writes them), the check timings, the kernel's table. */
+  async metricsView(): Promise<{ views: AsyncIterable<VsView>; timings: ReturnType<DirectorRuntime['checkTimings']>; ipvsWanted: boolean; table: IpvsTable | undefined }> {
+    const views = await this.director.eachView({ counts: true });
     const table = this.ipvs.available ? await this.ipvs.table() : undefined;
     return { views, timings: this.director.checkTimings(), ipvsWanted: this.ipvs.wanted || this.ipvs.available, table };
   }

@@ -41,7 +41,8 @@ export interface Snapshot {
   /** serviceId -> the virtual server's name in the config. */
   names: ReadonlyMap<string, string>;
   /** The director's view: per virtual server and real server, status and check counts. */
-  views: VsView[];
+  /** Each virtual server's view; made one at a time as the scrape writes them (an array in tests). */
+  views: Iterable<VsView> | AsyncIterable<VsView>;
   /** Per virtual server name: its service address (addr label) and protocol. */
   vsKeys: ReadonlyMap<string, ServiceKey>;
   /** Check durations per type and the checkers' start lag (cumulative since start). */

@@ -147,7 +147,7 @@ export async function renderTableChunks(s: Snapshot, slice = SLICE, pool = new C
       await tick();
     }
   }
-  for (const v of s.views) {
+  for await (const v of s.views) {
     for (const st of VS_STATUSES) f.vsStatus.lines.push(`${f.vsStatus.name}${labels({ virtual_server: v.name, status: st })} ${v.status === st ? 1 : 0}`);
     const vs = `{virtual_server="${esc(v.name)}",addr="`;
     for (const r of v.realServers) {

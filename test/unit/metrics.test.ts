@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log.js';
 import { parseListen } from '../../src/config/metrics.js';
 import { CheckTimings } from '../../src/health/timings.js';
 import { type Snapshot, VipdMetrics } from '../../src/metrics/registry.js';
+import type { VsView } from '../../src/director/desired.js';
 import { TRANSITION_REASONS, transitionReason } from '../../src/metrics/reason.js';
 import { MetricsEndpoint } from '../../src/metrics/server.js';
 import { renderTable } from '../../src/metrics/table.js';
@@ -100,7 +101,7 @@ const instance = (state: 'MASTER' | 'BACKUP', over: object = {}) => ({
   ...over,
 });
 
-function snapshot(state: 'MASTER' | 'BACKUP', ipvs = true): Snapshot {
+function snapshot(state: 'MASTER' | 'BACKUP', ipvs = true): Snapshot & { views: VsView[] } {
   const stats = { connections: 10, packetsIn: 100, packetsOut: 90, bytesIn: 1000, bytesOut: 900, cps: 1, ppsIn: 2, ppsOut: 3, bpsIn: 4, bpsOut: 5 };
   const key = { family: 'inet' as const, protocol: 'tcp' as const, address: '10.0.0.1', port: 80 };
   return {
