@@ -149,8 +149,50 @@ const destNest = (attrs: Attr[]) => attrNested(CMD_ATTR.DEST, attrs);
 const svcKeyBytes = new WeakMap<ServiceKey, Buffer>();
 function serviceKeyNest(k: ServiceKey): Buffer {
   let b = svcKeyBytes.get(k);
-  if (!b) svcKeyBytes.set(k, (b = encodeAttrs([svcNest(serviceKeyAttrs(k))])));
+  if (!b) {
+    b = Buffer.alloc(serviceKeySize(k));
+    writeServiceKey(b, 0, k);
+    svcKeyBytes.set(k, b);
+  }
   return b;
+}
+
+/** Bytes of IPVS_CMD_ATTR_SERVICE holding a service's key: AF, then fwmark, or protocol + address + port. */
+const serviceKeySize = (k: ServiceKey): number => NLA_HDRLEN + 8 + (k.fwmark !== undefined ? 8 : 8 + NLA_HDRLEN + 16 + 8);
+
+/**
+ * The nested key written field by field into a zero-filled buffer — the bytes of
+ * svcNest(serviceKeyAttrs(k)) (a unit test holds them equal), without attribute
+ * objects: a dump of the table asks for 1,000 services' real servers, each key
+ * new from the services' dump.
+ */
+function writeServiceKey(out: Buffer, off: number, k: ServiceKey): void {
+  let at = hdr(out, off, serviceKeySize(k), CMD_ATTR.SERVICE | NLA_F_NESTED);
+  put16(out, hdr(out, at, NLA_HDRLEN + 2, SVC.AF), af(k.family));
+  at += 8;
+  if (k.fwmark !== undefined) {
+    put32(out, hdr(out, at, NLA_HDRLEN + 4, SVC.FWMARK), k.fwmark);
+    return;
+  }
+  put16(out, hdr(out, at, NLA_HDRLEN + 2, SVC.PROTOCOL), PROTO[k.protocol]);
+  at += 8;
+  writeInetAddr(k.address, out, hdr(out, at, NLA_HDRLEN + 16, SVC.ADDR));
+  at += NLA_HDRLEN + 16;
+  const p = hdr(out, at, NLA_HDRLEN + 2, SVC.PORT);
+  out[p] = (k.port >>> 8) & 0xff;
+  out[p + 1] = k.port & 0xff;
+}
+
+/** A request naming a service only (GET_DEST: its real servers). */
+function serviceKeyBody(cmd: number, k: ServiceKey): Body {
+  return {
+    size: GENL_HDRLEN + serviceKeySize(k),
+    write(out: Buffer, off: number): void {
+      out[off] = cmd;
+      out[off + 1] = IPVS_GENL_VERSION;
+      writeServiceKey(out, off + GENL_HDRLEN, k);
+    },
+  };
 }
 
 const put16 = (out: Buffer, off: number, v: number): void => {
@@ -212,7 +254,9 @@ export const req = {
   /** The same messages through the generic attribute builder (what destBody must equal). */
   newDestGeneric: (k: ServiceKey, d: Dest) => genlBody(CMD.NEW_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destAttrs(d))]),
   delDest: (k: ServiceKey, d: DestKey) => genlBody(CMD.DEL_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k)), destNest(destKeyAttrs(d))]),
-  getDests: (k: ServiceKey) => genlBody(CMD.GET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
+  getDests: (k: ServiceKey) => serviceKeyBody(CMD.GET_DEST, k),
+  /** The same through the generic attribute builder (what getDests must equal). */
+  getDestsGeneric: (k: ServiceKey) => genlBody(CMD.GET_DEST, IPVS_GENL_VERSION, [svcNest(serviceKeyAttrs(k))]),
   getInfo: () => genlBody(CMD.GET_INFO, IPVS_GENL_VERSION, []),
   getConfig: () => genlBody(CMD.GET_CONFIG, IPVS_GENL_VERSION, []),
   setConfig: (t: Timeouts) =>
@@ -303,7 +347,7 @@ export function decodeService(nested: Buffer | AttrView, withStats = true): Serv
 /** The command attributes of a generic netlink reply, indexed in place. */
 /** The nested service of a GET_SERVICE reply message. */
 export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | undefined {
-  const nested = genlAttrs(m.payload).nested(CMD_ATTR.SERVICE);
+  const nested = genlAttrs(m.payload).nested(CMD_ATTR.SERVICE, SVC.STATS64);
   return nested ? decodeService(nested, withStats) : undefined;
 }
 

@@ -28,6 +28,8 @@ export class Reconciler {
   private draining = new Map<string, number>();
   /** See applyOpToModel; undefined until the first dump, and after an operation from memory failed. */
   private model: Map<string, CurrentService> | undefined;
+  /** Whether the owned set changed since the state file was last written (a no-op reconcile of 1,000 services sorted and joined them all). */
+  private ownedChanged = true;
   /** The owned set as last written to the state file (written only when it changes). */
   private savedOwned = '';
 
@@ -77,7 +79,9 @@ export class Reconciler {
           : [...this.model!.values()];
     const dumpMs = opts.dumped?.ms ?? performance.now() - t0;
     // Everything desired is ours from now on (also what we find already there with the same identity).
+    const ownedBefore = this.owned.size;
     for (const s of desired) this.owned.add(serviceId(s.key));
+    if (this.owned.size !== ownedBefore) this.ownedChanged = true;
     const d = diffTables({ desired, current, owned: this.owned, drainMs: this.opts.drainMs ?? 0, now, draining: this.draining });
     // The diff forgets drains it did not see: keep those of the services it was not shown.
     this.draining = only ? new Map([...[...this.draining].filter(([k]) => !only.has(k.slice(0, k.indexOf('|')))), ...d.draining]) : d.draining;
@@ -94,7 +98,7 @@ export class Reconciler {
     if (source === 'dump') this.model = new Map(current.map((c) => [serviceId(c.key), c]));
     for (const r of results) {
       if (!r.error) applyOpToModel(this.model!, r.op);
-      if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH')) this.owned.delete(serviceId(r.op.key));
+      if (r.op.op === 'del-service' && (!r.error || r.error.code === 'ESRCH') && this.owned.delete(serviceId(r.op.key))) this.ownedChanged = true;
       if (r.error) {
         failed.push({ operation: describeOp(r.op), code: r.error.code, message: r.error.message });
         this.opts.log?.error({ event: 'ipvs-op-failed', op: r.op.op, code: r.error.code }, r.error.message);
@@ -120,13 +124,17 @@ export class Reconciler {
   }
 
   private saveState(): void {
-    if (!this.opts.stateFile) return;
+    if (!this.opts.stateFile || !this.ownedChanged) return;
     const owned = [...this.owned].sort();
     const text = owned.join('\n');
-    if (text === this.savedOwned) return;
+    if (text === this.savedOwned) {
+      this.ownedChanged = false;
+      return;
+    }
     try {
       writeState(this.opts.stateFile, { owned });
       this.savedOwned = text;
+      this.ownedChanged = false;
     } catch (err) {
       // The table is right; only a restart's memory of what is ours would be stale.
       this.opts.log?.error({ event: 'ipvs-state-save-failed', err: (err as Error).message }, `cannot save ${this.opts.stateFile}: ${(err as Error).message}`);

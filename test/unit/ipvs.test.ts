@@ -51,7 +51,7 @@ describe('IPVS generic netlink messages', () => {
     expect(hex(encodeAttrs(v6)).endsWith('08000900' + '80000000')).toBe(true); // IPv6 netmask: the prefix length, host order (as ipvsadm)
   });
 
-  it('NEW_DEST / SET_DEST written field by field are the bytes of the generic attribute builder', () => {
+  it('NEW_DEST / SET_DEST / GET_DEST written field by field are the bytes of the generic attribute builder', () => {
     const v6svc = { family: 'inet6' as const, protocol: 'udp' as const, address: '2001:db8::1', port: 53 };
     const cases: [Service['key'], Dest][] = [
       [tcp80.key, rs('10.0.0.2', 5, { forwarding: 'dr', upperThreshold: 100, lowerThreshold: 10 })],
@@ -65,6 +65,9 @@ describe('IPVS generic netlink messages', () => {
       expect(hex(req.newDest(k, d))).toBe(generic);
       expect(hex(req.newDest(k, d))).toBe(generic); // the service key from its cache
       expect(hex(req.setDest(k, d))).toBe('06' + generic.slice(2));
+      // GET_DEST (a dump of the service's real servers), written the same way.
+      expect(hex(req.getDests(k))).toBe(hex(req.getDestsGeneric(k)));
+      expect(hex(req.getDests(k)).slice(0, 8)).toBe('08010000');
     }
   });
 
