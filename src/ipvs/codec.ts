@@ -6,7 +6,7 @@
 // - NEW/SET_DEST need forwarding, weight and both thresholds; DEL_DEST only the address and port;
 // - addresses are 16 bytes (union nf_inet_addr), ports and the netmask network order.
 
-import { GENL_HDRLEN, genlAttrs, genlBody } from '../net/genl.js';
+import { GENL_HDRLEN, genlAttrs, genlBody, genlWritten } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText, writeInetAddr } from '../net/inet.js';
 import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type Body, encodeAttrs, NLA_F_NESTED, NLA_HDRLEN, type NlMessage } from '../net/netlink.js';
 import type { Dest, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
@@ -184,16 +184,7 @@ function writeServiceKey(out: Buffer, off: number, k: ServiceKey): void {
 }
 
 /** A request naming a service only (GET_DEST: its real servers). */
-function serviceKeyBody(cmd: number, k: ServiceKey): Body {
-  return {
-    size: GENL_HDRLEN + serviceKeySize(k),
-    write(out: Buffer, off: number): void {
-      out[off] = cmd;
-      out[off + 1] = IPVS_GENL_VERSION;
-      writeServiceKey(out, off + GENL_HDRLEN, k);
-    },
-  };
-}
+const serviceKeyBody = (cmd: number, k: ServiceKey): Body => genlWritten(cmd, IPVS_GENL_VERSION, serviceKeySize(k), (out, off) => writeServiceKey(out, off, k));
 
 const put16 = (out: Buffer, off: number, v: number): void => {
   out[off] = v & 0xff;

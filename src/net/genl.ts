@@ -13,12 +13,17 @@ const CTRL_ATTR_FAMILY_NAME = 2;
 
 /** genlmsghdr + attributes, written where the message is built. */
 export function genlBody(cmd: number, version: number, attrs: readonly Attr[]): Body {
+  return genlWritten(cmd, version, attrsSize(attrs), (out, off) => writeAttrs(out, off, attrs));
+}
+
+/** genlmsghdr + `size` bytes of attributes that `write` puts at the offset it is given (a caller's own field-by-field writer). */
+export function genlWritten(cmd: number, version: number, size: number, write: (out: Buffer, off: number) => void): Body {
   return {
-    size: GENL_HDRLEN + attrsSize(attrs),
+    size: GENL_HDRLEN + size,
     write(out: Buffer, off: number): void {
       out[off] = cmd;
       out[off + 1] = version;
-      writeAttrs(out, off + GENL_HDRLEN, attrs);
+      write(out, off + GENL_HDRLEN);
     },
   };
 }
