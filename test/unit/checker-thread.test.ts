@@ -32,6 +32,10 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const spec = (port: number): CheckSpec => ({ type: 'tcp', address: '127.0.0.1', port, intervalMs: 50, timeoutMs: 500, rise: 1, fall: 1 });
 const wanted = (...ports: number[]) => new Map(ports.map((p) => [`tcp|${p}`, { spec: spec(p), alpha: false }]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls `cond` every 20 ms until it holds (an error after `ms`): on a loaded host the thread's checks come late, not never. */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await sleep(20)) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${cond.toString()}`);
+}
 const log = pino({ level: 'silent' });
 
 it('counts results and timings live in memory shared with the thread, without a refresh', async () => {
@@ -40,34 +44,33 @@ it('counts results and timings live in memory shared with the thread, without a 
   expect(t.threaded).toBe(true); // 2 checks every 50 ms: 40 a second
   try {
     expect(t.countsLive).toBe(true);
-    await sleep(600);
+    const checks = (port: number) => t.getCounted(`tcp|${port}`)?.checks ?? 0;
+    await until(() => checks(open) > 3 && checks(closed) > 3);
     const a1 = t.getCounted(`tcp|${open}`)!;
     const c1 = t.getCounted(`tcp|${closed}`)!;
-    expect(a1.checks).toBeGreaterThan(3);
     expect(a1.failures).toBe(0);
-    expect(c1.checks).toBeGreaterThan(3);
     expect(c1.failures).toBe(c1.checks);
     const n1 = a1.checks;
-    await sleep(300);
-    expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(n1); // no refresh() in between
-    const tcp = t.timings().duration.tcp!;
-    expect(tcp.count).toBeGreaterThanOrEqual(t.getCounted(`tcp|${open}`)!.checks + c1.checks);
+    await until(() => checks(open) > n1); // no refresh() in between
+    // Read in this order: counts only grow, so the timings read after hold at least these.
+    const nOpen = checks(open);
+    const timings = t.timings();
+    const tcp = timings.duration.tcp!;
+    expect(tcp.count).toBeGreaterThanOrEqual(nOpen + c1.checks);
     expect(tcp.counts.reduce((x, y) => x + y, 0)).toBe(tcp.count);
-    expect(t.timings().lag.count).toBe(tcp.count);
+    expect(timings.lag.count).toBe(tcp.count);
 
     // A new set of checks: the one kept carries its counts on, the new one starts at 0.
-    const kept = t.getCounted(`tcp|${open}`)!.checks;
+    const kept = checks(open);
     const other = createServer((c) => c.destroy());
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     const third = (other.address() as { port: number }).port;
     try {
       t.set(wanted(open, third));
-      expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThanOrEqual(kept);
+      expect(checks(open)).toBeGreaterThanOrEqual(kept);
       expect(t.getCounted(`tcp|${closed}`)).toBeUndefined();
       expect(t.getCounted(`tcp|${third}`)!.checks).toBe(0);
-      await sleep(300);
-      expect(t.getCounted(`tcp|${open}`)!.checks).toBeGreaterThan(kept);
-      expect(t.getCounted(`tcp|${third}`)!.checks).toBeGreaterThan(0);
+      await until(() => checks(open) > kept && checks(third) > 0);
       expect(t.getCounted(`tcp|${third}`)!.checks).toBeLessThan(kept);
     } finally {
       await new Promise<void>((r) => other.close(() => r()));
