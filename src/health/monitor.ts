@@ -296,6 +296,11 @@ export class HealthMonitor {
     return this.checks.get(key)?.state;
   }
 
+  /** The keys of the checks it runs. */
+  keys(): IterableIterator<string> {
+    return this.checks.keys();
+  }
+
   all(): CheckState[] {
     return [...this.checks.values()].map((r) => r.state);
   }

@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState, slim, type Wanted, withSpec } from './monitor.js';
-import type { CheckSpec } from './types.js';
+import { type CheckSpec, checkTarget } from './types.js';
 import { CheckTimings, mergeTimings, TIMINGS_SLOTS, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
 
@@ -147,7 +147,8 @@ export class CheckerThread {
   }
 
   /** Makes the running checks exactly `wanted`; checks already running keep their state. */
-  set(all: Map<string, { spec: CheckSpec; alpha: boolean }>): void {
+  set(wanted: Map<string, Wanted>): void {
+    const all = this.retimed(wanted);
     const pings = new Map([...all].filter(([, w]) => w.spec.type === 'ping'));
     const others = new Map([...all].filter(([, w]) => w.spec.type !== 'ping'));
     let rate = 0;
@@ -162,9 +163,45 @@ export class CheckerThread {
       const here = this.worker ? undefined : this.local.get(key);
       moved.set(key, here ? { ...w, state: slim(here) } : w);
       if (here) this.mirror.set(key, here);
+      else if (w.state && !this.mirror.has(key)) this.mirror.set(key, withSpec(w.state, w.spec)); // retimed: its verdict until the thread's first word
     }
     this.local.set(pings);
     this.toThread(moved);
+  }
+
+  /**
+   * keepalived carries a checker's state over a reload when the checker compares
+   * equal — what it connects to and what it sends — whatever its delay_loop,
+   * timeouts or retries: a real server that was down stays down (started afresh,
+   * a non-alpha check would put it back in the pool until it failed again). Here a
+   * check whose timing alone changed has a new key: it takes the state (verdict,
+   * run, counts, last result) of the check it replaces, when exactly one leaving
+   * check has its target.
+   */
+  private retimed(wanted: Map<string, Wanted>): Map<string, Wanted> {
+    const leaving = new Map<string, CheckState | null>();
+    for (const key of new Set([...this.mirror.keys(), ...this.local.keys()])) {
+      if (wanted.has(key)) continue;
+      const s = this.getCounted(key);
+      if (!s) continue;
+      const target = checkTarget(s.spec);
+      leaving.set(target, leaving.has(target) ? null : s);
+    }
+    if (!leaving.size) return wanted;
+    const out = new Map<string, Wanted>();
+    for (const [key, w] of wanted) {
+      const target = w.state || this.get(key) ? undefined : checkTarget(w.spec);
+      const was = target === undefined ? undefined : leaving.get(target);
+      if (!was) {
+        out.set(key, w);
+        continue;
+      }
+      leaving.delete(target!);
+      const state = slim(was);
+      state.key = key;
+      out.set(key, { spec: w.spec, alpha: w.alpha, state });
+    }
+    return out;
   }
 
   /** Makes the other thread's checks exactly `wanted`, starting it if need be. */

@@ -114,6 +114,14 @@ export function checkKey(s: CheckSpec): string {
     s.dnsType, s.dnsName, s.dnsAnswer, s.heloName, s.file, s.fileWeight, s.fileReverse, s.httpProtocol]).replace(/(,null)+]$/, ']');
 }
 
+/**
+ * What a check looks at and how, without its timing (interval, timeout, rise, fall,
+ * warmup, retry delay): two checks with the same target differ in timing alone.
+ */
+export function checkTarget(s: CheckSpec): string {
+  return checkKey({ ...s, intervalMs: 0, timeoutMs: 0, rise: 0, fall: 0, warmupMs: undefined, retryDelayMs: undefined });
+}
+
 /** "200", "200, 202", "200-204" (Octavia's expected_codes) -> a predicate, or an error message. */
 export function parseExpectedCodes(text: string): ((code: number) => boolean) | string {
   const ranges: [number, number][] = [];

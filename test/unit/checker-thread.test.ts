@@ -133,3 +133,37 @@ it('a few checks run on the main thread; a reload past INLINE_RATE hands them to
     t.stop();
   }
 });
+
+it("a check whose timing alone changed (a reload's new delay, timeout, rise or fall) goes on from the old one's state, here and in the thread; another target starts afresh", async () => {
+  const changes: string[] = [];
+  const t = new CheckerThread((s, prev) => changes.push(`${s.key} ${prev}->${s.verdict}`), log, 0);
+  const at = (port: number, o: Partial<CheckSpec> = {}) => ({ spec: { ...spec(port), intervalMs: 250, ...o }, alpha: false });
+  try {
+    // On the main thread (4 runs a second): the closed port goes down.
+    t.set(new Map([['a', at(closed)]]));
+    expect(t.threaded).toBe(false);
+    await until(() => t.get('a')?.verdict === 'down');
+    const n = t.getCounted('a')!.checks;
+    // A new delay, timeout, rise and fall: a new key, the same target — still down, counts go on, no change.
+    t.set(new Map([['b', at(closed, { intervalMs: 200, timeoutMs: 300, rise: 2, fall: 2 })]]));
+    expect(t.get('a')).toBeUndefined();
+    expect(t.get('b')).toMatchObject({ verdict: 'down' });
+    expect(t.getCounted('b')!.checks).toBeGreaterThanOrEqual(n);
+    // Another port is another target: it starts as any new check does (up, not alpha).
+    t.set(new Map([['c', at(open)]]));
+    expect(t.get('c')).toMatchObject({ verdict: 'up', checks: 0 });
+
+    // In the thread (40 runs a second): the same.
+    t.set(new Map([['d', at(closed, { intervalMs: 50 })], ['e', at(open, { intervalMs: 50 })]]));
+    expect(t.threaded).toBe(true);
+    await until(() => t.get('d')?.verdict === 'down' && (t.getCounted('d')?.checks ?? 0) > 3);
+    const m = t.getCounted('d')!.checks;
+    t.set(new Map([['f', at(closed, { intervalMs: 60, fall: 3 })], ['e', at(open, { intervalMs: 50 })]]));
+    expect(t.get('f')).toMatchObject({ verdict: 'down' }); // at once, before the thread's first word
+    await until(() => (t.getCounted('f')?.checks ?? 0) > m);
+    expect(t.get('f')).toMatchObject({ verdict: 'down' });
+    expect(changes).toEqual(['a up->down', 'd up->down']);
+  } finally {
+    t.stop();
+  }
+});
