@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { type ChangeListener, type CheckState, HealthMonitor, initialState, type SlimState, slim, type Wanted, withSpec } from './monitor.js';
-import { type CheckSpec, checkTarget } from './types.js';
+import { checkTarget } from './types.js';
 import { CheckTimings, mergeTimings, TIMINGS_SLOTS, type TimingsSnapshot } from './timings.js';
 import type { Change, FromChecker, ToChecker } from './worker.js';
 

@@ -109,7 +109,11 @@ export class IpvsClient {
 
   /** The same with the real servers as the addon read them (a reconcile compares them without making entries). */
   dump(stats = true): DumpedService[] {
-    const services = this.services(stats);
+    return this.withSlices(this.services(stats), stats);
+  }
+
+  /** Services with their real servers, dumped in one call into the addon. */
+  private withSlices(services: ServiceEntry[], stats: boolean): DumpedService[] {
     const dests = this.destSlicesOf(
       services.map((s) => s.key),
       stats,
@@ -131,12 +135,7 @@ export class IpvsClient {
     const out: DumpedService[] = [];
     for (let i = 0; i < all.length; i += 4) {
       await slicer.next();
-      const part = all.slice(i, i + 4);
-      const dests = this.destSlicesOf(
-        part.map((s) => s.key),
-        stats,
-      );
-      part.forEach((service, k) => out.push({ service, dests: dests[k]! }));
+      out.push(...this.withSlices(all.slice(i, i + 4), stats));
     }
     return out;
   }

@@ -26,6 +26,13 @@ import {
 } from './netlink.js';
 
 const nameOf = (r: BatchRequest): string => (typeof r.operation === 'function' ? r.operation() : r.operation);
+/** A dump ends with NLMSG_DONE; any other request is sent with NLM_F_ACK, so every answer has an end the addon sees. */
+const ackUnlessDump = (r: BatchRequest): number => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK);
+/** Throws the first request's error, if any. */
+function throwFirst(errors: readonly (NetlinkError | undefined)[]): void {
+  const e = errors.find((x) => x !== undefined);
+  if (e) throw e;
+}
 
 /** A netlink socket used for request/response (one outstanding batch at a time). */
 export class NetlinkSocket {
@@ -77,9 +84,7 @@ export class NetlinkSocket {
    * `off`). A 10,000-server dump is decoded straight from there.
    */
   requestEach(reqs: readonly BatchRequest[], onData: (i: number, buf: Buffer, off: number, len: number) => void): void {
-    const errors = this.exchange(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK), onData);
-    const failed = errors.findIndex((e) => e !== undefined);
-    if (failed >= 0) throw errors[failed]!;
+    throwFirst(this.exchange(reqs, 1, 0, ackUnlessDump, onData));
   }
 
   /**
@@ -102,16 +107,8 @@ export class NetlinkSocket {
    * request left without an end.
    */
   dumpAnswers(reqs: readonly BatchRequest[]): { answers: Buffer; first: number; check(): void } {
-    const { answers, first } = this.send(reqs, 1, 0, (r) => ((r.flags & NLM_F_DUMP) === NLM_F_DUMP ? 0 : NLM_F_ACK));
-    return {
-      answers,
-      first,
-      check: () => {
-        const errors = this.read(reqs, answers, first);
-        const failed = errors.findIndex((e) => e !== undefined);
-        if (failed >= 0) throw errors[failed]!;
-      },
-    };
+    const { answers, first } = this.send(reqs, 1, 0, ackUnlessDump);
+    return { answers, first, check: () => throwFirst(this.read(reqs, answers, first)) };
   }
 
   /**
