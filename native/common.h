@@ -39,8 +39,8 @@ inline Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
 /** Registers the health-check sockets (check_socket.cc). */
 void InitCheckSockets(Napi::Env env, Napi::Object exports);
 
-/** Registers the IPVS real-server dump reader (ipvs_dests.cc). */
-void InitIpvsDests(Napi::Env env, Napi::Object exports);
+/** Registers the IPVS dump readers (ipvs_dump.cc). */
+void InitIpvsDump(Napi::Env env, Napi::Object exports);
 
 /** keepalived's connection options of a check (check_socket.cc), applied before connect(). */
 struct SockOpts {

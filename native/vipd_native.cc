@@ -1,15 +1,17 @@
 // vipd's native addon: socket I/O, and one parser. Everything else above the
 // socket (building and parsing netlink messages, ARP frames) is TypeScript, unit
-// tested without root; the parser, of IPVS real-server dumps (ipvs_dests.cc), is
-// here because a reconcile decodes every real server of the table.
+// tested without root; the parser, of IPVS dumps (ipvs_dump.cc), is here
+// because a reconcile decodes every service and real server of the table.
 //
 //   nlOpen(protocol, groups)         -> fd     AF_NETLINK socket, bound to multicast groups
 //   nlExchange(fd, requests, chunkMessages, chunkBytes, timeoutMs) -> Buffer
 //                                             requests sent several per datagram, answers read
 //                                             until each has its DONE/ERROR; all answers, concatenated
-//   ipvsDests(answers, firstSeq, status, starts, withStats) -> Float64Array
-//                                             the real servers in answers to IPVS GET_DEST
-//                                             dumps, as records of numbers (ipvs_dests.cc)
+//   ipvsDests(answers, firstSeq, status, starts, withStats) -> Uint32Array
+//   ipvsServices(answers, firstSeq, status, starts, withStats) -> Uint32Array
+//                                             the real servers (services) in answers to IPVS
+//                                             GET_DEST (GET_SERVICE) dumps, as records of
+//                                             32-bit words (ipvs_dump.cc)
 //   nlRecv(fd)                       -> Buffer|null   one queued datagram; null when none is
 //   nlPortId(fd)                     -> number the socket's netlink port id
 //   watch(fd, cb)                    -> handle  cb() whenever fd is readable (uv_poll)
@@ -628,7 +630,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
   vipd::InitCheckSockets(env, exports);
-  vipd::InitIpvsDests(env, exports);
+  vipd::InitIpvsDump(env, exports);
   exports.Set("vrrp6Open", Napi::Function::New(env, Vrrp6Open));
   exports.Set("vrrp6Recv", Napi::Function::New(env, Vrrp6Recv));
   exports.Set("vrrp6Send", Napi::Function::New(env, Vrrp6Send));

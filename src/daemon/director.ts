@@ -12,7 +12,7 @@ import { checksOf, rsHealth } from '../director/rs-checks.js';
 import type { CheckState } from '../health/monitor.js';
 import { Slicer } from '../slices.js';
 import { CheckerThread } from '../health/thread.js';
-import { destName, serviceId, serviceName } from '../ipvs/types.js';
+import { destName, serviceId } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import type { Notifier } from '../vrrp/notify.js';
 

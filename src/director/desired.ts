@@ -13,7 +13,7 @@
 import type { Config, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
 import type { DesiredService } from '../ipvs/diff.js';
-import { type Dest as DesiredDest, destName, type ServiceKey, serviceName } from '../ipvs/types.js';
+import { type Dest as DesiredDest, destName, serviceName } from '../ipvs/types.js';
 import { serviceKeysOf } from '../config/vs-group.js';
 import { checksOf, rsHealth } from './rs-checks.js';
 

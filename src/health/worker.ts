@@ -12,7 +12,7 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Verdict } from './types.js';
-import { type CheckState, HealthMonitor, type SlimState, slim, type Wanted } from './monitor.js';
+import { HealthMonitor, type SlimState, slim, type Wanted } from './monitor.js';
 import type { TimingsSnapshot } from './timings.js';
 
 export type ToChecker =

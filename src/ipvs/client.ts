@@ -11,10 +11,9 @@ import {
   infoOfReply,
   IPVS_GENL_NAME,
   req,
-  serviceOfReply,
   timeoutsOfReply,
 } from './codec.js';
-import { DestSlice, destSlices } from './dest-records.js';
+import { DestSlice, destSlices, serviceRecords } from './dump-records.js';
 import { describeOp, fixFor, type IpvsOp, type OpResult } from './ops.js';
 import { type Dest, type DestEntry, type Service, type ServiceEntry, type ServiceKey, serviceName, type SyncDaemon, type Timeouts } from './types.js';
 
@@ -76,9 +75,11 @@ export class IpvsClient {
 
   /** The services; `stats` adds their counters (a reconcile does without them: they were over half of a dump's decoding). */
   services(stats = true): ServiceEntry[] {
-    return this.get(req.getServices(), true, 'list services')
-      .map((m) => serviceOfReply(m, stats))
-      .filter((s): s is ServiceEntry => s !== undefined);
+    const reqs = [{ type: this.family, flags: NLM_F_DUMP, payload: req.getServices(), operation: 'list services' }];
+    const { answers, first, check } = this.sock.dumpAnswers(reqs);
+    const { services, status } = serviceRecords(answers, first, stats);
+    if (status[0] !== 1) check();
+    return services;
   }
 
   dests(key: ServiceKey, stats = true): DestEntry[] {

@@ -8,8 +8,8 @@
 
 import { GENL_HDRLEN, genlAttrs, genlBody, genlWritten } from '../net/genl.js';
 import { inetAddrBytes, inetAddrText, writeInetAddr } from '../net/inet.js';
-import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type Body, encodeAttrs, NLA_F_NESTED, NLA_HDRLEN, type NlMessage } from '../net/netlink.js';
-import type { Dest, DestKey, Family, Forwarding, Protocol, Service, ServiceEntry, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelType } from './types.js';
+import { attrBe16, attrNested, attrStr, attrU16, attrU32, attrU8, type Attr, AttrView, type Body, NLA_F_NESTED, NLA_HDRLEN, type NlMessage } from '../net/netlink.js';
+import type { Dest, DestKey, Family, Forwarding, Protocol, Service, ServiceKey, SyncDaemon, Timeouts, TunnelType } from './types.js';
 
 export const IPVS_GENL_NAME = 'IPVS';
 export const IPVS_GENL_VERSION = 1;
@@ -58,7 +58,7 @@ const INFO = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
-const PROTO: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
+export const PROTO: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
 export const FWD: Record<Forwarding, number> = { nat: 0, tunnel: 2, dr: 3 };
 export const TUN: Record<TunnelType, number> = { ipip: 0, gue: 1, gre: 2 };
 export const SVC_F_PERSISTENT = 0x1;
@@ -72,7 +72,6 @@ export const TUN_F_REMCSUM = 0x2;
 const SYNC_STATE = { master: 1, backup: 2 } as const;
 
 const af = (f: Family) => (f === 'inet' ? AF_INET : AF_INET6);
-const famOf = (n: number): Family => (n === AF_INET6 ? 'inet6' : 'inet');
 
 /** Attributes that name a service (enough for DEL_SERVICE, GET and as the parent of a dest). */
 export function serviceKeyAttrs(k: ServiceKey): Attr[] {
@@ -278,22 +277,6 @@ function daemonAttrs(d: SyncDaemon): Attr[] {
 
 // ---- replies -------------------------------------------------------------------
 
-function decodeStats(a: AttrView | undefined): Stats | undefined {
-  if (!a) return undefined;
-  return {
-    connections: a.u64(1),
-    packetsIn: a.u64(2),
-    packetsOut: a.u64(3),
-    bytesIn: a.u64(4),
-    bytesOut: a.u64(5),
-    cps: a.u64(6),
-    ppsIn: a.u64(7),
-    ppsOut: a.u64(8),
-    bpsIn: a.u64(9),
-    bpsOut: a.u64(10),
-  };
-}
-
 /** An address attribute (16 bytes on the wire, union nf_inet_addr) as text; undefined when absent or short. */
 function addrText(a: AttrView, type: number, family: Family): string | undefined {
   const o = a.offset(type);
@@ -302,45 +285,7 @@ function addrText(a: AttrView, type: number, family: Family): string | undefined
   return a.length(type) >= 16 ? inetAddrText(b.subarray(o, o + 16), 'inet6') : undefined;
 }
 
-const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) => [v, k as Protocol]));
-
-const view = (nested: Buffer | AttrView) => (nested instanceof AttrView ? nested : new AttrView(nested));
-
-/** A service's nested attributes. Counters are decoded only with `withStats` (a reconcile does not need them). */
-export function decodeService(nested: Buffer | AttrView, withStats = true): ServiceEntry | undefined {
-  const a = view(nested);
-  const family = famOf(a.u16(SVC.AF));
-  const fwmark = a.u32(SVC.FWMARK);
-  let key: ServiceKey;
-  if (fwmark) key = { family, fwmark };
-  else {
-    const protocol = PROTO_NAME.get(a.u16(SVC.PROTOCOL));
-    const address = addrText(a, SVC.ADDR, family);
-    if (!protocol || !address) return undefined;
-    key = { family, protocol, address, port: a.be16(SVC.PORT) };
-  }
-  const flags = a.u32(SVC.FLAGS);
-  const netmask = family === 'inet' ? (addrText(a, SVC.NETMASK, 'inet') ?? '255.255.255.255') : String(a.u32(SVC.NETMASK));
-  const pe = a.string(SVC.PE_NAME);
-  const stats = withStats ? decodeStats(a.nested(SVC.STATS64) ?? a.nested(SVC.STATS)) : undefined;
-  return {
-    key,
-    scheduler: a.string(SVC.SCHED_NAME) ?? '',
-    schedFlags: { fallback: (flags & SVC_F_SCHED1) !== 0, port: (flags & SVC_F_SCHED2) !== 0 },
-    persistence: flags & SVC_F_PERSISTENT ? a.u32(SVC.TIMEOUT) : 0,
-    netmask,
-    onePacket: (flags & SVC_F_ONEPACKET) !== 0,
-    ...(pe ? { pe } : {}),
-    ...(stats ? { stats } : {}),
-  };
-}
-
-/** The command attributes of a generic netlink reply, indexed in place. */
-/** The nested service of a GET_SERVICE reply message. */
-export function serviceOfReply(m: NlMessage, withStats = true): ServiceEntry | undefined {
-  const nested = genlAttrs(m.payload).nested(CMD_ATTR.SERVICE, SVC.STATS64);
-  return nested ? decodeService(nested, withStats) : undefined;
-}
+// Services and real servers of a dump are read by the addon (src/ipvs/dump-records.ts).
 
 export function infoOfReply(m: NlMessage): { version: string; connTableSize: number } {
   const a = genlAttrs(m.payload);

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { DumpedService, IpvsClient } from './client.js';
 import { applyOpToModel, type CurrentService, type DesiredService, diffTables } from './diff.js';
 import { describeOp, type OpResult } from './ops.js';
-import { serviceId } from './types.js';
+import { serviceId, serviceIdOf } from './types.js';
 
 export interface ReconcileReport {
   /** How the kernel's table was known: a dump, or memory (the last dump plus the operations since). */
@@ -147,13 +147,18 @@ export class Reconciler {
  * The dumped services as a diff reads them. A service whose real servers are
  * exactly the desired ones (compared on the addon's numbers) gets those, the
  * desired entries themselves in a list of its own: a no-op reconcile of 10,000 real
- * servers makes no entry; the others get entries made from the dump.
+ * servers makes no entry; the others get entries made from the dump. A dumped
+ * service that is desired takes the desired key (the same identity, so equal):
+ * its id is then remembered, where the dump's own key would be new each time.
  */
 function currentOf(dumped: readonly DumpedService[], desired: readonly DesiredService[]): CurrentService[] {
   const want = new Map<string, DesiredService>();
   for (const s of desired) want.set(serviceId(s.key), s);
   return dumped.map(({ service, dests }) => {
-    const w = want.get(serviceId(service.key));
-    return Object.assign(service, { dests: w && dests.sameAs(w.dests) ? w.dests.slice() : dests.entries() });
+    const w = want.get(serviceIdOf(service.key));
+    const c = service as CurrentService;
+    if (w) c.key = w.key;
+    c.dests = w && dests.sameAs(w.dests) ? w.dests.slice() : dests.entries();
+    return c;
   });
 }

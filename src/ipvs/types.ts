@@ -109,8 +109,13 @@ const ids = new WeakMap<ServiceKey, string>();
  */
 export function serviceId(k: ServiceKey): string {
   let id = ids.get(k);
-  if (id === undefined) ids.set(k, (id = k.fwmark !== undefined ? `fwm/${k.family}/${k.fwmark}` : `${k.protocol}/${k.address}/${k.port}`));
+  if (id === undefined) ids.set(k, (id = serviceIdOf(k)));
   return id;
+}
+
+/** serviceId() made afresh, not remembered: for a key seen once (a dump's, 1,000 per reconcile, which a WeakMap would only fill). */
+export function serviceIdOf(k: ServiceKey): string {
+  return k.fwmark !== undefined ? `fwm/${k.family}/${k.fwmark}` : `${k.protocol}/${k.address}/${k.port}`;
 }
 
 export function destId(k: DestKey): string {

@@ -21,10 +21,15 @@ export interface NativeAddon {
   nlRecv(fd: number): Buffer | null;
   /** Sends the requests chunkMessages per datagram and after each reads until every request in it has its NLMSG_DONE / NLMSG_ERROR (or timeoutMs passes); every datagram read, concatenated. */
   nlExchange(fd: number, requests: Buffer, chunkMessages: number, chunkBytes: number, timeoutMs: number): Buffer;
-  /** The real servers in answers to IPVS GET_DEST dumps as records of numbers (native/ipvs_dests.cc; src/ipvs/dest-records.ts reads them). */
+  /** The real servers in answers to IPVS GET_DEST dumps as records of 32-bit words (native/ipvs_dump.cc; src/ipvs/dump-records.ts reads them). */
   ipvsDests(answers: Buffer, firstSeq: number, status: Int32Array, starts: Uint32Array, withStats: boolean): Uint32Array;
   /** The 32-bit words in one of ipvsDests' records. */
   ipvsDestStride: number;
+  ipvsDestLeanStride: number;
+  /** The services in answers to IPVS GET_SERVICE dumps, the same way. */
+  ipvsServices(answers: Buffer, firstSeq: number, status: Int32Array, starts: Uint32Array, withStats: boolean): Uint32Array;
+  ipvsServiceStride: number;
+  ipvsServiceLeanStride: number;
   close(fd: number): void;
   watch(fd: number, cb: (status: number) => void): WatchHandle;
   unwatch(handle: WatchHandle): void;

@@ -3,7 +3,7 @@
 // It performs the FSM's actions and nothing clever; what fails (an advert, a
 // VIP, ARP) it reports to the FSM, which goes to FAULT and asks for a check later.
 
-import type { VirtualIp, VrrpInstanceConfig } from '../config/types.js';
+import type { VrrpInstanceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { VrrpFsm } from './fsm.js';
 import { IO_STABLE_MS, type Action, type DropReason, type FsmConfig, type FsmStatus, type TimerName, type VrrpState } from './fsm-types.js';

@@ -2,7 +2,7 @@
 // reconcile diff — no kernel needed (the QEMU tier checks them against one).
 
 import { describe, expect, it } from 'vitest';
-import { decodeService, req, serviceAttrs } from '../../src/ipvs/codec.js';
+import { req, serviceAttrs } from '../../src/ipvs/codec.js';
 import type { IpvsClient } from '../../src/ipvs/client.js';
 import { type CurrentService, type DesiredService, diffTables, withServices } from '../../src/ipvs/diff.js';
 import type { IpvsOp, OpResult } from '../../src/ipvs/ops.js';
@@ -12,7 +12,8 @@ import type { Dest, Service } from '../../src/ipvs/types.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import { bytesToIpv6, inetAddrBytes, ipv6ToBytes } from '../../src/net/inet.js';
 import { AttrView, encodeAttrs, encodeBody, type Payload } from '../../src/net/netlink.js';
-import { slicesOf } from './ipvs-kernel.js';
+import { serviceReply, done, servicesOf, slicesOf } from './ipvs-kernel.js';
+import { serviceRecords } from '../../src/ipvs/dump-records.js';
 
 const hex = (b: Payload) => encodeBody(b).toString('hex');
 const tcp80: Service = {
@@ -88,26 +89,23 @@ describe('IPVS generic netlink messages', () => {
     expect(ipip.endsWith('05000d00' + '00000000')).toBe(true);
   });
 
-  it('a kernel service with 64-bit stats decodes (its real servers: ipvs-dests.test.ts)', () => {
+  it('a kernel service with 64-bit stats is read back (the addon reads dumps: ipvs-dump.test.ts)', () => {
     const stats64 = (n: number) => {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(BigInt(n));
       return b;
     };
-    const nested = Buffer.concat([
-      encodeAttrs(serviceAttrs({ ...tcp80, persistence: 60 })),
-      encodeAttrs([{ type: 12 | 0x8000, value: encodeAttrs([1, 2, 3, 4, 5].map((t) => ({ type: t, value: stats64(t * 1000) }))) }]),
-    ]);
-    const s = decodeService(nested)!;
+    const attrs = [...serviceAttrs({ ...tcp80, persistence: 60 }), { type: 12 | 0x8000, value: encodeAttrs([1, 2, 3, 4, 5].map((t) => ({ type: t, value: stats64(t * 1000) }))) }];
+    const s = serviceRecords(Buffer.concat([serviceReply(5, attrs), done(5)]), 5, true).services[0]!;
     expect(s).toMatchObject({ key: tcp80.key, scheduler: 'rr', persistence: 60, stats: { connections: 1000, packetsIn: 2000, packetsOut: 3000, bytesIn: 4000, bytesOut: 5000 } });
   });
 
   it('counters: exact above 2^32, omitted when the caller does not want them', () => {
     const big = Buffer.alloc(8);
     big.writeBigUInt64LE(0x1_2345_6789n);
-    const nested = Buffer.concat([encodeAttrs(serviceAttrs(tcp80)), encodeAttrs([{ type: 12 | 0x8000, value: encodeAttrs([{ type: 4, value: big }]) }])]);
-    expect(decodeService(nested)!.stats!.bytesIn).toBe(0x1_2345_6789);
-    expect(decodeService(nested, false)!.stats).toBeUndefined();
+    const answers = Buffer.concat([serviceReply(5, [...serviceAttrs(tcp80), { type: 12 | 0x8000, value: encodeAttrs([{ type: 4, value: big }]) }]), done(5)]);
+    expect(serviceRecords(answers, 5, true).services[0]!.stats!.bytesIn).toBe(0x1_2345_6789);
+    expect(serviceRecords(answers, 5, false).services[0]!.stats).toBeUndefined();
   });
 
   it('attributes indexed in place: last of a type wins, short values read as 0, a malformed tail is ignored', () => {
@@ -246,7 +244,7 @@ describe('reconcile from memory (health verdicts: no dump of a huge table)', () 
       this.dumps++;
       const svcs = [...this.svcs.values()];
       const slices = slicesOf(svcs.map((s) => ({ family: s.key.family, dests: s.dests.map((d) => ({ ...d, activeConns: 0, inactiveConns: 0, persistentConns: 0 })) })));
-      return svcs.map(({ dests: _, ...service }, i) => ({ service, dests: slices[i]! }));
+      return servicesOf(svcs).map((service, i) => ({ service, dests: slices[i]! }));
     }
     apply(ops: IpvsOp[]): OpResult[] {
       return ops.map((o) => {

@@ -1,14 +1,15 @@
-// The addon's reader of IPVS real-server dumps (native/ipvs_dests.cc) against
-// answers built byte for byte as the kernel sends them — no kernel needed (the
-// QEMU tier reads real ones).
+// The addon's readers of IPVS dumps (native/ipvs_dump.cc) against answers
+// built byte for byte as the kernel sends them — no kernel needed (the QEMU
+// tier reads real ones).
 
 import { describe, expect, it } from 'vitest';
-import { destSlices, STRIDE } from '../../src/ipvs/dest-records.js';
-import type { Dest, DestEntry } from '../../src/ipvs/types.js';
+import { serviceAttrs } from '../../src/ipvs/codec.js';
+import { destSlices, LEAN_STRIDE, SERVICE_LEAN_STRIDE, SERVICE_STRIDE, serviceRecords, STRIDE } from '../../src/ipvs/dump-records.js';
+import type { Dest, DestEntry, Service } from '../../src/ipvs/types.js';
 import { inetAddrBytes } from '../../src/net/inet.js';
 import { native } from '../../src/net/native.js';
 import { type Attr, encodeAttrs } from '../../src/net/netlink.js';
-import { destReply, done, kernelDestAttrs, nlError, slicesOf } from './ipvs-kernel.js';
+import { destReply, done, kernelDestAttrs, nlError, serviceReply, servicesOf, slicesOf } from './ipvs-kernel.js';
 
 const u32 = (t: number, v: number): Attr => {
   const b = Buffer.alloc(4);
@@ -38,6 +39,7 @@ const entry = (address: string, o: Partial<DestEntry> = {}): DestEntry => ({
 describe("the addon's reader of IPVS real-server dumps", () => {
   it('reads every field the kernel sends, drops a real server without a whole address, and keeps the records in step with the TypeScript side', () => {
     expect(native().ipvsDestStride).toBe(STRIDE);
+    expect(native().ipvsDestLeanStride).toBe(LEAN_STRIDE);
     const stats64 = { type: 12 | 0x8000, value: encodeAttrs([u64(1, 5n), u64(4, 0x1_2345_6789n), u64(10, 7n)]) };
     const stats32 = { type: 10 | 0x8000, value: encodeAttrs([u32(1, 6), u32(2, 8)]) };
     const nests: Attr[][] = [
@@ -68,8 +70,9 @@ describe("the addon's reader of IPVS real-server dumps", () => {
       entry('10.0.0.5', { key: { address: '10.0.0.5', port: 81 }, weight: 1 }),
       entry('10.0.0.6', { key: { address: '10.0.0.6', port: 0 } }),
     ]);
-    // Without counters asked for, none are read.
-    expect(destSlices(answers, 7, ['inet'], false).slices[0]!.entries()[0]!.stats).toBeUndefined();
+    // Without counters asked for, none are read: shorter records, the same entries otherwise.
+    const lean = destSlices(answers, 7, ['inet'], false).slices[0]!.entries();
+    expect(lean).toEqual(slices[0]!.entries().map(({ stats: _, ...d }) => d));
     // An IPv6 service's real server without a family attribute is of the service's family.
     const v6 = destSlices(Buffer.concat([destReply(1, [addr('2001:db8::7'), port(80), u32(3, 3)]), done(1)]), 1, ['inet6'], false);
     expect(v6.slices[0]!.entries()).toEqual([entry('2001:db8::7', { forwarding: 'dr' })]);
@@ -124,6 +127,16 @@ describe("the addon's reader of IPVS real-server dumps", () => {
     expect(kernel(tun).sameAs(tun)).toBe(false);
     const v6: Dest[] = [{ ...want[0]!, key: { address: '2001:db8::1', port: 80 } }];
     expect(kernel(v6, 'inet6').sameAs(v6)).toBe(false);
+    // A desired list is compared as it is now (nothing about it is remembered between calls).
+    const mutable = want.slice();
+    expect(kernel(want).sameAs(mutable)).toBe(true);
+    mutable[1] = { ...want[1]!, weight: 6 };
+    expect(kernel(want).sameAs(mutable)).toBe(false);
+    expect(kernel(mutable).sameAs(mutable)).toBe(true);
+    mutable[2] = { ...want[2]!, forwarding: 'tunnel' };
+    expect(kernel(mutable).sameAs(mutable)).toBe(false);
+    mutable[2] = want[2]!;
+    expect(kernel(mutable).sameAs(mutable)).toBe(true);
     // The entries it gives up on are the same real servers (what the diff then reads).
     expect(kernel(want).entries().map((d) => ({ ...d, activeConns: undefined, inactiveConns: undefined, persistentConns: undefined }))).toEqual(want.map((d) => ({ ...d, activeConns: undefined, inactiveConns: undefined, persistentConns: undefined })));
   });
@@ -132,5 +145,52 @@ describe("the addon's reader of IPVS real-server dumps", () => {
     const d: DestEntry = entry('192.0.2.9', { key: { address: '192.0.2.9', port: 443 }, forwarding: 'dr', weight: 65535, upperThreshold: 4000000000, lowerThreshold: 1, activeConns: 1, inactiveConns: 2, persistentConns: 3 });
     expect(slicesOf([{ family: 'inet', dests: [d] }])[0]!.entries()).toEqual([d]);
     expect(kernelDestAttrs(d).length).toBe(9);
+  });
+});
+
+describe("the addon's reader of IPVS service dumps", () => {
+  const base: Service = { key: { family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 }, scheduler: 'wrr', schedFlags: { fallback: false, port: false }, persistence: 0, netmask: '255.255.255.255', onePacket: false };
+  const services: Service[] = [
+    base,
+    { ...base, key: { family: 'inet', protocol: 'udp', address: '192.0.2.200', port: 53 }, scheduler: 'sh', schedFlags: { fallback: true, port: true }, onePacket: true },
+    { ...base, key: { family: 'inet', protocol: 'sctp', address: '10.0.0.2', port: 65535 }, scheduler: 'lblcr', persistence: 300, netmask: '255.255.255.0', pe: 'sip' },
+    { ...base, key: { family: 'inet', fwmark: 7 }, scheduler: 'mh', schedFlags: { fallback: false, port: true } },
+    { ...base, key: { family: 'inet6', fwmark: 4000000000 }, scheduler: 'rr', netmask: '128' },
+    { ...base, key: { family: 'inet6', protocol: 'tcp', address: '2001:db8::1', port: 443 }, scheduler: 'wlc', persistence: 60, netmask: '64' },
+    { ...base, key: { family: 'inet', protocol: 'tcp', address: '10.0.0.3', port: 0 }, scheduler: 'a-scheduler-15c' },
+    { ...base, key: { family: 'inet', protocol: 'tcp', address: '10.0.0.4', port: 80 } }, // wrr again: its name remembered
+  ];
+
+  it('reads back every setting the encoder writes, every key shape (address, fwmark; IPv4, IPv6), in the strides the TypeScript side expects', () => {
+    expect(native().ipvsServiceStride).toBe(SERVICE_STRIDE);
+    expect(native().ipvsServiceLeanStride).toBe(SERVICE_LEAN_STRIDE);
+    expect(servicesOf(services)).toEqual(services);
+    expect(servicesOf(services, true)).toEqual(services); // no counters sent: none made
+  });
+
+  it('counters from STATS64, else STATS (32-bit); a service without a whole key is dropped; errors and silence are reported per request', () => {
+    const c64 = { type: 12 | 0x8000, value: encodeAttrs([u64(1, 9n), u64(5, 0x2_0000_0001n), u64(10, 3n)]) };
+    const c32 = { type: 10 | 0x8000, value: encodeAttrs([u32(2, 4), u32(9, 8)]) };
+    const svcPort = { type: 4, value: Buffer.from([0, 80]) };
+    const zero = { connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, cps: 0, ppsIn: 0, ppsOut: 0, bpsIn: 0, bpsOut: 0 };
+    const answers = Buffer.concat([
+      serviceReply(3, [...serviceAttrs(base), c64]),
+      serviceReply(3, [...serviceAttrs(services[1]!), c32]),
+      serviceReply(3, [u16(1, 2), u16(2, 99), { type: 3, value: inetAddrBytes('10.0.0.9') }, svcPort]), // a protocol vipd does not know
+      serviceReply(3, [u16(1, 2), u16(2, 6), { type: 3, value: Buffer.from([10, 0]) }, svcPort]), // a short address
+      serviceReply(3, [u16(1, 10), u16(2, 6), { type: 3, value: inetAddrBytes('10.0.0.9').subarray(0, 4) }, svcPort]), // IPv6 with four bytes of address
+      serviceReply(2, serviceAttrs(services[2]!)), // a stale answer to an earlier request
+      done(3),
+    ]);
+    const full = serviceRecords(answers, 3, true);
+    expect([...full.status]).toEqual([1]);
+    expect(full.services).toEqual([
+      { ...base, stats: { ...zero, connections: 9, bytesOut: 0x2_0000_0001, bpsOut: 3 } },
+      { ...services[1]!, stats: { ...zero, packetsIn: 4, bpsIn: 8 } },
+    ]);
+    expect(serviceRecords(answers, 3, false).services).toEqual([base, services[1]]);
+    expect([...serviceRecords(Buffer.concat([nlError(3, 1)]), 3, false).status]).toEqual([-1]);
+    expect([...serviceRecords(serviceReply(3, serviceAttrs(base)), 3, false).status]).toEqual([0]);
+    expect(serviceRecords(Buffer.alloc(0), 3, false).services).toEqual([]);
   });
 });
