@@ -2,7 +2,7 @@
 // keepalived 2.2.7, in the same QEMU guest (Debian's kernel; this host has no
 // IPVS) in the same run. See guest/ipvs-bench.ts for what is timed.
 //
-// Environment: BENCH_REPS (default 3).
+// Environment: BENCH_REPS (default 3), BENCH_NOOP_PAIRS (no-ops timed beside the floor's per repetition, default 6).
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ interface Run {
 interface Bench {
   reps: number;
   kernel?: string;
-  runs: { vipd: Run[]; vipdMemory?: Run[]; floor?: Run[]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
+  runs: { vipd: Run[]; vipdMemory?: Run[]; floor?: Run[]; noopPairs?: { vipdMs: number; floorMs: number }[][]; vipdRun: Run[]; ipvsadm: Run[]; keepalived: Run[] };
 }
 
 const SCRIPT = fileURLToPath(new URL('../../dist-test/test/bench/guest/ipvs-bench.js', import.meta.url)); // built by the global setup
@@ -29,7 +29,7 @@ const median = (xs: number[]): number => {
 
 it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => {
   const reps = Number(process.env.BENCH_REPS ?? 3);
-  const g = await runInGuest(`BENCH_REPS=${reps} exec node ${SCRIPT}\n`, { timeoutMs: 50 * 60_000 });
+  const g = await runInGuest(`BENCH_REPS=${reps} BENCH_NOOP_PAIRS=${Number(process.env.BENCH_NOOP_PAIRS ?? 6)} exec node ${SCRIPT}\n`, { timeoutMs: 50 * 60_000 });
   let b: Bench;
   try {
     b = JSON.parse(readFileSync(join(g.share, 'bench.json'), 'utf8')) as Bench;
@@ -72,6 +72,13 @@ it('IPVS table programming: vipd vs ipvsadm-restore vs keepalived', async () => 
   for (const [what, k] of [['load', 'loadMs'], ['no-op', 'noopMs']] as const) {
     const xs = perRep(k);
     if (xs.length) console.log(`vipd / floor, ${what}, per repetition: ${xs.map((x) => `${x.toFixed(2)}x`).join(' ')} (median ${median(xs).toFixed(2)}x)`);
+  }
+  // The no-op side by side with the floor, in turns (see guest/ipvs-bench.ts): the ratio of each pair.
+  const pairs = b.runs.noopPairs ?? [];
+  if (pairs.length) {
+    const ratios = pairs.map((rep) => rep.map((p) => p.vipdMs / p.floorMs));
+    for (const [i, xs] of ratios.entries()) console.log(`vipd / floor, no-op side by side, repetition ${i + 1}: ${xs.map((x) => `${x.toFixed(2)}x`).join(' ')} (median ${median(xs).toFixed(2)}x; vipd ${median(pairs[i]!.map((p) => p.vipdMs)).toFixed(1)} ms, floor ${median(pairs[i]!.map((p) => p.floorMs)).toFixed(1)} ms)`);
+    console.log(`vipd / floor, no-op side by side, all ${ratios.flat().length} pairs: median ${median(ratios.flat()).toFixed(2)}x`);
   }
   console.log(`raw: ${JSON.stringify(b.runs)}`);
 }, 60 * 60_000);
