@@ -194,3 +194,30 @@ describe("the addon's reader of IPVS service dumps", () => {
     expect(serviceRecords(Buffer.alloc(0), 3, false).services).toEqual([]);
   });
 });
+
+describe('the readers on damaged answers', () => {
+  it('cut anywhere or with bytes flipped, an answer never crashes a reader: at most a record per message, every status one of the three', () => {
+    const svc: Service = { key: { family: 'inet6', protocol: 'tcp', address: '2001:db8::1', port: 443 }, scheduler: 'lblcr', schedFlags: { fallback: true, port: false }, persistence: 60, netmask: '64', onePacket: false, pe: 'sip' };
+    const d = entry('2001:db8::5', { key: { address: '2001:db8::5', port: 80, family: 'inet6' }, forwarding: 'tunnel', weight: 3, tunnel: { type: 'gue', port: 6080, checksum: 'csum' } });
+    const c64 = { type: 12 | 0x8000, value: encodeAttrs([u64(1, 9n), u64(10, 3n)]) };
+    const answers = Buffer.concat([serviceReply(1, [...serviceAttrs(svc), c64]), destReply(1, [...kernelDestAttrs(d), c64]), destReply(2, kernelDestAttrs(d)), done(1), done(2)]);
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let round = 0; round < 3000; round++) {
+      const b = Buffer.from(answers.subarray(0, rand(answers.length + 1)));
+      for (let k = rand(4); k > 0 && b.length; k--) b[rand(b.length)] = rand(256);
+      for (const withStats of [true, false]) {
+        const dests = destSlices(b, 1, ['inet', 'inet6'], withStats);
+        let total = 0;
+        for (const sl of dests.slices) {
+          expect(sl.length).toBeGreaterThanOrEqual(0);
+          total += sl.length;
+          sl.entries(); // made from whatever the records hold, without throwing
+        }
+        expect(total).toBeLessThanOrEqual(4); // at most one record per message (four carry data)
+        expect([...dests.status].every((x) => x === -1 || x === 0 || x === 1)).toBe(true);
+        expect(serviceRecords(b, 1, withStats).services.length).toBeLessThanOrEqual(4);
+      }
+    }
+  });
+});
