@@ -139,9 +139,11 @@ void Address(const Attr& a, uint32_t* r) {
 }
 
 // The counters of a STATS64 (or STATS) nest at r[0] (1 when read) and r[1..20]:
-// ten 64-bit counters, low word first (a 32-bit counter is accepted too).
-void Counters(const Attr& st, uint32_t* r) {
-  r[0] = st.v ? 1 : 0;
+// ten 64-bit counters, low word first (a 32-bit counter is accepted too). Without
+// withStats only r[0], 0: a lean record ends there.
+void Counters(const Attr& st, bool withStats, uint32_t* r) {
+  r[0] = withStats && st.v ? 1 : 0;
+  if (!withStats) return;
   for (int k = 0; k < 20; k++) r[1 + k] = 0;
   if (!st.v) return;
   Attr s[11];
@@ -168,7 +170,7 @@ void Decode(const uint8_t* nest, const uint8_t* end, bool withStats, uint32_t* r
   r[fTunType] = a[kTunType].v ? U8(a[kTunType]) : kAbsent;
   r[fTunPort] = Be16(a[kTunPort]);
   r[fTunFlags] = U16(a[kTunFlags]);
-  if (withStats) Counters(a[kStats64].v ? a[kStats64] : a[kStats], r + fHasStats);
+  Counters(a[kStats64].v ? a[kStats64] : a[kStats], withStats, r + fHasStats);
 }
 
 // The name in an attribute (up to a NUL, at most 16 bytes) at r[0] (length) and r[1..4].
@@ -194,7 +196,7 @@ void DecodeService(const uint8_t* nest, const uint8_t* end, bool withStats, uint
   r[sNetmask] = a[kSvcNetmask].len >= 4 ? Be32(a[kSvcNetmask].v) : 0;
   Name(a[kSvcSchedName], r + sSchedLen);
   Name(a[kSvcPeName], r + sPeLen);
-  if (withStats) Counters(a[kSvcStats64].v ? a[kSvcStats64] : a[kSvcStats], r + sHasStats);
+  Counters(a[kSvcStats64].v ? a[kSvcStats64] : a[kSvcStats], withStats, r + sHasStats);
 }
 
 using Decoder = void (*)(const uint8_t*, const uint8_t*, bool, uint32_t*);

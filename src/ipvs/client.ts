@@ -76,10 +76,7 @@ export class IpvsClient {
   /** The services; `stats` adds their counters (a reconcile does without them: they were over half of a dump's decoding). */
   services(stats = true): ServiceEntry[] {
     const reqs = [{ type: this.family, flags: NLM_F_DUMP, payload: req.getServices(), operation: 'list services' }];
-    const { answers, first, check } = this.sock.dumpAnswers(reqs);
-    const { services, status } = serviceRecords(answers, first, stats);
-    if (status[0] !== 1) check();
-    return services;
+    return this.readDumps(reqs, (answers, first) => serviceRecords(answers, first, stats)).services;
   }
 
   dests(key: ServiceKey, stats = true): DestEntry[] {
@@ -92,15 +89,22 @@ export class IpvsClient {
    */
   destSlicesOf(keys: readonly ServiceKey[], stats = true): DestSlice[] {
     const reqs = keys.map((k) => ({ type: this.family, flags: NLM_F_DUMP, payload: req.getDests(k), operation: () => `list real servers of ${serviceName(k)}` }));
+    return this.readDumps(reqs, (answers, first) =>
+      destSlices(
+        answers,
+        first,
+        keys.map((k) => k.family),
+        stats,
+      ),
+    ).slices;
+  }
+
+  /** Dumps whose answers the addon reads (`read`); a request without a clean end throws its error, as a request() would. */
+  private readDumps<T extends { status: Int32Array }>(reqs: BatchRequest[], read: (answers: Buffer, first: number) => T): T {
     const { answers, first, check } = this.sock.dumpAnswers(reqs);
-    const { slices, status } = destSlices(
-      answers,
-      first,
-      keys.map((k) => k.family),
-      stats,
-    );
-    if (status.some((x) => x !== 1)) check();
-    return slices;
+    const out = read(answers, first);
+    if (out.status.some((x) => x !== 1)) check();
+    return out;
   }
 
   /** The whole table: one service dump, then one destination dump per service. */

@@ -6,7 +6,7 @@
 // all (a no-op reconcile of 10,000 real servers made 20,000).
 
 import { inetAddrText } from '../net/inet.js';
-import { native } from '../net/native.js';
+import { type NativeAddon, native } from '../net/native.js';
 import { AF_INET, AF_INET6, FWD, PROTO, SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, TUN, TUN_F_CSUM, TUN_F_REMCSUM } from './codec.js';
 import type { Dest, DestEntry, Family, Forwarding, Protocol, ServiceEntry, ServiceKey, Stats, TunnelType } from './types.js';
 
@@ -124,7 +124,7 @@ export class DestSlice {
       inactiveConns: r[at + F.inactive]!,
       persistentConns: r[at + F.persistent]!,
     };
-    if (this.stride === STRIDE && r[at + F.hasStats]) d.stats = statsAt(r, at + F.stats0);
+    if (r[at + F.hasStats]) d.stats = statsAt(r, at + F.stats0);
     const tunType = r[at + F.tunType]!;
     if (forwarding === 'tunnel' && tunType !== ABSENT) {
       const type = TUN_NAME.get(tunType) ?? 'ipip';
@@ -209,7 +209,7 @@ function nameAt(r: Uint32Array, at: number): string {
 const PROTO_NAME = new Map<number, Protocol>(Object.entries(PROTO).map(([k, v]) => [v, k as Protocol]));
 
 /** The service of the record at word `at` (what the general decoder of GET_SERVICE replies made); undefined without a whole key. */
-function serviceAt(r: Uint32Array, at: number, withStats: boolean): ServiceEntry | undefined {
+function serviceAt(r: Uint32Array, at: number): ServiceEntry | undefined {
   const family: Family = r[at + S.family] === AF_INET6 ? 'inet6' : 'inet';
   const fwmark = r[at + S.fwmark]!;
   let key: ServiceKey;
@@ -234,8 +234,19 @@ function serviceAt(r: Uint32Array, at: number, withStats: boolean): ServiceEntry
     onePacket: (flags & SVC_F_ONEPACKET) !== 0,
   };
   if (pe) s.pe = pe;
-  if (withStats && r[at + S.hasStats]) s.stats = statsAt(r, at + S.stats0);
+  if (r[at + S.hasStats]) s.stats = statsAt(r, at + S.stats0);
   return s;
+}
+
+/** The addon, once its records are seen to have the fields this file reads (an addon built from other sources fails loudly). */
+let checked: NativeAddon | undefined;
+function readers(): NativeAddon {
+  if (checked) return checked;
+  const a = native();
+  const have = [a.ipvsDestStride, a.ipvsDestLeanStride, a.ipvsServiceStride, a.ipvsServiceLeanStride];
+  const want = [STRIDE, LEAN_STRIDE, SERVICE_STRIDE, SERVICE_LEAN_STRIDE];
+  if (have.some((x, i) => x !== want[i])) throw new Error(`the native addon's IPVS records have ${have.join('/')} words, vipd expects ${want.join('/')}: rebuild it (npm run install)`);
+  return (checked = a);
 }
 
 /**
@@ -245,14 +256,11 @@ function serviceAt(r: Uint32Array, at: number, withStats: boolean): ServiceEntry
 export function serviceRecords(answers: Buffer, firstSeq: number, withStats: boolean): { services: ServiceEntry[]; status: Int32Array } {
   const status = new Int32Array(1);
   const starts = new Uint32Array(2);
-  const addon = native();
-  if (addon.ipvsServiceStride !== SERVICE_STRIDE || addon.ipvsServiceLeanStride !== SERVICE_LEAN_STRIDE)
-    throw new Error(`the native addon's IPVS service records have ${addon.ipvsServiceStride}/${addon.ipvsServiceLeanStride} fields, vipd expects ${SERVICE_STRIDE}/${SERVICE_LEAN_STRIDE}: rebuild it (npm run install)`);
-  const recs = addon.ipvsServices(answers, firstSeq, status, starts, withStats);
+  const recs = readers().ipvsServices(answers, firstSeq, status, starts, withStats);
   const stride = withStats ? SERVICE_STRIDE : SERVICE_LEAN_STRIDE;
   const services: ServiceEntry[] = [];
   for (let i = starts[0]!; i < starts[1]!; i++) {
-    const s = serviceAt(recs, i * stride, withStats);
+    const s = serviceAt(recs, i * stride);
     if (s) services.push(s);
   }
   return { services, status };
@@ -267,10 +275,7 @@ export function destSlices(answers: Buffer, firstSeq: number, families: readonly
   const n = families.length;
   const status = new Int32Array(n);
   const starts = new Uint32Array(n + 1);
-  const addon = native();
-  if (addon.ipvsDestStride !== STRIDE || addon.ipvsDestLeanStride !== LEAN_STRIDE)
-    throw new Error(`the native addon's IPVS records have ${addon.ipvsDestStride}/${addon.ipvsDestLeanStride} fields, vipd expects ${STRIDE}/${LEAN_STRIDE}: rebuild it (npm run install)`);
-  const recs = addon.ipvsDests(answers, firstSeq, status, starts, withStats);
+  const recs = readers().ipvsDests(answers, firstSeq, status, starts, withStats);
   const slices = new Array<DestSlice>(n);
   for (let i = 0; i < n; i++) slices[i] = new DestSlice(recs, withStats ? STRIDE : LEAN_STRIDE, starts[i]!, starts[i + 1]!, families[i]!);
   return { slices, status };

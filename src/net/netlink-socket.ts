@@ -100,8 +100,8 @@ export class NetlinkSocket {
   }
 
   /**
-   * Dumps whose answers the caller reads itself (the addon's IPVS real-server
-   * reader): run as requestEach() runs them, returned as the addon gave them, with
+   * Dumps whose answers the caller reads itself (the addon's IPVS dump readers):
+   * run as requestEach() runs them, returned as the addon gave them, with
    * the first request's sequence number (request i has first + i). `check()`
    * throws what requestEach() would: the first kernel error, or ETIMEDOUT for a
    * request left without an end.
