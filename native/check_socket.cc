@@ -35,19 +35,28 @@ namespace vipd {
 
 // Declared in common.h: the options, the address, the socket (also tcp_exchange.cc's).
 
-SockOpts ReadOpts(const Napi::Value& v) {
-  SockOpts o;
-  if (!v.IsObject()) return o;
-  Napi::Object obj = v.As<Napi::Object>();
-  if (obj.Get("bindto").IsString()) o.bindto = obj.Get("bindto").As<Napi::String>().Utf8Value();
-  if (obj.Get("bindPort").IsNumber()) o.bindPort = static_cast<uint16_t>(obj.Get("bindPort").As<Napi::Number>().Uint32Value());
-  if (obj.Get("bindIf").IsString()) o.bindIf = obj.Get("bindIf").As<Napi::String>().Utf8Value();
-  if (obj.Get("fwmark").IsNumber()) {
+bool ReadOpts(Napi::Env env, const Napi::Value& v, SockOpts& o) {
+  if (!v.IsObject()) return true;
+  // Read through the C API: node-addon-api's Object::Get makes an Error of a failed read,
+  // and making one while the checker thread is terminated is a fatal error of node's
+  // (seen at SIGTERM in a storm of checks).
+  auto get = [&](const char* name, Napi::Value& out) {
+    napi_value raw;
+    if (napi_get_named_property(env, v, name, &raw) != napi_ok) return false;
+    out = Napi::Value(env, raw);
+    return true;
+  };
+  Napi::Value bindto, bindPort, bindIf, fwmark, keep;
+  if (!get("bindto", bindto) || !get("bindPort", bindPort) || !get("bindIf", bindIf) || !get("fwmark", fwmark) || !get("keep", keep)) return false;
+  if (bindto.IsString()) o.bindto = bindto.As<Napi::String>().Utf8Value();
+  if (bindPort.IsNumber()) o.bindPort = static_cast<uint16_t>(bindPort.As<Napi::Number>().Uint32Value());
+  if (bindIf.IsString()) o.bindIf = bindIf.As<Napi::String>().Utf8Value();
+  if (fwmark.IsNumber()) {
     o.hasMark = true;
-    o.mark = obj.Get("fwmark").As<Napi::Number>().Uint32Value();
+    o.mark = fwmark.As<Napi::Number>().Uint32Value();
   }
-  o.keep = obj.Get("keep").ToBoolean().Value();
-  return o;
+  o.keep = keep.ToBoolean().Value();
+  return true;
 }
 
 bool SockAddr(const std::string& text, uint16_t port, sockaddr_storage& ss, socklen_t& len) {
@@ -162,7 +171,8 @@ Napi::Value TcpProbe(const Napi::CallbackInfo& info) {
   socklen_t sslen;
   if (!SockAddr(info[0].As<Napi::String>().Utf8Value(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), ss, sslen))
     THROW_TYPE(env, "tcpProbe: not an IPv4 or IPv6 address");
-  SockOpts o = ReadOpts(info[3]);
+  SockOpts o;
+  if (!ReadOpts(env, info[3], o)) return env.Undefined();
   std::string code;
   int fd = OpenConnected(SOCK_STREAM, ss, sslen, o, code);
   if (fd < 0) return Napi::String::New(env, code);
@@ -218,8 +228,10 @@ Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
   socklen_t sslen;
   if (!SockAddr(info[0].As<Napi::String>().Utf8Value(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), ss, sslen))
     THROW_TYPE(env, "udpOpen: not an IPv4 or IPv6 address");
+  SockOpts o;
+  if (!ReadOpts(env, info[2], o)) return env.Undefined();
   std::string code;
-  int fd = OpenConnected(SOCK_DGRAM, ss, sslen, ReadOpts(info[2]), code);
+  int fd = OpenConnected(SOCK_DGRAM, ss, sslen, o, code);
   if (fd < 0) return Napi::String::New(env, code);
   return Napi::Number::New(env, fd);
 }

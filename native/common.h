@@ -52,8 +52,13 @@ struct SockOpts {
   bool keep = false;
 };
 
-/** The options object of tcpProbe / udpOpen / tcpExchange ({bindto, bindPort, bindIf, fwmark, keep}). */
-SockOpts ReadOpts(const Napi::Value& v);
+/**
+ * The options object of tcpProbe / udpOpen / tcpExchange ({bindto, bindPort, bindIf,
+ * fwmark, keep}) into `o`; false when a property cannot be read (an exception is
+ * pending: a getter threw, or the thread is being terminated) — the caller then
+ * returns at once, and the pending exception, if any, reaches JavaScript.
+ */
+bool ReadOpts(Napi::Env env, const Napi::Value& v, SockOpts& o);
 
 /** An IPv4 or IPv6 address and port; false when the text is neither. */
 bool SockAddr(const std::string& text, uint16_t port, sockaddr_storage& ss, socklen_t& len);

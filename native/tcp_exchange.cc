@@ -102,8 +102,10 @@ Napi::Value TcpExchange(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "tcpExchange: not an IPv4 or IPv6 address").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  vipd::SockOpts o;
+  if (!vipd::ReadOpts(env, info[4], o)) return env.Undefined();
   std::string code;
-  int fd = vipd::OpenConnected(SOCK_STREAM, ss, sslen, vipd::ReadOpts(info[4]), code);
+  int fd = vipd::OpenConnected(SOCK_STREAM, ss, sslen, o, code);
   if (fd < 0) return Napi::String::New(env, code);
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) loop = nullptr;
