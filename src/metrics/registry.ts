@@ -18,17 +18,24 @@ import type { VrrpState } from '../vrrp/fsm-types.js';
 import type { RouterStatus } from '../vrrp/router.js';
 import { type ReconcileKind } from './hub.js';
 import { transitionReason, USUAL_TRANSITIONS } from './reason.js';
-import { ChunkPool, renderTableChunks } from './table.js';
+import { ChunkPool, collectingSink, gatherTable, type Sink, TableRows, writeTable } from './table.js';
 import { turn } from '../slices.js';
 
 const STATES: readonly VrrpState[] = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
 
-/** One rendering, shared by the scrapes that asked while it was made. */
-interface Scrape {
-  text: Promise<Buffer[]>;
-  /** Scrapes still writing it; at 0 its buffers go back to the pool. */
+/** One snapshot read into rows, shared by the scrapes that asked while it was made. */
+interface Gathering {
+  /** prom-client's part of the text (VRRP, events, process), then the table's rows. */
+  ready: Promise<Buffer>;
+  rows: TableRows;
+  /** Scrapes still writing it; at 0 its rows are kept for a later scrape. */
   users: number;
-  taken: Buffer[];
+}
+
+/** A scrape whose snapshot is read: write it (to one reader), then call done(). */
+export interface Scraping {
+  write(sink: Sink): Promise<void>;
+  done(): void;
 }
 
 /** What a scrape reads, once. */
@@ -58,8 +65,10 @@ const VRRP = ['iname', 'intf', 'vrid'] as const;
 
 export class VipdMetrics {
   readonly registry = new Registry();
-  private inflight: Scrape | undefined;
+  private inflight: Gathering | undefined;
   private readonly pool = new ChunkPool();
+  /** Rows of finished scrapes, written over by the next (their buffers have the table's size already). */
+  private readonly spareRows: TableRows[] = [];
   /** Instances whose usual transitions have their series at 0 already. */
   private readonly known = new Set<string>();
 
@@ -119,23 +128,28 @@ export class VipdMetrics {
     this.reconcileApply.observe({ kind }, r.applyMs / 1000);
   }
 
-  /** The exposition text (UTF-8 bytes). */
+  /** The exposition text (UTF-8 bytes), whole. */
   async scrape(): Promise<Buffer> {
-    const { chunks, done } = await this.scrapeChunks();
-    const text = Buffer.concat(chunks);
-    done();
-    return text;
+    const scraping = await this.begin();
+    try {
+      const sink = collectingSink();
+      await scraping.write(sink);
+      return sink.text();
+    } finally {
+      scraping.done();
+    }
   }
 
   /**
-   * The exposition text in chunks, as the endpoint writes it; concurrent scrapes
-   * share one snapshot and one rendering. Call `done()` once the chunks are
-   * written: when every scrape sharing them has, they go back to the pool.
+   * Reads the snapshot (rejects if it fails: nothing is written yet); concurrent
+   * scrapes share one snapshot and its rows, each then writes the text to its own
+   * reader. Call `done()` once written: when every scrape sharing the rows has,
+   * they are kept for the next scrape.
    */
-  async scrapeChunks(): Promise<{ chunks: Buffer[]; done: () => void }> {
+  async begin(): Promise<Scraping> {
     if (!this.inflight) {
-      const r: Scrape = { users: 0, taken: [], text: Promise.resolve([]) };
-      r.text = (async () => {
+      const g: Gathering = { users: 0, rows: this.spareRows.pop() ?? new TableRows(), ready: Promise.resolve(Buffer.alloc(0)) };
+      g.ready = (async () => {
         try {
           const t0 = performance.now();
           const snap = await this.sources.snapshot();
@@ -146,29 +160,38 @@ export class VipdMetrics {
           this.apply(snap);
           const head = await this.registry.metrics();
           await turn();
-          const table = await renderTableChunks(snap, undefined, this.pool);
-          r.taken = table.taken;
-          return [Buffer.from(head.endsWith('\n') ? head : `${head}\n`), ...table.chunks];
+          await gatherTable(snap, g.rows);
+          return Buffer.from(head.endsWith('\n') ? head : `${head}\n`);
         } finally {
           this.inflight = undefined;
         }
       })();
-      this.inflight = r;
+      this.inflight = g;
     }
-    const r = this.inflight;
-    r.users++;
+    const g = this.inflight;
+    g.users++;
     let released = false;
     const done = (): void => {
       if (released) return;
       released = true;
-      if (--r.users === 0) this.pool.give(r.taken);
+      if (--g.users > 0) return;
+      g.rows.reset();
+      if (this.spareRows.length < 2) this.spareRows.push(g.rows);
     };
+    let head: Buffer;
     try {
-      return { chunks: await r.text, done };
+      head = await g.ready;
     } catch (err) {
       done();
       throw err;
     }
+    return {
+      done,
+      write: async (sink) => {
+        if (!sink.write(head, () => undefined)) await sink.drained();
+        await writeTable(g.rows, sink, this.pool);
+      },
+    };
   }
 
   /** Sets every scrape-time metric from the snapshot (series of removed instances or servers disappear). */

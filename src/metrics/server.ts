@@ -9,6 +9,27 @@ import type { AddressInfo } from 'node:net';
 import type { MetricsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { VipdMetrics } from './registry.js';
+import { ScrapeAborted, type Sink } from './table.js';
+
+/** The response as the table's sink: a chunk is the pool's again once the socket has taken it. */
+function responseSink(res: http.ServerResponse): Sink {
+  return {
+    write: (chunk, written) => res.write(chunk, () => written()),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const go = (): void => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      }),
+    get closed() {
+      return res.destroyed;
+    },
+  };
+}
 
 /** A bind failure in words an operator can act on. */
 export function bindError(listen: string, host: string, err: NodeJS.ErrnoException): string {
@@ -54,13 +75,20 @@ export class MetricsEndpoint {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('vipd: the metrics are at /metrics\n');
       return;
     }
-    this.metrics.scrapeChunks().then(
-      ({ chunks, done }) => {
-        // The chunks go back to the pool once written (or the client gone): 'close' comes either way.
-        res.once('close', done);
-        res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': chunks.reduce((n, c) => n + c.length, 0) });
-        if (req.method !== 'HEAD') for (const c of chunks) res.write(c);
-        res.end();
+    this.metrics.begin().then(
+      async (scraping) => {
+        // No content-length: the text is written as it is made (chunked), never whole in memory.
+        res.writeHead(200, { 'content-type': this.metrics.contentType });
+        try {
+          if (req.method !== 'HEAD') await scraping.write(responseSink(res));
+          res.end();
+        } catch (err) {
+          // Headers are out: a cut connection, not a 200 with half a text, tells Prometheus the scrape failed.
+          if (!(err instanceof ScrapeAborted)) this.log.error({ event: 'metrics-scrape-failed', err: (err as Error).message }, `metrics scrape failed: ${(err as Error).message}`);
+          res.destroy();
+        } finally {
+          scraping.done();
+        }
       },
       (err: Error) => {
         this.log.error({ event: 'metrics-scrape-failed', err: err.message }, `metrics scrape failed: ${err.message}`);

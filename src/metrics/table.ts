@@ -1,39 +1,40 @@
 // The per-service and per-real-server series (IPVS counters, health), written
-// as exposition text directly and a slice at a time: with 10,000 real servers
-// they are some 200,000 lines, and building them through prom-client's label
-// maps held the main thread — and the VRRP adverts on it — for about a second.
-// Here the event loop gets a turn every SLICE real servers, and each line goes
-// into a byte buffer of its family as soon as it is made: no array of 200,000
-// strings surviving young-generation collections (the garbage collector was
-// two thirds of a scrape's time), one label set per real server, and the answer
-// is bytes ready for the socket.
+// as exposition text directly: with 10,000 real servers they are some 200,000
+// lines (7 MB), and building them through prom-client's label maps held the main
+// thread — and the VRRP adverts on it — for about a second.
+//
+// Two phases. `gatherTable` reads the snapshot once, a slice at a time, into
+// compact rows: each real server's label set as UTF-8 bytes in one buffer, its
+// numbers in typed arrays (about 60 bytes a real server, reused scrape after
+// scrape). `writeTable` then writes the families one after another — the text
+// format wants each family's lines together, so it passes over the rows once per
+// family — into a 64 KB chunk handed to the socket whenever it is full, waiting
+// for the socket to drain. So the text is never whole in memory: a scrape holds
+// a few chunks, not the 7 MB body (which, pooled from one scrape to the next,
+// was 7.5 MB of the main thread's memory for good).
 
 import type { Snapshot } from './registry.js';
-import { destName, serviceId, type Stats } from '../ipvs/types.js';
+import { destName, type DestEntry, serviceId, type Stats } from '../ipvs/types.js';
 import { addrOf, protoOf } from './keys.js';
 import { Slicer } from '../slices.js';
 
-/** Real servers written between two turns of the event loop. */
+/** Rows read (or written) between two looks at the clock (a Slicer decides when the loop gets a turn). */
 export const SLICE = 250;
 
 const CHUNK = 64 * 1024;
 
-/**
- * The chunks of one scrape, handed back when its answers are written and taken by
- * the next: 7 MB of fresh buffers per scrape were freed only by the main thread's
- * next full collection, and 50 MB of them piled up between two (RSS +60 MB).
- */
+/** Chunks handed back once the socket has written them, taken again by the next. */
 export class ChunkPool {
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly keep = 256) {}
+  constructor(private readonly keep = 8) {}
 
-  take(min: number): Buffer {
-    return min <= CHUNK ? (this.free.pop() ?? Buffer.allocUnsafe(CHUNK)) : Buffer.allocUnsafe(min);
+  take(min = CHUNK): Buffer {
+    return min <= CHUNK ? (this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK)) : Buffer.allocUnsafeSlow(min);
   }
 
-  give(bufs: readonly Buffer[]): void {
-    for (const b of bufs) if (b.length === CHUNK && this.free.length < this.keep) this.free.push(b);
+  give(b: Buffer): void {
+    if (b.length === CHUNK && this.free.length < this.keep) this.free.push(b);
   }
 
   get size(): number {
@@ -41,39 +42,256 @@ export class ChunkPool {
   }
 }
 
-/** Bytes of one family's lines: filled chunk by chunk (a line is written once, never kept as a string). */
-class Lines {
-  private readonly chunks: Buffer[] = [];
-  private buf: Buffer = Buffer.allocUnsafe(0);
-  private at = 0;
+/** Where the text goes: a chunk written is not touched again until `written` is called. */
+export interface Sink {
+  /** false: wait for drained() before the next chunk. */
+  write(chunk: Buffer, written: () => void): boolean;
+  drained(): Promise<void>;
+  /** The reader went away: the rest is not written. */
+  readonly closed?: boolean;
+}
 
-  constructor(
-    private readonly pool: ChunkPool,
-    /** Every buffer taken from the pool, to give back. */
-    private readonly taken: Buffer[],
-  ) {}
+type Utf8Buffer = Buffer & { utf8Write(s: string, off: number): number };
 
-  push(line: string): void {
-    if (this.at + line.length * 3 + 1 > this.buf.length) {
-      if (this.at) this.chunks.push(this.buf.subarray(0, this.at));
-      this.buf = this.pool.take(line.length * 3 + 1);
-      this.taken.push(this.buf);
-      this.at = 0;
-    }
-    // utf8Write: Buffer#write without its argument and encoding dispatch (a quarter of a scrape's time).
-    this.at += (this.buf as Buffer & { utf8Write(s: string, off: number): number }).utf8Write(line, this.at);
-    this.buf[this.at++] = 0x0a;
+/** Label sets one after another as UTF-8 bytes: no string per row survives the gathering. */
+class LabelBytes {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Buffer;
+  private ends = new Uint32Array(1024);
+  count = 0;
+
+  reset(): void {
+    this.count = 0;
   }
 
-  bytes(): Buffer[] {
-    return this.at ? [...this.chunks, this.buf.subarray(0, this.at)] : this.chunks;
+  add(text: string): void {
+    const at = this.count ? this.ends[this.count - 1]! : 0;
+    if (at + text.length * 3 > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, at + text.length * 3)) as Utf8Buffer;
+      this.buf.copy(bigger, 0, 0, at);
+      this.buf = bigger;
+    }
+    if (this.count === this.ends.length) {
+      const more = new Uint32Array(2 * this.ends.length);
+      more.set(this.ends);
+      this.ends = more;
+    }
+    this.ends[this.count++] = at + this.buf.utf8Write(text, at);
+  }
+
+  length(i: number): number {
+    return this.ends[i]! - (i ? this.ends[i - 1]! : 0);
+  }
+
+  /** Copies label set i to dst at `at` (a byte loop: a native copy per line of 50 bytes cost more than the bytes). */
+  copyTo(i: number, dst: Buffer, at: number): number {
+    const src = this.buf;
+    for (let k = i ? this.ends[i - 1]! : 0, end = this.ends[i]!; k < end; k++) dst[at++] = src[k]!;
+    return at;
   }
 }
 
-type Family = { name: string; type: 'counter' | 'gauge'; help: string; lines: Lines };
+/** A growable typed array of numbers per row. */
+class Column<T extends Float64Array | Uint8Array> {
+  constructor(public a: T) {}
+  set(i: number, v: number): void {
+    if (i === this.a.length) {
+      const more = new (this.a.constructor as new (n: number) => T)(2 * this.a.length);
+      more.set(this.a);
+      this.a = more;
+    }
+    this.a[i] = v;
+  }
+}
 
 const RS_STATUSES = ['ONLINE', 'ERROR', 'DRAINING', 'DISABLED'] as const;
 const VS_STATUSES = ['ONLINE', 'DEGRADED', 'OFFLINE'] as const;
+/** A real server row's flags: it has a health check; the check says up. */
+const HAS_HEALTH = 1;
+const UP = 2;
+
+/**
+ * One scrape's rows. Kept by the metrics and reset for the next scrape: its
+ * buffers grow to the size of the table once, then are written over.
+ */
+export class TableRows {
+  /** IPVS services with counters: their label sets and counters (a few; plain arrays). */
+  readonly vips: { labels: string; stats: Stats }[] = [];
+  /** IPVS real servers: label sets `{addr=…,proto=…,vip=…,virtual_server=…}`, in `dests`' order. */
+  readonly destLabels = new LabelBytes();
+  readonly dests: DestEntry[] = [];
+  /** Virtual servers: `{virtual_server="…",status=` is made when written (a few). */
+  readonly vs: { name: string; status: string }[] = [];
+  /** The director's real servers: label prefix `{virtual_server="…",addr="…"` (no closing brace). */
+  readonly rsLabels = new LabelBytes();
+  readonly rsStatus = new Column(new Uint8Array(1024));
+  readonly rsFlags = new Column(new Uint8Array(1024));
+  readonly rsChecks = new Column(new Float64Array(1024));
+  readonly rsFailures = new Column(new Float64Array(1024));
+
+  reset(): void {
+    this.vips.length = 0;
+    this.dests.length = 0;
+    this.vs.length = 0;
+    this.destLabels.reset();
+    this.rsLabels.reset();
+  }
+}
+
+const esc = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+const labels = (l: Record<string, string>) => {
+  let out = '{';
+  for (const k in l) out += `${out.length > 1 ? ',' : ''}${k}="${esc(l[k]!)}"`;
+  return `${out}}`;
+};
+
+/** Reads the snapshot into `rows` (reset first), giving the loop a turn whenever a slice has taken its time. */
+export async function gatherTable(s: Snapshot, rows: TableRows, slice = SLICE): Promise<TableRows> {
+  rows.reset();
+  const slicer = new Slicer();
+  let budget = slice;
+  const tick = async () => {
+    if (--budget > 0 && !slicer.due()) return;
+    budget = slice;
+    await slicer.yield();
+  };
+  for (const svc of s.ipvs?.services ?? []) {
+    const virtual_server = s.names.get(serviceId(svc.key)) ?? '';
+    const addr = addrOf(svc.key);
+    const proto = protoOf(svc.key);
+    if (svc.stats) rows.vips.push({ labels: labels({ addr, proto, virtual_server }), stats: svc.stats });
+    for (const d of svc.dests) {
+      rows.destLabels.add(labels({ addr: destName(d.key), proto, vip: addr, virtual_server }));
+      rows.dests.push(d);
+      await tick();
+    }
+  }
+  let i = 0;
+  for await (const v of s.views) {
+    rows.vs.push({ name: v.name, status: v.status });
+    const vs = `{virtual_server="${esc(v.name)}",addr="`;
+    for (const r of v.realServers) {
+      rows.rsLabels.add(`${vs}${esc(destName(r))}"`);
+      rows.rsStatus.set(i, RS_STATUSES.indexOf(r.status as (typeof RS_STATUSES)[number]));
+      rows.rsFlags.set(i, r.health ? HAS_HEALTH | (r.health.verdict === 'up' ? UP : 0) : 0);
+      rows.rsChecks.set(i, r.health?.checks ?? 0);
+      rows.rsFailures.set(i, r.health?.failures ?? 0);
+      i++;
+      await tick();
+    }
+  }
+  return rows;
+}
+
+/** Lines into 64 KB chunks, each handed to the sink when full. */
+class ChunkWriter {
+  private buf: Utf8Buffer;
+  private at = 0;
+  private lines = 0;
+  /** The sink asked to wait (its write returned false): drained() before the next chunk. */
+  private pending = false;
+  private readonly slicer = new Slicer();
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly pool: ChunkPool,
+    private readonly slice: number,
+  ) {
+    this.buf = pool.take() as Utf8Buffer;
+  }
+
+  /** Whether `n` more bytes fit in the chunk; if not, `await next(n)` first. */
+  fits(n: number): boolean {
+    return this.at + n <= this.buf.length;
+  }
+
+  /** Hands the chunk over, waits for the socket if it asks to, and takes one with room for `n` bytes. */
+  async next(n = 0): Promise<void> {
+    this.flush();
+    if (this.sink.closed) throw new ScrapeAborted();
+    if (this.pending) {
+      this.pending = false;
+      await this.sink.drained();
+      if (this.sink.closed) throw new ScrapeAborted();
+    }
+    this.buf = this.pool.take(n) as Utf8Buffer;
+  }
+
+  private flush(): void {
+    if (this.at === 0) return;
+    const b = this.buf;
+    if (!this.sink.write(b.subarray(0, this.at), () => this.pool.give(b))) this.pending = true;
+    this.at = 0;
+    this.buf = EMPTY;
+  }
+
+  /** After each line: every `slice` lines, the loop gets a turn if the slice has taken its time. */
+  async line(): Promise<void> {
+    if (++this.lines % this.slice === 0 && this.slicer.due()) await this.slicer.yield();
+  }
+
+  str(s: string): void {
+    this.at += this.buf.utf8Write(s, this.at);
+  }
+
+  /** Bytes made once (a family's name, a suffix), copied by a loop: see LabelBytes.copyTo. */
+  bytes(b: Uint8Array): void {
+    const buf = this.buf;
+    let at = this.at;
+    for (let k = 0; k < b.length; k++) buf[at++] = b[k]!;
+    this.at = at;
+  }
+
+  labels(from: LabelBytes, i: number): void {
+    this.at = from.copyTo(i, this.buf, this.at);
+  }
+
+  /** The number and the line's end. Whole numbers (counts, 0 and 1) digit by digit, the others as JavaScript writes them. */
+  num(v: number): void {
+    const buf = this.buf;
+    if (Number.isSafeInteger(v) && v >= 0) {
+      let digits = 1;
+      for (let p = 10; p <= v; p *= 10) digits++;
+      let at = this.at + digits;
+      this.at = at;
+      do {
+        buf[--at] = 0x30 + (v % 10);
+        v = Math.floor(v / 10);
+      } while (v > 0);
+    } else this.at += buf.utf8Write(String(v), this.at);
+    buf[this.at++] = 0x0a;
+  }
+
+  /** The last chunk; the writer is done. */
+  end(): void {
+    this.flush();
+  }
+
+  dispose(): void {
+    if (this.buf !== EMPTY) this.pool.give(this.buf);
+    this.buf = EMPTY;
+  }
+}
+
+const EMPTY = Buffer.alloc(0) as Utf8Buffer;
+const SPACE = Buffer.from(' ');
+
+/** The reader of the scrape went away. */
+export class ScrapeAborted extends Error {
+  constructor() {
+    super('the scrape was aborted: its reader went away');
+  }
+}
+
+/** Room for a line: the name, a label set of `n` bytes, a suffix and a number. */
+const room = (name: string, n: number) => name.length + n + 64;
+
+/** A family's header, then its lines: `each(w)` writes them, making room with fits()/next(). */
+async function family(w: ChunkWriter, name: string, type: 'counter' | 'gauge', help: string, each: () => Promise<void>): Promise<void> {
+  const head = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  if (!w.fits(head.length * 3)) await w.next(head.length * 3);
+  w.str(head);
+  await each();
+}
 
 const STATS: [keyof Stats, string, 'counter' | 'gauge', string][] = [
   ['connections', 'connections_total', 'counter', 'Connections (kernel counter)'],
@@ -88,85 +306,115 @@ const STATS: [keyof Stats, string, 'counter' | 'gauge', string][] = [
   ['bpsOut', 'out_bytes_per_second', 'gauge', "Outgoing bytes per second (the kernel's estimate)"],
 ];
 
-const esc = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
-const labels = (l: Record<string, string>) => {
-  let out = '{';
-  for (const k in l) out += `${out.length > 1 ? ',' : ''}${k}="${esc(l[k]!)}"`;
-  return `${out}}`;
-};
+/** The IPVS real server families read per real server (beside its counters). */
+const DEST_GAUGES: [string, string, (d: DestEntry) => number][] = [
+  ['vipd_lvs_rs_active_connections', 'Active connections of the real server (ipvsadm ActiveConn)', (d) => d.activeConns],
+  ['vipd_lvs_rs_inactive_connections', 'Inactive connections of the real server (ipvsadm InActConn)', (d) => d.inactiveConns],
+  ['vipd_lvs_rs_weight', 'Weight of the real server in the kernel', (d) => d.weight],
+];
 
-function families(pool: ChunkPool, taken: Buffer[]) {
-  const f = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, lines: new Lines(pool, taken) });
-  return {
-    vip: STATS.map(([k, n, t, h]) => [k, f(`vipd_lvs_vip_${n}`, t, `${h} of the virtual service`)] as const),
-    rs: STATS.map(([k, n, t, h]) => [k, f(`vipd_lvs_rs_${n}`, t, `${h} of the real server`)] as const),
-    rsActive: f('vipd_lvs_rs_active_connections', 'gauge', 'Active connections of the real server (ipvsadm ActiveConn)'),
-    rsInactive: f('vipd_lvs_rs_inactive_connections', 'gauge', 'Inactive connections of the real server (ipvsadm InActConn)'),
-    rsWeight: f('vipd_lvs_rs_weight', 'gauge', 'Weight of the real server in the kernel'),
-    rsStatus: f('vipd_real_server_status', 'gauge', "Real server status in Octavia's words: 1 for its status (ONLINE, ERROR, DRAINING, DISABLED), 0 for the others"),
-    rsHealthy: f('vipd_real_server_healthy', 'gauge', "1 when the real server's health check says up, 0 down (only real servers with a check)"),
-    checks: f('vipd_check_results_total', 'counter', 'Health check results of the real server, by result (success, failure)'),
-    vsStatus: f('vipd_virtual_server_status', 'gauge', 'Virtual server status: 1 for its status (ONLINE, DEGRADED, OFFLINE), 0 for the others'),
-  };
-}
-
-const inOrder = (f: ReturnType<typeof families>): Family[] => [...f.vip.map(([, x]) => x), ...f.rs.map(([, x]) => x), f.rsActive, f.rsInactive, f.rsWeight, f.rsStatus, f.rsHealthy, f.checks, f.vsStatus];
-
-/** A rendering: the text in chunks, and the pool's buffers under them (give them back once the chunks are written). */
-export interface Rendered {
-  chunks: Buffer[];
-  taken: Buffer[];
-}
-
-/** The text in chunks of some 64 KB, written to the socket as they are (no copy of 7 MB into one buffer, twice). */
-export async function renderTableChunks(s: Snapshot, slice = SLICE, pool = new ChunkPool(0)): Promise<Rendered> {
-  const taken: Buffer[] = [];
-  const f = families(pool, taken);
-  // A turn of the loop every `slice` real servers, or sooner when a slice has taken its time (an emulated CPU).
-  let budget = slice;
-  const slicer = new Slicer();
-  const tick = async () => {
-    if (--budget > 0 && !slicer.due()) return;
-    budget = slice;
-    await slicer.yield();
-  };
-  for (const svc of s.ipvs?.services ?? []) {
-    const virtual_server = s.names.get(serviceId(svc.key)) ?? '';
-    const addr = addrOf(svc.key);
-    const proto = protoOf(svc.key);
-    if (svc.stats) {
-      const l = labels({ addr, proto, virtual_server });
-      for (const [k, fam] of f.vip) fam.lines.push(`${fam.name}${l} ${svc.stats[k]}`);
+/** Writes the rows' families, in order, to the sink through chunks of the pool. Throws ScrapeAborted when the sink closes. */
+export async function writeTable(rows: TableRows, sink: Sink, pool: ChunkPool, slice = SLICE): Promise<void> {
+  const w = new ChunkWriter(sink, pool, slice);
+  try {
+    for (const [k, n, t, h] of STATS) {
+      const name = `vipd_lvs_vip_${n}`;
+      await family(w, name, t, `${h} of the virtual service`, async () => {
+        for (const v of rows.vips) {
+          if (!w.fits(room(name, v.labels.length * 3))) await w.next(room(name, v.labels.length * 3));
+          w.str(name);
+          w.str(v.labels);
+          w.str(' ');
+          w.num(v.stats[k]);
+        }
+      });
     }
-    for (const d of svc.dests) {
-      const l = labels({ addr: destName(d.key), proto, vip: addr, virtual_server });
-      if (d.stats) for (const [k, fam] of f.rs) fam.lines.push(`${fam.name}${l} ${d.stats[k]}`);
-      f.rsActive.lines.push(`${f.rsActive.name}${l} ${d.activeConns}`);
-      f.rsInactive.lines.push(`${f.rsInactive.name}${l} ${d.inactiveConns}`);
-      f.rsWeight.lines.push(`${f.rsWeight.name}${l} ${d.weight}`);
-      await tick();
-    }
-  }
-  for await (const v of s.views) {
-    for (const st of VS_STATUSES) f.vsStatus.lines.push(`${f.vsStatus.name}${labels({ virtual_server: v.name, status: st })} ${v.status === st ? 1 : 0}`);
-    const vs = `{virtual_server="${esc(v.name)}",addr="`;
-    for (const r of v.realServers) {
-      // One label prefix per real server, the rest appended (labels() per line was a seventh of the time).
-      const base = `${vs}${esc(destName(r))}"`;
-      for (const st of RS_STATUSES) f.rsStatus.lines.push(`${f.rsStatus.name}${base},status="${st}"} ${r.status === st ? 1 : 0}`);
-      if (r.health) {
-        f.rsHealthy.lines.push(`${f.rsHealthy.name}${base}} ${r.health.verdict === 'up' ? 1 : 0}`);
-        f.checks.lines.push(`${f.checks.name}${base},result="success"} ${r.health.checks - r.health.failures}`);
-        f.checks.lines.push(`${f.checks.name}${base},result="failure"} ${r.health.failures}`);
+    const perDest = async (name: string, value: (d: DestEntry) => number | undefined) => {
+      const ls = rows.destLabels;
+      const nameBytes = Buffer.from(name);
+      for (let i = 0; i < rows.dests.length; i++) {
+        const v = value(rows.dests[i]!);
+        if (v === undefined) continue;
+        if (!w.fits(room(name, ls.length(i)))) await w.next(room(name, ls.length(i)));
+        w.bytes(nameBytes);
+        w.labels(ls, i);
+        w.bytes(SPACE);
+        w.num(v);
+        await w.line();
       }
-      await tick();
+    };
+    for (const [k, n, t, h] of STATS) {
+      const name = `vipd_lvs_rs_${n}`;
+      await family(w, name, t, `${h} of the real server`, () => perDest(name, (d) => d.stats?.[k]));
     }
+    for (const [name, help, value] of DEST_GAUGES) await family(w, name, 'gauge', help, () => perDest(name, value));
+
+    const ls = rows.rsLabels;
+    /** Per director real server (those with `flag` set, if one): a line per suffix (closing the label set), its number value(i, s). */
+    const perRs = async (name: string, flag: number, suffixes: readonly string[], value: (i: number, s: number) => number) => {
+      const nameBytes = Buffer.from(name);
+      const suffixBytes = suffixes.map((x) => Buffer.from(x));
+      for (let i = 0; i < ls.count; i++) {
+        if (flag && !(rows.rsFlags.a[i]! & flag)) continue;
+        for (let s = 0; s < suffixBytes.length; s++) {
+          if (!w.fits(room(name, ls.length(i)))) await w.next(room(name, ls.length(i)));
+          w.bytes(nameBytes);
+          w.labels(ls, i);
+          w.bytes(suffixBytes[s]!);
+          w.num(value(i, s));
+        }
+        await w.line();
+      }
+    };
+    const statusName = 'vipd_real_server_status';
+    const statusSuffixes = RS_STATUSES.map((st) => `,status="${st}"} `);
+    await family(w, statusName, 'gauge', "Real server status in Octavia's words: 1 for its status (ONLINE, ERROR, DRAINING, DISABLED), 0 for the others", () =>
+      perRs(statusName, 0, statusSuffixes, (i, s) => (rows.rsStatus.a[i] === s ? 1 : 0)),
+    );
+    const healthyName = 'vipd_real_server_healthy';
+    await family(w, healthyName, 'gauge', "1 when the real server's health check says up, 0 down (only real servers with a check)", () =>
+      perRs(healthyName, HAS_HEALTH, ['} '], (i) => (rows.rsFlags.a[i]! & UP ? 1 : 0)),
+    );
+    const checksName = 'vipd_check_results_total';
+    await family(w, checksName, 'counter', 'Health check results of the real server, by result (success, failure)', () =>
+      perRs(checksName, HAS_HEALTH, [',result="success"} ', ',result="failure"} '], (i, s) => (s === 0 ? rows.rsChecks.a[i]! - rows.rsFailures.a[i]! : rows.rsFailures.a[i]!)),
+    );
+    const vsName = 'vipd_virtual_server_status';
+    await family(w, vsName, 'gauge', 'Virtual server status: 1 for its status (ONLINE, DEGRADED, OFFLINE), 0 for the others', async () => {
+      for (const v of rows.vs) {
+        for (const st of VS_STATUSES) {
+          const l = labels({ virtual_server: v.name, status: st });
+          if (!w.fits(room(vsName, l.length * 3))) await w.next(room(vsName, l.length * 3));
+          w.str(vsName);
+          w.str(l);
+          w.str(' ');
+          w.num(v.status === st ? 1 : 0);
+        }
+      }
+    });
+    w.end();
+  } finally {
+    w.dispose();
   }
-  const out: Buffer[] = [];
-  for (const fam of inOrder(f)) out.push(Buffer.from(`# HELP ${fam.name} ${fam.help}\n# TYPE ${fam.name} ${fam.type}\n`), ...fam.lines.bytes());
-  return { chunks: out, taken };
 }
 
+/** A sink that keeps a copy of everything written (tests; `VipdMetrics.scrape()`). */
+export function collectingSink(): Sink & { text(): Buffer } {
+  const parts: Buffer[] = [];
+  return {
+    write(chunk, written) {
+      parts.push(Buffer.from(chunk));
+      written();
+      return true;
+    },
+    drained: () => Promise.resolve(),
+    text: () => Buffer.concat(parts),
+  };
+}
+
+/** The table's text, whole (tests). */
 export async function renderTable(s: Snapshot, slice = SLICE): Promise<Buffer> {
-  return Buffer.concat((await renderTableChunks(s, slice)).chunks);
+  const sink = collectingSink();
+  await writeTable(await gatherTable(s, new TableRows(), slice), sink, new ChunkPool(0), slice);
+  return sink.text();
 }

@@ -13,7 +13,7 @@ import { type Snapshot, VipdMetrics } from '../../src/metrics/registry.js';
 import type { VsView } from '../../src/director/desired.js';
 import { TRANSITION_REASONS, transitionReason } from '../../src/metrics/reason.js';
 import { MetricsEndpoint } from '../../src/metrics/server.js';
-import { renderTable } from '../../src/metrics/table.js';
+import { renderTable, type Sink } from '../../src/metrics/table.js';
 import type { RouterStatus } from '../../src/vrrp/router.js';
 
 const VRRP = 'vrrp_instances:\n  VI_1:\n    interface: eth0\n    vrid: 51\n    priority: 100\n    virtual_ipaddress: [10.0.0.1/24]\n';
@@ -237,27 +237,50 @@ describe('a snapshot as Prometheus reads it', () => {
     expect(text.match(/^vipd_real_server_status\{.*status="ONLINE"\} 1$/gm)).toHaveLength(2000);
   });
 
-  it('concurrent scrapes share one snapshot (one IPVS dump)', async () => {
+  it('concurrent scrapes share one snapshot (one IPVS dump); each writes the text to its own reader', async () => {
     let snapshots = 0;
     const m = new VipdMetrics({ snapshot: async () => (snapshots++, await new Promise((r) => setTimeout(r, 20)), snapshot('MASTER')) });
-    const got = await Promise.all([m.scrapeChunks(), m.scrapeChunks(), m.scrapeChunks()]);
+    const texts = (await Promise.all([m.scrape(), m.scrape(), m.scrape()])).map(String);
     expect(snapshots).toBe(1);
-    expect(new Set(got.map((g) => g.chunks)).size).toBe(1); // the same rendering
-    // Its buffers go back to the pool only when every scrape sharing it is written.
-    const mem = (chunks: Buffer[]) => new Set(chunks.map((c) => c.buffer).filter((b) => b.byteLength === 64 * 1024)); // the pool's, not node's own slab
-    const first = mem(got[0]!.chunks);
-    expect(first.size).toBeGreaterThan(0);
-    got[0]!.done();
-    got[1]!.done();
-    const second = await m.scrapeChunks();
+    expect(texts[0]).toContain('vipd_real_server_status{');
+    expect(texts[1]).toBe(texts[0]);
+    expect(texts[2]).toBe(texts[0]);
+    await m.scrape();
     expect(snapshots).toBe(2);
-    expect([...mem(second.chunks)].some((b) => first.has(b))).toBe(false); // one scrape still writing the first
-    got[2]!.done();
-    second.done();
-    const third = await m.scrapeChunks();
-    expect([...mem(third.chunks)].filter((b) => first.has(b) || mem(second.chunks).has(b)).length).toBeGreaterThan(0); // reused
-    expect(Buffer.concat(third.chunks).toString()).toContain('vipd_vrrp_state');
-    third.done();
+  });
+
+  it('a slow reader holds the scrape, not the text: a chunk or two out at a time, the rest waits for it to drain', async () => {
+    const base = snapshot('MASTER');
+    const rs = base.views[0]!.realServers[0]!;
+    const realServers = Array.from({ length: 12000 }, (_, i) => ({ ...rs, address: `10.2.${i >> 8}.${i & 255}` }));
+    const m = new VipdMetrics({ snapshot: async () => ({ ...base, ipvs: undefined, views: [{ ...base.views[0]!, realServers }] }) });
+    const held: (() => void)[] = [];
+    let out = 0;
+    let most = 0;
+    const parts: Buffer[] = [];
+    const sink: Sink = {
+      write(chunk, written) {
+        parts.push(Buffer.from(chunk));
+        most = Math.max(most, ++out);
+        held.push(() => (out--, written()));
+        return held.length < 2; // a socket whose buffer is full after two chunks
+      },
+      async drained() {
+        await new Promise((r) => setTimeout(r, 1));
+        for (const release of held.splice(0)) release();
+      },
+    };
+    const scraping = await m.begin();
+    await scraping.write(sink);
+    scraping.done();
+    const text = Buffer.concat(parts).toString();
+    expect(text.length).toBeGreaterThan(1_000_000);
+    expect(parts.length).toBeGreaterThan(15); // in 64 KB chunks
+    expect(most).toBeLessThanOrEqual(2);
+    expect(text.match(/^vipd_real_server_status\{.*status="ONLINE"\} 1$/gm)).toHaveLength(12000);
+    // The table is the same as written whole (prom-client's process metrics before it move on).
+    const table = (t: string) => t.slice(t.indexOf('# HELP vipd_lvs_vip_connections_total'));
+    expect(table(text)).toBe(table((await m.scrape()).toString()));
   });
 });
 
@@ -293,6 +316,36 @@ describe('the endpoint on a real socket', () => {
       expect((await fetch(`http://127.0.0.1:${p2}/metrics`)).status).toBe(200);
       await e.reconfigure(undefined);
       expect(e.address).toBeUndefined();
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('a reader that goes away mid-scrape costs nothing: the rest is not written, the next scrape is whole', async () => {
+    const base = snapshot('MASTER');
+    const rs = base.views[0]!.realServers[0]!;
+    const realServers = Array.from({ length: 20000 }, (_, i) => ({ ...rs, address: `10.3.${i >> 8}.${i & 255}` }));
+    const m = new VipdMetrics({ snapshot: async () => ({ ...base, views: [{ ...base.views[0]!, realServers }] }) });
+    const e = new MetricsEndpoint(m, log);
+    const port = await freePort();
+    await e.start(cfg(port));
+    try {
+      // A raw client that reads the first bytes, then closes without reading the rest.
+      await new Promise<void>((resolve, reject) => {
+        const c = net.connect(port, '127.0.0.1', () => c.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'));
+        c.once('data', (d) => {
+          expect(d.toString()).toMatch(/^HTTP\/1.1 200 .*\r\ntransfer-encoding: chunked\r\n/is);
+          c.destroy();
+          resolve();
+        });
+        c.on('error', reject);
+      });
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const text = await r.text();
+      expect(text.match(/^vipd_real_server_status\{.*status="ONLINE"\} 1$/gm)).toHaveLength(20000);
+      expect(text.endsWith('\n')).toBe(true);
+      const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
     } finally {
       await e.close();
     }
