@@ -29,6 +29,27 @@ export type Change = { state: SlimState; previous: Verdict };
 export type FromChecker = { type: 'changes'; changes: Change[] } | { type: 'snapshot'; id: number; states: SlimState[]; timings: TimingsSnapshot; more: boolean };
 const SNAPSHOT_PIECE = 1000;
 
+/** A function giving the one copy of a string kept (first those of `keep`, in order), for one message. */
+function oneCopy(...keep: Iterable<string>[]): (s: string) => string {
+  const seen = new Map<string, string>();
+  for (const list of keep) for (const k of list) if (!seen.has(k)) seen.set(k, k);
+  return (s) => {
+    const have = seen.get(s);
+    if (have !== undefined) return have;
+    seen.set(s, s);
+    return s;
+  };
+}
+
+/** The spec's short strings (type, method, path, codes, address) replaced by their one copy. */
+function internStrings(spec: Wanted['spec'], one: (s: string) => string): void {
+  const fields = spec as unknown as Record<string, unknown>;
+  for (const k in fields) {
+    const v = fields[k];
+    if (typeof v === 'string' && v.length <= 256) fields[k] = one(v);
+  }
+}
+
 // Nice 10 (the health checks' thread; the vrrp_scripts' thread asks for 0) for this thread only (Linux: setpriority on the calling thread): when the CPU is
 // short, the VRRP adverts on the main thread win — keepalived's checker_priority, by default.
 // Refused (a seccomp filter denying setpriority): said once, as a warning in the daemon's log.
@@ -64,9 +85,13 @@ const monitor = new HealthMonitor(
 );
 port.on('message', (m: ToChecker) => {
   if (m.type === 'set') {
+    const wanted = new Map(m.wanted);
+    // A message brings every string anew: each key twice (wanted, slots) and 12,000 "GET"s. One copy each.
+    const one = oneCopy(monitor.keys(), wanted.keys());
+    for (const w of wanted.values()) internStrings(w.spec, one);
     // The new slots first: checks new in this set start from their slot's counts.
-    if (m.counts) monitor.shareCounts({ counts: m.counts.counts, slots: new Map(m.counts.keys.map((k, i) => [k, i])) });
-    monitor.set(new Map(m.wanted));
+    if (m.counts) monitor.shareCounts({ counts: m.counts.counts, slots: new Map(m.counts.keys.map((k, i) => [one(k), i])) });
+    monitor.set(wanted);
   } else if (m.type === 'snapshot') {
     // In pieces, a turn of this loop apart: the main thread reads each piece in a turn of its own.
     const all = monitor.all();
