@@ -52,7 +52,12 @@ export class DirectorRuntime {
     this.users = new Map();
     for (const v of cfg.virtualServers)
       for (const rs of v.realServers)
-        for (const { key } of checksOf(v, rs)) this.users.set(key, [...(this.users.get(key) ?? []), { v, rs }]);
+        for (const { key } of checksOf(v, rs)) {
+          // Pushed, or a literal of one: an array spread from [] gets room for 17 (12,000 of them: 1.5 MB).
+          const list = this.users.get(key);
+          if (list) list.push({ v, rs });
+          else this.users.set(key, [{ v, rs }]);
+        }
     this.monitor.set(wantedChecks(cfg));
   }
 
