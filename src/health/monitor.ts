@@ -73,7 +73,7 @@ export function initialState(key: string, spec: CheckSpec, alpha: boolean): Chec
  * spread makes a hidden class of its own (12,000 checks, 12,000 classes).
  */
 export function withSpec(s: SlimState, spec: CheckSpec): CheckState {
-  return withOptional(s, { key: s.key, spec, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures, last: undefined, weight: undefined, weightAdd: undefined });
+  return withOptional(s, { key: s.key, spec, verdict: s.verdict, run: s.run, checks: s.checks, failures: s.failures });
 }
 
 interface Running {
