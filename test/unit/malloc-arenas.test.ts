@@ -1,6 +1,6 @@
-// bin/vipd.js's environment (MALLOC_ARENA_MAX=2 on its first line, before node starts):
+// bin/vipd.js's environment (MALLOC_ARENA_MAX=1 on its first line, before node starts):
 // a process whose threads all malloc holds one glibc arena per thread without it (each
-// keeping what it freed: 24-36 MB under the check benchmark), two with it. Counted in
+// keeping what it freed: 24-36 MB under the check benchmark), only the main one with it. Counted in
 // a child node process, started as bin/vipd.js starts the daemon or without the
 // variable, with six worker threads allocating buffers (node's ArrayBuffer allocator is
 // malloc) — glibc's thread arenas told apart by the arena address at the start of each
@@ -35,10 +35,10 @@ const arenas = (env: NodeJS.ProcessEnv): number => {
   return Number(execFileSync(process.execPath, ['-e', child], { encoding: 'utf8', env: { ...rest, ...env } }).trim());
 };
 
-it('bin/vipd.js limits its malloc arenas to two, instead of one per thread', () => {
-  expect(VIPD_NODE_ENV).toEqual({ MALLOC_ARENA_MAX: '2' });
+it('bin/vipd.js keeps to one malloc arena, instead of one per thread', () => {
+  expect(VIPD_NODE_ENV).toEqual({ MALLOC_ARENA_MAX: '1' });
   const free = arenas({});
   const limited = arenas(VIPD_NODE_ENV);
   expect(free).toBeGreaterThanOrEqual(6); // one per worker at least (11 on this host: V8's threads too)
-  expect(limited).toBe(1); // besides the main arena: two in all
+  expect(limited).toBe(0); // the main arena only
 });
