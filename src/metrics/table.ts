@@ -36,10 +36,6 @@ export class ChunkPool {
   give(b: Buffer): void {
     if (b.length === CHUNK && this.free.length < this.keep) this.free.push(b);
   }
-
-  get size(): number {
-    return this.free.length;
-  }
 }
 
 /** Where the text goes: a chunk written is not touched again until `written` is called. */
@@ -53,45 +49,8 @@ export interface Sink {
 
 type Utf8Buffer = Buffer & { utf8Write(s: string, off: number): number };
 
-/** Label sets one after another as UTF-8 bytes: no string per row survives the gathering. */
-class LabelBytes {
-  private buf = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Buffer;
-  private ends = new Uint32Array(1024);
-  count = 0;
-
-  reset(): void {
-    this.count = 0;
-  }
-
-  add(text: string): void {
-    const at = this.count ? this.ends[this.count - 1]! : 0;
-    if (at + text.length * 3 > this.buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, at + text.length * 3)) as Utf8Buffer;
-      this.buf.copy(bigger, 0, 0, at);
-      this.buf = bigger;
-    }
-    if (this.count === this.ends.length) {
-      const more = new Uint32Array(2 * this.ends.length);
-      more.set(this.ends);
-      this.ends = more;
-    }
-    this.ends[this.count++] = at + this.buf.utf8Write(text, at);
-  }
-
-  length(i: number): number {
-    return this.ends[i]! - (i ? this.ends[i - 1]! : 0);
-  }
-
-  /** Copies label set i to dst at `at` (a byte loop: a native copy per line of 50 bytes cost more than the bytes). */
-  copyTo(i: number, dst: Buffer, at: number): number {
-    const src = this.buf;
-    for (let k = i ? this.ends[i - 1]! : 0, end = this.ends[i]!; k < end; k++) dst[at++] = src[k]!;
-    return at;
-  }
-}
-
 /** A growable typed array of numbers per row. */
-class Column<T extends Float64Array | Uint8Array> {
+class Column<T extends Float64Array | Uint32Array | Uint8Array> {
   constructor(public a: T) {}
   set(i: number, v: number): void {
     if (i === this.a.length) {
@@ -100,6 +59,42 @@ class Column<T extends Float64Array | Uint8Array> {
       this.a = more;
     }
     this.a[i] = v;
+  }
+}
+
+/** Label sets one after another as UTF-8 bytes: no string per row survives the gathering. */
+class LabelBytes {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Buffer;
+  /** Where each label set ends in buf. */
+  private readonly ends = new Column(new Uint32Array(1024));
+  count = 0;
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  add(text: string): void {
+    const at = this.count ? this.ends.a[this.count - 1]! : 0;
+    if (at + text.length * 3 > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, at + text.length * 3)) as Utf8Buffer;
+      this.buf.copy(bigger, 0, 0, at);
+      this.buf = bigger;
+    }
+    this.ends.set(this.count, at + this.buf.utf8Write(text, at));
+    this.count++;
+  }
+
+  length(i: number): number {
+    const ends = this.ends.a;
+    return ends[i]! - (i ? ends[i - 1]! : 0);
+  }
+
+  /** Copies label set i to dst at `at` (a byte loop: a native copy per line of 50 bytes cost more than the bytes). */
+  copyTo(i: number, dst: Buffer, at: number): number {
+    const src = this.buf;
+    const ends = this.ends.a;
+    for (let k = i ? ends[i - 1]! : 0, end = ends[i]!; k < end; k++) dst[at++] = src[k]!;
+    return at;
   }
 }
 
