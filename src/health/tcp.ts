@@ -5,10 +5,17 @@ import { native } from '../net/native.js';
 import { connectTcp, socketOptions } from './connect.js';
 import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
-const failed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
+/** A TCP check's failure in words: "TCP ECONNREFUSED (connection refused)". */
+export const tcpFailed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
+const failed = tcpFailed;
+export const TCP_CONNECT_OK = 'TCP connect ok';
+export const tcpTimedOut = (ms: number): string => `TCP connect timed out after ${ms} ms`;
+
+/** A TCP check that only connects (keepalived's TCP_CHECK without send/expect). */
+export const connectOnly = (s: CheckSpec): boolean => s.type === 'tcp' && s.send === undefined && s.expect === undefined;
 
 export function checkTcp(s: CheckSpec): Promise<CheckResult> {
-  return s.send === undefined && s.expect === undefined ? probeTcpNative(s) : talkTcp(s);
+  return connectOnly(s) ? probeTcpNative(s) : talkTcp(s);
 }
 
 /**
@@ -19,9 +26,9 @@ export function checkTcp(s: CheckSpec): Promise<CheckResult> {
 export function probeTcpNative(s: CheckSpec): Promise<CheckResult> {
   return settleCheck(
     s.timeoutMs,
-    () => `TCP connect timed out after ${s.timeoutMs} ms`,
+    () => tcpTimedOut(s.timeoutMs),
     (done) => {
-      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? 'TCP connect ok' : failed(code)), socketOptions(s));
+      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? TCP_CONNECT_OK : failed(code)), socketOptions(s));
       if (typeof r === 'string') {
         done(false, failed(r));
         return () => {};
@@ -37,7 +44,7 @@ export function talkTcp(s: CheckSpec): Promise<CheckResult> {
   let answer = '';
   return settleCheck(
     s.timeoutMs,
-    () => (!connected ? `TCP connect timed out after ${s.timeoutMs} ms` : `no expected answer within ${s.timeoutMs} ms (got ${JSON.stringify(answer.slice(0, 80))})`),
+    () => (!connected ? tcpTimedOut(s.timeoutMs) : `no expected answer within ${s.timeoutMs} ms (got ${JSON.stringify(answer.slice(0, 80))})`),
     (done) =>
       connectTcp(
         s,
@@ -52,7 +59,7 @@ export function talkTcp(s: CheckSpec): Promise<CheckResult> {
           c.once('end', () => done(false, `connection closed before ${JSON.stringify(s.expect)} (got ${JSON.stringify(answer.slice(0, 80))})`));
           c.once('error', (err: NodeJS.ErrnoException) => done(false, failed(err.code ?? err.message)));
           if (s.send !== undefined) c.write(s.send);
-          if (s.expect === undefined) done(true, s.send === undefined ? 'TCP connect ok' : 'TCP connect and send ok');
+          if (s.expect === undefined) done(true, s.send === undefined ? TCP_CONNECT_OK : 'TCP connect and send ok');
         },
         (code) => done(false, failed(code)),
       ),

@@ -37,6 +37,10 @@ function probe(specs: object[]): { ok: boolean; reason: string; weight?: number;
 function schedule(n: number, spec: object): { runs: { at: number; ok: boolean; reason: string }[]; changes: { at: number; verdict: string; run: number }[] } {
   return JSON.parse(lab.exec('dir', process.execPath, [PROBE, '--schedule', String(n), JSON.stringify(spec)]));
 }
+/** The monitor's own runs of the checks (no test runner in between), `n` results each. */
+function monitor(n: number, specs: object[]): { runs: { at: number; ok: boolean; reason: string; ms: number }[]; changes: string[] }[] {
+  return JSON.parse(lab.exec('dir', process.execPath, [PROBE, '--monitor', String(n), JSON.stringify(specs)]));
+}
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 beforeAll(async () => {
@@ -152,6 +156,37 @@ describe('each misbehaviour is a failure with its reason, within the timeout', (
     // Down: the next try waits the interval, as keepalived's delay_loop.
     expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(1950);
   }, 20_000);
+
+  it('connect-only TCP checks on the monitor\'s own promise-free path: connected, refused, timed out at the deadline, bind options applied, retry', () => {
+    const [up, refused, silent, badBind, retry] = monitor(3, [
+      { type: 'tcp', address: SRV, port: 8006, intervalMs: 300 },
+      { type: 'tcp', address: SRV, port: 8099, intervalMs: 300 },
+      // Nobody has this address: no ARP answer, the SYN never leaves; the deadline ends the run.
+      { type: 'tcp', address: '10.98.0.77', port: 80, intervalMs: 300, timeoutMs: 250 },
+      { type: 'tcp', address: SRV, port: 8006, intervalMs: 300, bindto: '10.98.0.99' },
+      { type: 'tcp', address: SRV, port: 8099, intervalMs: 2000, timeoutMs: 500, rise: 1, fall: 3, retryDelayMs: 200 },
+    ]);
+    expect(up!.runs.map((r) => [r.ok, r.reason])).toEqual(Array(3).fill([true, 'TCP connect ok']));
+    expect(up!.changes).toEqual([]);
+    expect(refused!.runs.map((r) => [r.ok, r.reason])).toEqual(Array(3).fill([false, 'TCP ECONNREFUSED (connection refused)']));
+    expect(refused!.changes).toEqual(['up->down']);
+    expect(silent!.runs.map((r) => [r.ok, r.reason])).toEqual(Array(3).fill([false, 'TCP connect timed out after 250 ms']));
+    for (const r of silent!.runs) {
+      expect(r.ms).toBeGreaterThanOrEqual(249);
+      expect(r.ms).toBeLessThan(450);
+    }
+    // On its grid: every 300 ms, not 300 ms after each timeout.
+    expect(silent!.runs[2]!.at - silent!.runs[1]!.at).toBeGreaterThanOrEqual(250);
+    expect(silent!.runs[2]!.at - silent!.runs[1]!.at).toBeLessThan(450);
+    expect(badBind!.runs[0]).toMatchObject({ ok: false, reason: 'TCP EADDRNOTAVAIL (bind)' });
+    // Up at start (no alpha): each failure while up is tried again 200 ms later, down at the third.
+    expect(retry!.runs.map((r) => r.ok)).toEqual([false, false, false]);
+    for (const i of [1, 2]) {
+      expect(retry!.runs[i]!.at - retry!.runs[i - 1]!.at).toBeGreaterThanOrEqual(195);
+      expect(retry!.runs[i]!.at - retry!.runs[i - 1]!.at).toBeLessThan(400);
+    }
+    expect(retry!.changes).toEqual(['up->down']);
+  }, 30_000);
 
   it('HTTPS sends the SNI asked for', () => {
     // The server answers its SNI in the body: check it with a body regex.
