@@ -269,7 +269,9 @@ describe('two gateway hosts under systemd, from the package', { timeout: 600_000
     const threads = async (): Promise<number[][]> => (await lb1.ok(`ps -L -o tid=,ni= -p ${pid}`)).trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
     const niced = async (): Promise<boolean> => (await threads()).some(([, ni]) => ni === 10);
     expect((await threads()).find(([tid]) => tid === Number(pid))?.[1]).toBe(0);
-    expect(await lb1.ok(`tr '\\0' '\\n' < /proc/${pid}/environ`)).toMatch(/^MALLOC_ARENA_MAX=1$/m); // from /usr/bin/vipd's first line
+    const environ = await lb1.ok(`tr '\\0' '\\n' < /proc/${pid}/environ`);
+    expect(environ).toMatch(/^MALLOC_ARENA_MAX=1$/m); // from /usr/bin/vipd's first line
+    expect(environ).toMatch(/^MALLOC_MMAP_THRESHOLD_=131072$/m);
     expect(await niced()).toBe(false); // 2 HTTP checks a second: on the main thread, no second isolate
     const verdicts = async (): Promise<string> => lb1.ok('journalctl -b -u vipd -o cat --no-pager VIPD_EVENT=rs-health | wc -l');
     // web's HTTP checks: how many each has run (one a second since the start).
