@@ -10,7 +10,7 @@
 // Per virtual server: ONLINE (every real server ONLINE or taken out by the operator),
 // DEGRADED (some in ERROR, quorum held), OFFLINE (quorum lost: the sorry server, if any, serves).
 
-import type { Config, VirtualServerConfig } from '../config/types.js';
+import type { Config, RealServerConfig, VirtualServerConfig } from '../config/types.js';
 import type { CheckState } from '../health/monitor.js';
 import type { DesiredService } from '../ipvs/diff.js';
 import { type Dest as DesiredDest, destName, serviceName } from '../ipvs/types.js';
@@ -92,6 +92,13 @@ export interface Plan {
 /** `health(key)` is the monitor's state of a check (undefined before its first run). */
 export type HealthOf = (key: string) => CheckState | undefined;
 
+/** A real server in the table at `weight`. */
+function destOf(r: RealServerConfig, weight: number): DesiredDest {
+  const d: DesiredDest = { key: { address: r.address, port: r.port }, forwarding: r.forwarding, weight, upperThreshold: r.upperThreshold, lowerThreshold: r.lowerThreshold };
+  if (r.tunnel) d.tunnel = r.tunnel;
+  return d;
+}
+
 export class Director {
   private quorumMet = new Map<string, boolean>();
 
@@ -148,40 +155,34 @@ export class Director {
         // keepalived: each checker votes; the real server is down while any of its checks is.
         const h = rsHealth(checksOf(v, r), health, v.alpha, r.weight);
         const verdict = h?.verdict ?? 'up';
-        const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight, ...(a ? { admin: a } : {}) };
+        // No spreads here: a scrape builds this for every real server.
+        const view: RsView = { address: r.address, port: r.port, status: 'ONLINE', configWeight: r.weight };
+        if (a) view.admin = a;
         if (h) {
           const st = h.lead.state;
-          view.health = {
-            verdict,
-            ...(st?.last ? { reason: st.last.reason, at: st.last.at, lastOk: st.last.ok } : {}),
-            run: st?.run ?? 0,
-            checks: h.checks,
-            failures: h.failures,
-            rise: h.lead.check.spec.rise,
-            fall: h.lead.check.spec.fall,
-          };
+          const run = st?.run ?? 0;
+          const { rise, fall } = h.lead.check.spec;
+          view.health = st?.last
+            ? { verdict, reason: st.last.reason, at: st.last.at, lastOk: st.last.ok, run, checks: h.checks, failures: h.failures, rise, fall }
+            : { verdict, run, checks: h.checks, failures: h.failures, rise, fall };
         }
-        const dest = (weight: number): DesiredDest => ({
-          key: { address: r.address, port: r.port },
-          forwarding: r.forwarding,
-          weight,
-          upperThreshold: r.upperThreshold,
-          lowerThreshold: r.lowerThreshold,
-          ...(r.tunnel ? { tunnel: r.tunnel } : {}),
-        });
+        // A look (the status, a scrape) makes no table.
         if (a === 'disabled') view.status = 'DISABLED';
         else if (verdict === 'down') {
           view.status = 'ERROR';
           errors++;
-          if (v.inhibitOnFailure) (view.weight = 0), dests.push(dest(0));
+          if (v.inhibitOnFailure) {
+            view.weight = 0;
+            if (commit) dests.push(destOf(r, 0));
+          }
         } else if (a === 'drain') {
           view.status = 'DRAINING';
           view.weight = 0;
-          dests.push(dest(0));
+          if (commit) dests.push(destOf(r, 0));
         } else {
           const w = h?.weight ?? r.weight;
           view.weight = w;
-          dests.push(dest(w));
+          if (commit) dests.push(destOf(r, w));
           healthyWeight += w;
           online++;
         }
@@ -192,7 +193,7 @@ export class Director {
       const met = prev === undefined ? healthyWeight >= v.quorum : prev ? healthyWeight >= v.quorum - v.hysteresis : healthyWeight >= v.quorum + v.hysteresis;
       if (commit) this.quorumMet.set(v.name, met);
       const sorry = !met && v.sorryServer !== undefined;
-      if (v.sorryServer && (sorry || v.sorryServerInhibit)) {
+      if (commit && v.sorryServer && (sorry || v.sorryServerInhibit)) {
         // keepalived: while quorum is lost the sorry server alone serves (the real servers leave);
         // sorry_server_inhibit keeps it in the table at weight 0 the rest of the time.
         const s = v.sorryServer;
@@ -200,18 +201,19 @@ export class Director {
         else dests = dests.filter((d) => d.key.address !== s.address || d.key.port !== s.port);
         dests.push({ key: { address: s.address, port: s.port }, forwarding: s.forwarding, weight: sorry ? 1 : 0, upperThreshold: 0, lowerThreshold: 0 });
       }
-      if (v.connectionLimit > 0) dests = limitConnections(dests, v.connectionLimit);
-      for (const key of serviceKeysOf(v))
-        table.push({
-          key,
-          scheduler: v.scheduler,
-          schedFlags: v.schedFlags,
-          persistence: v.persistence,
-          netmask: v.netmask,
-          onePacket: v.onePacket,
-          // Direct routing and tunnels keep the packet's port: a group's real servers take each service's (ipvsadm's rule).
-          dests: v.group ? dests.map((d) => (d.forwarding === 'nat' ? d : { ...d, key: { ...d.key, port: key.port ?? 0 } })) : dests,
-        });
+      if (commit && v.connectionLimit > 0) dests = limitConnections(dests, v.connectionLimit);
+      if (commit)
+        for (const key of serviceKeysOf(v))
+          table.push({
+            key,
+            scheduler: v.scheduler,
+            schedFlags: v.schedFlags,
+            persistence: v.persistence,
+            netmask: v.netmask,
+            onePacket: v.onePacket,
+            // Direct routing and tunnels keep the packet's port: a group's real servers take each service's (ipvsadm's rule).
+            dests: v.group ? dests.map((d) => (d.forwarding === 'nat' ? d : { ...d, key: { ...d.key, port: key.port ?? 0 } })) : dests,
+          });
       const view: VsView = {
         name: v.name,
         status: !met || online === 0 ? 'OFFLINE' : errors > 0 ? 'DEGRADED' : 'ONLINE',

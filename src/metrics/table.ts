@@ -144,10 +144,11 @@ export async function gatherTable(s: Snapshot, rows: TableRows, slice = SLICE): 
   rows.reset();
   const slicer = new Slicer();
   let budget = slice;
-  const tick = async () => {
-    if (--budget > 0 && !slicer.due()) return;
+  // Whether to give the loop a turn (then `await slicer.yield()`): synchronous, no promise per row.
+  const due = (): boolean => {
+    if (--budget > 0 && !slicer.due()) return false;
     budget = slice;
-    await slicer.yield();
+    return true;
   };
   for (const svc of s.ipvs?.services ?? []) {
     const virtual_server = s.names.get(serviceId(svc.key)) ?? '';
@@ -157,7 +158,7 @@ export async function gatherTable(s: Snapshot, rows: TableRows, slice = SLICE): 
     for (const d of svc.dests) {
       rows.destLabels.add(labels({ addr: destName(d.key), proto, vip: addr, virtual_server }));
       rows.dests.push(d);
-      await tick();
+      if (due()) await slicer.yield();
     }
   }
   let i = 0;
@@ -171,7 +172,7 @@ export async function gatherTable(s: Snapshot, rows: TableRows, slice = SLICE): 
       rows.rsChecks.set(i, r.health?.checks ?? 0);
       rows.rsFailures.set(i, r.health?.failures ?? 0);
       i++;
-      await tick();
+      if (due()) await slicer.yield();
     }
   }
   return rows;
@@ -220,8 +221,17 @@ class ChunkWriter {
   }
 
   /** After each line: every `slice` lines, the loop gets a turn if the slice has taken its time. */
-  async line(): Promise<void> {
-    if (++this.lines % this.slice === 0 && this.slicer.due()) await this.slicer.yield();
+  /**
+   * A line ended: whether this slice has used its time — then `await w.pause()`.
+   * Synchronous, as fits(): an async line() cost a promise and a suspension per
+   * line (48,000 a scrape of 12,000 real servers, ~12 MB of garbage).
+   */
+  lineDue(): boolean {
+    return ++this.lines % this.slice === 0 && this.slicer.due();
+  }
+
+  pause(): Promise<void> {
+    return this.slicer.yield();
   }
 
   str(s: string): void {
@@ -335,7 +345,7 @@ export async function writeTable(rows: TableRows, sink: Sink, pool: ChunkPool, s
         w.labels(ls, i);
         w.bytes(SPACE);
         w.num(v);
-        await w.line();
+        if (w.lineDue()) await w.pause();
       }
     };
     for (const [k, n, t, h] of STATS) {
@@ -358,7 +368,7 @@ export async function writeTable(rows: TableRows, sink: Sink, pool: ChunkPool, s
           w.bytes(suffixBytes[s]!);
           w.num(value(i, s));
         }
-        await w.line();
+        if (w.lineDue()) await w.pause();
       }
     };
     const statusName = 'vipd_real_server_status';
