@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --no-memory-reducer --no-allocation-site-pretenuring --max-semi-space-size=4 --heap-growing-percent=50 --optimize-for-size
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 node --no-memory-reducer --no-allocation-site-pretenuring --max-semi-space-size=4 --heap-growing-percent=25 --optimize-for-size
 // MALLOC_ARENA_MAX=1: glibc gives each thread that mallocs an arena of its own (up
 // to 8 per core), each keeping what it freed; under 12,000 checks a second the
 // daemon's threads (main, checker, V8's and libuv's workers) held 24-36 MB in
@@ -21,12 +21,17 @@
 // allocates them straight in the old generation — where, dead a millisecond
 // later, they piled up to the next full collection: the checker thread's old
 // generation grew 0.85 MB/s to 80 MB. Without it, 21 MB flat (bench:checks).
-// --max-semi-space-size=4 --heap-growing-percent=50: each isolate's young
+// --max-semi-space-size=4 --heap-growing-percent=50 (now 25, below): each isolate's young
 // generation at most 2 x 4 MB (V8 grew both to 2 x 16 MB under the check load),
 // and a full collection once the old generation is 1.5 times what the last one
 // left (V8 let it reach 2-4 times: the main thread's 25 MB live sat in 48-65 MB).
 // bench:checks natively, 12,000 checks/s with scrapes: RSS 205-224 -> 151-165 MB,
 // advert jitter p99 3.8-8.9 ms against 3.6-7.6 ms without, CPU the same.
+// --heap-growing-percent=25 (was 50): once checks run without a promise per run and
+// a scrape makes no promise per line, each thread promotes ~0.15 MB/s, so a full
+// collection at 1.25 times what the last one left comes every half minute or so.
+// bench:checks natively, same hour: RSS 124.1, 127.2, 129.9 MB (and 127.0 at 15)
+// against 128.6-132.7 at 50; advert jitter p99 4.9-5.4 against 4.6-5.8 ms.
 // --optimize-for-size: V8's own trade of speed for memory (as on a phone): full
 // collections compact harder and shrink the young generation, less heap headroom,
 // old bytecode flushed. bench:checks natively: RSS 144-148 -> 133-141 MB (same
