@@ -13,23 +13,65 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { native } from '../net/native.js';
+import { type CheckSocketOptions, native } from '../net/native.js';
 import { connectTcp, socketOptions } from './connect.js';
 import { httpRequest, ResponseParser } from './http-wire.js';
-import { type CheckResult, type CheckSpec, parseExpectedCodes, settleCheck } from './types.js';
+import { type CheckResult, type CheckSpec, type HealthCheckUrl, parseExpectedCodes, settleCheck } from './types.js';
 
 /** Every URL in turn (keepalived's url blocks), each within the timeout; the first failure is the check's. */
 export async function checkHttp(s: CheckSpec): Promise<CheckResult> {
-  if (!s.urls) return checkUrl(s);
+  if (!s.urls) return checkUrl(s, prepared(s, 0));
   let ms = 0;
   let last: CheckResult | undefined;
-  for (const u of s.urls) {
-    const r = await checkUrl({ ...s, path: u.path, expectedCodes: u.expectedCodes, ...(u.host !== undefined ? { host: u.host } : {}) }, u.digest);
+  for (let i = 0; i < s.urls.length; i++) {
+    const u = s.urls[i]!;
+    const r = await checkUrl(s, prepared(s, i));
     ms += r.ms;
     if (!r.ok) return { ...r, reason: s.urls.length > 1 ? `${u.path}: ${r.reason}` : r.reason, ms };
     last = r;
   }
   return { ok: true, reason: s.urls.length === 1 ? last!.reason : `${s.urls.length} URLs: ${last!.reason}`, ms };
+}
+
+/** What a URL's runs share: its request's bytes, its codes, its body regex and digest. */
+interface Prepared {
+  request: Buffer;
+  method: string;
+  codes: string;
+  accept: (code: number) => boolean;
+  bodyRe: RegExp | undefined;
+  digest: string | undefined;
+  /** The socket's options (connect.ts), undefined when none. */
+  sockOpts: CheckSocketOptions | undefined;
+}
+
+/**
+ * Made once per check and URL, not per run (2,000 HTTP checks a second): a check's
+ * spec is never changed (a reload makes new ones; the old entries go with them).
+ */
+const preparedOf = new WeakMap<CheckSpec, Prepared[]>();
+function prepared(s: CheckSpec, i: number): Prepared {
+  let list = preparedOf.get(s);
+  if (!list) preparedOf.set(s, (list = []));
+  return (list[i] ??= prepare(s, s.urls?.[i]));
+}
+
+function prepare(s: CheckSpec, u: HealthCheckUrl | undefined): Prepared {
+  const codes = u?.expectedCodes ?? s.expectedCodes ?? '200';
+  const expected = parseExpectedCodes(codes);
+  const method = s.method ?? 'GET';
+  const host = u?.host ?? s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address);
+  const opts = socketOptions(s);
+  const text = httpRequest({ method, path: u?.path ?? s.path ?? '/', host, port: s.port, tls: s.type === 'https', ...(s.httpProtocol ? { protocol: s.httpProtocol } : {}) });
+  return {
+    request: Buffer.from(text, 'latin1'),
+    method,
+    codes,
+    accept: typeof expected === 'string' ? () => false : expected,
+    bodyRe: s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined,
+    digest: u?.digest,
+    sockOpts: Object.keys(opts).length > 0 ? opts : undefined,
+  };
 }
 
 /** How the answer arrives: each piece, its end, an error (already in words). */
@@ -43,17 +85,17 @@ interface Receiver {
  * Plain HTTP: the addon's connection (tcp_exchange.cc) — a non-blocking connect,
  * the request written, the answer read on the event loop, no stream object. Returns the release.
  */
-function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
+function exchangeTcp(s: CheckSpec, request: Buffer, r: Receiver, sockOpts: CheckSocketOptions | undefined): () => void {
   const h = native().tcpExchange(
     s.address,
     s.port,
-    Buffer.from(request, 'latin1'),
+    request,
     (code, chunk) => {
       if (code) r.error(failed(code));
       else if (chunk) r.data(chunk);
       else r.end();
     },
-    socketOptions(s),
+    sockOpts,
   );
   if (typeof h === 'string') {
     r.error(failed(h));
@@ -63,7 +105,7 @@ function exchangeTcp(s: CheckSpec, request: string, r: Receiver): () => void {
 }
 
 /** HTTPS: TLS with SNI, the CA or no verification, and a client certificate, over the check's TCP connection (connect.ts: its options). */
-function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
+function exchangeTls(s: CheckSpec, request: Buffer, r: Receiver): () => void {
   const sni = s.sni ?? s.host;
   let c: tls.TLSSocket | undefined;
   const release = connectTcp(
@@ -77,7 +119,7 @@ function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
         ...(s.caFile ? { ca: readFileSync(s.caFile) } : {}),
         ...(s.certFile && s.keyFile ? { cert: readFileSync(s.certFile), key: readFileSync(s.keyFile) } : {}),
       });
-      c.write(request, 'latin1');
+      c.write(request);
       c.on('data', (b: Buffer) => r.data(b));
       c.once('end', () => r.end());
       c.once('error', (err: NodeJS.ErrnoException) => r.error(describe(err)));
@@ -96,13 +138,8 @@ function exchangeTls(s: CheckSpec, request: string, r: Receiver): () => void {
  * whole body is read (an answer that never ends fails at the timeout), hashed
  * for a digest and kept for a body regex.
  */
-function checkUrl(s: CheckSpec, digest?: string): Promise<CheckResult> {
-  const codes = s.expectedCodes ?? '200';
-  const expected = parseExpectedCodes(codes);
-  const accept = typeof expected === 'string' ? () => false : expected;
-  const bodyRe = s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined;
-  const method = s.method ?? 'GET';
-  const request = httpRequest({ method, path: s.path ?? '/', host: s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address), port: s.port, tls: s.type === 'https', ...(s.httpProtocol ? { protocol: s.httpProtocol } : {}) });
+function checkUrl(s: CheckSpec, p: Prepared): Promise<CheckResult> {
+  const { request, method, codes, accept, bodyRe, digest, sockOpts } = p;
   return settleCheck(
     s.timeoutMs,
     () => `no complete HTTP answer within ${s.timeoutMs} ms`,
@@ -133,11 +170,12 @@ function checkUrl(s: CheckSpec, digest?: string): Promise<CheckResult> {
         if (sum !== undefined && sum !== digest) return done(false, `HTTP ${code} but the body's MD5 is ${sum} (expected ${digest})`);
         done(true, `HTTP ${code}${sum ? ', digest ok' : ''}`);
       };
-      return (s.type === 'https' ? exchangeTls : exchangeTcp)(s, request, {
+      const receiver: Receiver = {
         data: (b) => judge(parser.push(b)),
         end: () => judge(parser.end()),
         error: (why) => done(false, code ? `HTTP ${code}, then ${why} while reading the body` : why),
-      });
+      };
+      return s.type === 'https' ? exchangeTls(s, request, receiver) : exchangeTcp(s, request, receiver, sockOpts);
     },
   );
 }
