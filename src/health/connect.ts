@@ -18,6 +18,12 @@ export function socketOptions(s: CheckSpec): CheckSocketOptions {
   };
 }
 
+/** The check's socket options, or undefined when it has none (the addon then reads no property). */
+export function socketOptionsIfAny(s: CheckSpec): CheckSocketOptions | undefined {
+  const o = socketOptions(s);
+  return Object.keys(o).length > 0 ? o : undefined;
+}
+
 /** Options net.connect cannot apply: a mark, a device, a fixed source port freed at once (a reset ends the connection, no TIME_WAIT). */
 const needsAddon = (s: CheckSpec): boolean => s.bindPort !== undefined || s.bindIf !== undefined || s.fwmark !== undefined;
 

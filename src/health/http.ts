@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { type CheckSocketOptions, native } from '../net/native.js';
-import { connectTcp, socketOptions } from './connect.js';
+import { connectTcp, socketOptionsIfAny } from './connect.js';
 import { httpRequest, ResponseParser } from './http-wire.js';
 import { type CheckResult, type CheckSpec, type HealthCheckUrl, parseExpectedCodes, settleCheck } from './types.js';
 
@@ -61,7 +61,6 @@ function prepare(s: CheckSpec, u: HealthCheckUrl | undefined): Prepared {
   const expected = parseExpectedCodes(codes);
   const method = s.method ?? 'GET';
   const host = u?.host ?? s.host ?? (s.address.includes(':') ? `[${s.address}]` : s.address);
-  const opts = socketOptions(s);
   const text = httpRequest({ method, path: u?.path ?? s.path ?? '/', host, port: s.port, tls: s.type === 'https', ...(s.httpProtocol ? { protocol: s.httpProtocol } : {}) });
   return {
     request: Buffer.from(text, 'latin1'),
@@ -70,7 +69,7 @@ function prepare(s: CheckSpec, u: HealthCheckUrl | undefined): Prepared {
     accept: typeof expected === 'string' ? () => false : expected,
     bodyRe: s.bodyRegex !== undefined ? new RegExp(s.bodyRegex) : undefined,
     digest: u?.digest,
-    sockOpts: Object.keys(opts).length > 0 ? opts : undefined,
+    sockOpts: socketOptionsIfAny(s),
   };
 }
 

@@ -18,7 +18,7 @@ import { checkSmtp } from './smtp.js';
 import { checkTcp, connectOnly, TCP_CONNECT_OK, tcpFailed, tcpTimedOut } from './tcp.js';
 import { checkUdp } from './udp.js';
 import { CheckClock, type Timed } from './clock.js';
-import { socketOptions } from './connect.js';
+import { socketOptionsIfAny } from './connect.js';
 import { type CheckSocketOptions, native, type ProbeHandle } from '../net/native.js';
 import { CheckTimings } from './timings.js';
 import { type CheckResult, type CheckSpec, RiseFall, type Verdict } from './types.js';
@@ -233,8 +233,7 @@ export class HealthMonitor {
       if (fast) {
         r.deadline = { due: 0, place: -1, r };
         r.answered = (code) => this.answer(r, code);
-        const o = socketOptions(spec);
-        if (Object.keys(o).length > 0) r.sockOpts = o;
+        r.sockOpts = socketOptionsIfAny(spec);
       }
       this.checks.set(key, r);
       this.writeCounts(r);

@@ -7,7 +7,6 @@ import { type CheckResult, type CheckSpec, settleCheck } from './types.js';
 
 /** A TCP check's failure in words: "TCP ECONNREFUSED (connection refused)". */
 export const tcpFailed = (code: string): string => `TCP ${code}${code === 'ECONNREFUSED' ? ' (connection refused)' : ''}`;
-const failed = tcpFailed;
 export const TCP_CONNECT_OK = 'TCP connect ok';
 export const tcpTimedOut = (ms: number): string => `TCP connect timed out after ${ms} ms`;
 
@@ -28,9 +27,9 @@ export function probeTcpNative(s: CheckSpec): Promise<CheckResult> {
     s.timeoutMs,
     () => tcpTimedOut(s.timeoutMs),
     (done) => {
-      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? TCP_CONNECT_OK : failed(code)), socketOptions(s));
+      const r = native().tcpProbe(s.address, s.port, (code) => done(code === '', code === '' ? TCP_CONNECT_OK : tcpFailed(code)), socketOptions(s));
       if (typeof r === 'string') {
-        done(false, failed(r));
+        done(false, tcpFailed(r));
         return () => {};
       }
       return () => native().tcpProbeCancel(r); // a no-op once the probe has answered
@@ -57,11 +56,11 @@ export function talkTcp(s: CheckSpec): Promise<CheckResult> {
             else if (answer.length > 65536) done(false, `TCP answer lacks ${JSON.stringify(s.expect)} in its first 64 KiB`);
           });
           c.once('end', () => done(false, `connection closed before ${JSON.stringify(s.expect)} (got ${JSON.stringify(answer.slice(0, 80))})`));
-          c.once('error', (err: NodeJS.ErrnoException) => done(false, failed(err.code ?? err.message)));
+          c.once('error', (err: NodeJS.ErrnoException) => done(false, tcpFailed(err.code ?? err.message)));
           if (s.send !== undefined) c.write(s.send);
           if (s.expect === undefined) done(true, s.send === undefined ? TCP_CONNECT_OK : 'TCP connect and send ok');
         },
-        (code) => done(false, failed(code)),
+        (code) => done(false, tcpFailed(code)),
       ),
   );
 }
